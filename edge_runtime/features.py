@@ -1,0 +1,75 @@
+"""Feature code shared by training and the device: normalization and windowing, numpy only.
+
+The fitted `Preprocessor` is serialized into every bundle's manifest, so the device applies exactly
+the statistics and window spec the model was trained with (no training/serving skew by construction).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from edge_runtime.errors import ConfigError
+
+
+@dataclass
+class Preprocessor:
+    """Selected features, z-score statistics and window spec, fitted on training units only.
+
+    Windows shorter than `window` (a unit seen for fewer cycles) are padded at the front by repeating
+    the unit's first row ("edge" padding): the padded rows look like an early, healthy state.
+    """
+
+    features: list[str]
+    mean: list[float]
+    std: list[float]
+    window: int = 30
+    rul_cap: float = 125.0
+    padding: str = "edge"
+    selection: dict = field(default_factory=dict)  # how `features` were chosen, for the record
+
+    def __post_init__(self):
+        n = len(self.features)
+        if len(self.mean) != n or len(self.std) != n:
+            raise ConfigError(f"preprocessor: {n} features but {len(self.mean)} means and {len(self.std)} stds")
+        if self.window < 1:
+            raise ConfigError(f"preprocessor: window must be >= 1, got {self.window}")
+        if self.padding != "edge":
+            raise ConfigError(f"preprocessor: padding must be 'edge', got {self.padding!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocessor":
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        try:
+            return cls(**known)
+        except TypeError as e:
+            raise ConfigError(f"preprocessor: {e}") from None
+
+    def normalize(self, x: np.ndarray) -> np.ndarray:
+        """z = (x - mean) / std over the last axis, in float32."""
+        mean = np.asarray(self.mean, np.float32)
+        std = np.asarray(self.std, np.float32)
+        return ((np.asarray(x, np.float32) - mean) / std).astype(np.float32)
+
+    def last_window(self, rows: np.ndarray) -> np.ndarray:
+        """The normalized last `window` rows of one unit, edge-padded at the front: (window, F)."""
+        return self.normalize(pad_front(np.asarray(rows, np.float32)[-self.window :], self.window))
+
+
+def pad_front(rows: np.ndarray, window: int) -> np.ndarray:
+    """Repeat the first row so that `rows` has at least `window` rows."""
+    missing = window - len(rows)
+    if missing <= 0:
+        return rows
+    return np.concatenate([np.repeat(rows[:1], missing, axis=0), rows], axis=0)
+
+
+def sliding_windows(x: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
+    """All full windows of a (T, F) array as a (N, window, F) view; N = 0 if T < window."""
+    if len(x) < window:
+        return np.zeros((0, window, x.shape[1]), x.dtype)
+    view = np.lib.stride_tricks.sliding_window_view(x, window, axis=0)  # (N, F, window)
+    return view[::stride].transpose(0, 2, 1)

@@ -1,0 +1,3 @@
+"""Model zoo: every family registers its builders on import (see `models.registry`)."""
+from models.registry import create_model, list_models, register_model  # noqa: F401
+from models import rnn  # noqa: F401,E402  (registers)

@@ -1,0 +1,1 @@
+"""prognos training side: data loading, labeling, windowing, training, evaluation, plots."""

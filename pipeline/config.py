@@ -1,0 +1,72 @@
+"""Run configuration as small typed dataclasses (nanoGPT's GPTConfig pattern); TOML and CLI only fill them."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from edge_runtime.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    data_dir: str | None = None  # None: simulate the embedded default fleet into the run folder
+    subset: str | None = None  # None: the one train_<subset>.txt found in data_dir
+    window: int = 30  # cycles per window: the usual FD001 protocol (Li et al. 2018)
+    rul_cap: float = 125.0  # piecewise-linear target cap, the usual FD001 protocol
+    val_fraction: float = 0.2  # share of training *units* held out for validation
+    min_abs_corr: float = 0.2  # keep a column if |corr(column, RUL)| on training units reaches this
+    seed: int = 0
+    sim_units: int = 100  # simulated fleet size when data_dir is None (FD001 has 100)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "lstm"
+    hparams: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40  # upper bound; early stopping on validation loss usually ends sooner
+    batch_size: int = 256
+    optimizer: str = "adam"  # adam | sgd | momentum
+    learning_rate: float = 2e-3
+    patience: int = 6  # epochs without validation improvement before stopping
+    seed: int = 0
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        unknown = set(d) - {"data", "model", "train"}
+        if unknown:
+            raise ConfigError(f"config: unknown sections {sorted(unknown)}; expected data, model, train")
+        return cls(_fill(DataConfig, d.get("data", {})), _fill(ModelConfig, d.get("model", {})),
+                   _fill(TrainConfig, d.get("train", {})))
+
+    @classmethod
+    def load(cls, path) -> "RunConfig":
+        path = Path(path)
+        try:
+            return cls.from_dict(tomllib.loads(path.read_text()))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})") from None
+
+
+def _fill(cls, values: dict):
+    names = {f.name for f in fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"config [{cls.__name__}]: unknown keys {sorted(unknown)}; expected {sorted(names)}")
+    return cls(**values)

@@ -1,0 +1,87 @@
+"""From C-MAPSS tables to model-ready windows: split by unit, select sensors, fit the normalization.
+
+Everything is fitted on the training units only; validation units are whole engines never seen in
+training, so validation error is an honest estimate for unseen engines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_runtime.errors import DataError
+from edge_runtime.features import Preprocessor, sliding_windows
+from edge_runtime.schema import CMAPSS_COLUMNS
+from pipeline.cmapss import rul_targets
+from pipeline.config import DataConfig
+
+CANDIDATES = CMAPSS_COLUMNS[2:]  # settings and sensors; unit and cycle are identifiers
+
+
+def split_units(table: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint train/validation unit ids, chosen at random with `seed`."""
+    units = np.unique(table[:, 0]).astype(int)
+    n_val = int(round(len(units) * val_fraction))
+    if not 0 < n_val < len(units):
+        raise DataError(f"val_fraction {val_fraction} leaves no units on one side of the split ({len(units)} units)")
+    val = np.sort(np.random.default_rng(seed).choice(units, n_val, replace=False))
+    return np.setdiff1d(units, val), val
+
+
+def select_features(table: np.ndarray, rul: np.ndarray, min_abs_corr: float) -> tuple[list[str], dict]:
+    """Columns that vary and correlate with RUL on the given (training) rows."""
+    scores = {}
+    for i, name in enumerate(CMAPSS_COLUMNS[2:], start=2):
+        col = table[:, i]
+        scores[name] = 0.0 if col.std() < 1e-9 else float(abs(np.corrcoef(col, rul)[0, 1]))
+    chosen = [n for n in CANDIDATES if scores[n] >= min_abs_corr]
+    if not chosen:
+        raise DataError(f"no column reaches |corr with RUL| >= {min_abs_corr}; lower data.min_abs_corr")
+    return chosen, {"rule": f"|pearson(column, RUL)| >= {min_abs_corr} on training units",
+                    "abs_corr": {k: round(v, 4) for k, v in scores.items()}}
+
+
+def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig) -> Preprocessor:
+    rul = rul_targets(train_table, cfg.rul_cap)
+    features, record = select_features(train_table, rul, cfg.min_abs_corr)
+    x = feature_matrix(train_table, features)
+    std = np.maximum(x.std(0), 1e-6)
+    return Preprocessor(features, x.mean(0).tolist(), std.tolist(), cfg.window, cfg.rul_cap, selection=record)
+
+
+def feature_matrix(table: np.ndarray, features: list[str]) -> np.ndarray:
+    return table[:, [CMAPSS_COLUMNS.index(f) for f in features]]
+
+
+def rows_of(table: np.ndarray, units) -> np.ndarray:
+    return table[np.isin(table[:, 0], units)]
+
+
+@dataclass
+class Windows:
+    x: np.ndarray  # (N, window, F) normalized
+    y: np.ndarray  # (N,) RUL / rul_cap
+    unit: np.ndarray  # (N,) unit id of each window
+    cycle: np.ndarray  # (N,) cycle at the window's end
+
+
+def training_windows(table: np.ndarray, pre: Preprocessor) -> Windows:
+    """All full sliding windows of run-to-failure units, labeled with the capped RUL at their end."""
+    rul = rul_targets(table, pre.rul_cap)
+    xs, ys, us, cs = [], [], [], []
+    for u in np.unique(table[:, 0]):
+        m = table[:, 0] == u
+        w = sliding_windows(pre.normalize(feature_matrix(table[m], pre.features)), pre.window)
+        xs.append(w)
+        ys.append(rul[m][pre.window - 1 :])
+        us.append(np.full(len(w), int(u)))
+        cs.append(table[m, 1][pre.window - 1 :])
+    return Windows(np.concatenate(xs), np.concatenate(ys).astype(np.float32) / pre.rul_cap,
+                   np.concatenate(us), np.concatenate(cs))
+
+
+def last_windows(table: np.ndarray, pre: Preprocessor) -> tuple[np.ndarray, np.ndarray]:
+    """One window per unit, its last `window` cycles (edge-padded if shorter): (units, windows)."""
+    units = np.unique(table[:, 0]).astype(int)
+    x = [pre.last_window(feature_matrix(table[table[:, 0] == u], pre.features)) for u in units]
+    return units, np.stack(x)

@@ -1,0 +1,47 @@
+"""Plots people would rather look at than read: learning curves, RUL over an engine's life."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curve(history: dict, path: Path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in ("loss", "val_loss"):
+        if key in history:
+            ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
+    ax.set(xlabel="epoch", ylabel="MSE of RUL / cap", yscale="log", title="Learning curve")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def rul_trajectories(cycle, true, pred, unit, path: Path, max_units: int = 6):
+    """Predicted vs true RUL over the life of a few validation engines."""
+    plt = _plt()
+    units = np.unique(unit)[:max_units]
+    fig, axes = plt.subplots(2, (len(units) + 1) // 2, figsize=(10, 5.5), squeeze=False, sharey=True)
+    for ax, u in zip(axes.flat, units):
+        m = unit == u
+        ax.plot(cycle[m], true[m], "k-", label="true (capped)")
+        ax.plot(cycle[m], pred[m], "C1.", ms=3, label="predicted")
+        ax.set_title(f"unit {int(u)}", fontsize=9)
+        ax.set_xlabel("cycle", fontsize=8)
+    axes.flat[0].set_ylabel("RUL [cycles]")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Validation engines: predicted vs true RUL")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
