@@ -72,6 +72,9 @@ class LiteRTBackend:
                                for i in range(0, len(x), fixed)])
 
     def _invoke(self, x, spec_in, spec_out):
+        # The fused TFLite LSTM keeps its h/c state in variable tensors that persist across invokes
+        # (tensorflow/tensorflow#47813); windows are independent, so reset them before every call.
+        self._it.reset_all_variables()
         self._it.set_tensor(self._in, quantize(x, spec_in))
         self._it.invoke()
         return dequantize(self._it.get_tensor(self._out), spec_out)

@@ -1,0 +1,60 @@
+# prognos — every command installs what it needs into .venv first (idempotent, quick when nothing changed).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+DATA_DIR ?=
+MODEL ?= lstm
+EPOCHS ?=
+CONFIG ?=
+RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-$(MODEL),demo)
+FORMATS ?=
+TEST_ARGS ?=
+
+TRAIN_FLAGS = --run $(RUN) --model $(MODEL) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
+	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(CONFIG),--config $(CONFIG))
+
+.PHONY: help venv demo test test-slow train export quantize bench evaluate simulate formats clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[train,edge,dev]"
+	@touch $@
+
+venv: $(STAMP)  ## create .venv and install prognos with [train,edge,dev]
+
+demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (embedded default)
+	$(BIN)/prognos demo $(TRAIN_FLAGS)
+
+test: $(STAMP)  ## fast test suite (CI)
+	$(BIN)/python -m pytest -q $(TEST_ARGS)
+
+test-slow: $(STAMP)  ## slow cases only
+	$(BIN)/python -m pytest -q -m slow $(TEST_ARGS)
+
+simulate: $(STAMP)  ## write a simulated fleet to artifacts/sim-data
+	$(BIN)/prognos simulate --out artifacts/sim-data
+
+train: $(STAMP)  ## train MODEL on DATA_DIR (default: simulator) into RUN
+	$(BIN)/prognos train $(TRAIN_FLAGS)
+
+export: $(STAMP)  ## fp32 TFLite + ONNX bundles of RUN, with parity report
+	$(BIN)/prognos export --run $(RUN) $(if $(FORMATS),--formats $(FORMATS))
+
+quantize: $(STAMP)  ## full-int8 TFLite bundles of RUN, with parity report
+	$(BIN)/prognos quantize --run $(RUN) $(if $(FORMATS),--formats $(FORMATS))
+
+bench: $(STAMP)  ## latency / size / RMSE table of RUN
+	$(BIN)/prognos bench --run $(RUN)
+
+formats: $(STAMP)  ## list the export table
+	$(BIN)/prognos formats
+
+clean:  ## remove artifacts (keeps .venv)
+	rm -rf artifacts

@@ -1,0 +1,51 @@
+"""Write a deployable bundle: model file + manifest.json (read back by edge_runtime.bundle)."""
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+from edge_runtime.backends import open_backend
+from edge_runtime.bundle import SCHEMA_VERSION, sha256_of
+from edge_runtime.features import Preprocessor
+
+LIBRARIES = ["tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime",
+             "ai-edge-litert", "numpy"]
+
+
+def library_versions() -> dict:
+    out = {}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = None
+    return out
+
+
+def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor, metrics: dict, source: dict) -> Path:
+    """Write `model<suffix>` and its manifest into `out_dir`; returns the directory."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model_file = f"model{fmt.suffix}"
+    (out / model_file).write_bytes(model_bytes)
+    backend = open_backend(model_bytes, fmt.suffix, name=str(out / model_file))
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "task": "rul",
+        "format": fmt.name,
+        "format_doc": fmt.doc,
+        "model_file": model_file,
+        "sha256": sha256_of(model_bytes),
+        "size_bytes": len(model_bytes),
+        "inputs": [s.to_dict() for s in backend.inputs],
+        "outputs": [s.to_dict() for s in backend.outputs],
+        "preprocessing": pre.to_dict(),
+        "postprocessing": {"rul_scale": pre.rul_cap, "doc": "RUL [cycles] = model output * rul_scale"},
+        "alerts": {"rul_below": 30},
+        "metrics": metrics,
+        "source": source,
+        "library_versions": library_versions(),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out

@@ -1,0 +1,154 @@
+"""`prognos`: simulate, train, export, quantize, bench and evaluate predictive-maintenance models.
+
+The main job on the embedded default (a simulated turbofan fleet, no download): `prognos demo`.
+Real NASA C-MAPSS data: `--data-dir DIR` with train_FD001.txt (and test_FD001.txt) in it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from edge_runtime.errors import PrognosError
+
+
+def _add_run(p, required=False):
+    p.add_argument("--run", required=required, default=None if required else "artifacts/demo",
+                   help="run folder under which artifacts are written/read (default artifacts/demo)")
+
+
+def _add_train(p):
+    p.add_argument("--config", help="TOML run config (sections [data] [model] [train]); flags below override it")
+    p.add_argument("--data-dir", help="folder with C-MAPSS train_<subset>.txt; omit to use the built-in simulator")
+    p.add_argument("--subset", help="subset name when the folder holds several (e.g. FD001)")
+    p.add_argument("--model", help="registered model name (default lstm)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping on validation loss)")
+    p.add_argument("--seed", type=int, help="seed for split, initialization and simulator")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="prognos", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("simulate", help="write a simulated turbofan fleet in the C-MAPSS text format")
+    s.add_argument("--out", default="artifacts/sim-data", help="output folder (default artifacts/sim-data)")
+    s.add_argument("--units", type=int, default=100, help="training and test units each (default 100)")
+    s.add_argument("--seed", type=int, default=0)
+    t = sub.add_parser("train", help="train a model; writes model.keras, metrics, plots into --run")
+    _add_run(t)
+    _add_train(t)
+    for name, what in (("export", "fp32 TFLite + ONNX"), ("quantize", "full-int8 TFLite")):
+        e = sub.add_parser(name, help=f"convert a trained run to {what} bundles, with a parity check")
+        _add_run(e)
+        e.add_argument("--formats", help="comma-separated formats from the export table (see `prognos formats`)")
+        e.add_argument("--calibration", type=int, default=256, help="int8 calibration windows (default 256)")
+    sub.add_parser("formats", help="list the export table")
+    b = sub.add_parser("bench", help="latency / size / RMSE table of a run's Keras model and bundles")
+    _add_run(b)
+    b.add_argument("--min-seconds", type=float, default=1.0, help="timed seconds per cell (default 1)")
+    v = sub.add_parser("evaluate", help="last-window RUL of test units from a bundle or a run; RMSE with --rul")
+    v.add_argument("--test", required=True, help="C-MAPSS test file (e.g. test_FD001.txt)")
+    v.add_argument("--rul", help="true RUL file, one integer per line in unit order")
+    v.add_argument("--bundle", help="bundle directory")
+    v.add_argument("--run", help="training run folder (evaluates its Keras model)")
+    d = sub.add_parser("demo", help="simulate -> train -> quantize -> export -> bench, on the embedded default")
+    _add_run(d)
+    _add_train(d)
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except PrognosError as e:
+        print(f"prognos: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _config(args):
+    from pipeline.config import RunConfig
+
+    cfg = RunConfig.load(args.config) if args.config else RunConfig()
+    for value, section, key in ((args.data_dir, cfg.data, "data_dir"), (args.subset, cfg.data, "subset"),
+                                (args.model, cfg.model, "name"), (args.epochs, cfg.train, "epochs"),
+                                (args.seed, cfg.data, "seed"), (args.seed, cfg.train, "seed")):
+        if value is not None:
+            setattr(section, key, value)
+    return cfg
+
+
+def cmd_simulate(args):
+    from pipeline.simulate import write_dataset
+
+    out = write_dataset(args.out, args.units, args.units, args.seed)
+    print(f"[prognos] wrote {out}/train_SIM.txt, test_SIM.txt, RUL_SIM.txt")
+
+
+def cmd_train(args):
+    from pipeline.train import train_run
+
+    metrics = train_run(_config(args), args.run)
+    print(json.dumps(metrics, indent=2))
+    print(f"[prognos] artifacts in {args.run}/ (model.keras, metrics.json, learning_curve.png, rul_validation.png)")
+
+
+def _formats(args, default):
+    return args.formats.split(",") if getattr(args, "formats", None) else default
+
+
+def cmd_export(args, default=None):
+    from export.formats import DEFAULT_EXPORT
+    from export.run import export_run
+
+    export_run(args.run, _formats(args, default or DEFAULT_EXPORT), args.calibration)
+    print(f"[prognos] parity report: {args.run}/parity.json")
+
+
+def cmd_quantize(args):
+    from export.formats import DEFAULT_QUANTIZE
+
+    cmd_export(args, DEFAULT_QUANTIZE)
+
+
+def cmd_formats(args):
+    from export.formats import FORMATS
+
+    for f in FORMATS:
+        print(f"{f.name:20s} {f.suffix:8s} {'int8' if f.quantized else 'float':6s} {f.doc}")
+
+
+def cmd_bench(args):
+    from export.bench import bench_run
+
+    bench_run(args.run, args.min_seconds)
+    print((Path(args.run) / "bench.md").read_text())
+    print(f"[prognos] wrote {args.run}/bench.json and bench.md")
+
+
+def cmd_evaluate(args):
+    from pipeline.evaluate import evaluate
+
+    print(json.dumps(evaluate(args.test, args.rul, args.bundle, args.run), indent=2))
+
+
+def cmd_demo(args):
+    t0 = time.time()
+    cmd_train(args)
+    args.formats, args.calibration, args.min_seconds = None, 256, 1.0
+    cmd_quantize(args)
+    cmd_export(args)
+    cmd_bench(args)
+    print(f"[prognos] demo finished in {time.time() - t0:.0f} s. Try the edge runtime on the simulated test fleet:\n"
+          f"  .venv/bin/prognos-edge predict --bundle {args.run}/bundles/tflite_int8 "
+          f"--input {args.run}/data/test_SIM.txt | tail -3")
+
+
+COMMANDS = {"simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, "quantize": cmd_quantize,
+            "formats": cmd_formats, "bench": cmd_bench, "evaluate": cmd_evaluate, "demo": cmd_demo}
+
+if __name__ == "__main__":
+    sys.exit(main())

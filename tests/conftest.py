@@ -1,0 +1,61 @@
+"""Shared fixtures: real-data folder, a tiny simulated fleet, and one tiny trained + exported run.
+
+The trained run is built once per session (a few seconds of real TensorFlow training and real
+TFLite/ONNX conversion) and shared by the export, bundle and edge-runtime tests.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("PROGNOS_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def cmapss_dir():
+    d = data_dir() / "cmapss"
+    if not (d / "train_FD001.txt").exists():
+        pytest.skip(f"real C-MAPSS data not found at {d} (set PROGNOS_DATA_DIR)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory):
+    from pipeline.simulate import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("sim"), n_train=16, n_test=8, seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, sim_dir):
+    """A 2-epoch LSTM on the tiny fleet, exported to every format of the export table."""
+    from export.formats import BY_NAME
+    from export.run import export_run
+    from pipeline.config import RunConfig
+    from pipeline.train import train_run
+
+    run = tmp_path_factory.mktemp("run")
+    cfg = RunConfig()
+    cfg.data.data_dir, cfg.data.val_fraction = str(sim_dir), 0.25
+    cfg.train.epochs = 2
+    cfg.model.hparams = {"units": [16], "dense": 8}
+    metrics = train_run(cfg, run)
+    parity = export_run(run, list(BY_NAME), calibration=32)
+    return {"dir": run, "metrics": metrics, "parity": parity}
+
+
+def run_py(code: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run Python code in a fresh interpreter (the project's venv) and capture its output."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def run_cli(*args, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent / args[0]
+    return subprocess.run([str(exe), *args[1:]], capture_output=True, text=True, input=stdin,
+                          timeout=timeout, cwd=ROOT)

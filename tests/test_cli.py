@@ -1,0 +1,38 @@
+"""The CLIs: instant help without TensorFlow, clear errors instead of tracebacks."""
+from tests.conftest import run_cli, run_py
+
+
+def test_help_is_instant_and_tf_free():
+    r = run_py("import sys; from pipeline.cli import _parser; from edge_runtime.cli import _parser as p2; "
+               "_parser().format_help(); p2().format_help(); print('tensorflow' in sys.modules)")
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+def test_help_lists_commands():
+    r = run_cli("prognos", "--help")
+    assert r.returncode == 0
+    for cmd in ("simulate", "train", "export", "quantize", "bench", "evaluate", "demo"):
+        assert cmd in r.stdout
+
+
+def test_bad_data_dir_is_a_clear_error(tmp_path):
+    r = run_cli("prognos", "train", "--data-dir", str(tmp_path), "--run", str(tmp_path / "run"))
+    assert r.returncode == 2
+    assert "expected exactly one train_<subset>.txt" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_config_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\nepochz = 3\n")
+    r = run_cli("prognos", "train", "--config", str(cfg), "--run", str(tmp_path / "run"))
+    assert r.returncode == 2 and "unknown keys ['epochz']" in r.stderr
+
+
+def test_evaluate_with_rul_file(tiny_run, sim_dir):
+    r = run_cli("prognos", "evaluate", "--bundle", str(tiny_run["dir"] / "bundles" / "tflite_int8"),
+                "--test", str(sim_dir / "test_SIM.txt"), "--rul", str(sim_dir / "RUL_SIM.txt"))
+    assert r.returncode == 0, r.stderr
+    import json
+
+    result = json.loads(r.stdout)
+    assert result["units"] == 8 and result["metrics"]["n"] == 8 and result["metrics"]["rmse"] > 0

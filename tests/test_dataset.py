@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from edge_runtime.features import Preprocessor, pad_front, sliding_windows
+from pipeline import cmapss
+from pipeline.config import DataConfig
+from pipeline.dataset import feature_matrix, fit_preprocessor, last_windows, rows_of, split_units, training_windows
+
+LITERATURE_14 = ["s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21"]
+
+
+@pytest.fixture(scope="module")
+def sim_table(sim_dir):
+    return cmapss.load_table(sim_dir / "train_SIM.txt")
+
+
+def test_split_by_unit_is_disjoint_and_complete(sim_table):
+    train, val = split_units(sim_table, 0.25, seed=0)
+    assert len(val) == 4 and not set(train) & set(val)
+    assert set(train) | set(val) == set(np.unique(sim_table[:, 0]).astype(int))
+    assert not np.array_equal(split_units(sim_table, 0.25, seed=1)[1], val)
+
+
+def test_windows_labels_and_shapes(sim_table):
+    pre = fit_preprocessor(sim_table, DataConfig(window=30))
+    w = training_windows(rows_of(sim_table, [1]), pre)
+    n_cycles = int((sim_table[:, 0] == 1).sum())
+    assert w.x.shape == (n_cycles - 29, 30, len(pre.features))
+    assert w.y[-1] == 0 and w.y.max() == pytest.approx(1.0)  # RUL / cap, capped
+    assert w.cycle[0] == 30 and (w.unit == 1).all()
+
+
+def test_normalization_fitted_on_training_units_only(sim_table):
+    train, val = split_units(sim_table, 0.25, seed=0)
+    pre = fit_preprocessor(rows_of(sim_table, train), DataConfig())
+    z_train = pre.normalize(feature_matrix(rows_of(sim_table, train), pre.features))
+    np.testing.assert_allclose(z_train.mean(0), 0, atol=1e-3)
+    np.testing.assert_allclose(z_train.std(0), 1, atol=1e-3)
+    z_val = pre.normalize(feature_matrix(rows_of(sim_table, val), pre.features))
+    assert np.abs(z_val.mean(0)).max() > 1e-2  # validation units did not shape the statistics
+
+
+def test_last_window_edge_padding():
+    pre = Preprocessor(["a"], [0.0], [1.0], window=4)
+    np.testing.assert_array_equal(pre.last_window(np.array([[5.0], [6.0]]))[:, 0], [5, 5, 5, 6])
+    np.testing.assert_array_equal(pad_front(np.arange(3.0)[:, None], 2)[:, 0], [0, 1, 2])
+    assert sliding_windows(np.zeros((3, 2)), 4).shape == (0, 4, 2)
+
+
+def test_last_windows_one_per_unit(sim_dir, sim_table):
+    pre = fit_preprocessor(sim_table, DataConfig())
+    units, x = last_windows(cmapss.load_table(sim_dir / "test_SIM.txt"), pre)
+    assert x.shape == (8, 30, len(pre.features)) and list(units) == list(range(1, 9))
+
+
+def test_sensor_selection_on_simulator(sim_table):
+    pre = fit_preprocessor(sim_table, DataConfig())
+    assert set(pre.features) == set(LITERATURE_14)  # the simulator's drifting sensors
+    assert "setting_1" not in pre.features and pre.selection["abs_corr"]["s1"] == 0.0
+
+
+def test_sensor_selection_on_real_fd001(cmapss_dir):
+    table = cmapss.load_table(cmapss_dir / "train_FD001.txt")
+    pre = fit_preprocessor(table, DataConfig())
+    assert pre.features == LITERATURE_14  # the literature's 14 informative sensors, found from data
