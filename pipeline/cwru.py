@@ -6,10 +6,10 @@ the drive-end accelerometer (g) as `X<nnn>_DE_time` and usually the speed as `X<
 public files carry a different X number inside than in their name, so the loader takes the single
 `*_DE_time` variable whatever its number.
 
-Only 12 kHz files (the `12k_` prefix; `normal_*` files are taken as 12 kHz, as the data README states) are read. Labels follow the
-10-class benchmark used e.g. by Zhang et al. 2017 ("A new deep learning model for fault diagnosis
-with good anti-noise and domain adaptation ability on raw vibration signals", Sensors 17); the
-class order is this module's:
+Only 12 kHz files are read (the `12k_` prefix; `normal_*` files are taken as 12 kHz, as the data
+README states). Labels follow the 10-class benchmark used e.g. by Zhang et al. 2017 ("A new deep
+learning model for fault diagnosis with good anti-noise and domain adaptation ability on raw
+vibration signals", Sensors 17); the class order is this module's:
 
     0 normal, 1 IR007, 2 IR014, 3 IR021, 4 B007, 5 B014, 6 B021, 7 OR007, 8 OR014, 9 OR021
     4-class: 0 normal, 1 inner_race, 2 ball, 3 outer_race
