@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 DATA_DIR ?=
-MODEL ?= lstm
+MODEL ?=
 EPOCHS ?=
 CONFIG ?=
-RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-$(MODEL),demo)
+RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-$(or $(MODEL),lstm),demo)
 FORMATS ?=
 TEST_ARGS ?=
 
-TRAIN_FLAGS = --run $(RUN) --model $(MODEL) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
+TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(CONFIG),--config $(CONFIG))
 
 .PHONY: help venv demo test test-slow train export quantize bench evaluate simulate formats clean
@@ -52,6 +52,9 @@ quantize: $(STAMP)  ## full-int8 TFLite bundles of RUN, with parity report
 
 bench: $(STAMP)  ## latency / size / RMSE table of RUN
 	$(BIN)/prognos bench --run $(RUN)
+
+evaluate: $(STAMP)  ## last-window RUL of TEST units with BUNDLE (or RUN's Keras model); RMSE if RUL=file
+	$(BIN)/prognos evaluate --test $(TEST) $(if $(RUL),--rul $(RUL)) $(if $(BUNDLE),--bundle $(BUNDLE),--run $(RUN))
 
 formats: $(STAMP)  ## list the export table
 	$(BIN)/prognos formats

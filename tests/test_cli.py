@@ -36,3 +36,15 @@ def test_evaluate_with_rul_file(tiny_run, sim_dir):
 
     result = json.loads(r.stdout)
     assert result["units"] == 8 and result["metrics"]["n"] == 8 and result["metrics"]["rmse"] > 0
+
+
+def test_shipped_configs_load():
+    from pathlib import Path
+
+    from pipeline.config import RunConfig
+
+    paths = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+    assert paths
+    for p in paths:
+        cfg = RunConfig.load(p)
+        assert cfg.data.window > 0 and cfg.model.name
