@@ -80,3 +80,8 @@ class Bundle:
             raise BundleError(f"predict: windows of shape {windows.shape}, expected "
                               f"(N, {self.preprocessor.window}, {len(self.preprocessor.features)})")
         return self.backend.run(windows).reshape(len(windows), -1)[:, 0] * self.rul_scale
+
+    @property
+    def interval(self) -> dict | None:
+        """The conformal interval spec of the manifest (edge_runtime.intervals), if any."""
+        return self.manifest["postprocessing"].get("interval")

@@ -13,6 +13,7 @@ import numpy as np
 
 from edge_runtime.bundle import Bundle
 from edge_runtime.errors import RowError
+from edge_runtime.intervals import apply_interval
 
 
 @dataclass
@@ -48,9 +49,14 @@ class RulStream:
         buf.append(values)
         self._last_cycle[unit] = cycle
         self.stats.accepted += 1
-        rul = float(self.bundle.predict(self.pre.last_window(np.asarray(buf))[None])[0])
+        rul = self.bundle.predict(self.pre.last_window(np.asarray(buf))[None])
         self.stats.predictions += 1
-        return {"unit": unit, "cycle": cycle, "rul": round(rul, 2), "status": self._status(rul, len(buf))}
+        out = {"unit": unit, "cycle": cycle, "rul": round(float(rul[0]), 2)}
+        if self.bundle.interval:
+            low, high = apply_interval(rul, self.bundle.interval)
+            out.update(rul_low=round(float(low[0]), 2), rul_high=round(float(high[0]), 2))
+        out["status"] = self._status(float(rul[0]), len(buf))
+        return out
 
     def _status(self, rul: float, seen: int) -> str:
         if seen < self.pre.window:

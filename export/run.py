@@ -14,6 +14,7 @@ import numpy as np
 
 from edge_runtime.bundle import Bundle
 from edge_runtime.errors import DataError
+from edge_runtime.intervals import fit_conformal
 from export.bundle import write_bundle
 from export.formats import get_formats
 from pipeline.metrics import rul_metrics
@@ -69,6 +70,8 @@ def _export_one(run_dir, model, fmt, pre, rep, val, keras_pred, true, keras_metr
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["metrics"] = {"val": metrics}
+    # calibrated on this artifact's own validation residuals (the engines early stopping also saw)
+    manifest["postprocessing"]["interval"] = fit_conformal(pred, true, coverage=0.9)
     manifest_path.write_text(json.dumps(manifest, indent=2))
     row = {"bundle": str(out), "size_bytes": len(data), "convert_seconds": round(time.time() - t0, 1),
            "max_abs_diff": round(float(np.max(np.abs(pred - keras_pred))), 4),

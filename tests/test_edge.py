@@ -43,6 +43,7 @@ def test_cli_stream_matches_evaluate(tiny_run, sim_dir, fmt):
     assert last == pytest.approx(expected, abs=0.011)
     summary = json.loads(r.stderr.strip().splitlines()[-1])["summary"]
     assert summary["accepted"] == len(rows) and summary["rejected_total"] == 0
+    assert all(r["rul_low"] <= r["rul"] <= r["rul_high"] for r in rows)
 
 
 def test_bad_rows_are_counted_and_the_stream_goes_on(tiny_run, sim_dir):

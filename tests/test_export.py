@@ -68,3 +68,15 @@ def test_bench_table(tiny_run):
         assert "error" not in r, r
         assert 0 < r["p50_us"] <= r["p99_us"] and r["size_bytes"] > 0
     assert "| tflite_int8 |" in (tiny_run["dir"] / "bench.md").read_text()
+
+
+def test_bundle_carries_calibrated_interval(tiny_run):
+    from edge_runtime.intervals import empirical_coverage
+
+    b = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
+    spec = b.interval
+    assert spec["coverage"] == 0.9 and len(spec["half_width"]) == len(spec["edges"]) + 1
+    from export.run import load_run
+
+    _, pre, _, val = load_run(tiny_run["dir"])
+    assert empirical_coverage(b.predict(val.x), val.y * pre.rul_cap, spec) >= 0.9  # on its calibration set
