@@ -53,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--rul", help="true RUL file, one integer per line in unit order")
     v.add_argument("--bundle", help="bundle directory")
     v.add_argument("--run", help="training run folder (evaluates its Keras model)")
+    c = sub.add_parser("cv", help="k-fold cross-validation by engine unit; writes cv.json and plots into --run")
+    _add_run(c)
+    _add_train(c)
+    c.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
+    se = sub.add_parser("search", help="cross-validate several TOML configs and rank them by CV RMSE")
+    se.add_argument("configs", nargs="+", help="candidate TOML configs (e.g. configs/search/*.toml)")
+    se.add_argument("--out", default="artifacts/search", help="output folder (default artifacts/search)")
+    se.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
+    se.add_argument("--data-dir", help="override every candidate's data folder")
+    se.add_argument("--epochs", type=int, help="override every candidate's maximum epochs (quick searches)")
     d = sub.add_parser("demo", help="simulate -> train -> quantize -> export -> bench, on the embedded default")
     _add_run(d)
     _add_train(d)
@@ -135,6 +145,21 @@ def cmd_evaluate(args):
     print(json.dumps(evaluate(args.test, args.rul, args.bundle, args.run), indent=2))
 
 
+def cmd_cv(args):
+    from pipeline.cv import cross_validate
+
+    summary = cross_validate(_config(args), args.run, args.folds)
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+    print(f"[prognos] wrote {args.run}/cv.json, cv_rul_per_engine.png, cv_error_histogram.png, cv_folds.png")
+
+
+def cmd_search(args):
+    from pipeline.search import run_search
+
+    run_search(args.configs, args.out, args.folds, args.data_dir, args.epochs)
+    print((Path(args.out) / "search.md").read_text())
+
+
 def cmd_demo(args):
     t0 = time.time()
     cmd_train(args)
@@ -148,7 +173,7 @@ def cmd_demo(args):
 
 
 COMMANDS = {"simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, "quantize": cmd_quantize,
-            "formats": cmd_formats, "bench": cmd_bench, "evaluate": cmd_evaluate, "demo": cmd_demo}
+            "formats": cmd_formats, "bench": cmd_bench, "evaluate": cmd_evaluate, "cv": cmd_cv, "search": cmd_search, "demo": cmd_demo}
 
 if __name__ == "__main__":
     sys.exit(main())

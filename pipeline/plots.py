@@ -45,3 +45,28 @@ def rul_trajectories(cycle, true, pred, unit, path: Path, max_units: int = 6):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def error_histogram(err, path: Path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(err, bins=60, color="C0", alpha=0.8)
+    ax.axvline(0, color="k", lw=1)
+    ax.set(xlabel="predicted - true RUL [cycles] (positive = late, penalized more)", ylabel="windows",
+           title=f"Out-of-fold errors: mean {np.mean(err):+.2f}, RMSE {np.sqrt(np.mean(np.square(err))):.2f}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fold_summary(rmse_per_fold, path: Path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    folds = np.arange(1, len(rmse_per_fold) + 1)
+    ax.bar(folds, rmse_per_fold, color="C2")
+    ax.axhline(np.mean(rmse_per_fold), color="k", ls="--", label=f"mean {np.mean(rmse_per_fold):.2f}")
+    ax.set(xlabel="fold", ylabel="RMSE [cycles]", xticks=folds, title="Cross-validation by engine unit")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
