@@ -26,6 +26,7 @@ class Preprocessor:
     window: int = 30
     rul_cap: float = 125.0
     padding: str = "edge"
+    smoothing: float = 0.0  # EMA weight α of the newest row over a unit's history; 0 = off
     selection: dict = field(default_factory=dict)  # how `features` were chosen, for the record
 
     def __post_init__(self):
@@ -34,6 +35,8 @@ class Preprocessor:
             raise ConfigError(f"preprocessor: {n} features but {len(self.mean)} means and {len(self.std)} stds")
         if self.window < 1:
             raise ConfigError(f"preprocessor: window must be >= 1, got {self.window}")
+        if not 0.0 <= self.smoothing < 1.0:
+            raise ConfigError(f"preprocessor: smoothing must be in [0, 1), got {self.smoothing}")
         if self.padding != "edge":
             raise ConfigError(f"preprocessor: padding must be 'edge', got {self.padding!r}")
 
@@ -54,9 +57,34 @@ class Preprocessor:
         std = np.asarray(self.std, np.float32)
         return ((np.asarray(x, np.float32) - mean) / std).astype(np.float32)
 
-    def last_window(self, rows: np.ndarray) -> np.ndarray:
-        """The normalized last `window` rows of one unit, edge-padded at the front: (window, F)."""
-        return self.normalize(pad_front(np.asarray(rows, np.float32)[-self.window :], self.window))
+    def smooth_step(self, previous: np.ndarray | None, row: np.ndarray) -> np.ndarray:
+        """One step of s_t = α x_t + (1 - α) s_{t-1}, s_1 = x_1 (identity when smoothing is off)."""
+        row = np.asarray(row, np.float64)
+        if previous is None or not self.smoothing:
+            return row
+        return self.smoothing * row + (1.0 - self.smoothing) * previous
+
+    def smooth(self, rows: np.ndarray) -> np.ndarray:
+        """The exponential moving average over a unit's whole history (rows in cycle order)."""
+        rows = np.asarray(rows, np.float64)
+        if not self.smoothing:
+            return rows
+        out, s = np.empty_like(rows), None
+        for i, row in enumerate(rows):
+            out[i] = s = self.smooth_step(s, row)
+        return out
+
+    def unit_features(self, rows: np.ndarray) -> np.ndarray:
+        """Smoothed and normalized feature rows of one unit's whole history: (T, F)."""
+        return self.normalize(self.smooth(rows))
+
+    def last_window(self, rows: np.ndarray, smoothed: bool = False) -> np.ndarray:
+        """The normalized last `window` rows of one unit, edge-padded at the front: (window, F).
+
+        `rows` is the unit's history from its first cycle (or the last rows, already `smoothed`).
+        """
+        rows = np.asarray(rows, np.float64) if smoothed else self.smooth(rows)
+        return self.normalize(pad_front(rows[-self.window :], self.window))
 
 
 def pad_front(rows: np.ndarray, window: int) -> np.ndarray:

@@ -46,10 +46,10 @@ class RulStream:
             reason = "duplicate_cycle" if cycle == last else "out_of_order"
             raise RowError(reason, f"unit {unit}: cycle {cycle} after cycle {last}; expected > {last}")
         buf = self._buffers.setdefault(unit, deque(maxlen=self.pre.window))
-        buf.append(values)
+        buf.append(self.pre.smooth_step(buf[-1] if buf else None, values))
         self._last_cycle[unit] = cycle
         self.stats.accepted += 1
-        rul = self.bundle.predict(self.pre.last_window(np.asarray(buf))[None])
+        rul = self.bundle.predict(self.pre.last_window(np.asarray(buf), smoothed=True)[None])
         self.stats.predictions += 1
         out = {"unit": unit, "cycle": cycle, "rul": round(float(rul[0]), 2)}
         if self.bundle.interval:

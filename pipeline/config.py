@@ -13,8 +13,10 @@ class DataConfig:
     data_dir: str | None = None  # None: simulate the embedded default fleet into the run folder
     subset: str | None = None  # None: the one train_<subset>.txt found in data_dir
     window: int = 30  # cycles per window: the usual FD001 protocol (Li et al. 2018)
+    min_cycles: int | None = None  # train on windows ending from this cycle on, edge-padded (None: window)
     rul_cap: float = 125.0  # piecewise-linear target cap, the usual FD001 protocol
     val_fraction: float = 0.2  # share of training *units* held out for validation
+    smoothing: float = 0.0  # EMA α over each unit's history (0 = off); applied identically on the device
     min_abs_corr: float = 0.2  # keep a column if |corr(column, RUL)| on training units reaches this
     seed: int = 0
     sim_units: int = 100  # simulated fleet size when data_dir is None (FD001 has 100)

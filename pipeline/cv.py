@@ -32,9 +32,10 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
     inner = rows_of(table, train_units)
     fit_units, stop_units = split_units(inner, cfg.data.val_fraction, cfg.data.seed)
     pre = fit_preprocessor(rows_of(table, fit_units), cfg.data)
-    model, history = fit(cfg, pre, training_windows(rows_of(table, fit_units), pre),
-                         training_windows(rows_of(table, stop_units), pre))
-    held = training_windows(rows_of(table, val_units), pre)
+    start = cfg.data.min_cycles
+    model, history = fit(cfg, pre, training_windows(rows_of(table, fit_units), pre, start),
+                         training_windows(rows_of(table, stop_units), pre, start))
+    held = training_windows(rows_of(table, val_units), pre, start)
     pred = model.predict(held.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
     best_epoch = int(np.argmin(history["val_loss"])) + 1
     return {"unit": held.unit, "cycle": held.cycle, "true": held.y * pre.rul_cap, "pred": pred,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_runtime.errors import DataError
-from edge_runtime.features import Preprocessor, sliding_windows
+from edge_runtime.features import Preprocessor, pad_front, sliding_windows
 from edge_runtime.schema import CMAPSS_COLUMNS
 from pipeline.cmapss import rul_targets
 from pipeline.config import DataConfig
@@ -46,7 +46,8 @@ def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig) -> Preprocessor:
     features, record = select_features(train_table, rul, cfg.min_abs_corr)
     x = feature_matrix(train_table, features)
     std = np.maximum(x.std(0), 1e-6)
-    return Preprocessor(features, x.mean(0).tolist(), std.tolist(), cfg.window, cfg.rul_cap, selection=record)
+    return Preprocessor(features, x.mean(0).tolist(), std.tolist(), cfg.window, cfg.rul_cap,
+                        smoothing=cfg.smoothing, selection=record)
 
 
 def feature_matrix(table: np.ndarray, features: list[str]) -> np.ndarray:
@@ -65,17 +66,23 @@ class Windows:
     cycle: np.ndarray  # (N,) cycle at the window's end
 
 
-def training_windows(table: np.ndarray, pre: Preprocessor) -> Windows:
-    """All full sliding windows of run-to-failure units, labeled with the capped RUL at their end."""
+def training_windows(table: np.ndarray, pre: Preprocessor, min_cycles: int | None = None) -> Windows:
+    """Sliding windows of run-to-failure units, labeled with the capped RUL at their end.
+
+    Windows end at every cycle >= `min_cycles` (default: the window length); those ending before
+    the window is full are edge-padded exactly as the device pads a young unit's history.
+    """
+    start = pre.window if min_cycles is None else max(1, min(min_cycles, pre.window))
     rul = rul_targets(table, pre.rul_cap)
     xs, ys, us, cs = [], [], [], []
     for u in np.unique(table[:, 0]):
         m = table[:, 0] == u
-        w = sliding_windows(pre.normalize(feature_matrix(table[m], pre.features)), pre.window)
+        feats = pre.unit_features(feature_matrix(table[m], pre.features))
+        w = sliding_windows(pad_front(feats, len(feats) + pre.window - start), pre.window)
         xs.append(w)
-        ys.append(rul[m][pre.window - 1 :])
+        ys.append(rul[m][start - 1 :])
         us.append(np.full(len(w), int(u)))
-        cs.append(table[m, 1][pre.window - 1 :])
+        cs.append(table[m, 1][start - 1 :])
     return Windows(np.concatenate(xs), np.concatenate(ys).astype(np.float32) / pre.rul_cap,
                    np.concatenate(us), np.concatenate(cs))
 

@@ -41,8 +41,8 @@ def prepare(cfg: RunConfig, run_dir: Path):
     table = cmapss.load_table(data_dir / f"train_{subset}.txt")
     train_units, val_units = split_units(table, cfg.data.val_fraction, cfg.data.seed)
     pre = fit_preprocessor(rows_of(table, train_units), cfg.data)
-    train = training_windows(rows_of(table, train_units), pre)
-    val = training_windows(rows_of(table, val_units), pre)
+    train = training_windows(rows_of(table, train_units), pre, cfg.data.min_cycles)
+    val = training_windows(rows_of(table, val_units), pre, cfg.data.min_cycles)
     split = {"train_units": train_units.tolist(), "val_units": val_units.tolist()}
     return pre, train, val, {"data_dir": str(data_dir), "subset": subset, **split}
 

@@ -42,7 +42,7 @@ def tiny_run(tmp_path_factory, sim_dir):
 
     run = tmp_path_factory.mktemp("run")
     cfg = RunConfig()
-    cfg.data.data_dir, cfg.data.val_fraction = str(sim_dir), 0.25
+    cfg.data.data_dir, cfg.data.val_fraction, cfg.data.smoothing = str(sim_dir), 0.25, 0.3
     cfg.train.epochs = 2
     cfg.model.hparams = {"units": [16], "dense": 8}
     metrics = train_run(cfg, run)

@@ -63,3 +63,27 @@ def test_sensor_selection_on_real_fd001(cmapss_dir):
     table = cmapss.load_table(cmapss_dir / "train_FD001.txt")
     pre = fit_preprocessor(table, DataConfig())
     assert pre.features == LITERATURE_14  # the literature's 14 informative sensors, found from data
+
+
+def test_smoothing_is_the_same_in_batch_and_stream():
+    pre = Preprocessor(["a", "b"], [0.0, 0.0], [1.0, 1.0], window=3, smoothing=0.5)
+    rows = np.array([[0.0, 4.0], [2.0, 4.0], [4.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(pre.smooth(rows)[:, 0], [0, 1, 2.5, 1.25])  # s_t = .5 x_t + .5 s_{t-1}
+    state, stream = None, []
+    for r in rows:
+        state = pre.smooth_step(state, r)
+        stream.append(state)
+    np.testing.assert_allclose(pre.last_window(np.array(stream[-3:]), smoothed=True), pre.last_window(rows))
+    with pytest.raises(Exception, match="smoothing must be in"):
+        Preprocessor(["a"], [0.0], [1.0], smoothing=1.5)
+
+
+def test_padded_training_windows_match_device_padding(sim_table):
+    pre = fit_preprocessor(sim_table, DataConfig(window=30))
+    rows = rows_of(sim_table, [1])
+    w = training_windows(rows, pre, min_cycles=5)
+    n_cycles = len(rows)
+    assert w.x.shape[0] == n_cycles - 4 and w.cycle[0] == 5
+    feats = feature_matrix(rows, pre.features)
+    np.testing.assert_allclose(w.x[0], pre.last_window(feats[:5]))  # what the device sees at cycle 5
+    np.testing.assert_allclose(w.x[-1], pre.last_window(feats))
