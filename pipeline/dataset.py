@@ -134,8 +134,18 @@ def window_index(table: np.ndarray, pre: Preprocessor) -> WindowIndex:
     _, start, count = np.unique(table[:, 0], return_index=True, return_counts=True)
     position = np.arange(len(table)) - np.repeat(start, count)  # row number within its unit
     rul = rul_targets(table, pre.rul_cap).astype(np.float32) / pre.rul_cap
-    return WindowIndex(pre.normalize(feature_matrix(table, pre.features)), rul, table[:, 0].astype(np.int64),
-                       table[:, 1].copy(), np.flatnonzero(position >= pre.window - 1).astype(np.int64), pre.window)
+    ends = np.flatnonzero(position >= pre.window - 1).astype(np.int64)
+    return WindowIndex(_aligned(pre.normalize(feature_matrix(table, pre.features))), _aligned(rul),
+                       table[:, 0].astype(np.int64), table[:, 1].copy(), _aligned(ends), pre.window)
+
+
+def _aligned(a: np.ndarray, alignment: int = 64) -> np.ndarray:
+    """`a` copied to a 64-byte aligned buffer, which TensorFlow can then use without a copy."""
+    buf = np.empty(a.nbytes + alignment, np.uint8)
+    start = -buf.ctypes.data % alignment
+    out = buf[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
 
 
 def last_windows(table: np.ndarray, pre: Preprocessor) -> tuple[np.ndarray, np.ndarray]:
