@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_runtime.errors import DataError
 from pipeline.dataset import WindowIndex
 
 PREFETCH = 4  # batches ready ahead of the consumer (double buffering plus slack for step jitter)
@@ -75,14 +76,12 @@ def training_stream(index: WindowIndex, batch_size: int, seed: int, shard: tuple
     """Endless shuffled (windows, labels) batches; `shard` = (pipeline id, pipeline count)."""
     from models.kerasapi import tf
 
-    if len(index) == 0:
-        raise ValueError("training_stream: the window index is empty")
     pipeline_id, n_pipelines = shard
     ends = _tensor(index.ends)
     per_epoch = len(range(pipeline_id, len(index), n_pipelines)) // batch_size
     if per_epoch == 0:
-        raise ValueError(f"training_stream: {len(index)} windows over {n_pipelines} pipelines make no "
-                         f"full batch of {batch_size}")
+        raise DataError(f"{len(index)} training windows over {n_pipelines} input pipeline(s) make no full batch of "
+                        f"{batch_size} windows; lower train.batch_size (it is per replica)")
 
     def batches(epoch):  # (per_epoch, batch_size) window ends: the epoch's permutation, this shard
         perm = tf.random.experimental.stateless_shuffle(ends, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from edge_runtime.errors import ConfigError
+from edge_runtime.errors import ConfigError, DataError
 from pipeline import cmapss, distribute
 from pipeline.config import DataConfig, RunConfig
 from pipeline.dataset import fit_preprocessor, rows_of, split_units, training_windows, window_index
@@ -124,6 +124,14 @@ def test_training_stream_shuffles_each_epoch_and_shards_disjointly(index_and_win
     assert np.array_equal(np.concatenate([b[0][:, -1, 0] for b in again.as_numpy_iterator()]), seen[0][0])
 
 
+def test_batch_larger_than_a_shard_is_a_clear_error(index_and_windows):
+    from pipeline import tfdata
+
+    index, _ = index_and_windows
+    with pytest.raises(DataError, match="make no full batch of .*lower train.batch_size"):
+        tfdata.training_stream(index, len(index) // 2 + 1, seed=0, shard=(1, 2))
+
+
 # ---- plans: scaling, strategy choice, precision ---------------------------------------------------
 
 
@@ -174,6 +182,20 @@ def test_mixed_precision_trains_in_float16_and_returns_a_float32_model(sim_dir, 
     assert history["epoch"] == [1] and np.isfinite(history["val_loss"][0])
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
     assert model.output.dtype == "float32" and model.optimizer is not None
+
+
+@pytest.mark.slow
+def test_xla_jit_compiled_training(sim_dir, tmp_path):
+    from pipeline.train import fit, prepare
+
+    cfg = RunConfig()
+    cfg.data.data_dir, cfg.data.val_fraction = str(sim_dir), 0.25
+    cfg.train.epochs, cfg.train.jit_compile, cfg.train.strategy = 2, True, "default"
+    cfg.model.hparams = TINY
+    pre, train, val, _ = prepare(cfg, tmp_path)
+    model, history = fit(cfg, pre, train, val)
+    assert model.jit_compile and history["epoch"] == [1, 2]
+    assert history["loss"][1] < history["loss"][0] and np.isfinite(history["val_loss"]).all()
 
 
 # ---- strategies end to end ------------------------------------------------------------------------
