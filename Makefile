@@ -61,3 +61,14 @@ formats: $(STAMP)  ## list the export table
 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts
+
+# Training at scale (pipeline.distribute, pipeline.tfdata): see `prognos train --help` for --strategy.
+WORKERS ?= 2
+UNITS ?= 10000
+.PHONY: train-multiworker scale
+
+train-multiworker: $(STAMP)  ## train RUN on WORKERS local processes (MultiWorkerMirroredStrategy, TF_CONFIG)
+	$(BIN)/python -m pipeline.multiworker --workers $(WORKERS) -- train $(TRAIN_FLAGS)
+
+scale: $(STAMP)  ## stream a simulated fleet of UNITS engines through tf.data: windows/s, peak RSS
+	$(BIN)/prognos scale --units $(UNITS)

@@ -26,6 +26,12 @@ def _add_train(p):
     p.add_argument("--model", help="registered model name (default lstm)")
     p.add_argument("--epochs", type=int, help="maximum epochs (early stopping on validation loss)")
     p.add_argument("--seed", type=int, help="seed for split, initialization and simulator")
+    p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"),
+                   help="tf.distribute strategy (default auto: TF_CONFIG cluster -> multiworker, "
+                        ">1 GPU -> mirrored, else one device)")
+    p.add_argument("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+                   help="dtype policy (default auto: mixed_float16 on GPU, float32 on CPU)")
+    p.add_argument("--jit-compile", action="store_true", default=None, help="compile train steps with XLA")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="simulate -> train -> quantize -> export -> bench, on the embedded default")
     _add_run(d)
     _add_train(d)
+    sc = sub.add_parser("scale", help="stream a simulated fleet through the tf.data pipeline: windows/s, peak RSS")
+    sc.add_argument("--units", type=int, default=10000, help="simulated engines (default 10000)")
+    sc.add_argument("--batch", type=int, default=1024, help="windows per batch (default 1024)")
+    sc.add_argument("--epochs", type=int, default=3, help="passes over the windows (default 3; median reported)")
+    sc.add_argument("--fit-steps", type=int, default=0, help="also time this many training steps of --model")
+    sc.add_argument("--model", default="lstm", help="model for --fit-steps (default lstm)")
+    sc.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -85,7 +98,9 @@ def _config(args):
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
     for value, section, key in ((args.data_dir, cfg.data, "data_dir"), (args.subset, cfg.data, "subset"),
                                 (args.model, cfg.model, "name"), (args.epochs, cfg.train, "epochs"),
-                                (args.seed, cfg.data, "seed"), (args.seed, cfg.train, "seed")):
+                                (args.seed, cfg.data, "seed"), (args.seed, cfg.train, "seed"),
+                                (args.strategy, cfg.train, "strategy"), (args.precision, cfg.train, "precision"),
+                                (args.jit_compile, cfg.train, "jit_compile")):
         if value is not None:
             setattr(section, key, value)
     return cfg
@@ -99,11 +114,13 @@ def cmd_simulate(args):
 
 
 def cmd_train(args):
+    from pipeline.distribute import artifact_dir
     from pipeline.train import train_run
 
     metrics = train_run(_config(args), args.run)
     print(json.dumps(metrics, indent=2))
-    print(f"[prognos] artifacts in {args.run}/ (model.keras, metrics.json, learning_curve.png, rul_validation.png)")
+    print(f"[prognos] artifacts in {artifact_dir(args.run)}/ (model.keras, metrics.json, learning_curve.png, "
+          "rul_validation.png)")
 
 
 def _formats(args, default):
@@ -160,6 +177,12 @@ def cmd_search(args):
     print((Path(args.out) / "search.md").read_text())
 
 
+def cmd_scale(args):
+    from pipeline.scale import scale_run
+
+    print(json.dumps(scale_run(args.units, args.batch, args.seed, args.fit_steps, args.model, args.epochs), indent=2))
+
+
 def cmd_demo(args):
     t0 = time.time()
     cmd_train(args)
@@ -173,7 +196,8 @@ def cmd_demo(args):
 
 
 COMMANDS = {"simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, "quantize": cmd_quantize,
-            "formats": cmd_formats, "bench": cmd_bench, "evaluate": cmd_evaluate, "cv": cmd_cv, "search": cmd_search, "demo": cmd_demo}
+            "formats": cmd_formats, "bench": cmd_bench, "evaluate": cmd_evaluate, "cv": cmd_cv,
+            "search": cmd_search, "demo": cmd_demo, "scale": cmd_scale}
 
 if __name__ == "__main__":
     sys.exit(main())

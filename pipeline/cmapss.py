@@ -77,8 +77,10 @@ def load_rul_file(path, n_units: int) -> np.ndarray:
 def rul_targets(table: np.ndarray, cap: float) -> np.ndarray:
     """Per-row piecewise-linear RUL of run-to-failure units: min(cap, last cycle of the unit - cycle)."""
     unit, cycle = table[:, 0], table[:, 1]
-    last = {u: cycle[unit == u].max() for u in np.unique(unit)}
-    return np.minimum(cap, np.array([last[u] for u in unit]) - cycle)
+    _, inverse = np.unique(unit, return_inverse=True)  # O(rows log rows): fleets of 10,000 units
+    last = np.full(inverse.max() + 1, -np.inf)
+    np.maximum.at(last, inverse, cycle)
+    return np.minimum(cap, last[inverse] - cycle)
 
 
 def find_subset(data_dir, subset: str | None = None) -> str:

@@ -31,11 +31,15 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 40  # upper bound; early stopping on validation loss usually ends sooner
-    batch_size: int = 256
+    batch_size: int = 256  # per replica: the global batch is batch_size x replicas (pipeline.distribute)
     optimizer: str = "adam"  # adam | sgd | momentum
-    learning_rate: float = 2e-3
+    learning_rate: float = 2e-3  # for one replica; scaled with replicas by lr_scaling
     patience: int = 6  # epochs without validation improvement before stopping
     seed: int = 0
+    strategy: str = "auto"  # auto | default | mirrored | multiworker (auto: TF_CONFIG cluster, >1 GPU, else one device)
+    precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16 (auto: mixed_float16 on GPU)
+    jit_compile: bool = False  # XLA; off by default: compile time dominates the small default models
+    lr_scaling: str = "linear"  # linear | sqrt | none: learning rate x replicas (Goyal et al. 2017) or its sqrt
 
 
 @dataclass

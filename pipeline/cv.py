@@ -16,7 +16,7 @@ import numpy as np
 from edge_runtime.intervals import empirical_coverage, fit_conformal
 from pipeline import cmapss, plots
 from pipeline.config import RunConfig
-from pipeline.dataset import fit_preprocessor, rows_of, split_units, training_windows
+from pipeline.dataset import fit_preprocessor, rows_of, split_units, window_index
 from pipeline.metrics import rul_metrics
 
 
@@ -33,9 +33,9 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
     fit_units, stop_units = split_units(inner, cfg.data.val_fraction, cfg.data.seed)
     pre = fit_preprocessor(rows_of(table, fit_units), cfg.data)
     start = cfg.data.min_cycles
-    model, history = fit(cfg, pre, training_windows(rows_of(table, fit_units), pre, start),
-                         training_windows(rows_of(table, stop_units), pre, start))
-    held = training_windows(rows_of(table, val_units), pre, start)
+    model, history = fit(cfg, pre, window_index(rows_of(table, fit_units), pre, start),
+                         window_index(rows_of(table, stop_units), pre, start))
+    held = window_index(rows_of(table, val_units), pre, start)
     pred = model.predict(held.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
     best_epoch = int(np.argmin(history["val_loss"])) + 1
     return {"unit": held.unit, "cycle": held.cycle, "true": held.y * pre.rul_cap, "pred": pred,

@@ -6,6 +6,7 @@ training, so validation error is an honest estimate for unseen engines.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -69,6 +70,9 @@ class Windows:
 def training_windows(table: np.ndarray, pre: Preprocessor, min_cycles: int | None = None) -> Windows:
     """Sliding windows of run-to-failure units, labeled with the capped RUL at their end.
 
+    The plain, materialized reference implementation; training streams the same windows from
+    `window_index` (tests check that both agree).
+
     Windows end at every cycle >= `min_cycles` (default: the window length); those ending before
     the window is full are edge-padded exactly as the device pads a young unit's history.
     """
@@ -85,6 +89,93 @@ def training_windows(table: np.ndarray, pre: Preprocessor, min_cycles: int | Non
         cs.append(table[m, 1][start - 1 :])
     return Windows(np.concatenate(xs), np.concatenate(ys).astype(np.float32) / pre.rul_cap,
                    np.concatenate(us), np.concatenate(cs))
+
+
+@dataclass
+class WindowIndex:
+    """The windows of `training_windows` kept as an index into per-row arrays (lazy `Windows`).
+
+    Rows are grouped by unit (ascending unit id, file order within a unit) and normalized once;
+    window i is z[ends[i] - window + 1 : ends[i] + 1] with label rul[ends[i]]. That costs 4·F bytes
+    per row plus 8 per window, where materialized windows cost 4·F·window bytes per window (30x
+    more), so fleets of any size stream through `pipeline.tfdata` without a giant window tensor.
+    `x` still materializes everything, for small fleets and for code written against `Windows`.
+    """
+
+    z: np.ndarray  # (rows, F) float32, normalized features
+    rul: np.ndarray  # (rows,) float32, RUL / rul_cap at each row
+    row_unit: np.ndarray  # (rows,) unit id of each row
+    row_cycle: np.ndarray  # (rows,) cycle of each row
+    ends: np.ndarray  # (N,) int64, row index of each window's last row
+    window: int
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    @property
+    def window_shape(self) -> tuple[int, int]:
+        return self.window, self.z.shape[1]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.rul[self.ends]
+
+    @property
+    def unit(self) -> np.ndarray:
+        return self.row_unit[self.ends]
+
+    @property
+    def cycle(self) -> np.ndarray:
+        return self.row_cycle[self.ends]
+
+    def take(self, i) -> np.ndarray:
+        """Windows at positions `i` (an index array), materialized: (len(i), window, F)."""
+        return self.z[self.ends[i][:, None] + np.arange(1 - self.window, 1)]
+
+    @cached_property
+    def x(self) -> np.ndarray:
+        return self.take(np.arange(len(self.ends)))
+
+
+def window_index(table: np.ndarray, pre: Preprocessor, min_cycles: int | None = None) -> WindowIndex:
+    """Index the sliding windows of run-to-failure units; O(rows log rows), no window copies.
+
+    Same windows as `training_windows` (the materialized reference): each unit's rows are smoothed
+    and normalized, and, when windows start before `window` cycles, preceded by copies of its first
+    row so that the early windows are edge-padded as on the device.
+    """
+    if np.any(np.diff(table[:, 0]) < 0):
+        table = table[np.argsort(table[:, 0], kind="stable")]
+    start = pre.window if min_cycles is None else max(1, min(min_cycles, pre.window))
+    _, first, count = np.unique(table[:, 0], return_index=True, return_counts=True)
+    feats = feature_matrix(table, pre.features)
+    if pre.smoothing:
+        feats = np.concatenate([pre.smooth(feats[f : f + c]) for f, c in zip(first, count)])
+    rows, is_pad = _padded_rows(first, count, pre.window - start)
+    position = np.arange(len(rows)) - np.repeat(np.cumsum(count + pre.window - start) - count - pre.window + start,
+                                                count + pre.window - start)
+    rul = (rul_targets(table, pre.rul_cap) / pre.rul_cap).astype(np.float32)
+    ends = np.flatnonzero((position >= pre.window - 1) & ~is_pad).astype(np.int64)
+    return WindowIndex(_aligned(pre.normalize(feats)[rows]), _aligned(rul[rows]), table[rows, 0].astype(np.int64),
+                       table[rows, 1].copy(), _aligned(ends), pre.window)
+
+
+def _padded_rows(first: np.ndarray, count: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices with `pad` copies of each unit's first row in front, and which rows are copies."""
+    if pad == 0:
+        return np.arange(count.sum()), np.zeros(count.sum(), bool)
+    rows = np.concatenate([np.r_[np.full(pad, f), np.arange(f, f + c)] for f, c in zip(first, count)])
+    is_pad = np.concatenate([np.r_[np.ones(pad, bool), np.zeros(c, bool)] for c in count])
+    return rows, is_pad
+
+
+def _aligned(a: np.ndarray, alignment: int = 64) -> np.ndarray:
+    """`a` copied to a 64-byte aligned buffer, which TensorFlow can then use without a copy."""
+    buf = np.empty(a.nbytes + alignment, np.uint8)
+    start = -buf.ctypes.data % alignment
+    out = buf[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
 
 
 def last_windows(table: np.ndarray, pre: Preprocessor) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ def learning_curve(history: dict, path: Path):
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in ("loss", "val_loss"):
         if key in history:
-            ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
+            ax.plot(history.get("epoch") or np.arange(1, len(history[key]) + 1), history[key], label=key)
     ax.set(xlabel="epoch", ylabel="MSE of RUL / cap", yscale="log", title="Learning curve")
     ax.legend()
     fig.tight_layout()

@@ -1,13 +1,18 @@
-"""Training: data -> windows -> registered model -> fit with early stopping -> artifacts/<run>/.
+"""Training: data -> window index -> registered model -> fit with early stopping -> artifacts/<run>/.
 
 Writes model.keras, history.csv, learning_curve.png, rul_validation.png, metrics.json, config.json
-(the resolved configuration) and preprocessor.json.
+(the resolved configuration) and preprocessor.json. Windows stream through `pipeline.tfdata`; the
+device, replica and precision set-up is `pipeline.distribute`'s. An interrupted run resumes from
+<run>/backup/ when the same command is run again (keras BackupAndRestore). Under multi-worker
+training the chief writes <run>/, the other workers <run>/workers/<task>/.
 """
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +22,7 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.features import Preprocessor
 from pipeline import cmapss, plots
 from pipeline.config import RunConfig
-from pipeline.dataset import fit_preprocessor, last_windows, rows_of, split_units, training_windows
+from pipeline.dataset import WindowIndex, fit_preprocessor, last_windows, rows_of, split_units, window_index
 from pipeline.metrics import rul_metrics
 
 
@@ -29,20 +34,29 @@ def resolve_data(cfg: RunConfig, run_dir: Path) -> tuple[Path, str]:
         out = run_dir / "data"
         if not (out / "train_SIM.txt").exists():
             print(f"[prognos] simulating {cfg.data.sim_units} turbofan units into {out}", flush=True)
-            write_dataset(out, cfg.data.sim_units, cfg.data.sim_units, seed=cfg.data.seed)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix="data.tmp-", dir=run_dir))
+            write_dataset(tmp, cfg.data.sim_units, cfg.data.sim_units, seed=cfg.data.seed)
+            try:  # atomic: workers of a multi-worker run may simulate at the same time
+                tmp.rename(out)
+            except OSError:
+                shutil.rmtree(tmp)
         return out, "SIM"
     data_dir = Path(cfg.data.data_dir)
     return data_dir, cmapss.find_subset(data_dir, cfg.data.subset)
 
 
 def prepare(cfg: RunConfig, run_dir: Path):
-    """Load, split by unit, fit preprocessing on training units; returns what training needs."""
+    """Load, split by unit, fit preprocessing on training units; returns what training needs.
+
+    `train` and `val` are `WindowIndex`es: lazy windows with the `Windows` fields (`x` materializes).
+    """
     data_dir, subset = resolve_data(cfg, run_dir)
     table = cmapss.load_table(data_dir / f"train_{subset}.txt")
     train_units, val_units = split_units(table, cfg.data.val_fraction, cfg.data.seed)
     pre = fit_preprocessor(rows_of(table, train_units), cfg.data)
-    train = training_windows(rows_of(table, train_units), pre, cfg.data.min_cycles)
-    val = training_windows(rows_of(table, val_units), pre, cfg.data.min_cycles)
+    train = window_index(rows_of(table, train_units), pre, cfg.data.min_cycles)
+    val = window_index(rows_of(table, val_units), pre, cfg.data.min_cycles)
     split = {"train_units": train_units.tolist(), "val_units": val_units.tolist()}
     return pre, train, val, {"data_dir": str(data_dir), "subset": subset, **split}
 
@@ -57,37 +71,63 @@ def make_optimizer(name: str, lr: float):
     return makers[name]()
 
 
-def fit(cfg: RunConfig, pre: Preprocessor, train, val):
+def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex, backup_dir=None):
+    """Train `cfg.model` under `cfg.train`'s strategy; returns (float32 model outside any strategy,
+    history: per-metric lists plus `epoch`, the 1-based numbers of the epochs run here).
+
+    With `backup_dir`, a run interrupted after epoch k resumes at epoch k + 1 when fit is called again.
+    """
     from models import create_model
     from models.kerasapi import keras
+    from pipeline import distribute, tfdata
 
+    plan = distribute.plan(cfg.train)  # first: the strategy must exist before other TensorFlow work
     keras.utils.set_random_seed(cfg.train.seed)
-    model = create_model(cfg.model.name, train.x.shape[1:], task="rul", **cfg.model.hparams)
-    model.compile(make_optimizer(cfg.train.optimizer, cfg.train.learning_rate), loss="mse")
-    print(f"[prognos] {cfg.model.name}: {model.count_params():,} parameters, {len(train.x):,} training / "
-          f"{len(val.x):,} validation windows", flush=True)
-    stop = keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)
-    history = model.fit(train.x, train.y, validation_data=(val.x, val.y), epochs=cfg.train.epochs,
-                        batch_size=cfg.train.batch_size, callbacks=[stop], shuffle=True,
-                        verbose=1 if sys.stdout.isatty() else 2)
-    return model, history.history
+
+    def build():
+        return create_model(cfg.model.name, train.window_shape, task="rul", **cfg.model.hparams)
+
+    with plan.scope():
+        model = build()
+        model.compile(make_optimizer(cfg.train.optimizer, plan.learning_rate), loss="mse",
+                      jit_compile=plan.jit_compile)
+    print(f"[prognos] {cfg.model.name}: {model.count_params():,} parameters, {len(train):,} training / "
+          f"{len(val):,} validation windows; {plan.describe()}", flush=True)
+    callbacks = [keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
+    if backup_dir is not None:
+        callbacks.insert(0, distribute.backup_callback(backup_dir))
+    history = model.fit(tfdata.distributed_training_stream(plan.strategy, train, plan.global_batch, cfg.train.seed),
+                        steps_per_epoch=tfdata.steps_per_epoch(train, plan.global_batch),
+                        validation_data=tfdata.window_dataset(val, plan.global_batch), epochs=cfg.train.epochs,
+                        callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+    if not plan.plain:
+        model = distribute.float32_copy(model, build)
+        model.compile(make_optimizer(cfg.train.optimizer, cfg.train.learning_rate), loss="mse")
+    return model, {**history.history, "epoch": [e + 1 for e in history.epoch]}
 
 
 def train_run(cfg: RunConfig, run_dir) -> dict:
+    from pipeline import distribute, tfdata
+
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    out = distribute.artifact_dir(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     pre, train, val, data_info = prepare(cfg, run_dir)
-    model, history = fit(cfg, pre, train, val)
-    val_pred = model.predict(val.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
-    metrics = {"val": rul_metrics(val_pred, val.y * pre.rul_cap), "epochs": len(history["loss"]),
-               "train_seconds": round(time.time() - t0, 1), "params": int(model.count_params())}
+    model, history = fit(cfg, pre, train, val, backup_dir=run_dir / "backup")
+    val_pred = tfdata.predict(model, val)[:, 0] * pre.rul_cap
+    epochs = history["epoch"] or [cfg.train.epochs]  # empty when restored from a backup of the last epoch
+    metrics = {"val": rul_metrics(val_pred, val.y * pre.rul_cap), "epochs": epochs[-1],
+               "resumed_from_epoch": epochs[0] - 1, "train_seconds": round(time.time() - t0, 1),
+               "params": int(model.count_params()), "distribute": distribute.plan(cfg.train).describe()}
     test = evaluate_test(lambda x: model.predict(x, verbose=0)[:, 0] * pre.rul_cap, pre, data_info)
     if test:
         metrics["test"] = test
-    model.save(run_dir / "model.keras")
-    _write_artifacts(run_dir, cfg, pre, history, metrics, data_info)
-    plots.rul_trajectories(val.cycle, val.y * pre.rul_cap, val_pred, val.unit, run_dir / "rul_validation.png")
+    model.save(out / "model.keras")
+    if out == run_dir and (run_dir / "backup").is_dir() and not any((run_dir / "backup").iterdir()):
+        (run_dir / "backup").rmdir()  # BackupAndRestore deleted its checkpoint on success, not the folder
+    _write_artifacts(out, cfg, pre, history, metrics, data_info)
+    plots.rul_trajectories(val.cycle, val.y * pre.rul_cap, val_pred, val.unit, out / "rul_validation.png")
     return metrics
 
 
@@ -108,8 +148,8 @@ def _write_artifacts(run_dir: Path, cfg, pre, history, metrics, data_info):
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     with (run_dir / "history.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        keys = list(history)
+        keys = [k for k in history if k != "epoch"]
         w.writerow(["epoch", *keys])
-        for i in range(len(history[keys[0]])):
-            w.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
+        for i, epoch in enumerate(history["epoch"]):
+            w.writerow([epoch, *(f"{history[k][i]:.6g}" for k in keys)])
     plots.learning_curve(history, run_dir / "learning_curve.png")
