@@ -2,67 +2,88 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from edge_runtime.errors import PrognosError, RowError
+from edge_runtime.errors import PrognosError
+
+INPUT_HELP = ("Rows: C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
+              "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}.")
+
+
+def _add_stream(p, input_default="-"):
+    p.add_argument("--bundle", help="bundle directory (model file + manifest.json)")
+    p.add_argument("--input", default=None, help=f"input file, - for stdin, or mqtt (default {input_default})")
+    p.add_argument("--threads", type=int, default=None, help="interpreter threads (default 1)")
+    p.add_argument("--rul-alert", type=float, default=None,
+                   help="status 'alert' when RUL <= this many cycles (default: the bundle's, else 30)")
+    p.add_argument("--max-batch", type=int, default=None, help="windows per backend call (default 64)")
+    p.add_argument("--alerts", default=None, help="alert events: a file, - for stdout, or none")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prognos-edge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     pr = sub.add_parser("predict", help="stream rows through a bundle; JSON lines out, one per accepted row",
-                        description="Read raw rows (C-MAPSS 26-column text, or CSV with a header naming "
-                                    "unit, cycle and the bundle's features), keep a window per unit, "
-                                    "print {unit, cycle, rul, status} per accepted row. Rejected rows are "
-                                    "logged to stderr and counted; a summary is printed to stderr at the end.")
-    pr.add_argument("--bundle", required=True, help="bundle directory (model file + manifest.json)")
-    pr.add_argument("--input", default="-", help="input file, or - for stdin (default)")
-    pr.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
-    pr.add_argument("--rul-alert", type=float, default=None,
-                    help="status 'alert' when RUL <= this many cycles (default: the bundle's, else 30)")
+                        description=INPUT_HELP + " Prints {unit, cycle, rul, status} per accepted row. "
+                        "Rejected rows are logged to stderr and counted; a summary is printed to stderr at the end.")
+    _add_stream(pr)
     pr.add_argument("--quiet", action="store_true", help="do not log each rejected row")
+    sv = sub.add_parser("serve", help="the device service: stream, alerts, MQTT, /healthz + /metrics, hot-swap",
+                        description=INPUT_HELP + " Settings come from --config (TOML, see "
+                        "edge_runtime/config.py) and the flags below override them.")
+    sv.add_argument("--config", help="service config (TOML)")
+    _add_stream(sv)
+    sv.add_argument("--watch", help="folder polled for new bundles (hot-swap); SIGHUP also reloads")
+    sv.add_argument("--http", type=int, help="serve /healthz and /metrics on this port (127.0.0.1)")
+    sv.add_argument("--mqtt", help="broker HOST:PORT (subscribe with --input mqtt; publish predictions/alerts)")
+    sv.add_argument("--predictions", help="predictions: a file, - for stdout (default), or none")
     return p
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _predict(args)
+        return COMMANDS[args.command](args)
     except PrognosError as e:
         print(f"prognos-edge: error: {e}", file=sys.stderr)
         return 2
 
 
-def _predict(args) -> int:
-    from edge_runtime.bundle import Bundle
-    from edge_runtime.rows import RowParser
-    from edge_runtime.stream import RulStream
+def _service_config(args):
+    from edge_runtime.config import ServiceConfig
 
-    stream = RulStream(Bundle(args.bundle, num_threads=args.threads), rul_alert=args.rul_alert)
-    features = stream.pre.features
-    src = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8", errors="replace")
-    parser = None
-    with src:
-        for lineno, line in enumerate(src, 1):
-            if not line.strip():
-                continue
-            if parser is None:
-                parser = RowParser.sniff(line, features) or RowParser(features)
-                if parser.csv:
-                    continue
-            stream.stats.rows_in += 1
-            try:
-                out = stream.push(*parser.parse(line, lineno))
-            except RowError as e:
-                stream.stats.rejected[e.reason] += 1
-                if not args.quiet:
-                    print(f"prognos-edge: rejected ({e.reason}): {e}", file=sys.stderr)
-                continue
-            sys.stdout.write(json.dumps(out) + "\n")
-    print(json.dumps({"summary": stream.stats.to_dict()}), file=sys.stderr)
-    return 0
+    cfg = ServiceConfig.load(args.config) if getattr(args, "config", None) else ServiceConfig()
+    for flag, key in (("bundle", "bundle"), ("input", "input"), ("threads", "threads"), ("rul_alert", "rul_alert"),
+                      ("alerts", "alerts"), ("watch", "watch"), ("predictions", "predictions")):
+        if getattr(args, flag, None) is not None:
+            setattr(cfg, key, getattr(args, flag))
+    if args.max_batch is not None:
+        cfg.stream.max_batch = args.max_batch
+    if getattr(args, "http", None) is not None:
+        cfg.http.port = args.http
+    if getattr(args, "mqtt", None):
+        host, _, port = args.mqtt.rpartition(":")
+        cfg.mqtt.host, cfg.mqtt.port = (host, int(port)) if host else (port, 1883)
+    return cfg
 
+
+def cmd_predict(args) -> int:
+    from edge_runtime.service import Service
+
+    cfg = _service_config(args)
+    if args.alerts is None:
+        cfg.alerts = "none"  # stdout stays one prediction per accepted row
+    cfg.log_rejected = 0 if args.quiet else 10**9
+    return Service(cfg).run()
+
+
+def cmd_serve(args) -> int:
+    from edge_runtime.service import Service
+
+    return Service(_service_config(args)).run()
+
+
+COMMANDS = {"predict": cmd_predict, "serve": cmd_serve}
 
 if __name__ == "__main__":
     sys.exit(main())
