@@ -3,7 +3,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,13 +20,7 @@ from edge_runtime.feed import Feeder
 from edge_runtime.hotswap import BundleWatcher, try_swap
 from edge_runtime.schema import CMAPSS_COLUMNS
 from edge_runtime.stream import StreamEngine
-from tests.conftest import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import ROOT, free_port
 
 
 def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
