@@ -37,6 +37,21 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--http", type=int, help="serve /healthz and /metrics on this port (127.0.0.1)")
     sv.add_argument("--mqtt", help="broker HOST:PORT (subscribe with --input mqtt; publish predictions/alerts)")
     sv.add_argument("--predictions", help="predictions: a file, - for stdout (default), or none")
+    b = sub.add_parser("bench", help="on-device latency of a bundle: load time, invoke and row->JSON p50/p99, "
+                                     "throughput, RSS")
+    b.add_argument("--bundle", required=True, help="bundle directory")
+    b.add_argument("--seconds", type=float, default=2.0, help="timed seconds per measurement (default 2)")
+    b.add_argument("--json", action="store_true", help="print the full result as JSON")
+    sk = sub.add_parser("soak", help="a long stream with injected faults; RSS over time, every rejection counted",
+                        description="Exits 1 unless every injected fault was counted under its reason, no "
+                                    "accepted row was lost and RSS after warm-up stayed within --max-growth-mb.")
+    sk.add_argument("--bundle", required=True, help="bundle directory")
+    sk.add_argument("--rows", type=int, default=1_000_000)
+    sk.add_argument("--malformed", type=float, default=0.01, help="fraction of broken rows (default 0.01)")
+    sk.add_argument("--assets", type=int, default=100)
+    sk.add_argument("--format", choices=["text", "json"], default="text")
+    sk.add_argument("--every", type=float, default=5.0, help="RSS sample interval in seconds (default 5)")
+    sk.add_argument("--max-growth-mb", type=float, default=5.0)
     return p
 
 
@@ -83,7 +98,27 @@ def cmd_serve(args) -> int:
     return Service(_service_config(args)).run()
 
 
-COMMANDS = {"predict": cmd_predict, "serve": cmd_serve}
+def cmd_bench(args) -> int:
+    import json
+
+    from edge_runtime.bench import bench, table
+
+    result = bench(args.bundle, args.seconds)
+    print(json.dumps(result, indent=2) if args.json else table(result))
+    return 0
+
+
+def cmd_soak(args) -> int:
+    import json
+
+    from edge_runtime.soak import soak
+
+    r = soak(args.bundle, args.rows, args.malformed, args.assets, args.format, args.every, args.max_growth_mb)
+    print(json.dumps(r))
+    return 0 if r["ok"] else 1
+
+
+COMMANDS = {"predict": cmd_predict, "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -45,7 +45,12 @@ class RowParser:
         if len(fields) != len(self.columns):
             raise RowError("malformed", f"line {lineno}: {len(fields)} fields, expected {len(self.columns)}"
                                         + ("" if self.csv else f" ({N_COLUMNS} whitespace-separated numbers)"))
-        values = [self._number(fields[i].strip(), n, lineno) for i, n in zip(self._idx, self._names)]
+        try:  # fast path: every picked field a finite number; else find the first bad one and say why
+            values = [float(fields[i]) for i in self._idx]
+            if not all(map(math.isfinite, values)):
+                raise ValueError
+        except ValueError:
+            values = [self._number(fields[i].strip(), n, lineno) for i, n in zip(self._idx, self._names)]
         unit, cycle = values[0], values[1]
         if unit != int(unit) or cycle != int(cycle) or cycle < 1:
             raise RowError("malformed", f"line {lineno}: unit {unit} and cycle {cycle} must be positive integers")

@@ -54,7 +54,8 @@ class Service:
         bundle = Bundle(cfg.bundle, num_threads=cfg.threads)
         self.engine = StreamEngine(bundle, cfg.stream, cfg.rules or None, cfg.rul_alert)
         self.feeder = Feeder(self.engine, cfg.log_rejected, log)
-        self.queue: queue.Queue = queue.Queue(maxsize=256)
+        # bounded: at most 64 chunks of <= 16 KB of lines, or 64 MQTT messages, wait to be processed
+        self.queue: queue.Queue = queue.Queue(maxsize=64)
         self.lock = threading.Lock()
         self.started = self.heartbeat = time.monotonic()
         self.stopping = threading.Event()
@@ -62,6 +63,7 @@ class Service:
         self.watcher = BundleWatcher(cfg.watch) if cfg.watch else None
         self.mqtt = None
         self.http = None
+        self.source = None  # a binary file object to read instead of cfg.input (soak, tests)
 
     def health(self) -> tuple[bool, dict]:
         with self.lock:
@@ -160,13 +162,13 @@ class Service:
             self.mqtt.start()
         if from_mqtt:
             return False
-        src = sys.stdin.buffer if self.cfg.input == "-" else _open(self.cfg.input)
+        src = self.source or (sys.stdin.buffer if self.cfg.input == "-" else _open(self.cfg.input))
         threading.Thread(target=self._read, args=(src,), name="prognos-input", daemon=True).start()
         return True
 
     def _read(self, src) -> None:
         try:
-            for lines in read_line_batches(src.fileno()):
+            for lines in read_line_batches(src.fileno(), chunk=16384):
                 self.queue.put(("lines", lines))
         finally:
             self.queue.put(("eof", None))
