@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     sk.add_argument("--format", choices=["text", "json"], default="text")
     sk.add_argument("--every", type=float, default=5.0, help="RSS sample interval in seconds (default 5)")
     sk.add_argument("--max-growth-mb", type=float, default=5.0)
+    d = sub.add_parser("deploy", help="package a bundle (wheel, [edge] requirements, config, systemd unit) and "
+                                      "install it on a device folder or ssh://user@host[:port]/path")
+    d.add_argument("--device", required=True, help="a folder, or ssh://user@host[:port]/path")
+    d.add_argument("--bundle", required=True, help="bundle directory")
+    d.add_argument("--config", help="service config (TOML) without `bundle`; default: MQTT on 127.0.0.1, /healthz on 9100")
+    h = sub.add_parser("healthcheck", help="wait for the configured service's /healthz (used by deploy on the device)")
+    h.add_argument("--config", required=True, help="service config (TOML)")
+    h.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a 200 (default 30)")
+    h.add_argument("--check-bundle", action="store_true", help="only verify the config and its bundle, offline")
     return p
 
 
@@ -118,7 +127,50 @@ def cmd_soak(args) -> int:
     return 0 if r["ok"] else 1
 
 
-COMMANDS = {"predict": cmd_predict, "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak}
+def cmd_deploy(args) -> int:
+    from edge_runtime.deploy import deploy
+
+    rid = deploy(args.bundle, args.device, args.config)
+    print(f"[prognos-deploy] release {rid} installed and healthy on {args.device}")
+    return 0
+
+
+def cmd_healthcheck(args) -> int:
+    import json
+    import os
+    import time
+    import urllib.error
+    import urllib.request
+
+    from edge_runtime.config import ServiceConfig
+
+    cfg = ServiceConfig.load(args.config)
+    if args.check_bundle:
+        from edge_runtime.bundle import Bundle
+
+        print(f"bundle {cfg.bundle} verified: sha256 {Bundle(cfg.bundle).sha256[:12]}")
+        return 0
+    url, end, last = f"http://{cfg.http.host}:{cfg.http.port}/healthz", time.monotonic() + args.timeout, ""
+    want = os.path.realpath(args.config)
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                body = r.read().decode().strip()
+            if json.loads(body).get("config") == want:
+                print(f"healthy: {body}")
+                return 0
+            last = f"a service of another config answers: {body}"  # e.g. the old release still running
+        except urllib.error.HTTPError as e:
+            last = e.read().decode().strip()
+        except OSError as e:
+            last = str(e)
+        time.sleep(0.5)
+    print(f"prognos-edge: {url} not healthy after {args.timeout:g} s: {last}", file=sys.stderr)
+    return 1
+
+
+COMMANDS = {"predict": cmd_predict, "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak,
+            "deploy": cmd_deploy, "healthcheck": cmd_healthcheck}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -46,6 +46,7 @@ class ServiceConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     rules: list = field(default_factory=list)  # [[rules]] tables -> alerts.Rule; empty = the bundle's rules
+    source: str = ""  # the config file this came from (not a TOML key); /healthz reports its real path
 
     @classmethod
     def from_dict(cls, d: dict, base: Path = Path(".")) -> "ServiceConfig":
@@ -70,13 +71,15 @@ class ServiceConfig:
             raise ConfigError(f"{path}: no such config file") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML ({e})") from None
-        return cls.from_dict(data, path.parent)
+        cfg = cls.from_dict(data, path.parent)
+        cfg.source = str(path)
+        return cfg
 
 
 def _fill(cls, values, where: str):
     if not isinstance(values, dict):
         raise ConfigError(f"config [{where}]: expected a table, got {values!r}")
-    names = {f.name for f in fields(cls)} - {"stream", "mqtt", "http", "rules"}
+    names = {f.name for f in fields(cls)} - {"stream", "mqtt", "http", "rules", "source"}
     unknown = set(values) - names
     if unknown:
         raise ConfigError(f"config [{where}]: unknown keys {sorted(unknown)}; expected {sorted(names)}")

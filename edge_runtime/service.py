@@ -9,6 +9,7 @@ Everything the engine counts is served by the optional HTTP endpoint under a loc
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import sys
@@ -69,6 +70,7 @@ class Service:
         with self.lock:
             age = time.monotonic() - self.heartbeat
             body = {"model_sha256": self.engine.bundle.sha256, "bundle": str(self.engine.bundle.path),
+                    "config": os.path.realpath(self.cfg.source) if self.cfg.source else None, "pid": os.getpid(),
                     "uptime_s": round(time.monotonic() - self.started, 1), "rows_in": self.engine.stats.rows_in,
                     "predictions": self.engine.stats.predictions}
         reason = ("main loop stalled for %.1f s" % age if age > STALE_SECONDS else

@@ -1,4 +1,4 @@
-"""Shared fixtures: real-data folder, a tiny simulated fleet, and one tiny trained + exported run.
+"""Shared fixtures: real-data folder, a tiny simulated fleet, one tiny trained + exported run, a broker.
 
 The trained run is built once per session (a few seconds of real TensorFlow training and real
 TFLite/ONNX conversion) and shared by the export, bundle and edge-runtime tests.
