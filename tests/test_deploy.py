@@ -141,3 +141,19 @@ def test_deploy_over_ssh(tiny_run, mqtt_broker, device_env, sshd, tmp_path):
         assert health["model_sha256"] == Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32").sha256
     finally:
         stop(dest)
+
+
+@pytest.mark.slow
+def test_deploy_with_a_real_pip_install(tiny_run, mqtt_broker, tmp_path):
+    """The full device install: pip downloads the [edge] requirements from the package index."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PROGNOS_PYTHON=os.path.realpath(sys._base_executable), PROGNOS_DEPLOY_INIT="supervise")
+    dest, http = tmp_path / "device", free_port()
+    try:
+        r = deploy(env, str(dest), tiny_run["dir"] / "bundles" / "tflite_int8",
+                   edge_config(tmp_path / "edge.toml", mqtt_broker[1], http))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(get(f"http://127.0.0.1:{http}/healthz")[1])["status"] == "ok"
+        assert not (dest / "current" / "venv" / "lib" / "python3.11" / "site-packages" / "tensorflow").exists()
+    finally:
+        stop(dest)
