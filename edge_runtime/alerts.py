@@ -79,11 +79,31 @@ def lookup(pred: dict, path: str):
     return value
 
 
+class _Window:
+    """The last n booleans of a condition and how many of them are true (O(1) per update)."""
+
+    __slots__ = ("bits", "hits")
+
+    def __init__(self, n: int):
+        self.bits, self.hits = deque(maxlen=n), 0
+
+    def push(self, bit: bool) -> int:
+        if len(self.bits) == self.bits.maxlen:
+            self.hits -= self.bits[0]
+        self.bits.append(bit)
+        self.hits += bit
+        return self.hits
+
+    def reset(self) -> None:
+        self.bits.clear()
+        self.hits = 0
+
+
 class _State:
     __slots__ = ("enter", "clear", "active")
 
     def __init__(self, n: int):
-        self.enter, self.clear, self.active = deque(maxlen=n), deque(maxlen=n), False
+        self.enter, self.clear, self.active = _Window(n), _Window(n), False
 
 
 class AlertTracker:
@@ -111,25 +131,24 @@ class AlertTracker:
             if not isinstance(value, (int, float)):
                 continue
             st = self._state.get((asset, i)) or self._state.setdefault((asset, i), _State(rule.n))
-            st.enter.append(rule.entered(value))
-            st.clear.append(rule.cleared(value))
-            if not st.active and sum(st.enter) >= rule.k:
+            entered, cleared = st.enter.push(rule.entered(value)), st.clear.push(rule.cleared(value))
+            if not st.active and entered >= rule.k:
                 st.active, self.raised = True, self.raised + 1
                 events.append(_event("raised", rule, asset, time_key, t, value, st.enter))
-                st.clear.clear()  # only windows after the raise count towards clearing
-            elif st.active and sum(st.clear) >= rule.k:
+                st.clear.reset()  # only windows after the raise count towards clearing
+            elif st.active and cleared >= rule.k:
                 st.active, self.cleared = False, self.cleared + 1
                 events.append(_event("cleared", rule, asset, time_key, t, value, st.clear))
-                st.enter.clear()
+                st.enter.reset()
         return events
 
 
-def _event(state: str, rule: Rule, asset, time_key: str, t, value: float, hits) -> dict:
+def _event(state: str, rule: Rule, asset, time_key: str, t, value: float, win: _Window) -> dict:
     if state == "raised":
-        why = f"{rule.field} {rule.op} {rule.threshold:g} in {sum(hits)} of the last {len(hits)} windows"
+        why = f"{rule.field} {rule.op} {rule.threshold:g} in {win.hits} of the last {len(win.bits)} windows"
     else:
         back = rule.threshold + rule.hysteresis if rule.op in ("<", "<=") else rule.threshold - rule.hysteresis
         side = ">" if rule.op in ("<", "<=") else "<"
-        why = f"{rule.field} {side} {back:g} in {sum(hits)} of the last {len(hits)} windows"
+        why = f"{rule.field} {side} {back:g} in {win.hits} of the last {len(win.bits)} windows"
     return {"alert": state, "rule": rule.label, "asset": asset, time_key: t, "field": rule.field,
             "value": round(float(value), 4), "threshold": rule.threshold, "reason": why}

@@ -12,7 +12,6 @@ Reports, on synthetic rows drawn around the bundle's training statistics:
 from __future__ import annotations
 
 import io
-import json
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import numpy as np
 
 from edge_runtime.bundle import Bundle
 from edge_runtime.feed import Feeder
+from edge_runtime.service import to_json_line
 from edge_runtime.soak import generate
 from edge_runtime.stream import StreamEngine
 from edge_runtime.timing import machine_info, peak_rss_mb, rss_mb, time_calls
@@ -36,7 +36,7 @@ def probe_rss(bundle: Bundle) -> float:
     lines = _lines(bundle, 2000, 64)
     for i in range(0, len(lines), 256):
         preds, events = feeder.feed_lines(lines[i : i + 256])
-        "".join(json.dumps(o) + "\n" for o in preds + events)
+        "".join(map(to_json_line, preds + events))
     return peak_rss_mb()
 
 
@@ -70,7 +70,7 @@ def bench(bundle_dir, seconds: float = 2.0, threads: int = 1) -> dict:
 
     def row_to_json():
         preds, events = feeder.feed_lines([next(one)])
-        return "".join(json.dumps(o) + "\n" for o in preds + events)
+        return "".join(map(to_json_line, preds + events))
 
     e2e = time_calls(row_to_json, min_seconds=seconds)
     many = _lines(bundle, 64 * 200, 64)
@@ -78,7 +78,7 @@ def bench(bundle_dir, seconds: float = 2.0, threads: int = 1) -> dict:
     t0 = time.perf_counter()
     for i in range(0, len(many), 256):
         preds, events = feeder.feed_lines(many[i : i + 256])
-        "".join(json.dumps(o) + "\n" for o in preds + events)
+        "".join(map(to_json_line, preds + events))
     rows_per_s = len(many) / (time.perf_counter() - t0)
     return {"bundle": str(bundle_dir), "format": bundle.manifest["format"], "machine": machine_info(),
             **fresh, "invoke": invoke, "end_to_end_row_to_json": e2e,

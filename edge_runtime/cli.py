@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--http", type=int, help="serve /healthz and /metrics on this port (127.0.0.1)")
     sv.add_argument("--mqtt", help="broker HOST:PORT (subscribe with --input mqtt; publish predictions/alerts)")
     sv.add_argument("--predictions", help="predictions: a file, - for stdout (default), or none")
+    _add_tools(sub)
+    return p
+
+
+def _add_tools(sub) -> None:
     b = sub.add_parser("bench", help="on-device latency of a bundle: load time, invoke and row->JSON p50/p99, "
                                      "throughput, RSS")
     b.add_argument("--bundle", required=True, help="bundle directory")
@@ -61,7 +66,6 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--config", required=True, help="service config (TOML)")
     h.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a 200 (default 30)")
     h.add_argument("--check-bundle", action="store_true", help="only verify the config and its bundle, offline")
-    return p
 
 
 def main(argv=None) -> int:
