@@ -47,6 +47,7 @@ def _add_tools(sub) -> None:
     b.add_argument("--bundle", required=True, help="bundle directory")
     b.add_argument("--seconds", type=float, default=2.0, help="timed seconds per measurement (default 2)")
     b.add_argument("--json", action="store_true", help="print the full result as JSON")
+    b.add_argument("--probes", type=int, default=5, help="fresh interpreters for load time and RSS (default 5)")
     sk = sub.add_parser("soak", help="a long stream with injected faults; RSS over time, every rejection counted",
                         description="Exits 1 unless every injected fault was counted under its reason, no "
                                     "accepted row was lost and RSS after warm-up stayed within --max-growth-mb.")
@@ -61,7 +62,8 @@ def _add_tools(sub) -> None:
                                       "install it on a device folder or ssh://user@host[:port]/path")
     d.add_argument("--device", required=True, help="a folder, or ssh://user@host[:port]/path")
     d.add_argument("--bundle", required=True, help="bundle directory")
-    d.add_argument("--config", help="service config (TOML) without `bundle`; default: MQTT on 127.0.0.1, /healthz on 9100")
+    d.add_argument("--config", help="service config (TOML) without `bundle`; default: MQTT on 127.0.0.1, "
+                                    "/healthz on 9100")
     h = sub.add_parser("healthcheck", help="wait for the configured service's /healthz (used by deploy on the device)")
     h.add_argument("--config", required=True, help="service config (TOML)")
     h.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a 200 (default 30)")
@@ -116,7 +118,7 @@ def cmd_bench(args) -> int:
 
     from edge_runtime.bench import bench, table
 
-    result = bench(args.bundle, args.seconds)
+    result = bench(args.bundle, args.seconds, probes=args.probes)
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
 

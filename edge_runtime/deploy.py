@@ -107,7 +107,8 @@ def install(rel: Path, rid: str, device: str, log=print) -> None:
     dest = Path(url.path if url.scheme else device).resolve()
     (dest / "releases").mkdir(parents=True, exist_ok=True)
     shutil.copytree(rel, dest / "releases" / rid, symlinks=True)
-    _run(["env", "-u", "PYTHONPATH", *_env_prefix(), "sh", str(dest / "releases" / rid / "install.sh"), str(dest), rid], log)
+    script = dest / "releases" / rid / "install.sh"
+    _run(["env", "-u", "PYTHONPATH", *_env_prefix(), "sh", str(script), str(dest), rid], log)
 
 
 def _install_ssh(rel: Path, rid: str, url, log) -> None:

@@ -19,6 +19,7 @@ from edge_runtime.rows import JsonRowParser, make_parser
 from edge_runtime.stream import StreamEngine
 
 TOO_LONG = object()  # stands for a dropped over-long line
+MAX_PAYLOAD = 1 << 20  # bytes of one MQTT message (a JSON list of rows)
 
 
 def read_line_batches(fd: int, max_line: int = 65536, chunk: int = 65536):
@@ -44,6 +45,15 @@ def read_line_batches(fd: int, max_line: int = 65536, chunk: int = 65536):
             buf, skipping = b"", True
         if lines:
             yield lines
+
+
+def _decode(topic: str, payload: bytes):
+    if len(payload) > MAX_PAYLOAD:
+        raise RowError("too_long", f"topic {topic}: payload of {len(payload)} bytes; limit {MAX_PAYLOAD}")
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise RowError("malformed", f"topic {topic}: payload is not valid JSON ({e})") from None
 
 
 class Feeder:
@@ -80,10 +90,10 @@ class Feeder:
         parser = self.parser if isinstance(self.parser, JsonRowParser) else self._json_parser()
         for topic, payload in messages:
             try:
-                obj = json.loads(payload)
-            except (ValueError, UnicodeDecodeError) as e:
+                obj = _decode(topic, payload)
+            except RowError as e:
                 self.engine.stats.rows_in += 1
-                self._reject(RowError("malformed", f"topic {topic}: payload is not valid JSON ({e})"))
+                self._reject(e)
                 continue
             for i, item in enumerate(obj if isinstance(obj, list) else [obj]):
                 self._add(lambda: parser.parse_obj(item, f"topic {topic} item {i}"), preds, events)

@@ -83,8 +83,8 @@ class JsonRowParser(RowParser):
     def parse(self, line: str, lineno: int):
         try:
             obj = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise RowError("malformed", f"line {lineno}: not valid JSON ({e.msg if hasattr(e, 'msg') else e})") from None
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, a huge number, absurd nesting
+            raise RowError("malformed", f"line {lineno}: not valid JSON ({e})") from None
         return self.parse_obj(obj, f"line {lineno}")
 
     def parse_obj(self, obj, where: str):

@@ -110,24 +110,38 @@ class Service:
         self.log(json.dumps({"summary": self.engine.stats.to_dict()}))
         return 0
 
+    def _take(self) -> list:
+        """The next queue item (waiting up to 0.2 s) and the MQTT messages queued behind it."""
+        try:
+            items = [self.queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        while items[-1][0] == "mqtt" and len(items) < self.cfg.stream.max_batch:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _drain_mqtt(self, preds_sink: _Sink, alert_sink: _Sink) -> None:
+        """On stop: disconnect, and process what MQTT already delivered (the broker counts it as ours)."""
+        stopper = threading.Thread(target=self.mqtt.stop)
+        stopper.start()  # paho's thread may be blocked on our full queue: keep taking while it ends
+        while stopper.is_alive() or not self.queue.empty():
+            self._process(self._take(), preds_sink, alert_sink)
+        self.mqtt = None
+
     def _loop(self, finite: bool, preds_sink: _Sink, alert_sink: _Sink) -> None:
         next_poll = time.monotonic()
         while not self.stopping.is_set():
-            try:
-                items = [self.queue.get(timeout=0.2)]
-            except queue.Empty:
-                items = []
-            while items and items[-1][0] == "mqtt" and len(items) < self.cfg.stream.max_batch:
-                try:
-                    items.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            done = self._process(items, preds_sink, alert_sink)
+            done = self._process(self._take(), preds_sink, alert_sink)
             if self.reload.is_set() or (self.watcher and time.monotonic() >= next_poll):
                 self._maybe_swap()
                 next_poll = time.monotonic() + self.cfg.poll_seconds
             if done and finite:
                 return
+        if self.mqtt and self.mqtt.subscribe:
+            self._drain_mqtt(preds_sink, alert_sink)
 
     def _process(self, items, preds_sink, alert_sink) -> bool:
         done = False

@@ -66,7 +66,8 @@ def test_deploy_to_folder_then_roll_back_a_bad_release(tiny_run, mqtt_broker, de
         assert (rel / "requirements-edge.txt").read_text().split() == \
             ["ai-edge-litert==2.3.0", "onnxruntime==1.32.0", "paho-mqtt==2.2.0"]
         assert "@DEST@/current/venv/bin/prognos-edge serve" in (rel / "prognos-edge.service").read_text()
-        where = subprocess.run([str(rel / "venv/bin/python"), "-c", "import edge_runtime; print(edge_runtime.__file__)"],
+        code = "import edge_runtime; print(edge_runtime.__file__)"
+        where = subprocess.run([str(rel / "venv/bin/python"), "-c", code],
                                capture_output=True, text=True, env=device_env, cwd=tmp_path)
         assert where.stdout.startswith(str(rel / "venv")), where  # the installed wheel, not the source tree
         health = json.loads(get(f"http://127.0.0.1:{http}/healthz")[1])

@@ -108,6 +108,16 @@ def test_config_file(tmp_path):
         ServiceConfig.load(tmp_path / "bad.toml")
 
 
+def test_example_config_loads():
+    from edge_runtime.deploy import DEFAULT_CONFIG, service_config
+
+    path = ROOT / "edge_runtime" / "device" / "edge.example.toml"
+    cfg = ServiceConfig.load(path)
+    assert cfg.input == "mqtt" and cfg.http.port == 9100 and cfg.rules[0].hysteresis == 5.0
+    assert ServiceConfig.from_dict(__import__("tomllib").loads(service_config(None))).bundle == "bundle"
+    assert "[http]" in DEFAULT_CONFIG
+
+
 def test_serve_health_metrics_and_hot_swap(tiny_run, sim_dir, tmp_path):
     bundles = tiny_run["dir"] / "bundles"
     watch = tmp_path / "watch"

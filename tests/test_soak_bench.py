@@ -24,10 +24,11 @@ def test_short_soak_counts_every_fault(tiny_run, fmt):
 
 def test_bench_reports_latency_load_and_rss(tiny_run):
     r = run_cli("prognos-edge", "bench", "--bundle", str(tiny_run["dir"] / "bundles" / "tflite_int8"),
-                "--seconds", "0.2", "--json")
+                "--seconds", "0.2", "--probes", "2", "--json")
     assert r.returncode == 0, r.stderr
     b = json.loads(r.stdout)
-    assert 0 < b["import_and_load_min_s"] <= b["import_and_load_s"] < 10
+    assert 0 < b["import_and_load_min_s"] <= b["import_and_load_s"] < 10 and 0 < b["reload_s"] < 5
+    assert 0 < b["process_cpu_until_loaded_s"] < 10
     assert 0 < b["invoke"]["p50_us"] <= b["invoke"]["p99_us"] and b["invoke"]["calls"] >= 50
     assert b["end_to_end_row_to_json"]["p50_us"] > b["invoke"]["p50_us"] * 0.5
     assert b["throughput_rows_per_s_64_assets"] > 100 and 10 < b["service_peak_rss_mb"] < 1000

@@ -155,3 +155,15 @@ def test_engine_emits_alerts_only_for_full_windows(tiny_run, sim_dir):
     window = bundle.preprocessor.window
     assert sorted(e["asset"] for e in events) == [1, 2] and all(e["alert"] == "raised" for e in events)
     assert all(e["cycle"] == window for e in events)  # the first full window, not a padded warm-up one
+
+
+def test_mqtt_payloads_bad_and_good(tiny_run):
+    bundle = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
+    row = {"asset": "m", **dict.fromkeys(bundle.preprocessor.features, 1.0)}
+    msgs = [("s/m", json.dumps([{**row, "cycle": 1}, {**row, "cycle": 2}]).encode()), ("s/m", b"[" * 60000),
+            ("s/m", b"\xff\xfe"), ("s/m", b" " * (2 << 20)), ("s/m", b"42"), ("s/m", json.dumps({**row, "cycle": 3}))]
+    engine = StreamEngine(bundle)
+    preds, _ = Feeder(engine, log=lambda m: None).feed_payloads(msgs)
+    assert [p["cycle"] for p in preds] == [1, 2, 3]
+    assert dict(engine.stats.rejected) == {"malformed": 2, "too_long": 1, "wrong_type": 1}
+    assert engine.stats.rows_in == 7
