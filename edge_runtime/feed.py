@@ -80,7 +80,14 @@ class Feeder:
                 continue
             if self.parser is None and self._sniff(line):
                 continue
-            self._add(lambda: self.parser.parse(line, self.lineno), preds, events)
+            self.engine.stats.rows_in += 1
+            try:
+                full = self.engine.add(*self.parser.parse(line, self.lineno))
+            except RowError as e:
+                self._reject(e)
+                continue
+            if full:
+                self._flush(preds, events)
         self._flush(preds, events)
         return preds, events
 
@@ -96,7 +103,14 @@ class Feeder:
                 self._reject(e)
                 continue
             for i, item in enumerate(obj if isinstance(obj, list) else [obj]):
-                self._add(lambda: parser.parse_obj(item, f"topic {topic} item {i}"), preds, events)
+                self.engine.stats.rows_in += 1
+                try:
+                    full = self.engine.add(*parser.parse_obj(item, f"topic {topic} item {i}"))
+                except RowError as e:
+                    self._reject(e)
+                    continue
+                if full:
+                    self._flush(preds, events)
         self._flush(preds, events)
         return preds, events
 
@@ -109,16 +123,6 @@ class Feeder:
         self.parser, header = make_parser(line, self.engine.pre.features)
         self.parser.warnings = self.engine.stats.warnings
         return header
-
-    def _add(self, parse, preds, events) -> None:
-        self.engine.stats.rows_in += 1
-        try:
-            full = self.engine.add(*parse())
-        except RowError as e:
-            self._reject(e)
-            return
-        if full:
-            self._flush(preds, events)
 
     def _flush(self, preds, events) -> None:
         p, e = self.engine.flush()

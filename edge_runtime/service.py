@@ -201,6 +201,7 @@ class Service:
             return
         signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())  # Ctrl-C: stop cleanly, print the summary
 
 
 def _open(path: str):
