@@ -81,14 +81,16 @@ class Service:
                     "uptime_s": round(time.monotonic() - self.started, 1), "rows_in": self.engine.stats.rows_in,
                     "predictions": self.engine.stats.predictions}
         reason = ("main loop stalled for %.1f s" % age if age > STALE_SECONDS else
-                  "MQTT not connected" if self.mqtt and not self.mqtt.connected.is_set() else "")
+                  "MQTT not connected" if self.mqtt and not self.mqtt.connected() else "")
         return not reason, {"status": "unhealthy" if reason else "ok", **({"reason": reason} if reason else {}), **body}
 
     def metrics_text(self) -> str:
         with self.lock:
             extra = {"prognos_alerts_active": ("Alerts currently raised.", self.engine.alerts.active),
                      "prognos_assets": ("Assets with a window in memory.", len(self.engine._rings)),
-                     "prognos_uptime_seconds": ("Seconds since start.", round(time.monotonic() - self.started, 1))}
+                     "prognos_uptime_seconds": ("Seconds since start.", round(time.monotonic() - self.started, 1)),
+                     "prognos_mqtt_publish_dropped": ("MQTT publishes dropped (paho's outgoing queue full).",
+                                                      self.mqtt.dropped if self.mqtt else 0)}
             return prometheus(self.engine.stats, self.engine.bundle.sha256, extra)
 
     def run(self) -> int:
