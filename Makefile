@@ -12,11 +12,16 @@ CONFIG ?=
 RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-$(or $(MODEL),lstm),demo)
 FORMATS ?=
 TEST_ARGS ?=
+BUNDLE ?= $(RUN)/bundles/tflite_int8
+ROWS ?= 1000000
+DEVICE ?=
+EDGE_CONFIG ?=
 
 TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(CONFIG),--config $(CONFIG))
 
-.PHONY: help venv demo test test-slow train export quantize bench evaluate simulate formats clean
+.PHONY: help venv demo test test-slow train export quantize bench evaluate simulate formats clean \
+	edge-bench soak deploy
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -58,6 +63,16 @@ evaluate: $(STAMP)  ## last-window RUL of TEST units with BUNDLE (or RUN's Keras
 
 formats: $(STAMP)  ## list the export table
 	$(BIN)/prognos formats
+
+edge-bench: $(STAMP)  ## on-device latency of BUNDLE: load, invoke, row->JSON p50/p99, throughput, RSS
+	$(BIN)/prognos-edge bench --bundle $(BUNDLE)
+
+soak: $(STAMP)  ## ROWS rows (default 10^6) with 1 % faults through BUNDLE: RSS over time, rejections counted
+	$(BIN)/prognos-edge soak --bundle $(BUNDLE) --rows $(ROWS) --malformed 0.01
+
+deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
+	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir"; exit 2; }
+	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG))
 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts

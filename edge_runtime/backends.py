@@ -90,6 +90,7 @@ class OnnxBackend:
         opts.intra_op_num_threads = num_threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        opts.enable_mem_pattern = False  # its plans are cached per input shape, and batch sizes vary
         try:
             self._sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception classes per failure kind
@@ -98,7 +99,8 @@ class OnnxBackend:
         self.outputs = [TensorSpec(o.name, tuple(o.shape), _ort_dtype(o.type)) for o in self._sess.get_outputs()]
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        return self._sess.run(None, {self.inputs[0].name: x.astype(np.float32)})[0].astype(np.float32)
+        y = self._sess.run(None, {self.inputs[0].name: np.asarray(x, np.float32)})[0]
+        return np.asarray(y, np.float32)  # no copies when the model already speaks float32
 
 
 def _ort_dtype(t: str) -> str:

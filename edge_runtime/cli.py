@@ -2,67 +2,181 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from edge_runtime.errors import PrognosError, RowError
+from edge_runtime.errors import PrognosError
+
+INPUT_HELP = ("Rows: C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
+              "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}.")
+
+
+def _add_stream(p, input_default="-"):
+    p.add_argument("--bundle", help="bundle directory (model file + manifest.json)")
+    p.add_argument("--input", default=None, help=f"input file, - for stdin, or mqtt (default {input_default})")
+    p.add_argument("--threads", type=int, default=None, help="interpreter threads (default 1)")
+    p.add_argument("--rul-alert", type=float, default=None,
+                   help="status 'alert' when RUL <= this many cycles (default: the bundle's, else 30)")
+    p.add_argument("--max-batch", type=int, default=None, help="windows per backend call (default 64)")
+    p.add_argument("--alerts", default=None, help="alert events: a file, - for stdout, or none")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prognos-edge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     pr = sub.add_parser("predict", help="stream rows through a bundle; JSON lines out, one per accepted row",
-                        description="Read raw rows (C-MAPSS 26-column text, or CSV with a header naming "
-                                    "unit, cycle and the bundle's features), keep a window per unit, "
-                                    "print {unit, cycle, rul, status} per accepted row. Rejected rows are "
-                                    "logged to stderr and counted; a summary is printed to stderr at the end.")
-    pr.add_argument("--bundle", required=True, help="bundle directory (model file + manifest.json)")
-    pr.add_argument("--input", default="-", help="input file, or - for stdin (default)")
-    pr.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
-    pr.add_argument("--rul-alert", type=float, default=None,
-                    help="status 'alert' when RUL <= this many cycles (default: the bundle's, else 30)")
+                        description=INPUT_HELP + " Prints {unit, cycle, rul, status} per accepted row. "
+                        "Rejected rows are logged to stderr and counted; a summary is printed to stderr at the end.")
+    _add_stream(pr)
     pr.add_argument("--quiet", action="store_true", help="do not log each rejected row")
+    sv = sub.add_parser("serve", help="the device service: stream, alerts, MQTT, /healthz + /metrics, hot-swap",
+                        description=INPUT_HELP + " Settings come from --config (TOML, see "
+                        "edge_runtime/config.py) and the flags below override them.")
+    sv.add_argument("--config", help="service config (TOML)")
+    _add_stream(sv)
+    sv.add_argument("--watch", help="folder polled for new bundles (hot-swap); SIGHUP also reloads")
+    sv.add_argument("--http", type=int, help="serve /healthz and /metrics on this port (127.0.0.1)")
+    sv.add_argument("--mqtt", help="broker HOST:PORT (subscribe with --input mqtt; publish predictions/alerts)")
+    sv.add_argument("--predictions", help="predictions: a file, - for stdout (default), or none")
+    _add_tools(sub)
     return p
+
+
+def _add_tools(sub) -> None:
+    b = sub.add_parser("bench", help="on-device latency of a bundle: load time, invoke and row->JSON p50/p99, "
+                                     "throughput, RSS")
+    b.add_argument("--bundle", required=True, help="bundle directory")
+    b.add_argument("--seconds", type=float, default=2.0, help="timed seconds per measurement (default 2)")
+    b.add_argument("--json", action="store_true", help="print the full result as JSON")
+    b.add_argument("--probes", type=int, default=5, help="fresh interpreters for load time and RSS (default 5)")
+    sk = sub.add_parser("soak", help="a long stream with injected faults; RSS over time, every rejection counted",
+                        description="Exits 1 unless every injected fault was counted under its reason, no "
+                                    "accepted row was lost and RSS after warm-up stayed within --max-growth-mb.")
+    sk.add_argument("--bundle", required=True, help="bundle directory")
+    sk.add_argument("--rows", type=int, default=1_000_000)
+    sk.add_argument("--malformed", type=float, default=0.01, help="fraction of broken rows (default 0.01)")
+    sk.add_argument("--assets", type=int, default=100)
+    sk.add_argument("--format", choices=["text", "json"], default="text")
+    sk.add_argument("--every", type=float, default=5.0, help="RSS sample interval in seconds (default 5)")
+    sk.add_argument("--max-growth-mb", type=float, default=5.0)
+    d = sub.add_parser("deploy", help="package a bundle (wheel, [edge] requirements, config, systemd unit) and "
+                                      "install it on a device folder or ssh://user@host[:port]/path")
+    d.add_argument("--device", required=True, help="a folder, or ssh://user@host[:port]/path")
+    d.add_argument("--bundle", required=True, help="bundle directory")
+    d.add_argument("--config", help="service config (TOML) without `bundle`; default: MQTT on 127.0.0.1, "
+                                    "/healthz on 9100")
+    h = sub.add_parser("healthcheck", help="wait for the configured service's /healthz (used by deploy on the device)")
+    h.add_argument("--config", required=True, help="service config (TOML)")
+    h.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a 200 (default 30)")
+    h.add_argument("--check-bundle", action="store_true", help="only verify the config and its bundle, offline")
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _predict(args)
+        return COMMANDS[args.command](args)
     except PrognosError as e:
         print(f"prognos-edge: error: {e}", file=sys.stderr)
         return 2
 
 
-def _predict(args) -> int:
-    from edge_runtime.bundle import Bundle
-    from edge_runtime.rows import RowParser
-    from edge_runtime.stream import RulStream
+def _service_config(args):
+    from edge_runtime.config import ServiceConfig
 
-    stream = RulStream(Bundle(args.bundle, num_threads=args.threads), rul_alert=args.rul_alert)
-    features = stream.pre.features
-    src = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8", errors="replace")
-    parser = None
-    with src:
-        for lineno, line in enumerate(src, 1):
-            if not line.strip():
-                continue
-            if parser is None:
-                parser = RowParser.sniff(line, features) or RowParser(features)
-                if parser.csv:
-                    continue
-            stream.stats.rows_in += 1
-            try:
-                out = stream.push(*parser.parse(line, lineno))
-            except RowError as e:
-                stream.stats.rejected[e.reason] += 1
-                if not args.quiet:
-                    print(f"prognos-edge: rejected ({e.reason}): {e}", file=sys.stderr)
-                continue
-            sys.stdout.write(json.dumps(out) + "\n")
-    print(json.dumps({"summary": stream.stats.to_dict()}), file=sys.stderr)
+    cfg = ServiceConfig.load(args.config) if getattr(args, "config", None) else ServiceConfig()
+    for flag, key in (("bundle", "bundle"), ("input", "input"), ("threads", "threads"), ("rul_alert", "rul_alert"),
+                      ("alerts", "alerts"), ("watch", "watch"), ("predictions", "predictions")):
+        if getattr(args, flag, None) is not None:
+            setattr(cfg, key, getattr(args, flag))
+    if args.max_batch is not None:
+        cfg.stream.max_batch = args.max_batch
+    if getattr(args, "http", None) is not None:
+        cfg.http.port = args.http
+    if getattr(args, "mqtt", None):
+        host, _, port = args.mqtt.rpartition(":")
+        cfg.mqtt.host, cfg.mqtt.port = (host, int(port)) if host else (port, 1883)
+    return cfg
+
+
+def cmd_predict(args) -> int:
+    from edge_runtime.service import Service
+
+    cfg = _service_config(args)
+    if args.alerts is None:
+        cfg.alerts = "none"  # stdout stays one prediction per accepted row
+    cfg.log_rejected = 0 if args.quiet else 10**9
+    return Service(cfg).run()
+
+
+def cmd_serve(args) -> int:
+    from edge_runtime.service import Service
+
+    return Service(_service_config(args)).run()
+
+
+def cmd_bench(args) -> int:
+    import json
+
+    from edge_runtime.bench import bench, table
+
+    result = bench(args.bundle, args.seconds, probes=args.probes)
+    print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
 
+
+def cmd_soak(args) -> int:
+    import json
+
+    from edge_runtime.soak import soak
+
+    r = soak(args.bundle, args.rows, args.malformed, args.assets, args.format, args.every, args.max_growth_mb)
+    print(json.dumps(r))
+    return 0 if r["ok"] else 1
+
+
+def cmd_deploy(args) -> int:
+    from edge_runtime.deploy import deploy
+
+    rid = deploy(args.bundle, args.device, args.config)
+    print(f"[prognos-deploy] release {rid} installed and healthy on {args.device}")
+    return 0
+
+
+def cmd_healthcheck(args) -> int:
+    import json
+    import os
+    import time
+    import urllib.error
+    import urllib.request
+
+    from edge_runtime.config import ServiceConfig
+
+    cfg = ServiceConfig.load(args.config)
+    if args.check_bundle:
+        from edge_runtime.bundle import Bundle
+
+        print(f"bundle {cfg.bundle} verified: sha256 {Bundle(cfg.bundle).sha256[:12]}")
+        return 0
+    url, end, last = f"http://{cfg.http.host}:{cfg.http.port}/healthz", time.monotonic() + args.timeout, ""
+    want = os.path.realpath(args.config)
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                body = r.read().decode().strip()
+            if json.loads(body).get("config") == want:
+                print(f"healthy: {body}")
+                return 0
+            last = f"a service of another config answers: {body}"  # e.g. the old release still running
+        except urllib.error.HTTPError as e:
+            last = e.read().decode().strip()
+        except OSError as e:
+            last = str(e)
+        time.sleep(0.5)
+    print(f"prognos-edge: {url} not healthy after {args.timeout:g} s: {last}", file=sys.stderr)
+    return 1
+
+
+COMMANDS = {"predict": cmd_predict, "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak,
+            "deploy": cmd_deploy, "healthcheck": cmd_healthcheck}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,21 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.bundle import Bundle
+from edge_runtime.timing import machine_info, time_calls
 from export.bundle import library_versions
 from export.formats import FORMATS
-
-
-def time_calls(fn, min_seconds: float = 1.0, warmup: int = 20, min_calls: int = 50) -> dict:
-    for _ in range(warmup):
-        fn()
-    times, start = [], time.perf_counter()
-    while len(times) < min_calls or time.perf_counter() - start < min_seconds:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    us = np.asarray(times) * 1e6
-    return {"p50_us": round(float(np.percentile(us, 50)), 1), "p99_us": round(float(np.percentile(us, 99)), 1),
-            "calls": len(us)}
 
 
 def _bench_keras(run_dir: Path, window: np.ndarray, parity: dict) -> dict:
@@ -77,20 +64,6 @@ def _cell(name: str, fn) -> dict:
         return fn()
     except Exception as e:  # one failing cell must not stop the benchmark
         return {"format": name, "error": f"{type(e).__name__}: {e}"}
-
-
-def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform()}
 
 
 def markdown_table(result: dict) -> str:

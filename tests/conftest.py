@@ -1,4 +1,4 @@
-"""Shared fixtures: real-data folder, a tiny simulated fleet, and one tiny trained + exported run.
+"""Shared fixtures: real-data folder, a tiny simulated fleet, one tiny trained + exported run, a broker.
 
 The trained run is built once per session (a few seconds of real TensorFlow training and real
 TFLite/ONNX conversion) and shared by the export, bundle and edge-runtime tests.
@@ -59,3 +59,51 @@ def run_cli(*args, stdin: str | None = None, timeout: int = 300) -> subprocess.C
     exe = Path(sys.executable).parent / args[0]
     return subprocess.run([str(exe), *args[1:]], capture_output=True, text=True, input=stdin,
                           timeout=timeout, cwd=ROOT)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def need_tool(name: str) -> str:
+    """The path of a system tool a test needs; CI (CI=true) fails without it, a developer's run skips."""
+    import shutil
+
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
+    if path is None:
+        msg = f"{name} is not installed (.ci/run installs it: apt-get install mosquitto openssh-server rsync)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory):
+    """A real mosquitto broker on 127.0.0.1 (random free port), stopped after the session: (host, port)."""
+    import time
+
+    exe = need_tool("mosquitto")
+    d = tmp_path_factory.mktemp("mosquitto")
+    port = free_port()
+    (d / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([exe, "-c", str(d / "mosquitto.conf")], stdout=subprocess.DEVNULL,
+                            stderr=open(d / "log.txt", "w"))
+    import socket
+
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail(f"mosquitto did not start: {(d / 'log.txt').read_text()}")
+    yield "127.0.0.1", port
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -127,3 +127,13 @@ def test_wrong_window_shape(tiny_run):
     b = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
     with pytest.raises(BundleError, match=r"windows of shape \(2, 10, \d+\), expected \(N, 30,"):
         b.predict(np.zeros((2, 10, len(b.preprocessor.features))))
+
+
+def test_no_edge_module_imports_tensorflow():
+    r = run_py("import pkgutil, importlib, sys, edge_runtime\n"
+               "mods = [m.name for m in pkgutil.iter_modules(edge_runtime.__path__)]\n"
+               "[importlib.import_module('edge_runtime.' + m) for m in mods]\n"
+               "print(len(mods), 'tensorflow' in sys.modules, 'paho' in sys.modules)")
+    n, tf, paho = r.stdout.split()
+    assert r.returncode == 0 and int(n) >= 20 and tf == "False", r.stderr
+    assert paho == "False"  # paho is imported only when MQTT is configured (it costs ~0.1 s of start-up)

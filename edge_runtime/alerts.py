@@ -1,0 +1,154 @@
+"""Task-agnostic alerts with hysteresis and k-of-n debouncing, one event on entry and one on clearing.
+
+A rule is (field, comparator, threshold): it reads `field` of each prediction (a key, or a dotted
+path into nested dicts, e.g. "probs.outer_race"), so the same code raises "RUL below 30 cycles",
+"anomaly score above 0.8" and "fault class probability >= 0.9". A noisy signal must not flap, so:
+
+- debounce: an alert is raised when the entry condition holds in at least `k` of the last `n`
+  windows of that asset, and cleared when the clearing condition holds in `k` of the last `n`;
+- hysteresis: the clearing condition is the entry comparator negated *and* `hysteresis` beyond the
+  threshold (RUL < 30 raises; RUL > 30 + hysteresis counts towards clearing).
+
+This is the usual Schmitt-trigger plus M-of-N detection logic of alarm management (ISA-18.2).
+"""
+from __future__ import annotations
+
+import operator
+from collections import deque
+from dataclasses import dataclass
+
+from edge_runtime.errors import ConfigError
+
+COMPARATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+@dataclass(frozen=True)
+class Rule:
+    field: str
+    op: str
+    threshold: float
+    hysteresis: float = 0.0  # the clearing value lies this far beyond the threshold
+    k: int = 3  # raise/clear when the condition holds in k ...
+    n: int = 5  # ... of the last n windows of an asset
+    name: str = ""
+
+    def __post_init__(self):
+        if self.op not in COMPARATORS:
+            raise ConfigError(f"alert rule {self.field!r}: comparator {self.op!r}; expected one of {list(COMPARATORS)}")
+        if not 1 <= self.k <= self.n:
+            raise ConfigError(f"alert rule {self.field!r}: need 1 <= k <= n, got k={self.k}, n={self.n}")
+        if self.hysteresis < 0:
+            raise ConfigError(f"alert rule {self.field!r}: hysteresis must be >= 0, got {self.hysteresis}")
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.field} {self.op} {self.threshold:g}"
+
+    def entered(self, v: float) -> bool:
+        return COMPARATORS[self.op](v, self.threshold)
+
+    def cleared(self, v: float) -> bool:
+        below = self.op in ("<", "<=")
+        return v > self.threshold + self.hysteresis if below else v < self.threshold - self.hysteresis
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Rule":
+        known = set(cls.__dataclass_fields__)
+        if not isinstance(d, dict) or set(d) - known or not {"field", "op", "threshold"} <= set(d):
+            raise ConfigError(f"alert rule {d!r}: expected a table with field, op, threshold "
+                              f"(and optionally {sorted(known - {'field', 'op', 'threshold'})})")
+        return cls(**d)
+
+
+def rules_from_manifest(alerts: dict, override: float | None = None) -> list[Rule]:
+    """Rules of a manifest's "alerts": {"rules": [...]} or the older {"rul_below": N}."""
+    if override is not None:
+        return [Rule("rul", "<=", float(override))]
+    rules = [Rule.from_dict(r) for r in alerts.get("rules", [])]
+    if "rul_below" in alerts:
+        rules.append(Rule("rul", "<=", float(alerts["rul_below"]), hysteresis=5.0))
+    return rules
+
+
+def lookup(pred: dict, path: str):
+    value = pred
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+class _Window:
+    """The last n booleans of a condition and how many of them are true (O(1) per update)."""
+
+    __slots__ = ("bits", "hits")
+
+    def __init__(self, n: int):
+        self.bits, self.hits = deque(maxlen=n), 0
+
+    def push(self, bit: bool) -> int:
+        if len(self.bits) == self.bits.maxlen:
+            self.hits -= self.bits[0]
+        self.bits.append(bit)
+        self.hits += bit
+        return self.hits
+
+    def reset(self) -> None:
+        self.bits.clear()
+        self.hits = 0
+
+
+class _State:
+    __slots__ = ("enter", "clear", "active")
+
+    def __init__(self, n: int):
+        self.enter, self.clear, self.active = _Window(n), _Window(n), False
+
+
+class AlertTracker:
+    """Per (asset, rule) debounced state; `update(asset, time_key, t, pred)` returns the events it causes."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = list(rules)
+        self._state: dict[tuple, _State] = {}
+        self.raised = 0
+        self.cleared = 0
+
+    @property
+    def active(self) -> int:
+        return sum(s.active for s in self._state.values())
+
+    def forget(self, asset) -> None:
+        """Drop an evicted asset's state (it is counted as cleared only when it clears)."""
+        for i in range(len(self.rules)):
+            self._state.pop((asset, i), None)
+
+    def update(self, asset, time_key: str, t, pred: dict) -> list[dict]:
+        events = []
+        for i, rule in enumerate(self.rules):
+            value = lookup(pred, rule.field)
+            if not isinstance(value, (int, float)):
+                continue
+            st = self._state.get((asset, i)) or self._state.setdefault((asset, i), _State(rule.n))
+            entered, cleared = st.enter.push(rule.entered(value)), st.clear.push(rule.cleared(value))
+            if not st.active and entered >= rule.k:
+                st.active, self.raised = True, self.raised + 1
+                events.append(_event("raised", rule, asset, time_key, t, value, st.enter))
+                st.clear.reset()  # only windows after the raise count towards clearing
+            elif st.active and cleared >= rule.k:
+                st.active, self.cleared = False, self.cleared + 1
+                events.append(_event("cleared", rule, asset, time_key, t, value, st.clear))
+                st.enter.reset()
+        return events
+
+
+def _event(state: str, rule: Rule, asset, time_key: str, t, value: float, win: _Window) -> dict:
+    if state == "raised":
+        why = f"{rule.field} {rule.op} {rule.threshold:g} in {win.hits} of the last {len(win.bits)} windows"
+    else:
+        back = rule.threshold + rule.hysteresis if rule.op in ("<", "<=") else rule.threshold - rule.hysteresis
+        side = ">" if rule.op in ("<", "<=") else "<"
+        why = f"{rule.field} {side} {back:g} in {win.hits} of the last {len(win.bits)} windows"
+    return {"alert": state, "rule": rule.label, "asset": asset, time_key: t, "field": rule.field,
+            "value": round(float(value), 4), "threshold": rule.threshold, "reason": why}

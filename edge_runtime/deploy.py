@@ -1,0 +1,139 @@
+"""`prognos-edge deploy` (`make deploy DEVICE=… BUNDLE=…`): package a bundle and install it on a device.
+
+The package is one release folder: the project wheel (`pip wheel --no-deps`), requirements-edge.txt
+(the `[edge]` extra's requirements only), the verified bundle, edge.toml (the service config, its
+`bundle` pointing at the packaged copy), the systemd unit, install.sh and supervise.sh. DEVICE is a
+local folder or ssh://user@host[:port]/path; the release is copied to DEVICE/releases/<id> (rsync
+over ssh for a remote device) and install.sh runs there: venv, pip install, switch the `current`
+symlink, restart (systemd if running, else supervise.sh), /healthz, roll back if unhealthy.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+from edge_runtime.bundle import Bundle
+from edge_runtime.config import ServiceConfig
+from edge_runtime.errors import ConfigError, PrognosError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEVICE_FILES = Path(__file__).resolve().parent / "device"
+PACKAGES = ("pipeline", "models", "export", "edge_runtime")
+FORWARD_ENV = ("PROGNOS_PYTHON", "PROGNOS_DEPLOY_PIP_ARGS", "PROGNOS_DEPLOY_VENV_ARGS", "PROGNOS_DEPLOY_SITE",
+               "PROGNOS_DEPLOY_INIT", "PROGNOS_DEPLOY_HEALTH_TIMEOUT", "PROGNOS_DEPLOY_KEEP")
+DEFAULT_CONFIG = """# prognos edge service on the device (written by `prognos-edge deploy`; see edge_runtime/config.py)
+input = "mqtt"
+[mqtt]
+host = "127.0.0.1"
+port = 1883
+[http]
+host = "127.0.0.1"
+port = 9100
+"""
+
+
+class DeployError(PrognosError):
+    """Packaging or installing a release failed; the message says which step."""
+
+
+def edge_requirements() -> list[str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["edge"]
+
+
+def build_wheel(out: Path) -> Path:
+    """The project wheel, built from a clean copy of the sources (the work tree stays untouched)."""
+    if not (ROOT / "pyproject.toml").is_file():
+        raise DeployError(f"{ROOT}: no pyproject.toml; deploy runs from a source checkout of prognos")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, tmp)
+        for pkg in PACKAGES:
+            shutil.copytree(ROOT / pkg, Path(tmp) / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                            "-w", str(out), tmp], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise DeployError(f"pip wheel failed:\n{r.stderr[-2000:]}")
+    return next(out.glob("prognos-*.whl"))
+
+
+def service_config(config: str | None) -> str:
+    """The edge.toml text: the given config (or a default) with `bundle = "bundle"` on top."""
+    text = DEFAULT_CONFIG if config is None else Path(config).read_text()
+    data = tomllib.loads(text)
+    if "bundle" in data:
+        raise ConfigError(f"{config}: sets `bundle`; deploy ships the bundle as bundle/ and sets it itself")
+    if not data.get("http", {}).get("port"):
+        raise ConfigError(f"{config}: no [http] port; the device health check needs /healthz")
+    text = 'bundle = "bundle"\n' + text
+    ServiceConfig.from_dict(tomllib.loads(text))  # refuse a bad config before it reaches the device
+    return text
+
+
+def build_package(bundle_dir, config: str | None, out: Path) -> tuple[Path, str]:
+    """Write the release folder under `out`; returns (folder, release id)."""
+    bundle = Bundle(bundle_dir)  # verified: manifest, sha256, loadable
+    now = datetime.now(timezone.utc)
+    rid = f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}-{bundle.sha256[:8]}"  # sorts by time
+    rel = out / rid
+    (rel / "wheels").mkdir(parents=True)
+    build_wheel(rel / "wheels")
+    (rel / "requirements-edge.txt").write_text("\n".join(edge_requirements()) + "\n")
+    shutil.copytree(bundle.path, rel / "bundle")
+    (rel / "edge.toml").write_text(service_config(config))
+    for name in ("install.sh", "supervise.sh", "prognos-edge.service"):
+        shutil.copy2(DEVICE_FILES / name, rel / name)
+    return rel, rid
+
+
+def _env_prefix() -> list[str]:
+    return [f"{k}={os.environ[k]}" for k in FORWARD_ENV if k in os.environ]
+
+
+def install(rel: Path, rid: str, device: str, log=print) -> None:
+    """Copy the release to DEVICE/releases/<id> and run install.sh there."""
+    url = urlparse(device)
+    if url.scheme == "ssh":
+        return _install_ssh(rel, rid, url, log)
+    if url.scheme not in ("", "file"):
+        raise DeployError(f"device {device!r}: expected a folder or ssh://user@host[:port]/path")
+    dest = Path(url.path if url.scheme else device).resolve()
+    (dest / "releases").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(rel, dest / "releases" / rid, symlinks=True)
+    script = dest / "releases" / rid / "install.sh"
+    _run(["env", "-u", "PYTHONPATH", *_env_prefix(), "sh", str(script), str(dest), rid], log)
+
+
+def _install_ssh(rel: Path, rid: str, url, log) -> None:
+    if not url.hostname or not url.path:
+        raise DeployError(f"ssh://{url.netloc}{url.path}: expected ssh://user@host[:port]/path")
+    ssh = shlex.split(os.environ.get("PROGNOS_DEPLOY_SSH", "ssh")) + (["-p", str(url.port)] if url.port else [])
+    target = f"{url.username}@{url.hostname}" if url.username else url.hostname
+    dest = url.path
+    _run([*ssh, target, f"mkdir -p {shlex.quote(dest)}/releases"], log)
+    _run(["rsync", "-a", "-e", shlex.join(ssh), f"{rel}/", f"{target}:{dest}/releases/{rid}/"], log)
+    remote = shlex.join(["env", *_env_prefix(), "sh", f"{dest}/releases/{rid}/install.sh", dest, rid])
+    _run([*ssh, target, remote], log)
+
+
+def _run(cmd: list[str], log) -> None:
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    for line in (r.stdout + r.stderr).splitlines():
+        log(line)
+    if r.returncode != 0:
+        raise DeployError(f"`{shlex.join(cmd[:3])} …` failed (exit {r.returncode}); see the log above")
+
+
+def deploy(bundle_dir, device: str, config: str | None = None, log=print) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        rel, rid = build_package(bundle_dir, config, Path(tmp))
+        log(f"[prognos-deploy] release {rid}: {', '.join(sorted(p.name for p in rel.iterdir()))}")
+        install(rel, rid, device, log)
+    return rid

@@ -1,0 +1,34 @@
+"""`prognos-edge soak` (short, CI-sized) and `prognos-edge bench`: real runs, real numbers checked for sense."""
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_short_soak_counts_every_fault(tiny_run, fmt):
+    r = run_cli("prognos-edge", "soak", "--bundle", str(tiny_run["dir"] / "bundles" / "onnx_fp32"), "--rows", "15000",
+                "--malformed", "0.02", "--assets", "20", "--format", fmt, "--every", "0.2")
+    report = json.loads(r.stdout)
+    assert r.returncode == 0, report
+    assert report["every_rejection_counted"] and report["accepted_rows_lost"] == 0
+    assert report["rejected"] == report["injected"] and sum(report["injected"].values()) > 150
+    expected = {"malformed", "non_finite", "duplicate_cycle", "out_of_order", "too_long"}
+    assert expected <= set(report["rejected"])
+    if fmt == "json":
+        assert {"wrong_type", "missing_sensor"} <= set(report["rejected"])
+    assert report["predictions"] == 15000 - sum(report["injected"].values())
+    assert report["rss_growth_after_warmup_mb"] <= 5.0 and len(report["rss_mb"]) >= 2
+
+
+def test_bench_reports_latency_load_and_rss(tiny_run):
+    r = run_cli("prognos-edge", "bench", "--bundle", str(tiny_run["dir"] / "bundles" / "tflite_int8"),
+                "--seconds", "0.2", "--probes", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    b = json.loads(r.stdout)
+    assert 0 < b["import_and_load_min_s"] <= b["import_and_load_s"] < 10 and 0 < b["reload_s"] < 5
+    assert 0 < b["process_cpu_until_loaded_s"] < 10
+    assert 0 < b["invoke"]["p50_us"] <= b["invoke"]["p99_us"] and b["invoke"]["calls"] >= 50
+    assert b["end_to_end_row_to_json"]["p50_us"] > b["invoke"]["p50_us"] * 0.5
+    assert b["throughput_rows_per_s_64_assets"] > 100 and 10 < b["service_peak_rss_mb"] < 1000
