@@ -6,6 +6,7 @@ misclassified samples (the batch perceptron: gradient descent on J = Σ_misclass
 Novikoff (1962): on linearly separable data (AND) it stops after finitely many updates. XOR is not
 linearly separable (Minsky & Papert 1969): every line leaves at least one of its four points wrong.
 """
+from edge_runtime.errors import ConfigError
 from models.kerasapi import keras, tf
 from models.registry import register_model
 
@@ -82,6 +83,8 @@ class Perceptron(keras.Model):
 @register_model("perceptron", tasks=("binary",), dims=(0, 1, 2), full=True)
 def perceptron(input_shape, task, n_outputs, batch_size=None, learning_rate=1.0, init_scale=0.01):
     """Single linear threshold unit on the flattened input, trained with the perceptron rule."""
+    if n_outputs != 1:
+        raise ConfigError(f"perceptron has one threshold unit (task 'binary'): n_outputs must be 1, got {n_outputs}")
     inputs = keras.Input(input_shape, batch_size=batch_size, name="window")
     init = keras.initializers.RandomNormal(stddev=init_scale)
     score = keras.layers.Dense(1, kernel_initializer=init, name="score")(keras.layers.Flatten()(inputs))
