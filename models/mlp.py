@@ -1,0 +1,25 @@
+"""Multi-layer perceptron (Rumelhart, Hinton & Williams 1986): h_l = φ(W_l h_{l-1} + b_l), trained by backprop.
+
+φ is selectable: sigmoid σ(a) = 1/(1+e^-a), tanh, or ReLU max(0, a). One hidden layer already
+separates XOR, which no single perceptron can (the universal approximation theorem, Cybenko 1989).
+"""
+from edge_runtime.errors import ConfigError
+from models.kerasapi import keras
+from models.registry import register_model
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+
+@register_model("mlp", dims=(0, 1, 2))
+def mlp(inputs, widths=(64, 32), activation="relu", dropout=0.0):
+    """Flatten -> fully connected hidden layers of `widths` with activation φ."""
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"mlp activation {activation!r}; expected one of {ACTIVATIONS}")
+    if not widths:
+        raise ConfigError("mlp widths must list at least one hidden layer width")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for i, width in enumerate(widths):
+        x = keras.layers.Dense(width, activation=activation, name=f"hidden_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    return x
