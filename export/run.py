@@ -59,7 +59,7 @@ def export_run(run_dir, formats, calibration: int = 256, tune_cfg: TuneConfig | 
     parity = json.loads(parity_path.read_text()) if parity_path.exists() else {}
     parity["keras"] = {"val": keras_metrics}
     rep = representative(train, calibration)
-    tuner = Tuner(model, train, val, tune_cfg)
+    tuner = Tuner(model, train, val, tune_cfg, calibration=rep)
     ctx = {"run_dir": run_dir, "pre": pre, "rep": rep, "val": val, "true": true, "keras_pred": keras_pred,
            "keras_metrics": keras_metrics, "tuner": tuner, "overrides": overrides or {}}
     for fmt in get_formats(formats):
