@@ -82,7 +82,8 @@ def weight_stats(model) -> dict:
             name = w.name.split(":")[0].split("/")[-1]
             if name in KERNELS:
                 v = np.asarray(w.numpy())
-                out.setdefault(layer.name, {})[name] = {"sparsity": round(float(np.mean(v == 0)), 4),
+                owner = getattr(layer, "layer", layer).name  # a tfmot wrapper reports the layer it wraps
+                out.setdefault(owner, {})[name] = {"sparsity": round(float(np.mean(v == 0)), 4),
                                                         "unique": int(np.unique(v).size), "size": int(v.size)}
     return out
 
@@ -137,5 +138,6 @@ class Tuner:
         best = keras.callbacks.EarlyStopping(patience=self.cfg.epochs, restore_best_weights=True)  # best epoch
         val_loss = fine_tune(model, self.train, self.val, self.cfg, [best], self.cfg.qat_learning_rate)
         qat.calibrate_ranges(model, qat.float_twin(model, start), self.calibration)
+        skipped = self.get(tune.base)[1]["skipped"] if tune.base else []  # e.g. the head a pruning left dense
         return model, {"tune": tune.relevant(), "epochs": self.cfg.epochs, "val_loss": val_loss,
-                       "weights": weight_stats(model)}
+                       "skipped": skipped, "weights": weight_stats(model)}
