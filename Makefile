@@ -9,8 +9,13 @@ DATA_DIR ?=
 MODEL ?=
 EPOCHS ?=
 CONFIG ?=
-RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-$(or $(MODEL),lstm),demo)
-FORMATS ?=
+RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-$(or $(MODEL),lstm),demo$(if $(MODEL),-$(MODEL)))
+VARIANT ?=
+FORMATS ?= $(VARIANT)
+BUDGET ?= 0.5
+PREFER ?= fastest
+REUSE ?=
+TUNE_EPOCHS ?=
 TEST_ARGS ?=
 BUNDLE ?= $(RUN)/bundles/tflite_int8
 ROWS ?= 1000000
@@ -19,9 +24,11 @@ EDGE_CONFIG ?=
 
 TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(CONFIG),--config $(CONFIG))
+# the export-table commands (one per `group` of export/formats.py) share these flags
+EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test test-slow train export quantize bench evaluate simulate formats clean \
-	edge-bench soak deploy
+.PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench evaluate \
+	simulate formats clean edge-bench soak deploy
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -49,11 +56,23 @@ simulate: $(STAMP)  ## write a simulated fleet to artifacts/sim-data
 train: $(STAMP)  ## train MODEL on DATA_DIR (default: simulator) into RUN
 	$(BIN)/prognos train $(TRAIN_FLAGS)
 
-export: $(STAMP)  ## fp32 TFLite + ONNX bundles of RUN, with parity report
-	$(BIN)/prognos export --run $(RUN) $(if $(FORMATS),--formats $(FORMATS))
+export: $(STAMP)  ## fp32 TFLite + ONNX bundles of RUN (or VARIANT=a,b from `make formats`), parity report
+	$(BIN)/prognos $@ $(EXPORT_FLAGS)
 
-quantize: $(STAMP)  ## full-int8 TFLite bundles of RUN, with parity report
-	$(BIN)/prognos quantize --run $(RUN) $(if $(FORMATS),--formats $(FORMATS))
+quantize: $(STAMP)  ## post-training quantized bundles (int8, dynamic, fp16, 16x8, ONNX int8) of RUN
+	$(BIN)/prognos $@ $(EXPORT_FLAGS)
+
+prune: $(STAMP)  ## magnitude-pruned int8 bundles of RUN (fine-tunes; TUNE_EPOCHS=…)
+	$(BIN)/prognos $@ $(EXPORT_FLAGS)
+
+cluster: $(STAMP)  ## weight-clustered int8 bundles of RUN (fine-tunes)
+	$(BIN)/prognos $@ $(EXPORT_FLAGS)
+
+qat: $(STAMP)  ## quantization-aware trained int8 bundles of RUN (QAT, prune- and cluster-preserving)
+	$(BIN)/prognos $@ $(EXPORT_FLAGS)
+
+optimize: $(STAMP)  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE -> RUN/bundles/best
+	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse)
 
 bench: $(STAMP)  ## latency / size / RMSE table of RUN
 	$(BIN)/prognos bench --run $(RUN)

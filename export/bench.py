@@ -21,21 +21,22 @@ from export.bundle import library_versions
 from export.formats import FORMATS
 
 
-def _bench_keras(run_dir: Path, window: np.ndarray, parity: dict) -> dict:
+def _bench_keras(run_dir: Path, window: np.ndarray, parity: dict, min_seconds: float = 1.0) -> dict:
     from models.kerasapi import keras
 
     model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
     size = (run_dir / "model.keras").stat().st_size
-    return {"format": "keras", **time_calls(lambda: model.predict_on_batch(window)),
+    return {"format": "keras", **time_calls(lambda: model.predict_on_batch(window), min_seconds),
             "size_bytes": size, "val_rmse": parity.get("keras", {}).get("val", {}).get("rmse")}
 
 
-def _bench_bundle(bundle_dir: Path, window: np.ndarray) -> dict:
+def bench_bundle(bundle_dir: Path, window: np.ndarray, min_seconds: float = 1.0) -> dict:
+    """Load time, single-window latency (1 thread), raw and gzip size, and manifest val RMSE of a bundle."""
     t0 = time.perf_counter()
     bundle = Bundle(bundle_dir, num_threads=1)
     load_ms = (time.perf_counter() - t0) * 1e3
     model_bytes = (bundle_dir / bundle.manifest["model_file"]).read_bytes()
-    return {"format": bundle.manifest["format"], **time_calls(lambda: bundle.backend.run(window)),
+    return {"format": bundle.manifest["format"], **time_calls(lambda: bundle.backend.run(window), min_seconds),
             "load_ms": round(load_ms, 1), "size_bytes": len(model_bytes),
             "gzip_bytes": len(gzip.compress(model_bytes, 9)),
             "val_rmse": bundle.manifest["metrics"].get("val", {}).get("rmse")}
@@ -47,11 +48,11 @@ def bench_run(run_dir, min_seconds: float = 1.0) -> dict:
     parity = json.loads(parity_path.read_text()) if parity_path.exists() else {}
     pre = json.loads((run_dir / "preprocessor.json").read_text())
     window = np.random.default_rng(0).normal(size=(1, pre["window"], len(pre["features"]))).astype(np.float32)
-    rows = [_cell("keras", lambda: _bench_keras(run_dir, window, parity))]
+    rows = [_cell("keras", lambda: _bench_keras(run_dir, window, parity, min_seconds))]
     for fmt in FORMATS:
         bundle_dir = run_dir / "bundles" / fmt.name
         if bundle_dir.is_dir():
-            rows.append(_cell(fmt.name, lambda d=bundle_dir: _bench_bundle(d, window)))
+            rows.append(_cell(fmt.name, lambda d=bundle_dir: bench_bundle(d, window, min_seconds)))
     result = {"machine": machine_info(), "libraries": library_versions(), "run": str(run_dir),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows}
     (run_dir / "bench.json").write_text(json.dumps(result, indent=2))

@@ -1,46 +1,104 @@
-"""Model converters: TFLite (fp32, full-int8) via tf.lite.TFLiteConverter and ONNX via tf2onnx.
+"""Model converters: TFLite (float, dynamic-range, float16, int8, 16x8) and ONNX via tf2onnx.
 
-Known traps (TF 2.21, measured here): an LSTM converts to the fused UNIDIRECTIONAL_SEQUENCE_LSTM op
-only with a fixed batch dimension, so every TFLite model is converted from a batch-1 clone. The
-fused int8 LSTM kernel ran ~10x slower than fp32 in LiteRT on x86, while an unrolled LSTM
-(`unroll=True`: plain FULLY_CONNECTED + elementwise ops) quantized to int8 ran faster than fp32, at
-the price of a larger file (the weights are repeated per time step). Both are offered; `prognos
-bench` measures them.
+Known traps (TF 2.21, measured here):
+- An LSTM converts to the fused UNIDIRECTIONAL_SEQUENCE_LSTM op only with a fixed batch dimension,
+  so every TFLite model is converted from a batch-1 clone.
+- The fused int8 LSTM kernel runs ~10x slower than fp32 in LiteRT on x86, and the converter
+  cannot quantize it to 16x8 at all ("not yet supported for op UNIDIRECTIONAL_SEQUENCE_LSTM") nor
+  to dynamic range (it stays float).
+- An unrolled LSTM (`rnn="unrolled"`, keras `unroll=True`) or a DenseLSTM (`rnn="dense"`) becomes
+  plain FULLY_CONNECTED + elementwise ops: fast in int8. Its weights are NOT repeated per step;
+  the file is larger because each of the ~500 per-step tensors carries a name and quantization
+  parameters in the flatbuffer. `strip=True` drops the names (tflite flatbuffer_utils.strip_strings).
+- A TFLite WHILE loop would keep the graph small, but full-int8 calibration of it crashed the
+  converter process (segmentation fault), so no format uses one.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from edge_runtime.errors import ConfigError
+from models.dense_lstm import from_keras_lstm
 from models.kerasapi import keras, tf
 
 ONNX_OPSET = 17
+RNN_MODES = ("fused", "unrolled", "dense")
+QUANT_MODES = ("fp32", "dynamic", "float16", "int8", "int16x8")
 
 
-def inference_clone(model, batch_size: int | None = 1, unroll: bool = False):
-    """The same network and weights with a fixed batch size and, optionally, unrolled RNN layers."""
+def inference_clone(model, batch_size: int | None = 1, rnn: str = "fused"):
+    """The same network and weights with a fixed batch size; RNNs fused, unrolled or as DenseLSTM."""
+    if rnn not in RNN_MODES:
+        raise ConfigError(f"rnn mode {rnn!r}; expected one of {RNN_MODES}")
 
     def clone_layer(layer):
+        if rnn == "dense" and isinstance(layer, keras.layers.LSTM):
+            return from_keras_lstm(layer)
         config = layer.get_config()
-        if unroll and isinstance(layer, keras.layers.RNN):
+        if rnn == "unrolled" and isinstance(layer, keras.layers.RNN):
             config["unroll"] = True
         return layer.__class__.from_config(config)
 
     inputs = keras.Input(model.input_shape[1:], batch_size=batch_size, name=model.inputs[0].name.split(":")[0])
     clone = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone_layer)
-    clone.set_weights(model.get_weights())
+    clone.set_weights(model.get_weights())  # DenseLSTM keeps the keras LSTM's weight layout
     return clone
 
 
-def to_tflite(model, representative: np.ndarray | None = None, unroll: bool = False) -> bytes:
-    """fp32 TFLite, or full-integer int8 with int8 input/output when `representative` windows are given."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(inference_clone(model, 1, unroll))
-    if representative is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([w[None].astype(np.float32)] for w in representative)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter.convert()
+def is_quantize_aware(model) -> bool:
+    return any(type(layer).__name__ in ("QuantizeWrapperV2", "QuantizeLayer") for layer in model.layers)
+
+
+def _converter(model, rnn: str):
+    if not is_quantize_aware(model):
+        return tf.lite.TFLiteConverter.from_keras_model(inference_clone(model, 1, rnn))
+    # A tfmot QAT model cannot be cloned layer by layer; trace it with a batch of one instead.
+    spec = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32, name="window")
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    return tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
+
+
+def _quantize_options(converter, quant: str, representative, int_io: bool):
+    if quant == "fp32":
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quant == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+        return
+    if quant == "dynamic":
+        return
+    if representative is None:
+        raise ConfigError(f"TFLite {quant} needs representative windows for calibration")
+    converter.representative_dataset = lambda: ([w[None].astype(np.float32)] for w in representative)
+    ops = tf.lite.OpsSet
+    converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8 if quant == "int8"
+                                           else ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if int_io:
+        converter.inference_input_type = converter.inference_output_type = tf.int8 if quant == "int8" else tf.int16
+
+
+def to_tflite(model, quant: str = "fp32", representative: np.ndarray | None = None, rnn: str = "fused",
+              int_io: bool = True, strip: bool = False) -> bytes:
+    """TFLite bytes. `quant`: fp32 | dynamic (int8 weights) | float16 | int8 | int16x8 (16-bit activations).
+
+    int8 / int16x8 are calibrated on `representative` windows; with `int_io` the model's input and
+    output are integer too, otherwise QUANTIZE / DEQUANTIZE ops at the ends take float32.
+    """
+    if quant not in QUANT_MODES:
+        raise ConfigError(f"TFLite quantization {quant!r}; expected one of {QUANT_MODES}")
+    converter = _converter(model, rnn)
+    _quantize_options(converter, quant, representative, int_io)
+    data = converter.convert()
+    return strip_strings(data) if strip else data
+
+
+def strip_strings(data: bytes) -> bytes:
+    """Drop tensor names and signature defs (not needed to run by index) from a TFLite flatbuffer."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    flatbuffer_utils.strip_strings(model)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def to_onnx(model) -> bytes:

@@ -1,6 +1,14 @@
-"""The one export table: every deployable format, listed once (the ultralytics exporter pattern).
+"""The one export table: every deployable variant, listed once (the ultralytics exporter pattern).
 
-Export, quantize and bench all loop over FORMATS. `quantized` formats need representative data.
+Export, quantize, prune, cluster, qat, optimize and bench all loop over FORMATS. A row is data:
+the converter and its options (`write`), an optional fine-tuning step applied to the trained model
+first (`tune`, see export.tune), and the `group` whose CLI command exports it by default.
+`quantized` rows need representative windows (calibration).
+
+How the RNN is laid out for each converter (export.convert): "fused" keeps one LSTM op (small file;
+slow in int8), "unrolled" is keras' unroll=True, "dense" is models.dense_lstm.DenseLSTM (unrolled,
+one shared weight per matrix, the fast int8 layout). For models without RNNs the three coincide.
+QAT rows always convert the DenseLSTM they were trained as (export.qat).
 """
 from __future__ import annotations
 
@@ -8,6 +16,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from edge_runtime.errors import ConfigError
+from export.tune import Tune
+
+GROUPS = {  # CLI command -> what it exports by default
+    "export": "fp32 TFLite + ONNX",
+    "quantize": "post-training quantized TFLite/ONNX (int8, dynamic range, float16, 16x8, ONNX int8)",
+    "prune": "magnitude-pruned (tfmot, polynomial / constant / 2:4) int8 TFLite",
+    "cluster": "weight-clustered (tfmot) int8 TFLite",
+    "qat": "quantization-aware trained (tfmot; LSTM and Conv1D included) int8 TFLite",
+}
 
 
 @dataclass(frozen=True)
@@ -17,34 +34,71 @@ class Format:
     quantized: bool
     doc: str
     write: Callable  # (keras model, representative windows) -> bytes
+    group: str = "export"
+    tune: Tune | None = None
 
 
-def _tflite(unroll: bool, int8: bool):
+def _tflite(quant: str, rnn: str = "fused", int_io: bool = True, strip: bool = False):
     def write(model, rep):
         from export.convert import to_tflite
 
-        return to_tflite(model, rep if int8 else None, unroll=unroll)
+        return to_tflite(model, quant, rep, rnn=rnn, int_io=int_io, strip=strip)
 
     return write
 
 
-def _onnx(model, rep):
-    from export.convert import to_onnx
+def _onnx(int8: bool):
+    def write(model, rep):
+        from export.convert import to_onnx
 
-    return to_onnx(model)
+        data = to_onnx(model)
+        if not int8:
+            return data
+        from export.onnx_quant import quantize_onnx
 
+        return quantize_onnx(data, rep)
+
+    return write
+
+
+_DENSE_INT8 = _tflite("int8", "dense", int_io=False, strip=True)  # fast int8: XNNPACK, float I/O in-graph
+_SMALL_INT8 = _tflite("int8", "fused", strip=True)  # small int8: one LSTM op, names stripped; gzips well when
+# pruned or clustered
 
 FORMATS = [
-    Format("tflite_fp32", ".tflite", False, "TFLite float32, batch 1, fused RNN ops", _tflite(False, False)),
+    Format("tflite_fp32", ".tflite", False, "TFLite float32, batch 1, fused RNN ops", _tflite("fp32")),
+    Format("onnx_fp32", ".onnx", False, "ONNX opset 17 via tf2onnx, dynamic batch", _onnx(False)),
     Format("tflite_int8", ".tflite", True, "TFLite full-int8, int8 I/O, RNNs unrolled (fast in LiteRT)",
-           _tflite(True, True)),
+           _tflite("int8", "unrolled"), "quantize"),
     Format("tflite_int8_fused", ".tflite", True, "TFLite full-int8, int8 I/O, fused RNN ops (small file)",
-           _tflite(False, True)),
-    Format("onnx_fp32", ".onnx", False, "ONNX opset 17 via tf2onnx, dynamic batch", _onnx),
+           _tflite("int8", "fused"), "quantize"),
+    Format("tflite_int8_dense", ".tflite", True, "TFLite full-int8, float I/O, LSTM as DenseLSTM, names "
+           "stripped (fastest int8)", _DENSE_INT8, "quantize"),
+    Format("tflite_dynamic", ".tflite", False, "TFLite dynamic range: int8 weights, float activations, "
+           "LSTM as DenseLSTM", _tflite("dynamic", "dense", strip=True), "quantize"),
+    Format("tflite_fp16", ".tflite", False, "TFLite float16 weights, float compute, fused RNN ops",
+           _tflite("float16"), "quantize"),
+    Format("tflite_int16x8", ".tflite", True, "TFLite 16-bit activations / 8-bit weights, float I/O, "
+           "LSTM as DenseLSTM", _tflite("int16x8", "dense", int_io=False, strip=True), "quantize"),
+    Format("onnx_int8", ".onnx", True, "ONNX int8 QDQ (onnxruntime quantize_static); LSTM stays float",
+           _onnx(True), "quantize"),
+    Format("tflite_int8_pruned", ".tflite", True, "75% magnitude-pruned (polynomial decay), full-int8 fused",
+           _SMALL_INT8, "prune", Tune("prune", 0.75, "polynomial")),
+    Format("tflite_int8_pruned_2x4", ".tflite", True, "2:4 structured-pruned, full-int8 fused", _SMALL_INT8,
+           "prune", Tune("prune", m_by_n=(2, 4))),
+    Format("tflite_int8_clustered", ".tflite", True, "16-cluster weight sharing, full-int8 fused", _SMALL_INT8,
+           "cluster", Tune("cluster", clusters=16)),
+    Format("tflite_int8_qat", ".tflite", True, "quantization-aware trained, full-int8 DenseLSTM", _DENSE_INT8,
+           "qat", Tune("qat")),
+    Format("tflite_int8_pqat", ".tflite", True, "75%-pruned then pruning-preserving QAT, full-int8 DenseLSTM",
+           _DENSE_INT8, "qat", Tune("pqat", 0.75)),
+    Format("tflite_int8_cqat", ".tflite", True, "16-clustered then cluster-preserving QAT, full-int8 "
+           "DenseLSTM", _DENSE_INT8, "qat", Tune("cqat", clusters=16)),
 ]
 BY_NAME = {f.name: f for f in FORMATS}
-DEFAULT_EXPORT = ["tflite_fp32", "onnx_fp32"]
-DEFAULT_QUANTIZE = ["tflite_int8", "tflite_int8_fused"]
+DEFAULTS = {g: [f.name for f in FORMATS if f.group == g] for g in GROUPS}
+DEFAULT_EXPORT = DEFAULTS["export"]
+DEFAULT_QUANTIZE = DEFAULTS["quantize"]
 
 
 def get_formats(names) -> list[Format]:

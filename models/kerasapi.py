@@ -13,3 +13,10 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 __all__ = ["keras", "tf"]
+
+
+def load_tfmot():
+    """tensorflow_model_optimization, imported only after the Keras choice above (it imports TF itself)."""
+    import tensorflow_model_optimization
+
+    return tensorflow_model_optimization

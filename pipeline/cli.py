@@ -1,4 +1,4 @@
-"""`prognos`: simulate, train, export, quantize, bench and evaluate predictive-maintenance models.
+"""`prognos`: simulate, train, compress, export, bench and evaluate predictive-maintenance models.
 
 The main job on the embedded default (a simulated turbofan fleet, no download): `prognos demo`.
 Real NASA C-MAPSS data: `--data-dir DIR` with train_FD001.txt (and test_FD001.txt) in it.
@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from edge_runtime.errors import PrognosError
@@ -34,6 +35,17 @@ def _add_train(p):
     p.add_argument("--jit-compile", action="store_true", default=None, help="compile train steps with XLA")
 
 
+def _add_export(p):
+    _add_run(p)
+    p.add_argument("--formats", "--variant", dest="formats",
+                   help="comma-separated variants from the export table (see `prognos formats`)")
+    p.add_argument("--calibration", type=int, default=256, help="int8 calibration windows (default 256)")
+    p.add_argument("--tune-epochs", type=int, help="fine-tuning epochs of prune / cluster / QAT steps (default 4)")
+    p.add_argument("--sparsity", type=float, help="override the table's target sparsity of pruning steps")
+    p.add_argument("--schedule", choices=("polynomial", "constant"), help="override the pruning schedule")
+    p.add_argument("--clusters", type=int, help="override the table's number of clusters per kernel")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prognos", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,11 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model; writes model.keras, metrics, plots into --run")
     _add_run(t)
     _add_train(t)
-    for name, what in (("export", "fp32 TFLite + ONNX"), ("quantize", "full-int8 TFLite")):
-        e = sub.add_parser(name, help=f"convert a trained run to {what} bundles, with a parity check")
-        _add_run(e)
-        e.add_argument("--formats", help="comma-separated formats from the export table (see `prognos formats`)")
-        e.add_argument("--calibration", type=int, default=256, help="int8 calibration windows (default 256)")
+    from export.formats import GROUPS
+
+    for name, what in GROUPS.items():
+        _add_export(sub.add_parser(name, help=f"convert a trained run to {what} bundles, with a parity check"))
+    o = sub.add_parser("optimize", help="build every variant, keep the fastest (or smallest) one within an RMSE "
+                                        "budget as bundles/best; trade-off table and plot in report/")
+    _add_export(o)
+    o.add_argument("--budget", type=float, required=True, help="allowed validation RMSE above the Keras model [cycles]")
+    o.add_argument("--prefer", choices=("fastest", "smallest"), default="fastest",
+                   help="fastest: lowest single-window latency; smallest: lowest gzip size (default fastest)")
+    o.add_argument("--min-seconds", type=float, default=1.0, help="timed seconds per candidate (default 1)")
+    o.add_argument("--reuse", action="store_true", help="keep verified bundles newer than model.keras (no rebuild)")
     sub.add_parser("formats", help="list the export table")
     b = sub.add_parser("bench", help="latency / size / RMSE table of a run's Keras model and bundles")
     _add_run(b)
@@ -127,25 +146,49 @@ def _formats(args, default):
     return args.formats.split(",") if getattr(args, "formats", None) else default
 
 
-def cmd_export(args, default=None):
-    from export.formats import DEFAULT_EXPORT
-    from export.run import export_run
+def _tune(args):
+    """(TuneConfig, overrides of the table's tune parameters) from the CLI flags."""
+    from export.tune import TuneConfig
 
-    export_run(args.run, _formats(args, default or DEFAULT_EXPORT), args.calibration)
+    cfg = TuneConfig() if getattr(args, "tune_epochs", None) is None else TuneConfig(epochs=args.tune_epochs)
+    overrides = {k: getattr(args, k, None) for k in ("sparsity", "schedule", "clusters")}
+    return cfg, {k: v for k, v in overrides.items() if v is not None}
+
+
+def cmd_export(args, group="export"):
+    from export.formats import DEFAULTS
+    from export.run import export_run, failed
+
+    formats = _formats(args, DEFAULTS[group])
+    parity = export_run(args.run, formats, args.calibration, *_tune(args))
     print(f"[prognos] parity report: {args.run}/parity.json")
+    bad = failed(parity, formats)
+    if bad:
+        raise PrognosError(f"{len(bad)} of {len(formats)} formats failed (recorded in {args.run}/parity.json): "
+                           + "; ".join(f"{k}: {v}" for k, v in bad.items()))
 
 
 def cmd_quantize(args):
-    from export.formats import DEFAULT_QUANTIZE
+    cmd_export(args, "quantize")
 
-    cmd_export(args, DEFAULT_QUANTIZE)
+
+def cmd_optimize(args):
+    from export.optimize import optimize_run
+
+    formats = args.formats.split(",") if args.formats else None
+    tune_cfg, _ = _tune(args)
+    result = optimize_run(args.run, args.budget, args.prefer, formats, args.calibration, tune_cfg, args.min_seconds,
+                          args.reuse)
+    print((Path(args.run) / "report" / "optimize.md").read_text())
+    print(f"[prognos] chosen {result['chosen']} -> {args.run}/bundles/best; report in {args.run}/report/ "
+          "(optimize.md, optimize.json, optimize.png, tune_*.json)")
 
 
 def cmd_formats(args):
     from export.formats import FORMATS
 
     for f in FORMATS:
-        print(f"{f.name:20s} {f.suffix:8s} {'int8' if f.quantized else 'float':6s} {f.doc}")
+        print(f"{f.name:24s} {f.group:9s} {f.suffix:8s} {f.doc}")
 
 
 def cmd_bench(args):
@@ -196,8 +239,10 @@ def cmd_demo(args):
 
 
 COMMANDS = {"simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, "quantize": cmd_quantize,
-            "formats": cmd_formats, "bench": cmd_bench, "evaluate": cmd_evaluate, "cv": cmd_cv,
-            "search": cmd_search, "demo": cmd_demo, "scale": cmd_scale}
+            "prune": partial(cmd_export, group="prune"), "cluster": partial(cmd_export, group="cluster"),
+            "qat": partial(cmd_export, group="qat"), "optimize": cmd_optimize, "formats": cmd_formats,
+            "bench": cmd_bench, "evaluate": cmd_evaluate, "cv": cmd_cv, "search": cmd_search, "demo": cmd_demo,
+            "scale": cmd_scale}
 
 if __name__ == "__main__":
     sys.exit(main())

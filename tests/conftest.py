@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SKELETON_FORMATS = ["tflite_fp32", "tflite_int8", "tflite_int8_fused", "onnx_fp32"]
 
 
 def data_dir() -> Path:
@@ -34,8 +35,11 @@ def sim_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, sim_dir):
-    """A 2-epoch LSTM on the tiny fleet, exported to every format of the export table."""
-    from export.formats import BY_NAME
+    """A 2-epoch LSTM on the tiny fleet, exported to the skeleton's four formats.
+
+    The compression variants (fine-tuning steps, more PTQ modes) run on copies of this run in
+    test_compress.py, so the tests that read this run's bundles and bench table stay fast.
+    """
     from export.run import export_run
     from pipeline.config import RunConfig
     from pipeline.train import train_run
@@ -46,7 +50,7 @@ def tiny_run(tmp_path_factory, sim_dir):
     cfg.train.epochs = 2
     cfg.model.hparams = {"units": [16], "dense": 8}
     metrics = train_run(cfg, run)
-    parity = export_run(run, list(BY_NAME), calibration=32)
+    parity = export_run(run, SKELETON_FORMATS, calibration=32)
     return {"dir": run, "metrics": metrics, "parity": parity}
 
 

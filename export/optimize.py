@@ -1,0 +1,136 @@
+"""`prognos optimize`: build every candidate variant, measure it, keep the best one within budget.
+
+For each format of the export table (or a given subset) the artifact is built (export_run, with
+its fine-tuning step), its validation RMSE is measured in its real runtime, its size raw and
+gzipped, and its single-window latency (1 thread, export.bench.time_calls; best p50 of 3 rounds
+that interleave all candidates, so a burst of other jobs on the machine hits every candidate
+alike instead of deciding the choice). The fastest (or, with
+`prefer="smallest"`, the smallest gzipped) artifact whose RMSE is within `budget` cycles of the
+fp32 Keras model is copied to R/bundles/best. The whole trade-off table goes to stdout and to
+R/report/optimize.{md,json,png}. Failed formats stay in the table with their error.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from edge_runtime.errors import ConfigError
+from edge_runtime.bundle import Bundle, read_manifest
+from edge_runtime.timing import machine_info, time_calls
+from export.bundle import library_versions
+from export.formats import FORMATS, get_formats
+from export.run import export_run, load_run
+
+PREFER = {"fastest": "p50_us", "smallest": "gzip_bytes"}
+
+
+def optimize_run(run_dir, budget: float, prefer: str = "fastest", formats=None, calibration: int = 256,
+                 tune_cfg=None, min_seconds: float = 1.0, reuse: bool = False) -> dict:
+    """Build, measure and choose (see module docstring). `reuse`: keep bundles newer than model.keras."""
+    run_dir = Path(run_dir)
+    if prefer not in PREFER:
+        raise ConfigError(f"optimize: prefer {prefer!r}; expected one of {sorted(PREFER)}")
+    if not budget >= 0:
+        raise ConfigError(f"optimize: budget {budget!r}; expected RMSE cycles >= 0")
+    names = [f.name for f in get_formats(formats)] if formats else [f.name for f in FORMATS]
+    todo = [n for n in names if not (reuse and _fresh(run_dir, n))]
+    if todo:
+        export_run(run_dir, todo, calibration, tune_cfg)
+    parity = json.loads((run_dir / "parity.json").read_text())
+    keras_rmse = parity["keras"]["val"]["rmse"]
+    window = load_run(run_dir)[3].x[:1]
+    built = [n for n in names if "error" not in parity[n]]
+    latency = latencies({n: run_dir / "bundles" / n for n in built}, window, min_seconds)
+    rows = [_row(run_dir, n, parity[n], latency.get(n), keras_rmse, budget) for n in names]
+    chosen = select(rows, prefer)
+    result = {"run": str(run_dir), "budget": budget, "prefer": prefer, "keras_val_rmse": keras_rmse,
+              "chosen": chosen["format"] if chosen else None, "rows": rows, "machine": machine_info(),
+              "libraries": library_versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if chosen is None:
+        _write_report(run_dir, result)
+        raise ConfigError(f"optimize: no artifact within {budget} RMSE of the Keras model ({keras_rmse:.3f}); "
+                          f"see {run_dir}/report/optimize.md")
+    _install_best(run_dir, chosen["format"], result)
+    _write_report(run_dir, result)
+    return result
+
+
+def _fresh(run_dir: Path, name: str) -> bool:
+    """A bundle of `name` exists, was verified (it has a parity row) and is newer than the trained model."""
+    manifest = run_dir / "bundles" / name / "manifest.json"
+    parity = run_dir / "parity.json"
+    return (manifest.is_file() and parity.is_file() and name in json.loads(parity.read_text())
+            and manifest.stat().st_mtime >= (run_dir / "model.keras").stat().st_mtime)
+
+
+def latencies(bundle_dirs: dict, window, min_seconds: float, rounds: int = 3) -> dict:
+    """{name: time_calls result} of each bundle's backend on one window; the round with the best p50."""
+    backends, out = {}, {}
+    for name, d in bundle_dirs.items():
+        try:
+            backends[name] = Bundle(d, num_threads=1).backend
+        except Exception as e:  # a bundle that does not load is a failed candidate, not a crash
+            out[name] = {"error": f"{type(e).__name__}: {e}"}
+    runs = {name: [] for name in backends}
+    for _ in range(rounds):
+        for name, backend in backends.items():
+            runs[name].append(time_calls(lambda b=backend: b.run(window), min_seconds / rounds))
+    return {**out, **{name: min(r, key=lambda t: t["p50_us"]) for name, r in runs.items()}}
+
+
+def _row(run_dir: Path, name: str, parity_row: dict, latency: dict | None, keras_rmse: float, budget: float):
+    if "error" in parity_row or latency is None or "error" in latency:
+        return {"format": name, "error": parity_row.get("error") or (latency or {}).get("error", "not built")}
+    bundle_dir = run_dir / "bundles" / name
+    data = (bundle_dir / read_manifest(bundle_dir)["model_file"]).read_bytes()
+    delta = round(parity_row["val"]["rmse"] - keras_rmse, 4)
+    return {"format": name, **latency, "size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9)),
+            "val_rmse": parity_row["val"]["rmse"], "rmse_delta": delta, "within_budget": bool(delta <= budget)}
+
+
+def select(rows: list, prefer: str) -> dict | None:
+    """The within-budget row with the lowest latency (fastest) or gzip size (smallest); ties by the other."""
+    key, other = PREFER[prefer], PREFER["smallest" if prefer == "fastest" else "fastest"]
+    ok = [r for r in rows if r.get("within_budget")]
+    return min(ok, key=lambda r: (r[key], r[other])) if ok else None
+
+
+def _install_best(run_dir: Path, name: str, result: dict):
+    best = run_dir / "bundles" / "best"
+    shutil.rmtree(best, ignore_errors=True)
+    shutil.copytree(run_dir / "bundles" / name, best)
+    manifest = json.loads((best / "manifest.json").read_text())
+    manifest["source"]["optimize"] = {"selected": name, "budget": result["budget"], "prefer": result["prefer"],
+                                      "report": str(run_dir / "report" / "optimize.json")}
+    (best / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def _write_report(run_dir: Path, result: dict):
+    from pipeline.plots import tradeoff
+
+    out = run_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "optimize.json").write_text(json.dumps(result, indent=2))
+    (out / "optimize.md").write_text(markdown_table(result))
+    ok = [r for r in result["rows"] if "error" not in r]
+    tradeoff(ok, result["keras_val_rmse"], result["budget"], result["chosen"], out / "optimize.png")
+
+
+def markdown_table(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']}",
+             f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer {result['prefer']}`; "
+             f"Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; latency: 1 window, 1 thread)", "",
+             "| format | val RMSE | Δ RMSE | size KB | gzip KB | p50 µs | p99 µs | within budget |",
+             "|---|---:|---:|---:|---:|---:|---:|:---:|"]
+    for r in result["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['format']} | failed: {r['error'][:90]} | | | | | | |")
+            continue
+        mark = "**chosen**" if r["format"] == result["chosen"] else ("yes" if r["within_budget"] else "no")
+        lines.append(f"| {r['format']} | {r['val_rmse']:.3f} | {r['rmse_delta']:+.3f} | {r['size_bytes'] / 1024:.1f} "
+                     f"| {r['gzip_bytes'] / 1024:.1f} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {mark} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""Magnitude pruning with tfmot (Zhu & Gupta 2017, "To prune, or not to prune").
+
+Every kernel of every prunable layer except the output head is pruned during fine-tuning: the
+smallest-magnitude weights are zeroed on a schedule, either polynomial decay from 0 to the target
+sparsity over the first 2/3 of the steps (the paper's cubic schedule) or constant sparsity from the
+first step, or 2:4-style m-by-n structure (`sparsity_m_by_n`: m zeros in every n consecutive
+weights along the input dimension; tfmot supports it for rank-2 and rank-4 kernels, so not for
+Conv1D). `strip_pruning` removes the wrappers before export; the report measures the sparsity of
+the stripped weights.
+"""
+from __future__ import annotations
+
+import math
+
+from export.tune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
+
+
+def schedule(tune: Tune, steps: int):
+    """The tfmot pruning schedule for `tune` over `steps` training steps."""
+    from models.kerasapi import load_tfmot
+
+    sparsity = load_tfmot().sparsity.keras
+    frequency = max(1, steps // 20)
+    if tune.m_by_n or tune.schedule == "constant":
+        return sparsity.ConstantSparsity(0.5 if tune.m_by_n else tune.sparsity, begin_step=0, frequency=frequency)
+    return sparsity.PolynomialDecay(0.0, tune.sparsity, begin_step=0, end_step=max(1, 2 * steps // 3),
+                                    frequency=frequency)
+
+
+def prune(model, tune: Tune, train, val, cfg: TuneConfig):
+    """(stripped pruned copy of `model`, report) after cfg.epochs of pruning fine-tuning."""
+    from models.kerasapi import keras, load_tfmot
+
+    sparsity = load_tfmot().sparsity.keras
+
+    steps = math.ceil(len(train.x) / cfg.batch_size) * cfg.epochs
+    params = {"pruning_schedule": schedule(tune, steps)}
+    if tune.m_by_n:
+        params["sparsity_m_by_n"] = tuple(tune.m_by_n)
+    head = model.layers[-1].name
+
+    def wrap(layer):
+        if layer.name == head or not layer.trainable_weights:
+            return layer
+        return sparsity.prune_low_magnitude(layer, **params)
+
+    # wrappers wrap the layers they are given: hand them a copy, never the caller's model
+    wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
+    val_loss = fine_tune(wrapped, train, val, cfg, callbacks=[sparsity.UpdatePruningStep()])
+    stripped = sparsity.strip_pruning(wrapped)
+    return stripped, {"tune": tune.relevant(), "epochs": cfg.epochs, "steps": steps, "val_loss": val_loss,
+                      "skipped": [head], "weights": weight_stats(stripped)}

@@ -1,0 +1,170 @@
+"""Quantization-aware training (Jacob et al. 2018) with tfmot, for LSTM and 1-D conv models too.
+
+THE one place that works around tfmot's layer support (tfmot 0.8.1, tf_keras 2.21):
+
+- LSTM: tfmot has no QuantizeConfig for RNN layers (its registry entry for LSTMCell is commented
+  out; tensorflow/tensorflow#61329). Each keras LSTM is rewritten into `models.dense_lstm.DenseLSTM`
+  (same equations, same weights) and annotated with `LayerQuantizeConfig`: fake-quantized
+  kernel and recurrent kernel (8 bit, symmetric, per tensor, as TFLite's int8 FULLY_CONNECTED) and a
+  quantized output. The gate pre-activations and the cell state inside the layer get no fake-quant
+  node; the converter calibrates them from the representative windows, as in PTQ.
+- Conv1D: not in tfmot's default 8-bit registry (tensorflow/model-optimization#362). It is
+  annotated here with a fake-quantized kernel and a quantized activation. The kernel is quantized
+  per tensor: tfmot's per-channel LastValueQuantize only handles rank-2 and rank-4 tensors (a
+  rank-3 Conv1D kernel fails with "'reduce_dims' is used before assignment"). tf_keras computes
+  Conv1D as a height-1 Conv2D, which is what the converter emits, with per-channel int8 weights.
+- SeparableConv1D: tfmot's rewrite of it builds a Lambda layer that tf_keras refuses to load in
+  safe mode (see also tensorflow/model-optimization#1114); it is not supported here and raises.
+
+Activation ranges: tfmot starts every moving-average range at [-6, 6] and moves it with an EMA of
+decay 0.999, so a fine-tuning of a few hundred steps ends far from the data's ranges, and the
+converter uses those ranges. The int8 file is very sensitive to them, far more than the Keras QAT
+model (measured on the demo LSTM: model-input range [-5, 5] instead of the data's [-3.6, 3.9]:
+Keras QAT RMSE 14.70 -> 14.70, its int8 file 14.96 -> 22.4, with part of the graph falling back to
+float). So `calibrate_ranges` sets every range from the float layer outputs on the representative
+windows before fine-tuning (a good start for the EMA) and again after it, with the fine-tuned
+weights (the ranges the converter uses are then the data's, as in PTQ).
+
+Collaborative modes (tfmot.experimental combine): `pqat` keeps the zeros of a pruned model,
+`cqat` keeps the centroids of a clustered model. For the layers annotated here, the matching tfmot
+weight quantizer is chosen (`_weight_quantizer`), because tfmot's preserve-registries only know
+Dense and Conv2D.
+"""
+from __future__ import annotations
+
+from edge_runtime.errors import ConfigError
+from models.dense_lstm import DenseLSTM
+from models.kerasapi import keras, load_tfmot
+
+MODES = ("qat", "pqat", "cqat")
+
+
+def _weight_quantizer(mode: str):
+    """tfmot's 8-bit per-tensor weight quantizer for `mode` (plain, prune- or cluster-preserving)."""
+    tfmot = load_tfmot()  # first: it must import TensorFlow after models.kerasapi chose tf_keras
+    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.cluster_preserve import (
+        cluster_preserve_quantize_registry as cp)
+    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
+        prune_preserve_quantize_registry as pp)
+
+    q = tfmot.quantization.keras.quantizers
+    table = {"qat": lambda: q.LastValueQuantizer(8, per_axis=False, symmetric=True, narrow_range=True),
+             "pqat": pp.PrunePreserveDefault8BitWeightsQuantizer,
+             "cqat": lambda: cp.ClusterPreserveDefault8BitWeightsQuantizer(False)}
+    return table[mode]()
+
+
+def _config_class():
+    """QuantizeConfig for DenseLSTM and Conv1D, built lazily so importing this module stays TF-light."""
+    tfmot = load_tfmot()
+    QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
+    MovingAverageQuantizer = tfmot.quantization.keras.quantizers.MovingAverageQuantizer
+
+    class LayerQuantizeConfig(QuantizeConfig):
+        """Fake-quantize `weights`; quantize the `activation` attribute or, if none, the output."""
+
+        def __init__(self, weights=("kernel",), activation: bool = False, mode: str = "qat"):
+            self.weights, self.activation, self.mode = list(weights), activation, mode
+
+        def _act(self):
+            return MovingAverageQuantizer(8, per_axis=False, symmetric=False, narrow_range=False)
+
+        def get_weights_and_quantizers(self, layer):
+            return [(getattr(layer, w), _weight_quantizer(self.mode)) for w in self.weights]
+
+        def get_activations_and_quantizers(self, layer):
+            return [(layer.activation, self._act())] if self.activation else []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            for name, value in zip(self.weights, quantize_weights):
+                setattr(layer, name, value)
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            if self.activation:
+                layer.activation = quantize_activations[0]
+
+        def get_output_quantizers(self, layer):
+            return [] if self.activation else [self._act()]
+
+        def get_config(self):
+            return {"weights": self.weights, "activation": self.activation, "mode": self.mode}
+
+    return LayerQuantizeConfig
+
+
+def _check_supported(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.SeparableConv1D):
+            raise ConfigError(f"QAT: layer {layer.name!r} is a SeparableConv1D; tfmot rewrites it with a Lambda "
+                              "layer that cannot be loaded in safe mode (tensorflow/model-optimization#1114). "
+                              "Use PTQ formats for this model.")
+
+
+def quantize_aware(model, mode: str = "qat"):
+    """A tfmot QAT model of `model` (a plain functional tf_keras model, LSTMs already DenseLSTMs)."""
+    if mode not in MODES:
+        raise ConfigError(f"QAT mode {mode!r}; expected one of {MODES}")
+    _check_supported(model)
+    tfmot = load_tfmot()
+    qk = tfmot.quantization.keras
+    config_cls = _config_class()
+
+    def annotate(layer):
+        if isinstance(layer, DenseLSTM):
+            cfg = config_cls(("kernel", "recurrent_kernel"), False, mode)
+        elif isinstance(layer, keras.layers.Conv1D):
+            cfg = config_cls(("kernel",), True, mode)
+        elif isinstance(layer, keras.layers.InputLayer):
+            return layer
+        else:
+            return qk.quantize_annotate_layer(layer)
+        return qk.quantize_annotate_layer(layer, quantize_config=cfg)
+
+    annotated = keras.models.clone_model(model, clone_function=annotate)
+    annotated.set_weights(model.get_weights())
+    scheme = {"qat": qk.default_8bit.Default8BitQuantizeScheme,
+              "pqat": tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme,
+              "cqat": tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme}[mode]()
+    with qk.quantize_scope({"LayerQuantizeConfig": config_cls, "DenseLSTM": DenseLSTM}):
+        return qk.quantize_apply(annotated, scheme)
+
+
+OUTPUT_RANGES = ("output", "post_activation")  # tfmot range variables that track a layer's output
+
+
+def _wrapped(qat_model) -> dict:
+    """{original layer name: tfmot wrapper} (wrapper names get suffixes when names collide)."""
+    return {layer.layer.name: layer for layer in qat_model.layers if hasattr(layer, "layer")}
+
+
+def float_twin(qat_model, float_model):
+    """`float_model` (same architecture, no fake quant) carrying `qat_model`'s current float weights."""
+    wrappers = _wrapped(qat_model)
+    for layer in float_model.layers:
+        if layer.weights:
+            source = {w.name.split("/")[-1]: w.numpy() for w in wrappers[layer.name].weights}
+            layer.set_weights([source[w.name.split("/")[-1]] for w in layer.weights])
+    return float_model
+
+
+def calibrate_ranges(qat_model, float_model, windows) -> int:
+    """Set the activation ranges of `qat_model` to the min/max of `float_model`'s layer outputs.
+
+    In our models every activation range tracks a layer's output, or the model input for tfmot's
+    QuantizeLayer; `float_model` has the layers tfmot wrapped, under their own names. Returns how
+    many range variables were set.
+    """
+    names = [layer.name for layer in float_model.layers[1:]]
+    probe = keras.Model(float_model.inputs, [float_model.get_layer(n).output for n in names])
+    outputs = dict(zip(names, probe.predict(windows, batch_size=256, verbose=0)))
+    targets = [(w, outputs[name], OUTPUT_RANGES) for name, w in _wrapped(qat_model).items() if name in outputs]
+    targets += [(layer, windows, None) for layer in qat_model.layers if type(layer).__name__ == "QuantizeLayer"]
+    count = 0
+    for layer, x, roles in targets:
+        for var in layer.weights:
+            base = var.name.split("/")[-1].split(":")[0]
+            role, bound = base[:-4], base[-3:]
+            if bound in ("min", "max") and base[-4] == "_" and (roles is None or role in roles):
+                var.assign(min(0.0, float(x.min())) if bound == "min" else max(0.0, float(x.max())))
+                count += 1
+    return count

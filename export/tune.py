@@ -1,0 +1,143 @@
+"""Fine-tuning steps applied to a trained model before conversion: prune, cluster, QAT and combos.
+
+A `Tune` is data in the export table (export.formats); `Tuner` fine-tunes copies of the run's
+trained model on the run's training windows and caches each result, so two formats that share a
+step (e.g. pruned int8 and prune-preserving QAT, which starts from the pruned model) train it once.
+Every step returns the model to convert and a report with the weights measured after the step
+(`weight_stats`: zero fraction and distinct values per kernel) and the validation loss per epoch.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from edge_runtime.errors import ConfigError
+
+KINDS = ("prune", "cluster", "qat", "pqat", "cqat")
+SCHEDULES = ("polynomial", "constant")
+KERNELS = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel", "embeddings")
+
+
+@dataclass(frozen=True)
+class Tune:
+    kind: str  # prune | cluster | qat | pqat (prune, then prune-preserving QAT) | cqat (cluster, then CQAT)
+    sparsity: float = 0.75  # prune/pqat: final zero fraction of every pruned kernel
+    schedule: str = "polynomial"  # prune/pqat: polynomial decay (Zhu & Gupta 2017) or constant sparsity
+    m_by_n: tuple | None = None  # prune: (2, 4) = at least 2 zeros in 4 consecutive weights (tfmot m_by_n)
+    clusters: int = 16  # cluster/cqat: centroids per kernel (Han et al. 2016 weight sharing)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ConfigError(f"tune kind {self.kind!r}; expected one of {KINDS}")
+        if not 0.0 < self.sparsity < 1.0:
+            raise ConfigError(f"tune sparsity {self.sparsity!r}; expected a fraction in (0, 1)")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"tune schedule {self.schedule!r}; expected one of {SCHEDULES}")
+        if self.m_by_n is not None and not (len(self.m_by_n) == 2 and 0 < self.m_by_n[0] < self.m_by_n[1]):
+            raise ConfigError(f"tune m_by_n {self.m_by_n!r}; expected (m, n) with 0 < m < n, e.g. (2, 4)")
+        if not isinstance(self.clusters, int) or self.clusters < 2:
+            raise ConfigError(f"tune clusters {self.clusters!r}; expected an int >= 2")
+
+    @property
+    def base(self) -> "Tune | None":
+        """The step a collaborative QAT starts from."""
+        if self.kind == "pqat":
+            return Tune("prune", self.sparsity, self.schedule)
+        if self.kind == "cqat":
+            return Tune("cluster", clusters=self.clusters)
+        return None
+
+    def relevant(self) -> dict:
+        """The kind and the parameters it uses (for reports and manifests)."""
+        if self.kind in ("prune", "pqat"):
+            params = {"m_by_n": list(self.m_by_n)} if self.m_by_n else {"sparsity": self.sparsity,
+                                                                         "schedule": self.schedule}
+        else:
+            params = {"clusters": self.clusters} if self.kind in ("cluster", "cqat") else {}
+        return {"kind": self.kind, **params}
+
+    def with_overrides(self, sparsity=None, schedule=None, clusters=None) -> "Tune":
+        """The same step with CLI overrides applied where this kind uses them."""
+        used = self.relevant()
+        changes = {k: v for k, v in (("sparsity", sparsity), ("schedule", schedule), ("clusters", clusters))
+                   if v is not None and k in used}
+        return replace(self, **changes)
+
+
+@dataclass
+class TuneConfig:
+    epochs: int = 4  # fine-tuning epochs per step; pruning reaches its target after 2/3 of them
+    learning_rate: float = 5e-4  # prune/cluster: a quarter of training's 2e-3 (fine-tuning, not retraining)
+    qat_learning_rate: float = 1e-4  # QAT only adapts to quantization noise; 5e-4 measured +0.2..1.2 RMSE drift
+    batch_size: int = 256
+
+
+def weight_stats(model) -> dict:
+    """{layer: {kernel: {"sparsity", "unique", "size"}}} measured on the weights as they are now."""
+    out = {}
+    for layer in model.layers:
+        for w in layer.weights:
+            name = w.name.split(":")[0].split("/")[-1]
+            if name in KERNELS:
+                v = np.asarray(w.numpy())
+                owner = getattr(layer, "layer", layer).name  # a tfmot wrapper reports the layer it wraps
+                out.setdefault(owner, {})[name] = {"sparsity": round(float(np.mean(v == 0)), 4),
+                                                        "unique": int(np.unique(v).size), "size": int(v.size)}
+    return out
+
+
+def copy_model(model):
+    """A functional copy with new layers and the same weights (tfmot wrappers mutate what they wrap)."""
+    from models.kerasapi import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def fine_tune(model, train, val, cfg: TuneConfig, callbacks=(), learning_rate: float | None = None) -> list:
+    """Compile and fit `model` for cfg.epochs; returns the validation loss per epoch."""
+    from models.kerasapi import keras
+
+    model.compile(keras.optimizers.Adam(learning_rate or cfg.learning_rate), loss="mse")
+    history = model.fit(train.x, train.y, validation_data=(val.x, val.y), epochs=cfg.epochs,
+                        batch_size=cfg.batch_size, shuffle=True, callbacks=list(callbacks),
+                        verbose=1 if sys.stdout.isatty() else 2)
+    return [round(float(v), 6) for v in history.history["val_loss"]]
+
+
+class Tuner:
+    """Fine-tuned variants of one trained model, computed on demand and cached by `Tune`."""
+
+    def __init__(self, model, train, val, cfg: TuneConfig | None = None, calibration=None):
+        self.model, self.train, self.val, self.cfg = model, train, val, cfg or TuneConfig()
+        self.calibration = train.x[:256] if calibration is None else calibration  # QAT activation ranges
+        self._cache: dict = {}
+
+    def get(self, tune: Tune):
+        """(model to convert, report) for `tune`."""
+        if tune not in self._cache:
+            self._cache[tune] = self._run(tune)
+        return self._cache[tune]
+
+    def _run(self, tune: Tune):
+        from export import cluster, prune, qat
+        from export.convert import inference_clone
+        from models.kerasapi import keras
+
+        print(f"[prognos] fine-tuning: {tune.relevant()}, {self.cfg.epochs} epochs", flush=True)
+        if tune.kind == "prune":
+            return prune.prune(self.model, tune, self.train, self.val, self.cfg)
+        if tune.kind == "cluster":
+            return cluster.cluster(self.model, tune, self.train, self.val, self.cfg)
+        start = inference_clone(self.get(tune.base)[0] if tune.base else self.model, None, rnn="dense")
+        model = qat.quantize_aware(start, tune.kind)
+        qat.calibrate_ranges(model, start, self.calibration)
+        best = keras.callbacks.EarlyStopping(patience=self.cfg.epochs, restore_best_weights=True)  # best epoch
+        val_loss = fine_tune(model, self.train, self.val, self.cfg, [best], self.cfg.qat_learning_rate)
+        qat.calibrate_ranges(model, qat.float_twin(model, start), self.calibration)
+        skipped = self.get(tune.base)[1]["skipped"] if tune.base else []  # e.g. the head a pruning left dense
+        return model, {"tune": tune.relevant(), "epochs": self.cfg.epochs, "val_loss": val_loss,
+                       "skipped": skipped, "weights": weight_stats(model)}

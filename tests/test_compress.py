@@ -1,0 +1,206 @@
+"""The compression suite on tiny, really trained models: pruning, clustering, PTQ modes, QAT for an
+LSTM and a 1-D conv model, ONNX int8, and `optimize`. Every artifact runs in its real runtime.
+
+Runs on copies of the session's tiny LSTM run (tests/conftest.py) so its bundles stay untouched;
+fine-tuning is 1 epoch. Bounds are for 2-epoch models; the issue's real-data bounds are in the
+README's compression table.
+"""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from edge_runtime.bundle import Bundle, read_manifest
+from export.tune import Tune, TuneConfig
+
+ONE_EPOCH = TuneConfig(epochs=1, batch_size=256)
+
+
+@pytest.fixture(scope="module")
+def lstm_run(tiny_run, tmp_path_factory):
+    """A copy of the tiny LSTM run with its four verified skeleton bundles (mtimes kept)."""
+    dst = tmp_path_factory.mktemp("compress") / "lstm"
+    shutil.copytree(tiny_run["dir"], dst, ignore=shutil.ignore_patterns("report", "bench.*"))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def tuner(lstm_run):
+    from export.run import load_run
+    from export.tune import Tuner
+
+    model, _, train, val = load_run(lstm_run)
+    return Tuner(model, train, val, ONE_EPOCH)
+
+
+@pytest.fixture(scope="module")
+def cnn_run(sim_dir, tmp_path_factory):
+    """A 2-epoch cnn1d (Conv1D backbone) on the tiny fleet."""
+    from pipeline.config import RunConfig
+    from pipeline.train import train_run
+
+    run = tmp_path_factory.mktemp("compress") / "cnn"
+    cfg = RunConfig()
+    cfg.data.data_dir, cfg.data.val_fraction = str(sim_dir), 0.25
+    cfg.model.name, cfg.model.hparams = "cnn1d", {"filters": [8, 8], "kernel_size": 3, "dense": 8}
+    cfg.train.epochs = 2
+    train_run(cfg, run)
+    return run
+
+
+def tensor_dtypes(bundle_dir) -> list:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return [d["dtype"] for d in Interpreter(model_path=str(bundle_dir / "model.tflite")).get_tensor_details()]
+
+
+def int8_tensors(bundle_dir) -> int:
+    return sum(d == np.int8 for d in tensor_dtypes(bundle_dir))
+
+
+def test_dense_lstm_is_the_keras_lstm_and_loads_in_safe_mode(tiny_run, tmp_path):
+    from export.convert import inference_clone
+    from export.run import load_run
+    from models.dense_lstm import DenseLSTM
+    from models.kerasapi import keras
+
+    model, _, _, val = load_run(tiny_run["dir"])
+    dense = inference_clone(model, None, rnn="dense")
+    assert any(isinstance(layer, DenseLSTM) for layer in dense.layers)
+    x = val.x[:256]
+    np.testing.assert_allclose(dense.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    dense.save(tmp_path / "dense.keras")
+    loaded = keras.models.load_model(tmp_path / "dense.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), dense.predict(x, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("tune, target", [(Tune("prune", 0.75, "polynomial"), 0.75),
+                                          pytest.param(Tune("prune", 0.5, "constant"), 0.5, marks=pytest.mark.slow)])
+def test_pruning_reaches_target_sparsity(tuner, tune, target):
+    model, report = tuner.get(tune)
+    assert not any("prune" in type(layer).__name__.lower() for layer in model.layers)  # stripped
+    head = report["skipped"][0]
+    for layer in model.layers:
+        for w in layer.weights:
+            if w.name.split("/")[-1].startswith(("kernel", "recurrent_kernel")):
+                zeros = float(np.mean(w.numpy() == 0))
+                assert (zeros < 0.05) if layer.name == head else (zeros >= target - 0.01), (layer.name, w.name)
+    assert report["weights"]["lstm_0"]["recurrent_kernel"]["sparsity"] >= target - 0.01
+
+
+def test_two_of_four_structured_sparsity(tuner):
+    model, _ = tuner.get(Tune("prune", m_by_n=(2, 4)))
+    kernel = model.get_layer("lstm_0").get_weights()[1]  # recurrent kernel (units, 4 units)
+    groups = kernel.T.reshape(kernel.shape[1], -1, 4)  # 4 consecutive input weights per output
+    assert (np.sum(groups == 0, axis=-1) >= 2).all()
+
+
+def test_clustering_leaves_at_most_n_values_per_kernel(tuner):
+    model, report = tuner.get(Tune("cluster", clusters=8))
+    for name in ("lstm_0", "dense"):
+        for w in model.get_layer(name).get_weights()[:2]:
+            if w.ndim == 2:
+                assert 2 <= np.unique(w).size <= 8, name
+    assert report["weights"]["dense"]["kernel"]["unique"] <= 8
+
+
+def test_ptq_variants_run_in_their_runtime(lstm_run):
+    from export.run import export_run
+
+    formats = ["tflite_dynamic", "tflite_fp16", "tflite_int8_dense", "onnx_int8"]
+    parity = export_run(lstm_run, formats, calibration=32)
+    for f in formats:
+        assert "error" not in parity[f], parity[f]
+    assert parity["tflite_fp16"]["max_abs_diff"] < 0.1
+    assert np.float16 in tensor_dtypes(lstm_run / "bundles" / "tflite_fp16")
+    assert abs(parity["tflite_dynamic"]["rmse_delta"]) < 0.5
+    assert np.int8 in tensor_dtypes(lstm_run / "bundles" / "tflite_dynamic")
+    for f in ("tflite_int8_dense", "onnx_int8"):
+        assert abs(parity[f]["rmse_delta"]) < 1.5, (f, parity[f])
+    dense = lstm_run / "bundles" / "tflite_int8_dense"
+    assert read_manifest(dense)["inputs"][0]["dtype"] == "float32" and int8_tensors(dense) > 100
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(lstm_run / "bundles" / "onnx_int8" / "model.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "LSTM"} <= ops
+    assert Bundle(lstm_run / "bundles" / "onnx_int8").backend.__class__.__name__ == "OnnxBackend"
+
+
+@pytest.mark.slow
+def test_int16x8_runs_in_litert(lstm_run):
+    from export.run import export_run
+
+    row = export_run(lstm_run, ["tflite_int16x8"], calibration=32)["tflite_int16x8"]
+    assert "error" not in row and abs(row["rmse_delta"]) < 0.5, row
+    assert np.int16 in tensor_dtypes(lstm_run / "bundles" / "tflite_int16x8")
+
+
+def test_qat_lstm_int8(lstm_run):
+    from export.run import export_run
+
+    row = export_run(lstm_run, ["tflite_int8_qat"], calibration=32, tune_cfg=ONE_EPOCH)["tflite_int8_qat"]
+    assert "error" not in row, row
+    # fine-tuning moves a 2-epoch model a lot; the int8 file must reproduce the QAT Keras model
+    assert abs(row["val"]["rmse"] - row["tune"]["tuned_keras_rmse"]) < 2.0, row
+    assert int8_tensors(lstm_run / "bundles" / "tflite_int8_qat") > 100
+    report = json.loads((lstm_run / "report" / "tune_tflite_int8_qat.json").read_text())
+    assert report["tune"] == {"kind": "qat"} and len(report["val_loss"]) == 1
+
+
+def test_qat_conv1d_int8_and_unsupported_variant_recorded(cnn_run):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from export.run import export_run
+
+    parity = export_run(cnn_run, ["tflite_int8_qat", "tflite_int8_pruned_2x4"], calibration=32, tune_cfg=ONE_EPOCH)
+    row = parity["tflite_int8_qat"]
+    assert "error" not in row, row
+    assert abs(row["val"]["rmse"] - row["tune"]["tuned_keras_rmse"]) < 2.0, row
+    it = Interpreter(model_path=str(cnn_run / "bundles" / "tflite_int8_qat" / "model.tflite"))
+    convs = [d for d in it._get_ops_details() if d["op_name"] == "CONV_2D"]
+    assert len(convs) == 2
+    tensors = {d["index"]: d for d in it.get_tensor_details()}
+    weights = [tensors[c["inputs"][1]] for c in convs]
+    assert all(w["dtype"] == np.int8 and w["shape"][0] == 8 for w in weights)  # 8 filters each, int8
+    # tfmot's m-by-n pruning handles rank-2 and rank-4 kernels only; Conv1D's is rank 3
+    assert re.fullmatch(r"ValueError: weight tensor with shape: \(3, \d+, 8\) is not supported\.",
+                        parity["tflite_int8_pruned_2x4"]["error"])
+    assert not (cnn_run / "bundles" / "tflite_int8_pruned_2x4").exists()
+
+
+def test_optimize_picks_the_fastest_within_budget(lstm_run):
+    from edge_runtime.errors import ConfigError
+    from export.optimize import optimize_run, select
+
+    formats = ["tflite_fp32", "onnx_fp32", "tflite_int8_dense", "tflite_int8_fused"]
+    result = optimize_run(lstm_run, budget=1.5, formats=formats, calibration=32, min_seconds=0.06, reuse=True)
+    rows = {r["format"]: r for r in result["rows"]}
+    assert set(rows) == set(formats) and all("error" not in r for r in rows.values())
+    chosen = rows[result["chosen"]]
+    assert chosen["within_budget"] and chosen["rmse_delta"] <= 1.5
+    assert chosen["p50_us"] == min(r["p50_us"] for r in rows.values() if r["within_budget"])
+    smallest = select(result["rows"], "smallest")
+    assert smallest["gzip_bytes"] == min(r["gzip_bytes"] for r in rows.values() if r["within_budget"])
+    best = lstm_run / "bundles" / "best"
+    assert read_manifest(best)["source"]["optimize"]["selected"] == result["chosen"]
+    x = np.zeros((2, 30, len(Bundle(best).preprocessor.features)), np.float32)
+    np.testing.assert_array_equal(Bundle(best).predict(x), Bundle(lstm_run / "bundles" / result["chosen"]).predict(x))
+    for name in ("optimize.md", "optimize.json", "optimize.png"):
+        assert (lstm_run / "report" / name).stat().st_size > 0
+    assert f"| {result['chosen']} |" in (lstm_run / "report" / "optimize.md").read_text()
+    with pytest.raises(ConfigError, match="budget"):
+        optimize_run(lstm_run, budget=-1.0, formats=formats)
+
+
+@pytest.mark.slow
+def test_optimize_over_the_whole_table(lstm_run):
+    from export.formats import FORMATS
+    from export.optimize import optimize_run
+
+    result = optimize_run(lstm_run, budget=3.0, calibration=32, tune_cfg=ONE_EPOCH, min_seconds=0.05)
+    assert [r["format"] for r in result["rows"]] == [f.name for f in FORMATS]
+    for r in result["rows"]:
+        assert "error" in r or (r["p50_us"] > 0 and r["gzip_bytes"] < r["size_bytes"]), r
+    assert result["chosen"] is not None
