@@ -91,6 +91,8 @@ def _add_vibration(sub) -> None:
     vb.add_argument("--model", help="registered model on spectrograms (default lenet)")
     vb.add_argument("--epochs", type=int, help="maximum epochs (default 30, early stopping)")
     vb.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
+    vb.add_argument("--test-loads", help="cross-load check: also score every window of these loads, e.g. "
+                                         "--loads 0 --test-loads 1")
     vb.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
     vb.add_argument("--formats", help="bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
     vb.add_argument("--seed", type=int)
@@ -224,11 +226,13 @@ def cmd_vibration(args):
             setattr(cfg, key, getattr(args, flag))
     if args.loads:
         cfg.loads = [int(v) for v in args.loads.split(",")]
+    if args.test_loads:
+        cfg.test_loads = [int(v) for v in args.test_loads.split(",")]
     if args.formats:
         cfg.formats = args.formats.split(",")
     m = vibration_run(cfg, args.run, args.data_dir)
     print(json.dumps({k: m[k] for k in ("data", "train_windows", "val_windows", "epochs_run", "val_accuracy",
-                                        "agreement_with_keras", "bundles")}, indent=2))
+                                        "agreement_with_keras", "cross_load", "bundles") if k in m}, indent=2))
     print(f"[prognos] artifacts in {args.run}/ (model.keras, metrics.json, confusion.png, bundles/)")
 
 

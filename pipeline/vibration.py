@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization, input_shape
+from edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization, input_shape, windows
 from edge_runtime.errors import ConfigError
 from pipeline.cwru import CLASSES_10, load_folder, split_windows
 
@@ -33,6 +33,7 @@ class VibrationConfig:
     hop: int = 1024  # 50 % overlap between training windows
     train_fraction: float = 0.8  # first 80 % of each recording trains, the rest (after a gap) validates
     loads: list | None = None  # motor loads (HP) to read; None = all in the folder
+    test_loads: list | None = None  # cross-load check: every window of these loads' recordings, never trained on
     epochs: int = 30
     patience: int = 5
     batch_size: int = 32
@@ -124,6 +125,22 @@ def bundle_predictions(bundle_dir, x: np.ndarray) -> np.ndarray:
     return Bundle(bundle_dir).backend.run(np.asarray(x, np.float32)).reshape(len(x), -1)
 
 
+def cross_load(cfg: VibrationConfig, model, spec: DspSpec, bundles: dict, data_dir) -> dict:
+    """Accuracy on all windows of the recordings at `cfg.test_loads` (other motor loads than training's)."""
+    if cfg.loads and set(cfg.loads) & set(cfg.test_loads):
+        raise ConfigError(f"test_loads {cfg.test_loads} overlap the training loads {cfg.loads}")
+    records = load_folder(data_dir, cfg.test_loads)
+    x = np.concatenate([windows(spec, r.signal) for r in records])
+    y = np.concatenate([np.full(len(windows(spec, r.signal)), r.label.label10) for r in records])
+    feats = apply_many(spec, x)
+    out = {"loads": list(cfg.test_loads), "records": len(records), "windows": len(x),
+           "classes": sorted({CLASSES_10[k] for k in y.tolist()}),
+           "accuracy": {"keras": float(np.mean(model.predict(feats, verbose=0).argmax(1) == y))}}
+    for name, path in bundles.items():
+        out["accuracy"][name] = float(np.mean(bundle_predictions(path, feats).argmax(1) == y))
+    return out
+
+
 def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None) -> dict:
     """Load, split, featurize, train, evaluate, export; returns metrics (also in metrics.json)."""
     run_dir = Path(run_dir)
@@ -151,6 +168,8 @@ def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None) -> dict:
         pred = bundle_predictions(path, xv).argmax(1)
         metrics["val_accuracy"][name] = float(np.mean(pred == split.y_val))
         metrics["agreement_with_keras"][name] = float(np.mean(pred == keras_pred))
+    if cfg.test_loads:
+        metrics["cross_load"] = cross_load(cfg, model, spec, bundles, data_dir or source)
     metrics["bundles"] = {k: str(v) for k, v in bundles.items()}
     metrics["config"] = asdict(cfg)
     (run_dir / "history.json").write_text(json.dumps(history))

@@ -1,4 +1,5 @@
-"""Vibration slice end to end on a short simulated CWRU-like dataset (load 0, 3 s per fault class).
+"""Vibration slice end to end on a short simulated CWRU-like dataset (3 s per fault class; trained at
+0 HP, cross-load scored at 1 HP).
 
 One tiny run (lenet, 4 epochs) is trained once per module and shared: time-segment split, metrics
 and confusion matrix, classify bundles, and the TF-free edge `classify` command in a subprocess
@@ -24,7 +25,7 @@ def vib_run(tmp_path_factory):
     from pipeline.vibration import VibrationConfig, vibration_run
 
     run = tmp_path_factory.mktemp("vib")
-    cfg = VibrationConfig(epochs=4, sim_seconds=3.0, patience=4)
+    cfg = VibrationConfig(epochs=4, sim_seconds=3.0, patience=4, sim_loads=[0, 1], loads=[0], test_loads=[1])
     return run, vibration_run(cfg, run)
 
 
@@ -54,6 +55,11 @@ def test_run_metrics_and_artifacts(vib_run):
     assert m["agreement_with_keras"]["tflite_fp32"] == 1.0
     assert m["agreement_with_keras"]["tflite_int8"] >= 0.9
     assert (run / "confusion.png").stat().st_size > 10_000
+    cross = m["cross_load"]  # trained on 0 HP, scored on every window of the 1 HP recordings
+    assert cross["loads"] == [1] and cross["records"] == 10
+    assert cross["windows"] == 9 * 34 + 69  # 3 s fault files, 6 s normal file: (n - 2048) // 1024 + 1
+    assert cross["accuracy"]["tflite_fp32"] == pytest.approx(cross["accuracy"]["keras"])
+    assert abs(cross["accuracy"]["tflite_int8"] - cross["accuracy"]["keras"]) <= 0.1
     manifest = json.loads((run / "bundles" / "tflite_int8" / "manifest.json").read_text())
     assert manifest["task"] == "classify"
     assert manifest["postprocessing"]["classes"] == list(CLASSES_10)
