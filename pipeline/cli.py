@@ -96,6 +96,12 @@ def _add_vibration(sub) -> None:
     vb.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
     vb.add_argument("--formats", help="bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
     vb.add_argument("--seed", type=int)
+    va = sub.add_parser("vibration-anomaly", help="autoencoder on healthy windows only: false alarms, detection "
+                                                   "rate per fault class, AUC (pipeline side; no bundle yet)")
+    va.add_argument("--run", required=True, help="run folder")
+    va.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
+    va.add_argument("--epochs", type=int, help="maximum epochs (default 40)")
+    va.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
     vs = sub.add_parser("vibration-sim", help="write one simulated bearing recording as a 1-D .npy (raw g at 12 kHz)")
     vs.add_argument("--out", required=True, help="output .npy file")
     vs.add_argument("--class", dest="cls", default="IR014", help="one of the 10 CWRU classes (default IR014)")
@@ -236,6 +242,19 @@ def cmd_vibration(args):
     print(f"[prognos] artifacts in {args.run}/ (model.keras, metrics.json, confusion.png, bundles/)")
 
 
+def cmd_vibration_anomaly(args):
+    from pipeline.vibration import VibrationConfig
+    from pipeline.vibration_anomaly import AnomalyConfig, anomaly_run
+
+    cfg, vcfg = AnomalyConfig(), VibrationConfig()
+    if args.epochs is not None:
+        cfg.epochs = args.epochs
+    if args.sim_seconds is not None:
+        vcfg.sim_seconds = args.sim_seconds
+    m = anomaly_run(cfg, vcfg, args.run, args.data_dir)
+    print(json.dumps({k: v for k, v in m.items() if k != "config"}, indent=2))
+
+
 def cmd_vibration_sim(args):
     import numpy as np
 
@@ -253,7 +272,8 @@ def cmd_vibration_sim(args):
     print(f"[prognos] wrote {args.out}: {args.cls} at {args.load} HP, {len(x)} samples")
 
 
-COMMANDS = {"vibration": cmd_vibration, "vibration-sim": cmd_vibration_sim, "simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, "quantize": cmd_quantize,
+COMMANDS = {"vibration": cmd_vibration, "vibration-sim": cmd_vibration_sim,
+            "vibration-anomaly": cmd_vibration_anomaly, "simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, "quantize": cmd_quantize,
             "formats": cmd_formats, "bench": cmd_bench, "evaluate": cmd_evaluate, "cv": cmd_cv,
             "search": cmd_search, "demo": cmd_demo, "scale": cmd_scale}
 

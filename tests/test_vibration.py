@@ -128,3 +128,24 @@ def test_edge_classify_without_tensorflow_agrees_with_keras(vib_run, tmp_path):
     assert summary["accuracy"] == pytest.approx(np.mean([c == "IR014" for c in keras_cls]))
     int8, _ = _edge_classify(run / "bundles" / "tflite_int8", tmp_path / "ir014.txt")
     assert np.mean([a["class"] == b for a, b in zip(int8, keras_cls)]) >= 0.9
+
+
+def test_auc_is_the_rank_probability():
+    from pipeline.vibration_anomaly import auc
+
+    assert auc([0.1, 0.2], [0.3, 0.4]) == 1.0
+    assert auc([0.3, 0.4], [0.1, 0.2]) == 0.0
+    assert auc([0.1, 0.3], [0.2, 0.3]) == pytest.approx((1 + 0 + 1 + 0.5) / 4)
+
+
+def test_anomaly_autoencoder_trained_on_healthy_windows_flags_faults(tmp_path):
+    from pipeline.vibration import VibrationConfig
+    from pipeline.vibration_anomaly import AnomalyConfig, anomaly_run
+
+    m = anomaly_run(AnomalyConfig(epochs=5), VibrationConfig(sim_seconds=3.0), tmp_path)
+    # 55 healthy training windows (first 80 % of the 6 s normal file): 41 fit, the last 14 calibrate
+    assert (m["healthy_train_windows"], m["calibration_windows"]) == (41, 14)
+    assert m["val_windows"] == 47 and len(m["detection_by_class"]) == 9
+    assert m["threshold"] > 0
+    assert m["auc"] >= 0.9 and m["detection_rate"] >= 0.8 and m["false_alarm_rate"] <= 0.5
+    assert (tmp_path / "anomaly_model.keras").is_file()
