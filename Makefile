@@ -106,3 +106,19 @@ train-multiworker: $(STAMP)  ## train RUN on WORKERS local processes (MultiWorke
 
 scale: $(STAMP)  ## stream a simulated fleet of UNITS engines through tf.data: windows/s, peak RSS
 	$(BIN)/prognos scale --units $(UNITS)
+
+# Vibration use case (pipeline.vibration): bearing fault classification, DSP shared with the device.
+VIB_RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-vibration,vibration-demo)
+.PHONY: demo-vibration train-vibration
+
+demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundle -> `prognos-edge classify` on a new simulated IR014 recording
+	$(BIN)/prognos vibration --run $(VIB_RUN) $(if $(MODEL),--model $(MODEL)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))
+	$(BIN)/prognos vibration-sim --class IR014 --seed 1 --seconds 5 --out $(VIB_RUN)/demo_IR014.npy
+	$(BIN)/prognos-edge classify --bundle $(VIB_RUN)/bundles/tflite_int8 --input $(VIB_RUN)/demo_IR014.npy \
+		--expect IR014 > $(VIB_RUN)/demo_IR014.jsonl
+	@tail -1 $(VIB_RUN)/demo_IR014.jsonl
+
+train-vibration: $(STAMP)  ## train the vibration classifier on CWRU .mat files in DATA_DIR into VIB_RUN
+	@test -n "$(DATA_DIR)" || { echo "usage: make train-vibration DATA_DIR=../shared/data/cwru"; exit 2; }
+	$(BIN)/prognos vibration --run $(VIB_RUN) --data-dir $(DATA_DIR) $(if $(MODEL),--model $(MODEL)) \
+		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime import dsp_spec
 from edge_runtime.backends import open_backend
 from edge_runtime.errors import BundleError, ConfigError
 from edge_runtime.features import Preprocessor
@@ -20,7 +21,7 @@ from edge_runtime.features import Preprocessor
 SCHEMA_VERSION = 1
 REQUIRED = ("schema_version", "task", "format", "model_file", "sha256", "inputs", "outputs",
             "preprocessing", "postprocessing")
-TASKS = ("rul",)
+TASKS = ("rul", "classify")
 
 
 def sha256_of(data: bytes) -> str:
@@ -59,22 +60,38 @@ class Bundle:
             raise BundleError(f"{model_path}: sha256 {sha256_of(data)[:12]}… does not match the manifest's "
                               f"{self.manifest['sha256'][:12]}…; the file is truncated or was modified")
         self.sha256 = self.manifest["sha256"]
-        try:
-            self.preprocessor = Preprocessor.from_dict(self.manifest["preprocessing"])
-        except ConfigError as e:
-            raise BundleError(f"{self.path}/manifest.json: bad preprocessing: {e}") from None
+        self.preprocessor, self.dsp = self._read_preprocessing(self.manifest["preprocessing"])
         self.backend = open_backend(data, model_path.suffix, num_threads, name=str(model_path))
         self._check_input_shape()
         self.rul_scale = float(self.manifest["postprocessing"].get("rul_scale", 1.0))
+        self.classes = list(self.manifest["postprocessing"].get("classes", []))
+
+    def _read_preprocessing(self, pre: dict):
+        """(Preprocessor of row windows, None) or (None, DspSpec of raw vibration windows)."""
+        try:
+            if "dsp" in pre:
+                return None, dsp_spec.DspSpec.from_dict(pre["dsp"])
+            return Preprocessor.from_dict(pre), None
+        except (ConfigError, TypeError) as e:
+            raise BundleError(f"{self.path}/manifest.json: bad preprocessing: {e}") from None
+
+    @property
+    def input_shape(self) -> tuple:
+        """One model input as the manifest's preprocessing produces it (without the batch axis)."""
+        if self.dsp is not None:
+            return tuple(dsp_spec.input_shape(self.dsp))
+        return (self.preprocessor.window, len(self.preprocessor.features))
 
     def _check_input_shape(self):
-        want = (self.preprocessor.window, len(self.preprocessor.features))
-        got = tuple(self.backend.inputs[0].shape[1:])
+        want, got = self.input_shape, tuple(self.backend.inputs[0].shape[1:])
         if got != want:
-            raise BundleError(f"{self.path}: model input {got} does not match the manifest's window x features {want}")
+            what = "DspSpec output" if self.dsp is not None else "window x features"
+            raise BundleError(f"{self.path}: model input {got} does not match the manifest's {what} {want}")
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """(N, window, F) normalized float32 windows -> (N,) predicted RUL in cycles."""
+        if self.manifest["task"] != "rul":
+            raise BundleError(f"predict: bundle task is {self.manifest['task']!r}; predict() returns RUL")
         windows = np.asarray(windows, np.float32)
         if windows.ndim != 3 or windows.shape[1:] != (self.preprocessor.window, len(self.preprocessor.features)):
             raise BundleError(f"predict: windows of shape {windows.shape}, expected "

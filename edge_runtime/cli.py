@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--http", type=int, help="serve /healthz and /metrics on this port (127.0.0.1)")
     sv.add_argument("--mqtt", help="broker HOST:PORT (subscribe with --input mqtt; publish predictions/alerts)")
     sv.add_argument("--predictions", help="predictions: a file, - for stdout (default), or none")
+    c = sub.add_parser("classify", help="classify a raw vibration recording with a 'classify' bundle; JSON lines "
+                                        "{window, start, class, prob, status} out, one per full window")
+    c.add_argument("--bundle", required=True, help="bundle directory of task 'classify' (prognos vibration)")
+    c.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
+    c.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    c.add_argument("--expect", help="true class name: print windows and accuracy to stderr at the end")
     _add_tools(sub)
     return p
 
@@ -113,6 +119,27 @@ def cmd_serve(args) -> int:
     return Service(_service_config(args)).run()
 
 
+def cmd_classify(args) -> int:
+    import json
+
+    from edge_runtime.bundle import Bundle
+    from edge_runtime.vibration import classify_stream, read_samples
+
+    bundle = Bundle(args.bundle, num_threads=args.threads)
+    if args.expect is not None and args.expect not in bundle.classes:
+        print(f"prognos-edge: error: --expect {args.expect!r}; the bundle's classes are {bundle.classes}",
+              file=sys.stderr)
+        return 2
+    outs = classify_stream(bundle, read_samples(args.input))
+    for o in outs:
+        print(json.dumps(o))
+    if args.expect is not None:
+        hits = sum(o["class"] == args.expect for o in outs)
+        print(json.dumps({"windows": len(outs), "expected": args.expect,
+                          "accuracy": round(hits / len(outs), 4) if outs else None}), file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args) -> int:
     import json
 
@@ -175,7 +202,7 @@ def cmd_healthcheck(args) -> int:
     return 1
 
 
-COMMANDS = {"predict": cmd_predict, "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak,
+COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak,
             "deploy": cmd_deploy, "healthcheck": cmd_healthcheck}
 
 if __name__ == "__main__":

@@ -72,7 +72,18 @@ def rul_outputs(bundle: Bundle, raw: np.ndarray) -> list[dict]:
     return out
 
 
-OUTPUTS = {"rul": rul_outputs}  # task -> (bundle, raw (N, outputs) model outputs) -> one dict per window
+def classify_outputs(bundle: Bundle, raw: np.ndarray) -> list[dict]:
+    """Task 'classify', softmax outputs (N, classes) -> {"class", "prob", "status"}: "ok" for the normal
+    class (postprocessing.normal_class), else "fault"."""
+    names = bundle.classes or [str(i) for i in range(raw.shape[1])]
+    normal = bundle.manifest["postprocessing"].get("normal_class")
+    out = []
+    for k, p in zip(raw.argmax(1).tolist(), raw.max(1).tolist()):
+        out.append({"class": names[k], "prob": round(p, 4), "status": "ok" if names[k] == normal else "fault"})
+    return out
+
+
+OUTPUTS = {"rul": rul_outputs, "classify": classify_outputs}  # task -> (bundle, raw (N, outputs) model outputs) -> one dict per window
 
 
 class StreamEngine:

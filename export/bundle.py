@@ -23,8 +23,18 @@ def library_versions() -> dict:
     return out
 
 
-def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor, metrics: dict, source: dict) -> Path:
-    """Write `model<suffix>` and its manifest into `out_dir`; returns the directory."""
+def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor | None, metrics: dict, source: dict,
+                 task: str = "rul", preprocessing: dict | None = None, postprocessing: dict | None = None,
+                 alerts: dict | None = None) -> Path:
+    """Write `model<suffix>` and its manifest into `out_dir`; returns the directory.
+
+    Task "rul" takes its preprocessing and postprocessing from `pre`; other tasks (e.g. "classify" with
+    `{"dsp": DspSpec.to_dict()}`) pass `preprocessing` and `postprocessing` explicitly.
+    """
+    if task == "rul":
+        preprocessing = pre.to_dict()
+        postprocessing = {"rul_scale": pre.rul_cap, "doc": "RUL [cycles] = model output * rul_scale"}
+        alerts = {"rul_below": 30} if alerts is None else alerts
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_file = f"model{fmt.suffix}"
@@ -32,7 +42,7 @@ def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor, metrics: d
     backend = open_backend(model_bytes, fmt.suffix, name=str(out / model_file))
     manifest = {
         "schema_version": SCHEMA_VERSION,
-        "task": "rul",
+        "task": task,
         "format": fmt.name,
         "format_doc": fmt.doc,
         "model_file": model_file,
@@ -40,9 +50,9 @@ def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor, metrics: d
         "size_bytes": len(model_bytes),
         "inputs": [s.to_dict() for s in backend.inputs],
         "outputs": [s.to_dict() for s in backend.outputs],
-        "preprocessing": pre.to_dict(),
-        "postprocessing": {"rul_scale": pre.rul_cap, "doc": "RUL [cycles] = model output * rul_scale"},
-        "alerts": {"rul_below": 30},
+        "preprocessing": preprocessing,
+        "postprocessing": postprocessing,
+        "alerts": alerts or {},
         "metrics": metrics,
         "source": source,
         "library_versions": library_versions(),

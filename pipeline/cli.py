@@ -98,7 +98,35 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--fit-steps", type=int, default=0, help="also time this many training steps of --model")
     sc.add_argument("--model", default="lstm", help="model for --fit-steps (default lstm)")
     sc.add_argument("--seed", type=int, default=0)
+    _add_vibration(sub)
     return p
+
+
+def _add_vibration(sub) -> None:
+    vb = sub.add_parser("vibration", help="bearing fault classification (CWRU or simulator): train, confusion "
+                                          "matrix, fp32 + int8 TFLite bundles of task 'classify'")
+    vb.add_argument("--run", required=True, help="run folder")
+    vb.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
+    vb.add_argument("--model", help="registered model on spectrograms (default lenet)")
+    vb.add_argument("--epochs", type=int, help="maximum epochs (default 30, early stopping)")
+    vb.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
+    vb.add_argument("--test-loads", help="cross-load check: also score every window of these loads, e.g. "
+                                         "--loads 0 --test-loads 1")
+    vb.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    vb.add_argument("--formats", help="bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
+    vb.add_argument("--seed", type=int)
+    va = sub.add_parser("vibration-anomaly", help="autoencoder on healthy windows only: false alarms, detection "
+                                                   "rate per fault class, AUC (pipeline side; no bundle yet)")
+    va.add_argument("--run", required=True, help="run folder")
+    va.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
+    va.add_argument("--epochs", type=int, help="maximum epochs (default 40)")
+    va.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    vs = sub.add_parser("vibration-sim", help="write one simulated bearing recording as a 1-D .npy (raw g at 12 kHz)")
+    vs.add_argument("--out", required=True, help="output .npy file")
+    vs.add_argument("--class", dest="cls", default="IR014", help="one of the 10 CWRU classes (default IR014)")
+    vs.add_argument("--load", type=int, default=0, help="motor load HP (default 0)")
+    vs.add_argument("--seconds", type=float, default=5.0)
+    vs.add_argument("--seed", type=int, default=1, help="seed (default 1; training's simulator uses 0)")
 
 
 def main(argv=None) -> int:
@@ -238,11 +266,62 @@ def cmd_demo(args):
           f"--input {args.run}/data/test_SIM.txt | tail -3")
 
 
+def cmd_vibration(args):
+    from pipeline.vibration import VibrationConfig, vibration_run
+
+    cfg = VibrationConfig()
+    for flag, key in (("model", "model"), ("epochs", "epochs"), ("sim_seconds", "sim_seconds"), ("seed", "seed")):
+        if getattr(args, flag) is not None:
+            setattr(cfg, key, getattr(args, flag))
+    if args.loads:
+        cfg.loads = [int(v) for v in args.loads.split(",")]
+    if args.test_loads:
+        cfg.test_loads = [int(v) for v in args.test_loads.split(",")]
+    if args.formats:
+        cfg.formats = args.formats.split(",")
+    m = vibration_run(cfg, args.run, args.data_dir)
+    print(json.dumps({k: m[k] for k in ("data", "train_windows", "val_windows", "epochs_run", "val_accuracy",
+                                        "agreement_with_keras", "cross_load", "bundles") if k in m}, indent=2))
+    print(f"[prognos] artifacts in {args.run}/ (model.keras, metrics.json, confusion.png, bundles/)")
+
+
+def cmd_vibration_anomaly(args):
+    from pipeline.vibration import VibrationConfig
+    from pipeline.vibration_anomaly import AnomalyConfig, anomaly_run
+
+    cfg, vcfg = AnomalyConfig(), VibrationConfig()
+    if args.epochs is not None:
+        cfg.epochs = args.epochs
+    if args.sim_seconds is not None:
+        vcfg.sim_seconds = args.sim_seconds
+    m = anomaly_run(cfg, vcfg, args.run, args.data_dir)
+    print(json.dumps({k: v for k, v in m.items() if k != "config"}, indent=2))
+
+
+def cmd_vibration_sim(args):
+    import numpy as np
+
+    from edge_runtime.errors import ConfigError
+    from pipeline.bearing_sim import FAULT_MODEL, simulate_recording
+    from pipeline.cwru import CLASSES_10
+
+    if args.cls not in CLASSES_10:
+        raise ConfigError(f"--class {args.cls!r}; expected one of {', '.join(CLASSES_10)}")
+    fault = "normal" if args.cls == "normal" else next(f for f, m in FAULT_MODEL.items() if args.cls.startswith(m[0]))
+    size = 0 if args.cls == "normal" else int(args.cls[-3:])
+    x = simulate_recording(fault, size, args.load, args.seconds, args.seed)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.out, x.astype(np.float32))
+    print(f"[prognos] wrote {args.out}: {args.cls} at {args.load} HP, {len(x)} samples")
+
+
 COMMANDS = {"simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, "quantize": cmd_quantize,
             "prune": partial(cmd_export, group="prune"), "cluster": partial(cmd_export, group="cluster"),
             "qat": partial(cmd_export, group="qat"), "optimize": cmd_optimize, "formats": cmd_formats,
             "bench": cmd_bench, "evaluate": cmd_evaluate, "cv": cmd_cv, "search": cmd_search, "demo": cmd_demo,
-            "scale": cmd_scale}
+            "scale": cmd_scale,
+            "vibration": cmd_vibration, "vibration-sim": cmd_vibration_sim,
+            "vibration-anomaly": cmd_vibration_anomaly}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,48 @@
+"""Classify a raw vibration recording with a task-"classify" bundle, on the device (numpy + LiteRT/ORT).
+
+The stream is framed with the bundle's DspSpec (window, hop), each window goes through
+`dsp_spec.apply` (the same numpy code as in training), the batch through the backend, and the
+softmax through `stream.OUTPUTS["classify"]`: one dict {"window", "start", "class", "prob", "status"}
+per full window.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime import dsp_spec
+from edge_runtime.bundle import Bundle
+from edge_runtime.errors import BundleError, DataError
+from edge_runtime.stream import OUTPUTS
+
+
+def read_samples(path) -> np.ndarray:
+    """Raw samples of a .npy file (1-D) or a text file with one number per line (blank lines skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; expected raw samples (.npy, or one number per line)")
+    if path.suffix == ".npy":
+        x = np.load(path, allow_pickle=False)
+    else:
+        try:
+            x = np.array([float(line) for line in path.read_text().split() if line], np.float64)
+        except ValueError as e:
+            raise DataError(f"{path}: {e}; expected one number per line") from None
+    return dsp_spec.dsp.check_signal(np.ravel(x) if x.ndim == 2 and 1 in x.shape else x, str(path))
+
+
+def classify_stream(bundle: Bundle, samples, batch: int = 64, shaft_hz=None) -> list[dict]:
+    """One output dict per full window of `samples` at the bundle's DspSpec window and hop."""
+    if bundle.dsp is None or bundle.manifest["task"] != "classify":
+        raise BundleError(f"{bundle.path}: task {bundle.manifest['task']!r} without a DspSpec; expected a "
+                          "'classify' bundle written by `prognos vibration`")
+    spec = bundle.dsp
+    frames = dsp_spec.windows(spec, samples)
+    out = []
+    for i in range(0, len(frames), batch):
+        x = dsp_spec.apply_many(spec, frames[i : i + batch], shaft_hz)
+        raw = bundle.backend.run(x).reshape(len(x), -1)
+        for j, f in enumerate(OUTPUTS["classify"](bundle, raw)):
+            out.append({"window": i + j, "start": (i + j) * spec.hop, **f})
+    return out

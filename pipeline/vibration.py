@@ -1,0 +1,177 @@
+"""Vibration use case: 10-class bearing fault classification on CWRU data (or the bearing simulator).
+
+    .mat recordings ─► cwru.split_windows (time segment per recording, gap of one window)
+        ─► dsp_spec.apply (the numpy DSP the device runs; normalization fitted on training windows)
+        ─► registry model, task "classify" (early stopping on validation loss)
+        ─► fp32 / full-int8 TFLite (+ ONNX) bundles, task "classify", DspSpec in the manifest
+        ─► accuracy of every bundle in its runtime (LiteRT / onnxruntime) next to Keras
+
+Writes into the run folder: model.keras, dsp_spec.json, metrics.json, confusion.png, bundles/<fmt>/.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization, input_shape, windows
+from edge_runtime.errors import ConfigError
+from pipeline.cwru import CLASSES_10, load_folder, split_windows
+
+
+@dataclass
+class VibrationConfig:
+    """One vibration run; defaults suit 12 kHz CWRU drive-end data on a laptop CPU."""
+
+    model: str = "lenet"  # small CNN on (129, 29, 1) log-spectrograms: ~230k parameters
+    hparams: dict = field(default_factory=dict)
+    kind: str = "spectrogram"  # DspSpec.kind
+    norm: str = "per_bin"  # z-score per frequency bin, fitted on training windows only
+    window: int = 2048  # 0.17 s at 12 kHz, ~5 shaft revolutions
+    hop: int = 1024  # 50 % overlap between training windows
+    train_fraction: float = 0.8  # first 80 % of each recording trains, the rest (after a gap) validates
+    loads: list | None = None  # motor loads (HP) to read; None = all in the folder
+    test_loads: list | None = None  # cross-load check: every window of these loads' recordings, never trained on
+    epochs: int = 30
+    patience: int = 5
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    sim_seconds: float = 10.0  # simulator: seconds per fault recording (normal: twice that)
+    sim_loads: list = field(default_factory=lambda: [0])
+    formats: list = field(default_factory=lambda: ["tflite_fp32", "tflite_int8"])
+    calibration: int = 256  # int8 representative windows from the training set
+
+
+def load_records(cfg: VibrationConfig, run_dir: Path, data_dir=None):
+    """CWRU records of `data_dir`, or of a simulated dataset written into run_dir/data."""
+    if data_dir is None:
+        from pipeline.bearing_sim import write_dataset
+
+        data_dir = write_dataset(run_dir / "data", loads=cfg.sim_loads, seconds=cfg.sim_seconds, seed=cfg.seed)
+    return load_folder(data_dir, cfg.loads), str(data_dir)
+
+
+def features(cfg: VibrationConfig, split):
+    """The fitted DspSpec and the model inputs of the training and validation windows."""
+    base = DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop)
+    spec = fit_normalization(base, split.x_train, cfg.norm)
+    return spec, apply_many(spec, split.x_train), apply_many(spec, split.x_val)
+
+
+def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val):
+    """Train `cfg.model` with early stopping on validation loss (best weights restored)."""
+    from models import create_model
+    from models.kerasapi import keras, tf
+    from pipeline.train import make_optimizer
+
+    tf.keras.utils.set_random_seed(cfg.seed)
+    model = create_model(cfg.model, x_train.shape[1:], task="classify", n_outputs=len(CLASSES_10), **cfg.hparams)
+    model.compile(make_optimizer("adam", cfg.lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True)
+    hist = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.epochs,
+                     batch_size=cfg.batch_size, callbacks=[stop], verbose=0)
+    return model, {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+
+
+def confusion(y_true, y_pred, n: int = len(CLASSES_10)) -> np.ndarray:
+    """C[i, j] = windows of true class i predicted as j."""
+    c = np.zeros((n, n), np.int64)
+    np.add.at(c, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return c
+
+
+def plot_confusion(c: np.ndarray, path: Path, title: str):
+    from pipeline.plots import _plt
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    ax.imshow(c, cmap="Blues")
+    for (i, j), v in np.ndenumerate(c):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color="red" if i != j and v else "black")
+    ax.set(xticks=range(len(CLASSES_10)), yticks=range(len(CLASSES_10)), xlabel="predicted", ylabel="true",
+           title=title)
+    ax.set_xticklabels(CLASSES_10, rotation=60, fontsize=7)
+    ax.set_yticklabels(CLASSES_10, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir: Path, metrics: dict) -> dict:
+    """Write one bundle per format; returns {format: bundle dir}."""
+    from export.bundle import write_bundle
+    from export.formats import get_formats
+
+    rng = np.random.default_rng(cfg.seed)
+    rep = x_train[rng.permutation(len(x_train))[: cfg.calibration]]
+    out = {}
+    for fmt in get_formats(cfg.formats):
+        data = fmt.write(model, rep if fmt.quantized else None)
+        out[fmt.name] = write_bundle(
+            run_dir / "bundles" / fmt.name, data, fmt, None, metrics, {"run": str(run_dir), "model": cfg.model},
+            task="classify", preprocessing={"dsp": spec.to_dict(), "doc": "edge_runtime.dsp_spec.apply per window"},
+            postprocessing={"classes": list(CLASSES_10), "normal_class": "normal",
+                            "doc": "class = classes[argmax(probabilities)]"})
+    return out
+
+
+def bundle_predictions(bundle_dir, x: np.ndarray) -> np.ndarray:
+    """Class probabilities of a bundle in its edge backend (LiteRT or onnxruntime)."""
+    from edge_runtime.bundle import Bundle
+
+    return Bundle(bundle_dir).backend.run(np.asarray(x, np.float32)).reshape(len(x), -1)
+
+
+def cross_load(cfg: VibrationConfig, model, spec: DspSpec, bundles: dict, data_dir) -> dict:
+    """Accuracy on all windows of the recordings at `cfg.test_loads` (other motor loads than training's)."""
+    if cfg.loads and set(cfg.loads) & set(cfg.test_loads):
+        raise ConfigError(f"test_loads {cfg.test_loads} overlap the training loads {cfg.loads}")
+    records = load_folder(data_dir, cfg.test_loads)
+    x = np.concatenate([windows(spec, r.signal) for r in records])
+    y = np.concatenate([np.full(len(windows(spec, r.signal)), r.label.label10) for r in records])
+    feats = apply_many(spec, x)
+    out = {"loads": list(cfg.test_loads), "records": len(records), "windows": len(x),
+           "classes": sorted({CLASSES_10[k] for k in y.tolist()}),
+           "accuracy": {"keras": float(np.mean(model.predict(feats, verbose=0).argmax(1) == y))}}
+    for name, path in bundles.items():
+        out["accuracy"][name] = float(np.mean(bundle_predictions(path, feats).argmax(1) == y))
+    return out
+
+
+def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None) -> dict:
+    """Load, split, featurize, train, evaluate, export; returns metrics (also in metrics.json)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    records, source = load_records(cfg, run_dir, data_dir)
+    split = split_windows(records, cfg.window, cfg.hop, cfg.train_fraction)
+    if len(split.x_val) == 0 or len(np.unique(split.y_train)) < 2:
+        raise ConfigError(f"{source}: {len(split.x_train)} training / {len(split.x_val)} validation windows in "
+                          f"{len(np.unique(split.y_train))} classes; need validation windows and >= 2 classes")
+    spec, xt, xv = features(cfg, split)
+    model, history = fit_classifier(cfg, xt, split.y_train, xv, split.y_val)
+    keras_prob = model.predict(xv, verbose=0)
+    keras_pred = keras_prob.argmax(1)
+    c = confusion(split.y_val, keras_pred)
+    metrics = {"data": source, "records": len(records), "train_windows": len(xt), "val_windows": len(xv),
+               "input_shape": list(input_shape(spec)), "epochs_run": len(history["loss"]),
+               "val_accuracy": {"keras": float(np.mean(keras_pred == split.y_val))},
+               "agreement_with_keras": {}, "confusion_keras": c.tolist(), "classes": list(CLASSES_10)}
+    model.save(run_dir / "model.keras")
+    (run_dir / "dsp_spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
+    plot_confusion(c, run_dir / "confusion.png", f"{cfg.model}: validation accuracy "
+                                                 f"{metrics['val_accuracy']['keras']:.3f}")
+    bundles = export_bundles(cfg, model, spec, xt, run_dir, {"val_accuracy_keras": metrics["val_accuracy"]["keras"]})
+    for name, path in bundles.items():
+        pred = bundle_predictions(path, xv).argmax(1)
+        metrics["val_accuracy"][name] = float(np.mean(pred == split.y_val))
+        metrics["agreement_with_keras"][name] = float(np.mean(pred == keras_pred))
+    if cfg.test_loads:
+        metrics["cross_load"] = cross_load(cfg, model, spec, bundles, data_dir or source)
+    metrics["bundles"] = {k: str(v) for k, v in bundles.items()}
+    metrics["config"] = asdict(cfg)
+    (run_dir / "history.json").write_text(json.dumps(history))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics

@@ -1,0 +1,151 @@
+"""Vibration slice end to end on a short simulated CWRU-like dataset (3 s per fault class; trained at
+0 HP, cross-load scored at 1 HP).
+
+One tiny run (lenet, 4 epochs) is trained once per module and shared: time-segment split, metrics
+and confusion matrix, classify bundles, and the TF-free edge `classify` command in a subprocess
+agreeing with Keras on the same windows.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_runtime.dsp_spec import DspSpec, apply_many, input_shape, windows
+from edge_runtime.errors import BundleError
+from pipeline.cwru import CLASSES_10, CwruLabel, CwruRecord, split_windows
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def vib_run(tmp_path_factory):
+    from pipeline.vibration import VibrationConfig, vibration_run
+
+    run = tmp_path_factory.mktemp("vib")
+    cfg = VibrationConfig(epochs=4, sim_seconds=3.0, patience=4, sim_loads=[0, 1], loads=[0], test_loads=[1])
+    return run, vibration_run(cfg, run)
+
+
+def test_time_segment_split_has_no_overlap():
+    # signals that are their own sample index: every window says which samples it came from
+    recs = [CwruRecord(Path(f"r{i}.mat"), np.arange(n, dtype=np.float32), CwruLabel("normal", 0, 0, i), 1797.0,
+                       "nominal", "X_DE_time") for i, n in enumerate((40000, 30000))]
+    s = split_windows(recs, window=2048, hop=1024, train_fraction=0.8)
+    for i, n in enumerate((40000, 30000)):
+        tr, va = s.x_train[s.rec_train == i], s.x_val[s.rec_val == i]
+        assert len(tr) > 0 and len(va) > 0
+        cut = round(0.8 * n)
+        assert tr.max() < cut  # training windows end before the cut
+        assert va.min() >= cut + 2048  # validation starts one window after it
+        assert va.min() - tr.max() > 2048
+        assert np.all(np.diff(tr[:, 0]) == 1024) and np.all(np.diff(va[:, 0]) == 1024)
+
+
+def test_run_metrics_and_artifacts(vib_run):
+    run, m = vib_run
+    assert m["records"] == 10 and m["train_windows"] > 200 and m["val_windows"] > 30
+    assert m["input_shape"] == [129, 29, 1]
+    c = np.array(m["confusion_keras"])
+    assert c.shape == (10, 10) and c.sum() == m["val_windows"]
+    assert np.trace(c) / c.sum() == pytest.approx(m["val_accuracy"]["keras"])
+    assert m["val_accuracy"]["keras"] > 0.2  # 10 classes: chance is 0.1, even after 4 tiny epochs
+    assert m["agreement_with_keras"]["tflite_fp32"] == 1.0
+    assert m["agreement_with_keras"]["tflite_int8"] >= 0.9
+    assert (run / "confusion.png").stat().st_size > 10_000
+    cross = m["cross_load"]  # trained on 0 HP, scored on every window of the 1 HP recordings
+    assert cross["loads"] == [1] and cross["records"] == 10
+    assert cross["windows"] == 9 * 34 + 69  # 3 s fault files, 6 s normal file: (n - 2048) // 1024 + 1
+    assert cross["accuracy"]["tflite_fp32"] == pytest.approx(cross["accuracy"]["keras"])
+    assert abs(cross["accuracy"]["tflite_int8"] - cross["accuracy"]["keras"]) <= 0.1
+    manifest = json.loads((run / "bundles" / "tflite_int8" / "manifest.json").read_text())
+    assert manifest["task"] == "classify"
+    assert manifest["postprocessing"]["classes"] == list(CLASSES_10)
+    spec = DspSpec.from_dict(manifest["preprocessing"]["dsp"])
+    assert spec.norm == "per_bin" and len(spec.mean) == 129 and (spec.window, spec.hop) == (2048, 1024)
+    assert manifest["inputs"][0]["dtype"] == "int8" and manifest["inputs"][0]["shape"][1:] == [129, 29, 1]
+
+
+def test_bundle_refuses_spec_that_does_not_match_model(vib_run, tmp_path):
+    import shutil
+
+    from edge_runtime.bundle import Bundle
+
+    run, _ = vib_run
+    b = Bundle(run / "bundles" / "tflite_fp32")
+    assert b.input_shape == (129, 29, 1) and b.preprocessor is None and b.classes[0] == "normal"
+    with pytest.raises(BundleError, match="predict"):
+        b.predict(np.zeros((1, 129, 29, 1), np.float32))
+    bad = shutil.copytree(run / "bundles" / "tflite_fp32", tmp_path / "bad")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["preprocessing"]["dsp"]["n_fft"] = 512  # 257 bins: no longer the model's input
+    manifest["preprocessing"]["dsp"]["mean"], manifest["preprocessing"]["dsp"]["std"] = [], []
+    manifest["preprocessing"]["dsp"]["norm"] = "none"
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"DspSpec output \(257, 25, 1\)"):
+        Bundle(bad)
+
+
+EDGE = """
+import sys
+from edge_runtime.cli import main
+rc = main(["classify", "--bundle", sys.argv[1], "--input", sys.argv[2], "--expect", "IR014"])
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "tf_keras", "keras", "scipy"))
+assert not leaked, leaked
+sys.exit(rc)
+"""
+
+
+def _edge_classify(bundle: Path, samples: Path):
+    r = subprocess.run([sys.executable, "-c", EDGE, str(bundle), str(samples)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stderr.strip().splitlines()[-1])
+    return [json.loads(line) for line in r.stdout.splitlines()], summary
+
+
+def test_edge_classify_without_tensorflow_agrees_with_keras(vib_run, tmp_path):
+    from models.kerasapi import keras
+    from pipeline.bearing_sim import simulate_recording
+
+    run, _ = vib_run
+    x = simulate_recording("inner_race", 14, 0, 1.0, seed=5).astype(np.float32)  # a recording never trained on
+    np.save(tmp_path / "ir014.npy", x)
+    (tmp_path / "ir014.txt").write_text("\n".join(f"{v:.9g}" for v in x))
+    spec = DspSpec.from_dict(json.loads((run / "dsp_spec.json").read_text()))
+    feats = apply_many(spec, windows(spec, x))
+    assert feats.shape == (len(windows(spec, x)), *input_shape(spec)) and len(feats) == 10
+    model = keras.models.load_model(run / "model.keras")
+    keras_cls = [CLASSES_10[k] for k in model.predict(feats, verbose=0).argmax(1)]
+
+    fp32, summary = _edge_classify(run / "bundles" / "tflite_fp32", tmp_path / "ir014.npy")
+    assert [o["window"] for o in fp32] == list(range(10)) and fp32[3]["start"] == 3 * 1024
+    assert [o["class"] for o in fp32] == keras_cls
+    assert all(0.1 <= o["prob"] <= 1.0 and o["status"] == ("ok" if o["class"] == "normal" else "fault") for o in fp32)
+    assert summary["windows"] == 10
+    assert summary["accuracy"] == pytest.approx(np.mean([c == "IR014" for c in keras_cls]))
+    int8, _ = _edge_classify(run / "bundles" / "tflite_int8", tmp_path / "ir014.txt")
+    assert np.mean([a["class"] == b for a, b in zip(int8, keras_cls)]) >= 0.9
+
+
+def test_auc_is_the_rank_probability():
+    from pipeline.vibration_anomaly import auc
+
+    assert auc([0.1, 0.2], [0.3, 0.4]) == 1.0
+    assert auc([0.3, 0.4], [0.1, 0.2]) == 0.0
+    assert auc([0.1, 0.3], [0.2, 0.3]) == pytest.approx((1 + 0 + 1 + 0.5) / 4)
+
+
+def test_anomaly_autoencoder_trained_on_healthy_windows_flags_faults(tmp_path):
+    from pipeline.vibration import VibrationConfig
+    from pipeline.vibration_anomaly import AnomalyConfig, anomaly_run
+
+    m = anomaly_run(AnomalyConfig(epochs=5), VibrationConfig(sim_seconds=3.0), tmp_path)
+    # 55 healthy training windows (first 80 % of the 6 s normal file): 41 fit, the last 14 calibrate
+    assert (m["healthy_train_windows"], m["calibration_windows"]) == (41, 14)
+    assert m["val_windows"] == 47 and len(m["detection_by_class"]) == 9
+    assert m["threshold"] > 0
+    assert m["auc"] >= 0.9 and m["detection_rate"] >= 0.8 and m["false_alarm_rate"] <= 0.5
+    assert (tmp_path / "anomaly_model.keras").is_file()
