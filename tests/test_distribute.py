@@ -251,7 +251,6 @@ def _lines(proc, out: queue.Queue):
     out.put(None)
 
 
-@pytest.mark.slow
 def test_killed_worker_resumes_from_backup(sim_dir, tmp_path):
     """SIGKILL worker 1 during epoch 3 of 4: the launcher restarts the cluster, which resumes from the
     BackupAndRestore checkpoint of a finished epoch instead of epoch 1, and both workers finish."""
