@@ -21,13 +21,16 @@ BUNDLE ?= $(RUN)/bundles/tflite_int8
 ROWS ?= 1000000
 DEVICE ?=
 EDGE_CONFIG ?=
+MODELS ?=
+THREADS ?=
+MIN_SECONDS ?=
 
 TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(CONFIG),--config $(CONFIG))
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench evaluate \
+.PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy
 
 help:  ## list the targets
@@ -74,8 +77,15 @@ qat: $(STAMP)  ## quantization-aware trained int8 bundles of RUN (QAT, prune- an
 optimize: $(STAMP)  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE -> RUN/bundles/best
 	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse)
 
-bench: $(STAMP)  ## latency / size / RMSE table of RUN
-	$(BIN)/prognos bench --run $(RUN)
+bench: $(STAMP)  ## matrix of RUN (or MODELS=a,b: artifacts/demo-<m>) x FORMATS x THREADS -> RUN/report/bench.md
+	$(BIN)/prognos bench $(if $(MODELS),--models $(MODELS),--run $(RUN)) $(if $(FORMATS),--formats $(FORMATS)) \
+		$(if $(THREADS),--threads $(THREADS)) $(if $(MIN_SECONDS),--min-seconds $(MIN_SECONDS))
+
+profile: $(STAMP)  ## LiteRT per-op profile of BUNDLE (which ops dominate) -> RUN/report/profile.json
+	$(BIN)/prognos profile --run $(RUN) --bundle $(BUNDLE)
+
+report: $(STAMP)  ## self-contained HTML report of RUN (plots, bench table, op profile, model card) -> RUN/report/index.html
+	$(BIN)/prognos report --run $(RUN)
 
 evaluate: $(STAMP)  ## last-window RUL of TEST units with BUNDLE (or RUN's Keras model); RMSE if RUL=file
 	$(BIN)/prognos evaluate --test $(TEST) $(if $(RUL),--rul $(RUL)) $(if $(BUNDLE),--bundle $(BUNDLE),--run $(RUN))

@@ -1,83 +1,158 @@
-"""`prognos bench`: single-window latency, size and validation RMSE of every artifact of a run.
+"""`prognos bench`: the matrix models x formats x threads, each cell measured in its own process.
 
-Latency protocol: 1 thread, 20 warm-up calls, then timed calls until at least `min_seconds` have
-passed (at least 50 calls); p50 and p99 of the per-call times. Keras is timed with
-`predict_on_batch` on one window (the in-process TensorFlow path). A failing cell is recorded
-with its error and the loop goes on.
+Per cell (export.bench_cell): import and load time, single-window latency p50/p90/p99 (warm-up, run
+count from a minimum measuring time, Tukey outlier fence: edge_runtime.timing), batched throughput
+over the validation set, that runtime's peak RSS, file size raw and gzipped, and the validation
+RMSE of the cell's own predictions. Ratios are taken within the same run and thread count, so they
+survive a noisy machine: p50 / Keras `predict_on_batch` p50 and p50 / onnxruntime fp32 p50. The
+physical bound of a model is its MACs per inference (models.macs) / the CPU's measured peak MAC rate
+(export.peak; int8 peak for int8 formats, fp32 for the rest); `x_bound` = p50 / bound. A failing
+cell (missing bundle, runtime error, timeout) is recorded with its error; the matrix goes on.
+Writes <run>/report/bench.{json,md} for each run and, for several runs, also <out>/bench.{json,md}.
 """
 from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.bundle import Bundle
-from edge_runtime.timing import machine_info, time_calls
+from edge_runtime.timing import machine_info
 from export.bundle import library_versions
-from export.formats import FORMATS
+
+DEFAULT_FORMATS = ["keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic", "tflite_int8", "onnx_fp32", "onnx_int8"]
+INT8_PEAK = ("int8",)  # formats whose arithmetic is int8 use the int8 peak (names containing these)
 
 
-def _bench_keras(run_dir: Path, window: np.ndarray, parity: dict, min_seconds: float = 1.0) -> dict:
-    from models.kerasapi import keras
-
-    model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
-    size = (run_dir / "model.keras").stat().st_size
-    return {"format": "keras", **time_calls(lambda: model.predict_on_batch(window), min_seconds),
-            "size_bytes": size, "val_rmse": parity.get("keras", {}).get("val", {}).get("rmse")}
-
-
-def bench_bundle(bundle_dir: Path, window: np.ndarray, min_seconds: float = 1.0) -> dict:
-    """Load time, single-window latency (1 thread), raw and gzip size, and manifest val RMSE of a bundle."""
-    t0 = time.perf_counter()
-    bundle = Bundle(bundle_dir, num_threads=1)
-    load_ms = (time.perf_counter() - t0) * 1e3
-    model_bytes = (bundle_dir / bundle.manifest["model_file"]).read_bytes()
-    return {"format": bundle.manifest["format"], **time_calls(lambda: bundle.backend.run(window), min_seconds),
-            "load_ms": round(load_ms, 1), "size_bytes": len(model_bytes),
-            "gzip_bytes": len(gzip.compress(model_bytes, 9)),
-            "val_rmse": bundle.manifest["metrics"].get("val", {}).get("rmse")}
+def git_commit() -> str | None:
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[1])
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    return (r.stdout.strip() + ("-dirty" if dirty else "")) if r.returncode == 0 else None
 
 
-def bench_run(run_dir, min_seconds: float = 1.0) -> dict:
-    run_dir = Path(run_dir)
-    parity_path = run_dir / "parity.json"
-    parity = json.loads(parity_path.read_text()) if parity_path.exists() else {}
-    pre = json.loads((run_dir / "preprocessor.json").read_text())
-    window = np.random.default_rng(0).normal(size=(1, pre["window"], len(pre["features"]))).astype(np.float32)
-    rows = [_cell("keras", lambda: _bench_keras(run_dir, window, parity, min_seconds))]
-    for fmt in FORMATS:
-        bundle_dir = run_dir / "bundles" / fmt.name
-        if bundle_dir.is_dir():
-            rows.append(_cell(fmt.name, lambda d=bundle_dir: bench_bundle(d, window, min_seconds)))
-    result = {"machine": machine_info(), "libraries": library_versions(), "run": str(run_dir),
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows}
-    (run_dir / "bench.json").write_text(json.dumps(result, indent=2))
-    (run_dir / "bench.md").write_text(markdown_table(result))
+def model_macs(model) -> tuple[int | None, str | None]:
+    try:
+        from models.macs import count_macs
+    except ImportError as e:
+        return None, f"models.macs not available ({e})"
+    try:
+        return int(count_macs(model)), None
+    except Exception as e:  # a layer the counter does not know: no bound for this model, the rest goes on
+        return None, f"{type(e).__name__}: {e}"
+
+
+def _validation(run_dir: Path, tmp: Path):
+    """Validation windows + true RUL into an .npz for the cells; MACs of the Keras model."""
+    from export.run import load_run
+
+    model, pre, _, val = load_run(run_dir)
+    path = tmp / f"{run_dir.name}-val.npz"
+    np.savez(path, x=val.x.astype(np.float32), true=val.y * pre.rul_cap, rul_cap=pre.rul_cap)
+    return path, model_macs(model)
+
+
+def _sizes(path: Path) -> dict:
+    data = path.read_bytes() if path.is_file() else b""
+    return {"size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9))}
+
+
+def _run_cell(spec: dict, timeout: float) -> dict:
+    try:
+        r = subprocess.run([sys.executable, "-m", "export.bench_cell", json.dumps(spec)], capture_output=True,
+                           text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout:.0f} s"}
+    if r.returncode:
+        lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()] or [f"exit code {r.returncode}"]
+        return {"error": lines[-1][:300]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _cells(run_dir: Path, fmt: str, val: Path, threads, min_seconds: float, batch: int) -> list[dict]:
+    if fmt == "keras":
+        path, spec_path = run_dir / "model.keras", run_dir / "model.keras"
+    else:
+        spec_path = run_dir / "bundles" / fmt
+        manifest = spec_path / "manifest.json"
+        path = spec_path / json.loads(manifest.read_text())["model_file"] if manifest.is_file() else spec_path
+    rows = []
+    for t in threads:
+        row = {"model": run_dir.name, "format": fmt, "threads": t, **_sizes(path)}
+        if not path.is_file():
+            row["error"] = f"no {fmt} bundle in {run_dir}/bundles (make quantize RUN={run_dir})"
+        else:
+            spec = {"kind": "keras" if fmt == "keras" else "bundle", "path": str(spec_path), "threads": t,
+                    "min_seconds": min_seconds, "val": str(val), "batch": batch}
+            row.update(_run_cell(spec, timeout=120 + 20 * min_seconds))
+        print(f"[prognos]   {fmt:18s} {t} thread(s): " + (f"p50 {row['p50_us']:.0f} us, {row['windows_per_s']:.0f} "
+              f"windows/s, RSS {row['peak_rss_mb']:.0f} MB" if "error" not in row else f"FAILED {row['error']}"),
+              flush=True)
+        rows.append(row)
+    return rows
+
+
+def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
+    """Ratios to Keras and to ORT fp32 of the same model and thread count; distance from the bound."""
+    ref = {(r["format"], r["threads"]): r.get("p50_us") for r in rows if "error" not in r}
+    for r in rows:
+        if "error" in r:
+            continue
+        for name, fmt in (("vs_keras", "keras"), ("vs_onnx_fp32", "onnx_fp32")):
+            base = ref.get((fmt, r["threads"]))
+            r[name] = round(r["p50_us"] / base, 3) if base else None
+        kind = "int8" if any(k in r["format"] for k in INT8_PEAK) else "fp32"
+        rate = peaks.get(str(r["threads"]), {}).get(kind)
+        if macs and rate:
+            r["bound_us"] = round(macs / rate * 1e6, 3)
+            r["bound_peak"] = kind
+            r["x_bound"] = round(r["p50_us"] / r["bound_us"], 1)
+
+
+def bench_runs(runs, formats=None, threads=(1, 2), min_seconds: float = 1.0, batch: int = 256,
+               out: Path | None = None) -> dict:
+    formats = formats or DEFAULT_FORMATS
+    print(f"[prognos] measuring the peak MAC rate of this CPU ({', '.join(map(str, threads))} threads)", flush=True)
+    peaks = {str(t): _peak_or_error(t) for t in threads}
+    models = []
+    with tempfile.TemporaryDirectory(prefix="prognos-bench-") as tmp:
+        for run_dir in map(Path, runs):
+            print(f"[prognos] bench {run_dir}: {len(formats)} formats x {len(threads)} thread counts", flush=True)
+            val, (macs, macs_error) = _validation(run_dir, Path(tmp))
+            rows = [row for fmt in formats for row in _cells(run_dir, fmt, val, threads, min_seconds, batch)]
+            _compare(rows, macs, peaks)
+            models.append({"run": str(run_dir), "macs": macs, **({"macs_error": macs_error} if macs_error else {}),
+                           "rows": rows})
+    result = {"machine": machine_info(), "libraries": library_versions(), "commit": git_commit(),
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "min_seconds": min_seconds,
+              "threads": list(threads), "peak_mac_per_s": peaks, "models": models}
+    for m in models:
+        _write(Path(m["run"]) / "report", {**result, "models": [m]})
+    if len(models) > 1 or out:
+        _write(Path(out or "artifacts/bench"), result)
     return result
 
 
-def _cell(name: str, fn) -> dict:
+def _peak_or_error(threads: int) -> dict:
+    from export.peak import peak_rates
+
     try:
-        return fn()
-    except Exception as e:  # one failing cell must not stop the benchmark
-        return {"format": name, "error": f"{type(e).__name__}: {e}"}
+        return peak_rates(threads)
+    except Exception as e:  # no bound then, the latency matrix is still worth having
+        return {"error": f"{type(e).__name__}: {e}"}
 
 
-def markdown_table(result: dict) -> str:
-    m = result["machine"]
-    lines = [f"Single-window latency, 1 thread — {m['cpu']}, {m['cores']} cores, {result['date']}",
-             f"(`prognos bench --run {result['run']}`)", "",
-             "| format | p50 µs | p99 µs | size KB | gzip KB | val RMSE |", "|---|---:|---:|---:|---:|---:|"]
-    for r in result["rows"]:
-        if "error" in r:
-            lines.append(f"| {r['format']} | error: {r['error'][:60]} | | | | |")
-            continue
-        gz = f"{r['gzip_bytes'] / 1024:.1f}" if "gzip_bytes" in r else "–"
-        rmse = f"{r['val_rmse']:.3f}" if r.get("val_rmse") is not None else "–"
-        lines.append(f"| {r['format']} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {r['size_bytes'] / 1024:.1f} "
-                     f"| {gz} | {rmse} |")
-    return "\n".join(lines) + "\n"
+def _write(folder: Path, result: dict) -> None:
+    from export.bench_table import markdown_table
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench.json").write_text(json.dumps(result, indent=2))
+    (folder / "bench.md").write_text(markdown_table(result))
+    print(f"[prognos] wrote {folder}/bench.json and bench.md", flush=True)

@@ -46,6 +46,18 @@ def _add_export(p):
     p.add_argument("--clusters", type=int, help="override the table's number of clusters per kernel")
 
 
+def _add_bench(b):
+    b.add_argument("--run", action="append", help="run folder to bench (repeatable; default artifacts/demo); "
+                   "a run without model.keras is produced first by the demo pipeline")
+    b.add_argument("--models", help="comma-separated registered models: benches artifacts/demo-<model> each "
+                                    "(produced by the demo pipeline when missing)")
+    b.add_argument("--formats", help="comma-separated: keras and bundle names (default keras, TFLite fp32, "
+                                     "fp16, dynamic, int8, ONNX fp32, int8); 'all' = every bundle of the run")
+    b.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    b.add_argument("--min-seconds", type=float, default=1.0, help="minimum timed seconds per latency (default 1)")
+    b.add_argument("--out", help="folder for the combined table of several runs (default artifacts/bench)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prognos", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,9 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--min-seconds", type=float, default=1.0, help="timed seconds per candidate (default 1)")
     o.add_argument("--reuse", action="store_true", help="keep verified bundles newer than model.keras (no rebuild)")
     sub.add_parser("formats", help="list the export table")
-    b = sub.add_parser("bench", help="latency / size / RMSE table of a run's Keras model and bundles")
-    _add_run(b)
-    b.add_argument("--min-seconds", type=float, default=1.0, help="timed seconds per cell (default 1)")
+    _add_bench(sub.add_parser("bench", help="the benchmark matrix: models x formats x threads; latency, "
+                                            "throughput, RSS, size, RMSE, ratios, physical bound"))
     v = sub.add_parser("evaluate", help="last-window RUL of test units from a bundle or a run; RMSE with --rul")
     v.add_argument("--test", required=True, help="C-MAPSS test file (e.g. test_FD001.txt)")
     v.add_argument("--rul", help="true RUL file, one integer per line in unit order")
@@ -219,12 +230,30 @@ def cmd_formats(args):
         print(f"{f.name:24s} {f.group:9s} {f.suffix:8s} {f.doc}")
 
 
-def cmd_bench(args):
-    from export.bench import bench_run
+def _bench_runs(args) -> list[str]:
+    """The run folders to bench, each produced by the demo pipeline first if it has no model.keras."""
+    pairs = [(f"artifacts/demo-{m}", m) for m in args.models.split(",")] if args.models else []
+    pairs += [(r, None) for r in (args.run or ([] if pairs else ["artifacts/demo"]))]
+    for run, model in pairs:
+        if not (Path(run) / "model.keras").is_file():
+            print(f"[prognos] {run} has no model.keras: producing it with the demo pipeline first", flush=True)
+            _produce(_parser().parse_args(["demo", "--run", run, *(["--model", model] if model else [])]))
+    return [run for run, _ in pairs]
 
-    bench_run(args.run, args.min_seconds)
-    print((Path(args.run) / "bench.md").read_text())
-    print(f"[prognos] wrote {args.run}/bench.json and bench.md")
+
+def cmd_bench(args):
+    from export.bench import DEFAULT_FORMATS, bench_runs
+
+    runs = _bench_runs(args)
+    formats = args.formats.split(",") if args.formats else DEFAULT_FORMATS
+    if formats == ["all"]:
+        formats = ["keras"] + sorted({p.name for r in runs for p in (Path(r) / "bundles").glob("*/")
+                                      if (p / "manifest.json").is_file()})
+    threads = [int(t) for t in args.threads.split(",")]
+    result = bench_runs(runs, formats, threads, args.min_seconds, out=args.out and Path(args.out))
+    from export.bench_table import markdown_table
+
+    print(markdown_table(result))
 
 
 def cmd_evaluate(args):
@@ -254,13 +283,18 @@ def cmd_scale(args):
     print(json.dumps(scale_run(args.units, args.batch, args.seed, args.fit_steps, args.model, args.epochs), indent=2))
 
 
-def cmd_demo(args):
-    t0 = time.time()
+def _produce(args):
+    """The demo pipeline up to the bundles: train, quantize, export."""
     cmd_train(args)
-    args.formats, args.calibration, args.min_seconds = None, 256, 1.0
+    args.formats, args.calibration = None, 256
     cmd_quantize(args)
     cmd_export(args)
-    cmd_bench(args)
+
+
+def cmd_demo(args):
+    t0 = time.time()
+    _produce(args)
+    cmd_bench(argparse.Namespace(run=[args.run], models=None, formats=None, threads="1", min_seconds=0.5, out=None))
     print(f"[prognos] demo finished in {time.time() - t0:.0f} s. Try the edge runtime on the simulated test fleet:\n"
           f"  .venv/bin/prognos-edge predict --bundle {args.run}/bundles/tflite_int8 "
           f"--input {args.run}/data/test_SIM.txt | tail -3")

@@ -1,0 +1,56 @@
+"""The Markdown table of a `prognos bench` result (README, report/bench.md, the HTML report)."""
+from __future__ import annotations
+
+HEADER = ("| model | format | thr | load ms | p50 µs | p90 µs | p99 µs | × Keras | × ORT fp32 | windows/s "
+          "| peak RSS MB | size KB | gzip KB | val RMSE | × bound |")
+ALIGN = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+
+
+def _f(v, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _row(r: dict) -> str:
+    head = f"| {r['model']} | {r['format']} | {r['threads']} "
+    if "error" in r:
+        return head + f"| error: {r['error'][:80].replace('|', '/')} |" + " |" * 12
+    rmse = (r.get("val") or {}).get("rmse")
+    return head + (f"| {_f(r['load_ms'], '.1f')} | {_f(r['p50_us'], '.0f')} | {_f(r['p90_us'], '.0f')} "
+                   f"| {_f(r['p99_us'], '.0f')} | {_f(r.get('vs_keras'), '.3g')} | {_f(r.get('vs_onnx_fp32'), '.3g')} "
+                   f"| {_f(r['windows_per_s'], ',.0f')} | {_f(r['peak_rss_mb'], '.0f')} "
+                   f"| {r['size_bytes'] / 1024:.1f} | {r['gzip_bytes'] / 1024:.1f} | {_f(rmse, '.3f')} "
+                   f"| {_f(r.get('x_bound'), ',.0f')} |")
+
+
+def _peaks(result: dict) -> str:
+    parts = []
+    for t, p in result["peak_mac_per_s"].items():
+        parts.append(f"{t} thread(s): " + (f"error {p['error']}" if "error" in p else
+                                           f"fp32 {p['fp32'] / 1e9:.1f}, int8 {p['int8'] / 1e9:.1f} GMAC/s"))
+    return "; ".join(parts)
+
+
+def _bounds(result: dict) -> list[str]:
+    lines = []
+    for m in result["models"]:
+        if m.get("macs"):
+            r1 = result["peak_mac_per_s"].get(str(result["threads"][0]), {})
+            fp = f", bound at {result['threads'][0]} thread(s): fp32 {m['macs'] / r1['fp32'] * 1e6:.2f} µs, int8 " \
+                 f"{m['macs'] / r1['int8'] * 1e6:.2f} µs" if "fp32" in r1 else ""
+            lines.append(f"- `{m['run']}`: {m['macs']:,} MACs per inference{fp}")
+        else:
+            lines.append(f"- `{m['run']}`: MACs unknown ({m.get('macs_error')}), no bound")
+    return lines
+
+
+def markdown_table(result: dict) -> str:
+    m = result["machine"]
+    runs = " ".join(f"--run {x['run']}" for x in result["models"])
+    lines = [f"{m['cpu']}, {m['cores']} cores, Python {m['python']}; {result['date']}, commit {result['commit']}; "
+             f"`prognos bench {runs}` (min {result['min_seconds']} s per latency measurement)", "",
+             f"Peak MAC rate (1024² matmul; numpy fp32, onnxruntime MatMulInteger int8): {_peaks(result)}",
+             *_bounds(result), "",
+             "p50/p90/p99: one window; × Keras / × ORT fp32: p50 ratio at the same thread count; windows/s: "
+             "validation set in batches of 256; × bound: p50 / (MACs ÷ peak MAC rate).", "", HEADER, ALIGN]
+    lines += [_row(r) for x in result["models"] for r in x["rows"]]
+    return "\n".join(lines) + "\n"
