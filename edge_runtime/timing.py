@@ -17,19 +17,22 @@ from pathlib import Path
 import numpy as np
 
 
-def time_calls(fn, min_seconds: float = 1.0, warmup: int = 20, min_calls: int = 50) -> dict:
+def time_calls(fn, min_seconds: float = 1.0, warmup: int = 20, min_calls: int = 50, inner: int = 1) -> dict:
+    """Per-call statistics of `fn()`; with `inner` > 1 each sample is the mean of `inner` back-to-back calls
+    (for calls near the timer's own cost, e.g. one tiny op)."""
     for _ in range(warmup):
         fn()
     times, start = [], time.perf_counter()
     while len(times) < min_calls or time.perf_counter() - start < min_seconds:
         t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t) / inner)
     us = np.asarray(times) * 1e6
     q1, p50, q3, p90, p99 = np.percentile(us, [25, 50, 75, 90, 99])
     inliers = us[us <= q3 + 3 * (q3 - q1)]
-    return {"p50_us": round(float(p50), 1), "p90_us": round(float(p90), 1), "p99_us": round(float(p99), 1),
-            "mean_us": round(float(inliers.mean()), 1), "outliers": int(len(us) - len(inliers)), "calls": len(us)}
+    return {"p50_us": round(float(p50), 3), "p90_us": round(float(p90), 3), "p99_us": round(float(p99), 3),
+            "mean_us": round(float(inliers.mean()), 3), "outliers": int(len(us) - len(inliers)), "calls": len(us)}
 
 
 def _proc_status_mb(key: str) -> float | None:

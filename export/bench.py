@@ -17,7 +17,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -117,10 +116,10 @@ def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
 
 
 def bench_runs(runs, formats=None, threads=(1, 2), min_seconds: float = 1.0, batch: int = 256,
-               out: Path | None = None) -> dict:
+               out: Path | None = None, peak_seconds: float = 1.0) -> dict:
     formats = formats or DEFAULT_FORMATS
     print(f"[prognos] measuring the peak MAC rate of this CPU ({', '.join(map(str, threads))} threads)", flush=True)
-    peaks = {str(t): _peak_or_error(t) for t in threads}
+    peaks = {str(t): _peak_or_error(t, peak_seconds) for t in threads}
     models = []
     with tempfile.TemporaryDirectory(prefix="prognos-bench-") as tmp:
         for run_dir in map(Path, runs):
@@ -140,11 +139,11 @@ def bench_runs(runs, formats=None, threads=(1, 2), min_seconds: float = 1.0, bat
     return result
 
 
-def _peak_or_error(threads: int) -> dict:
+def _peak_or_error(threads: int, seconds: float) -> dict:
     from export.peak import peak_rates
 
     try:
-        return peak_rates(threads)
+        return peak_rates(threads, seconds)
     except Exception as e:  # no bound then, the latency matrix is still worth having
         return {"error": f"{type(e).__name__}: {e}"}
 

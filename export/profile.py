@@ -11,7 +11,8 @@ this module measures ops one by one, in the same interpreter and resolver the de
 2. ops with the same signature (op type, input/output shapes and dtypes, options) are timed once
    and counted as often as they occur (an unrolled LSTM repeats one step's ops per time step);
 3. each one-op model gets random inputs of its dtype and `Interpreter.invoke()` is timed with the
-   project's timer (edge_runtime.timing.time_calls, p50); the full model is timed the same way, and
+   project's timer (edge_runtime.timing.time_calls: p50 of samples of 50 back-to-back invokes, so
+   sub-microsecond ops are above the timer's resolution); the full model is timed the same way, and
    so is a model with no op at all (input -> output): the fixed cost of one invoke() call, which is
    subtracted from every op (floored at 0).
 Reported per op type: count, summed µs and share; and `coverage` = sum of the ops / (full invoke -
@@ -86,7 +87,7 @@ def time_invoke(model_bytes: bytes, min_seconds: float, threads: int = 1) -> flo
         else:
             x = rng.normal(size=d["shape"]).astype(d["dtype"])
         it.set_tensor(d["index"], x)
-    return time_calls(it.invoke, min_seconds, warmup=10, min_calls=30)["p50_us"]
+    return time_calls(it.invoke, min_seconds, warmup=10, min_calls=30, inner=50)["p50_us"]
 
 
 def profile_tflite(data: bytes, min_seconds: float = 0.05, threads: int = 1) -> dict:
@@ -108,7 +109,7 @@ def profile_tflite(data: bytes, min_seconds: float = 0.05, threads: int = 1) -> 
         ops.append({"index": i, "op": name, "us": by_sig[sig]})
     empty = time_invoke(one_op_model(model, None), min_seconds, threads)
     for o in ops:
-        o["us"] = None if o["us"] is None else round(max(o["us"] - empty, 0.0), 2)
+        o["us"] = None if o["us"] is None else round(max(o["us"] - empty, 0.0), 3)
     return _summary(ops, len(by_sig), time_invoke(data, max(min_seconds, 0.2), threads) - empty, empty, threads)
 
 
@@ -124,7 +125,7 @@ def _summary(ops: list, unique: int, full_us: float, empty_us: float, threads: i
     total = sum(t["us"] for t in types.values())
     rows = sorted(({"op": k, **v, "us": round(v["us"], 1), "share": round(v["us"] / total, 4) if total else None}
                    for k, v in types.items()), key=lambda r: -r["us"])
-    return {"ops": len(ops), "unique_timed": unique, "threads": threads, "invoke_overhead_us": empty_us,
+    return {"ops": len(ops), "unique_timed": unique, "threads": threads, "invoke_overhead_us": round(empty_us, 2),
             "full_invoke_us": round(full_us, 1),
             "sum_of_ops_us": round(total, 1), "coverage": round(total / full_us, 2) if full_us else None,
             "by_type": rows, "per_op": ops, "method": __doc__.split("\n\n", 1)[1].strip()}
@@ -152,5 +153,5 @@ def markdown_table(result: dict, top: int = 12) -> str:
     for r in result["by_type"][:top]:
         share = "–" if r["share"] is None else f"{100 * r['share']:.1f} %"
         miss = f" ({r['unmeasured']} not runnable alone)" if r["unmeasured"] else ""
-        lines.append(f"| {r['op']}{miss} | {r['count']} | {r['us']:.1f} | {share} |")
+        lines.append(f"| {r['op']}{miss} | {r['count']} | {r['us']:.2f} | {share} |")
     return "\n".join(lines) + "\n"

@@ -82,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--min-seconds", type=float, default=1.0, help="timed seconds per candidate (default 1)")
     o.add_argument("--reuse", action="store_true", help="keep verified bundles newer than model.keras (no rebuild)")
     sub.add_parser("formats", help="list the export table")
+    pr = sub.add_parser("profile", help="LiteRT per-op profile of a .tflite bundle (ops timed one by one) -> "
+                                        "<run>/report/profile.json")
+    _add_run(pr)
+    pr.add_argument("--bundle", help="bundle directory (default <run>/bundles/tflite_int8)")
+    pr.add_argument("--min-seconds", type=float, default=0.05, help="timed seconds per distinct op (default 0.05)")
+    rp = sub.add_parser("report", help="self-contained HTML report of a run (plots, benchmark, op profile, model "
+                                       "card) -> <run>/report/index.html")
+    _add_run(rp)
     _add_bench(sub.add_parser("bench", help="the benchmark matrix: models x formats x threads; latency, "
                                             "throughput, RSS, size, RMSE, ratios, physical bound"))
     v = sub.add_parser("evaluate", help="last-window RUL of test units from a bundle or a run; RMSE with --rul")
@@ -256,6 +264,21 @@ def cmd_bench(args):
     print(markdown_table(result))
 
 
+def cmd_profile(args):
+    from export.profile import markdown_table, profile_bundle
+
+    result = profile_bundle(args.bundle or Path(args.run) / "bundles" / "tflite_int8",
+                            Path(args.run) / "report" / "profile.json", args.min_seconds)
+    print(markdown_table(result))
+    print(f"[prognos] wrote {args.run}/report/profile.json")
+
+
+def cmd_report(args):
+    from pipeline.report import build_report
+
+    print(f"[prognos] wrote {build_report(args.run)}")
+
+
 def cmd_evaluate(args):
     from pipeline.evaluate import evaluate
 
@@ -352,7 +375,7 @@ def cmd_vibration_sim(args):
 COMMANDS = {"simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, "quantize": cmd_quantize,
             "prune": partial(cmd_export, group="prune"), "cluster": partial(cmd_export, group="cluster"),
             "qat": partial(cmd_export, group="qat"), "optimize": cmd_optimize, "formats": cmd_formats,
-            "bench": cmd_bench, "evaluate": cmd_evaluate, "cv": cmd_cv, "search": cmd_search, "demo": cmd_demo,
+            "bench": cmd_bench, "profile": cmd_profile, "report": cmd_report, "evaluate": cmd_evaluate, "cv": cmd_cv, "search": cmd_search, "demo": cmd_demo,
             "scale": cmd_scale,
             "vibration": cmd_vibration, "vibration-sim": cmd_vibration_sim,
             "vibration-anomaly": cmd_vibration_anomaly}

@@ -73,13 +73,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def need_tool(name: str) -> str:
+def need_tool(name: str, install: str = "mosquitto openssh-server rsync") -> str:
     """The path of a system tool a test needs; CI (CI=true) fails without it, a developer's run skips."""
     import shutil
 
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
     if path is None:
-        msg = f"{name} is not installed (.ci/run installs it: apt-get install mosquitto openssh-server rsync)"
+        msg = f"{name} is not installed (.ci/run installs it: apt-get install {install})"
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)

@@ -58,18 +58,6 @@ def test_fused_lstm_state_does_not_leak_between_windows(tiny_run):
     np.testing.assert_array_equal(b.predict(x[:1]), first)
 
 
-def test_bench_table(tiny_run):
-    from export.bench import bench_run
-
-    result = bench_run(tiny_run["dir"], min_seconds=0.05)
-    by = {r["format"]: r for r in result["rows"]}
-    assert set(by) == {"keras", "tflite_fp32", "tflite_int8", "tflite_int8_fused", "onnx_fp32"}
-    for r in by.values():
-        assert "error" not in r, r
-        assert 0 < r["p50_us"] <= r["p99_us"] and r["size_bytes"] > 0
-    assert "| tflite_int8 |" in (tiny_run["dir"] / "bench.md").read_text()
-
-
 def test_bundle_carries_calibrated_interval(tiny_run):
     from edge_runtime.intervals import empirical_coverage
 

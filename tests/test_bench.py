@@ -1,0 +1,31 @@
+"""`prognos bench` on the tiny run: every cell in its own process, ratios, the physical bound, errors kept."""
+import json
+
+
+def test_bench_matrix(tiny_run):
+    from export.bench import bench_runs
+
+    run = tiny_run["dir"]
+    formats = ["keras", "tflite_int8", "onnx_fp32", "tflite_fp16"]  # the tiny run has no fp16 bundle
+    result = bench_runs([run], formats, threads=(1,), min_seconds=0.05, peak_seconds=0.1)
+    (model,) = result["models"]
+    by = {r["format"]: r for r in model["rows"]}
+    assert set(by) == set(formats) and all(r["threads"] == 1 for r in by.values())
+    assert "make quantize" in by["tflite_fp16"]["error"]  # recorded, and the other cells still ran
+    assert model["macs"] > 0 and result["peak_mac_per_s"]["1"]["int8"] > 0
+    for name in ("keras", "tflite_int8", "onnx_fp32"):
+        r = by[name]
+        assert "error" not in r, r
+        assert 0 < r["p50_us"] <= r["p90_us"] <= r["p99_us"] and r["windows_per_s"] > 0
+        assert 0 < r["gzip_bytes"] and 0 < r["size_bytes"]
+        assert r["x_bound"] >= 1, r  # no runtime beats MACs / the measured peak MAC rate
+        parity = tiny_run["parity"].get(name, {}).get("val", {}).get("rmse")
+        if parity is not None:  # the cell's own predictions reproduce the export's parity check
+            assert abs(r["val"]["rmse"] - parity) < 1e-2, (name, r["val"], parity)
+    assert by["keras"]["vs_keras"] == 1 and by["onnx_fp32"]["vs_onnx_fp32"] == 1
+    assert by["tflite_int8"]["vs_keras"] == round(by["tflite_int8"]["p50_us"] / by["keras"]["p50_us"], 3)
+    # each cell is its own process: LiteRT alone is far smaller than TensorFlow
+    assert by["tflite_int8"]["peak_rss_mb"] < by["keras"]["peak_rss_mb"] / 2
+    saved = json.loads((run / "report" / "bench.json").read_text())
+    assert saved["commit"] and saved["machine"]["cores"] and saved["libraries"]["onnxruntime"]
+    assert f"| {run.name} | tflite_int8 | 1 |" in (run / "report" / "bench.md").read_text()
