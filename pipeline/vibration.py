@@ -6,7 +6,8 @@
         ─► fp32 / full-int8 TFLite (+ ONNX) bundles, task "classify", DspSpec in the manifest
         ─► accuracy of every bundle in its runtime (LiteRT / onnxruntime) next to Keras
 
-Writes into the run folder: model.keras, dsp_spec.json, metrics.json, confusion.png, bundles/<fmt>/.
+Writes into the run folder: model.keras, dsp_spec.json, metrics.json, confusion.png, val_predictions.npz (Keras
+class probabilities and labels of the validation windows, for the report's ROC), bundles/<fmt>/.
 """
 from __future__ import annotations
 
@@ -172,6 +173,7 @@ def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None) -> dict:
         metrics["cross_load"] = cross_load(cfg, model, spec, bundles, data_dir or source)
     metrics["bundles"] = {k: str(v) for k, v in bundles.items()}
     metrics["config"] = asdict(cfg)
+    np.savez(run_dir / "val_predictions.npz", prob=keras_prob, y=split.y_val)  # the report's ROC curves
     (run_dir / "history.json").write_text(json.dumps(history))
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

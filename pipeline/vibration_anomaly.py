@@ -74,4 +74,5 @@ def anomaly_run(cfg: AnomalyConfig, vcfg: VibrationConfig, run_dir, data_dir=Non
     model.save(run_dir / "anomaly_model.keras")
     (run_dir / "anomaly_dsp_spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
     (run_dir / "anomaly_metrics.json").write_text(json.dumps(metrics, indent=2))
+    np.savez(run_dir / "anomaly_scores.npz", score=scores, y=y)  # the report's ROC curve
     return metrics

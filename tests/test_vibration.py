@@ -149,3 +149,22 @@ def test_anomaly_autoencoder_trained_on_healthy_windows_flags_faults(tmp_path):
     assert m["threshold"] > 0
     assert m["auc"] >= 0.9 and m["detection_rate"] >= 0.8 and m["false_alarm_rate"] <= 0.5
     assert (tmp_path / "anomaly_model.keras").is_file()
+    # the scores kept for the report's ROC reproduce the run's AUC, and the report draws it
+    from pipeline.report import build_report
+    from pipeline.report_figs import roc_points
+
+    d = np.load(tmp_path / "anomaly_scores.npz")
+    fpr, tpr = roc_points(d["score"], d["y"] != 0)
+    assert np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2) == pytest.approx(m["auc"], abs=1e-9)
+    assert 'alt="anomaly ROC"' in build_report(tmp_path).read_text()
+
+
+def test_report_of_a_vibration_run_has_confusion_matrix_and_roc(vib_run):
+    from pipeline.report import build_report
+
+    run, _ = vib_run
+    html = build_report(run).read_text()
+    predictions = html.split('<section id="predictions">')[1].split("</section>")[0]
+    assert 'alt="confusion matrix"' in predictions and 'alt="ROC one-vs-rest"' in predictions
+    assert "split by time segment" in html and "validation accuracy: keras" in html
+
