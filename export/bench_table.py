@@ -7,6 +7,8 @@ ALIGN = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|--
 
 
 def _f(v, fmt: str) -> str:
+    if fmt == "ratio":  # 3 significant digits, no exponent
+        fmt = ",.0f" if v is not None and v >= 100 else ".3g"
     return "–" if v is None else format(v, fmt)
 
 
@@ -16,10 +18,10 @@ def _row(r: dict) -> str:
         return head + f"| error: {r['error'][:80].replace('|', '/')} |" + " |" * 12
     rmse = (r.get("val") or {}).get("rmse")
     return head + (f"| {_f(r['load_ms'], '.1f')} | {_f(r['p50_us'], '.0f')} | {_f(r['p90_us'], '.0f')} "
-                   f"| {_f(r['p99_us'], '.0f')} | {_f(r.get('vs_keras'), '.3g')} | {_f(r.get('vs_onnx_fp32'), '.3g')} "
+                   f"| {_f(r['p99_us'], '.0f')} | {_f(r.get('vs_keras'), 'ratio')} | {_f(r.get('vs_onnx_fp32'), 'ratio')} "
                    f"| {_f(r['windows_per_s'], ',.0f')} | {_f(r['peak_rss_mb'], '.0f')} "
                    f"| {r['size_bytes'] / 1024:.1f} | {r['gzip_bytes'] / 1024:.1f} | {_f(rmse, '.3f')} "
-                   f"| {_f(r.get('x_bound'), ',.0f')} |")
+                   f"| {_f(r.get('x_bound'), 'ratio')} |")
 
 
 def _peaks(result: dict) -> str:
