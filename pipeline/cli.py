@@ -12,7 +12,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from edge_runtime.errors import PrognosError
+from edge_runtime.errors import DataError, PrognosError
 
 
 def _add_run(p, required=False):
@@ -88,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--bundle", help="bundle directory (default <run>/bundles/tflite_int8)")
     pr.add_argument("--min-seconds", type=float, default=0.05, help="timed seconds per distinct op (default 0.05)")
     rp = sub.add_parser("report", help="self-contained HTML report of a run (plots, benchmark, op profile, model "
-                                       "card) -> <run>/report/index.html")
+                                       "card) -> <run>/report/index.html; makes the run (demo pipeline) and the "
+                                       "op profile first if missing")
     _add_run(rp)
     _add_bench(sub.add_parser("bench", help="the benchmark matrix: models x formats x threads; latency, "
                                             "throughput, RSS, size, RMSE, ratios, physical bound"))
@@ -243,10 +244,19 @@ def _bench_runs(args) -> list[str]:
     pairs = [(f"artifacts/demo-{m}", m) for m in args.models.split(",")] if args.models else []
     pairs += [(r, None) for r in (args.run or ([] if pairs else ["artifacts/demo"]))]
     for run, model in pairs:
-        if not (Path(run) / "model.keras").is_file():
-            print(f"[prognos] {run} has no model.keras: producing it with the demo pipeline first", flush=True)
-            _produce(_parser().parse_args(["demo", "--run", run, *(["--model", model] if model else [])]))
+        _ensure_run(run, model)
     return [run for run, _ in pairs]
+
+
+def _ensure_run(run: str, model: str | None = None) -> None:
+    """Produce a demo run (artifacts/demo, or artifacts/demo-<model>) with the demo pipeline (train,
+    quantize, export) when it has no model.keras; any other run must exist."""
+    if not (Path(run) / "model.keras").is_file():
+        if Path(run) != Path("artifacts") / (f"demo-{model}" if model else "demo"):
+            raise DataError(f"{run}: no model.keras; expected a trained run (make train RUN={run}), or omit "
+                            f"--run for the embedded demo")
+        print(f"[prognos] {run} has no model.keras: producing it with the demo pipeline first", flush=True)
+        _produce(_parser().parse_args(["demo", "--run", run, *(["--model", model] if model else [])]))
 
 
 def cmd_bench(args):
@@ -276,6 +286,11 @@ def cmd_profile(args):
 def cmd_report(args):
     from pipeline.report import build_report
 
+    if Path(args.run) == Path("artifacts/demo"):  # the embedded default is made on demand; other runs must exist
+        _ensure_run(args.run)
+    bundle = Path(args.run) / "bundles" / "tflite_int8"
+    if not (Path(args.run) / "report" / "profile.json").is_file() and bundle.is_dir():
+        cmd_profile(argparse.Namespace(run=args.run, bundle=bundle, min_seconds=0.05))
     print(f"[prognos] wrote {build_report(args.run)}")
 
 

@@ -11,7 +11,7 @@ def test_help_is_instant_and_tf_free():
 def test_help_lists_commands():
     r = run_cli("prognos", "--help")
     assert r.returncode == 0
-    for cmd in ("simulate", "train", "export", "quantize", "bench", "evaluate", "demo"):
+    for cmd in ("simulate", "train", "export", "quantize", "bench", "profile", "report", "evaluate", "demo"):
         assert cmd in r.stdout
 
 
@@ -26,6 +26,14 @@ def test_bad_config_is_a_clear_error(tmp_path):
     cfg.write_text("[train]\nepochz = 3\n")
     r = run_cli("prognos", "train", "--config", str(cfg), "--run", str(tmp_path / "run"))
     assert r.returncode == 2 and "unknown keys ['epochz']" in r.stderr
+
+
+def test_bench_and_report_of_a_missing_run_are_clear_errors(tmp_path):
+    # only the embedded demo run is made on demand; a typo must not train a model into a new folder
+    r = run_cli("prognos", "bench", "--run", str(tmp_path / "nope"))
+    assert r.returncode == 2 and "no model.keras" in r.stderr and not (tmp_path / "nope").exists()
+    r = run_cli("prognos", "report", "--run", str(tmp_path / "nope"))
+    assert r.returncode == 2 and "no such run folder" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_evaluate_with_rul_file(tiny_run, sim_dir):
