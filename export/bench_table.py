@@ -24,11 +24,18 @@ def _row(r: dict) -> str:
                    f"| {_f(r.get('x_bound'), 'ratio')} |")
 
 
+def _measured(p: dict) -> str:
+    m = p.get("measured", {})
+    low = [f"{k} {m[k] / 1e9:.1f}" for k in m if m[k] < p[k]]
+    return f" (measured at this thread count: {', '.join(low)}; a busy machine)" if low else ""
+
+
 def _peaks(result: dict) -> str:
     parts = []
     for t, p in result["peak_mac_per_s"].items():
         parts.append(f"{t} thread(s): " + (f"error {p['error']}" if "error" in p else
-                                           f"fp32 {p['fp32'] / 1e9:.1f}, int8 {p['int8'] / 1e9:.1f} GMAC/s"))
+                                           f"fp32 {p['fp32'] / 1e9:.1f}, int8 {p['int8'] / 1e9:.1f} GMAC/s"
+                                           + _measured(p)))
     return "; ".join(parts)
 
 

@@ -1,6 +1,8 @@
 """`prognos bench` on the tiny run: every cell in its own process, ratios, the physical bound, errors kept."""
 import json
 
+import pytest
+
 
 def test_bench_matrix(tiny_run):
     from export.bench import bench_runs
@@ -23,9 +25,17 @@ def test_bench_matrix(tiny_run):
         if parity is not None:  # the cell's own predictions reproduce the export's parity check
             assert abs(r["val"]["rmse"] - parity) < 1e-2, (name, r["val"], parity)
     assert by["keras"]["vs_keras"] == 1 and by["onnx_fp32"]["vs_onnx_fp32"] == 1
-    assert by["tflite_int8"]["vs_keras"] == round(by["tflite_int8"]["p50_us"] / by["keras"]["p50_us"], 3)
+    assert by["tflite_int8"]["vs_keras"] == pytest.approx(by["tflite_int8"]["p50_us"] / by["keras"]["p50_us"], rel=1e-3)
     # each cell is its own process: LiteRT alone is far smaller than TensorFlow
     assert by["tflite_int8"]["peak_rss_mb"] < by["keras"]["peak_rss_mb"] / 2
     saved = json.loads((run / "report" / "bench.json").read_text())
     assert saved["commit"] and saved["machine"]["cores"] and saved["libraries"]["onnxruntime"]
     assert f"| {run.name} | tflite_int8 | 1 |" in (run / "report" / "bench.md").read_text()
+
+
+def test_peak_at_more_threads_is_at_least_the_peak_at_fewer():
+    from export.bench import at_least_fewer_threads
+
+    out = at_least_fewer_threads({1: {"fp32": 20.0, "int8": 100.0}, 2: {"fp32": 0.5, "int8": 150.0}})
+    assert out["2"]["fp32"] == 20.0 and out["2"]["int8"] == 150.0 and out["2"]["measured"]["fp32"] == 0.5
+    assert at_least_fewer_threads({1: {"error": "x"}})["1"] == {"error": "x"}
