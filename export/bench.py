@@ -121,7 +121,7 @@ def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
 
 
 def bench_runs(runs, formats=None, threads=(1, 2), min_seconds: float = 1.0, batch: int = 256,
-               out: Path | None = None, peak_seconds: float = 1.0) -> dict:
+               out: Path | None = None, peak_seconds: float = 0.5) -> dict:
     formats = formats or DEFAULT_FORMATS
     print(f"[prognos] measuring the peak MAC rate of this CPU ({', '.join(map(str, threads))} threads)", flush=True)
     peaks = at_least_fewer_threads({t: _peak_or_error(t, peak_seconds) for t in sorted(threads)})

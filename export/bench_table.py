@@ -57,7 +57,8 @@ def markdown_table(result: dict) -> str:
     runs = " ".join(f"--run {x['run']}" for x in result["models"])
     lines = [f"{m['cpu']}, {m['cores']} cores, Python {m['python']}; {result['date']}, commit {result['commit']}; "
              f"`prognos bench {runs}` (min {result['min_seconds']} s per latency measurement)", "",
-             f"Peak MAC rate (1024² matmul; numpy fp32, onnxruntime MatMulInteger int8): {_peaks(result)}",
+             f"Peak MAC rate (best 256² / 512² matmul; fp32: numpy or onnxruntime, int8: onnxruntime MatMulInteger): "
+             f"{_peaks(result)}",
              *_bounds(result), "",
              "p50/p90/p99: one window; × Keras / × ORT fp32: p50 ratio at the same thread count; windows/s: "
              "validation set in batches of 256; × bound: p50 / (MACs ÷ peak MAC rate).", "", HEADER, ALIGN]

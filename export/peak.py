@@ -1,11 +1,13 @@
 """The measured peak multiply-accumulate rate of this CPU: the denominator of the physical bound.
 
-fp32: numpy's BLAS sgemm (`n` x `n` @ `n` x `n`, n^3 MACs). int8: onnxruntime's MatMulInteger
-(uint8 x int8 -> int32, the MLAS kernels its quantized models use). Each is measured in a fresh
-process with the thread count fixed before the library loads (OMP/OPENBLAS/MKL env for numpy,
-intra_op_num_threads for onnxruntime); the best of repeated calls over `seconds` counts, since a
-peak is what the hardware can do when nothing interferes. `python -m export.peak THREADS` prints
-{"fp32": MAC/s, "int8": MAC/s} as one JSON line.
+fp32: the better of numpy's BLAS sgemm and onnxruntime's MatMul (MLAS); int8: onnxruntime's
+MatMulInteger (uint8 x int8 -> int32, the kernels its quantized models use). Square n x n @ n x n
+products (n^3 MACs) at n = 256 and 512, which stay in cache (at n = 1024 this CPU's rate halves:
+memory, not arithmetic); the best rate counts. Each is measured in a fresh process with the
+thread count fixed before the library loads (OMP/OPENBLAS/MKL env for numpy, intra_op_num_threads
+for onnxruntime), as the best of repeated calls over `seconds`, since a peak is what the hardware
+does when nothing interferes. `python -m export.peak THREADS SECONDS` prints {"fp32": MAC/s,
+"int8": MAC/s} as one JSON line.
 
 A model's bound is then MACs per inference / peak MAC rate: no runtime can do one inference faster
 on this CPU with that arithmetic (memory traffic and per-op overhead only add to it).
@@ -20,7 +22,7 @@ import time
 
 import numpy as np
 
-N = 1024
+SIZES = (256, 512)
 
 
 def _best(fn, seconds: float) -> float:
@@ -33,33 +35,40 @@ def _best(fn, seconds: float) -> float:
     return best
 
 
-def fp32_rate(seconds: float = 1.0, n: int = N) -> float:
+def numpy_rate(n: int, seconds: float) -> float:
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
     return n**3 / _best(lambda: a @ b, seconds)
 
 
-def int8_rate(threads: int, seconds: float = 1.0, n: int = N) -> float:
-    import onnx
+def ort_rate(n: int, threads: int, seconds: float, int8: bool) -> float:
+    """MAC/s of onnxruntime's MatMul (fp32) or MatMulInteger (uint8 x int8 -> int32)."""
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
+    a_t, b_t, y_t = (TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32) if int8 else (TensorProto.FLOAT,) * 3
     graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["a", "b"], ["y"])], "matmul_int8",
-        [helper.make_tensor_value_info("a", TensorProto.UINT8, [n, n]),
-         helper.make_tensor_value_info("b", TensorProto.INT8, [n, n])],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, [n, n])])
+        [helper.make_node("MatMulInteger" if int8 else "MatMul", ["a", "b"], ["y"])], "matmul",
+        [helper.make_tensor_value_info("a", a_t, [n, n]), helper.make_tensor_value_info("b", b_t, [n, n])],
+        [helper.make_tensor_value_info("y", y_t, [n, n])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
-    feed = {"a": rng.integers(0, 255, (n, n), dtype=np.uint8), "b": rng.integers(-127, 127, (n, n), dtype=np.int8)}
-    onnx.checker.check_model(model)
+    if int8:
+        feed = {"a": rng.integers(0, 255, (n, n), dtype=np.uint8), "b": rng.integers(-127, 127, (n, n), dtype=np.int8)}
+    else:
+        feed = {"a": rng.standard_normal((n, n), np.float32), "b": rng.standard_normal((n, n), np.float32)}
     return n**3 / _best(lambda: sess.run(None, feed), seconds)
 
 
-def peak_rates(threads: int, seconds: float = 1.0) -> dict:
+def rates(threads: int, seconds: float) -> dict:
+    fp32 = max(max(numpy_rate(n, seconds), ort_rate(n, threads, seconds, False)) for n in SIZES)
+    return {"fp32": fp32, "int8": max(ort_rate(n, threads, seconds, True) for n in SIZES), "sizes": list(SIZES)}
+
+
+def peak_rates(threads: int, seconds: float = 0.5) -> dict:
     """{"fp32": MAC/s, "int8": MAC/s} with `threads` threads, measured in a fresh process."""
     env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                       "MKL_NUM_THREADS")}}
@@ -71,5 +80,4 @@ def peak_rates(threads: int, seconds: float = 1.0) -> dict:
 
 
 if __name__ == "__main__":
-    t, s = int(sys.argv[1]), float(sys.argv[2])
-    print(json.dumps({"fp32": fp32_rate(s), "int8": int8_rate(t, s), "n": N}))
+    print(json.dumps(rates(int(sys.argv[1]), float(sys.argv[2]))))

@@ -14,6 +14,7 @@ import base64
 import csv
 import html
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from pipeline import report_card, report_figs
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 img.fig{max-width:100%;border:1px solid #eee;margin:.4em 0}table{border-collapse:collapse;font-size:.8em}
-td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}
+td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}
 .na{background:#fff4e0;border-left:4px solid #f0a020;padding:.4em .8em}code{background:#f4f4f4;padding:0 .2em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}"""
 
@@ -50,14 +51,15 @@ def md_table(md: str) -> str:
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
             if not all(set(c) <= set("-:") for c in cells):
-                rows.append("".join(f"<td>{html.escape(c)}</td>" for c in cells))
+                tag = "th" if not rows else "td"
+                rows.append("".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells))
             continue
         if rows:
             out.append("<table>" + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>")
             rows = []
         if line.strip():
-            out.append(f"<p>{html.escape(line)}</p>")
-    return "\n".join(out).replace("<table><tr><td>", "<table><tr><th>", 1)
+            out.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line)) + "</p>")
+    return "\n".join(out)
 
 
 def _history(run: Path) -> dict:
