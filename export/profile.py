@@ -11,8 +11,9 @@ this module measures ops one by one, in the same interpreter and resolver the de
 2. ops with the same signature (op type, input/output shapes and dtypes, options) are timed once
    and counted as often as they occur (an unrolled LSTM repeats one step's ops per time step);
 3. each one-op model gets random inputs of its dtype and `Interpreter.invoke()` is timed with the
-   project's timer (edge_runtime.timing.time_calls: p50 of samples of 50 back-to-back invokes, so
-   sub-microsecond ops are above the timer's resolution); the full model is timed the same way, and
+   project's timer (edge_runtime.timing.time_calls: p50 of samples of back-to-back invokes lasting
+   ~20 µs, so sub-microsecond ops are above the timer's resolution and few samples are preempted;
+   best p50 of 3 rounds); the full model is timed the same way, and
    so is a model with no op at all (input -> output): the fixed cost of one invoke() call, which is
    subtracted from every op (floored at 0).
 Reported per op type: count, summed µs and share; and `coverage` = sum of the ops / (full invoke -
@@ -74,7 +75,7 @@ def one_op_model(model, index: int | None) -> bytes:
 
 
 def time_invoke(model_bytes: bytes, min_seconds: float, threads: int = 1) -> float:
-    """p50 µs of `invoke()` on random inputs of the model's dtypes."""
+    """µs of `invoke()` on random inputs of the model's dtypes: the best p50 of 3 rounds (a busy machine)."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_content=model_bytes, num_threads=threads)
@@ -87,7 +88,14 @@ def time_invoke(model_bytes: bytes, min_seconds: float, threads: int = 1) -> flo
         else:
             x = rng.normal(size=d["shape"]).astype(d["dtype"])
         it.set_tensor(d["index"], x)
-    return time_calls(it.invoke, min_seconds, warmup=10, min_calls=30, inner=50)["p50_us"]
+    import time
+
+    t = time.perf_counter()
+    for _ in range(20):
+        it.invoke()
+    inner = int(np.clip(20e-6 / ((time.perf_counter() - t) / 20), 1, 50))  # samples of ~20 µs: rarely preempted
+    return min(time_calls(it.invoke, min_seconds / 3, warmup=10, min_calls=30, inner=inner)["p50_us"]
+               for _ in range(3))
 
 
 def profile_tflite(data: bytes, min_seconds: float = 0.05, threads: int = 1) -> dict:
