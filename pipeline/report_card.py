@@ -94,7 +94,8 @@ def card(run: Path) -> str:
         items = {"Model": html.escape(str(metrics.get("config", {}).get("model"))), **_classify_card(run, metrics)}
     else:
         model = cfg.get("model", {})
-        items = {"Model": html.escape(f"{model.get('name')} {model.get('hparams') or ''}, {metrics.get('params'):,} "
-                                      f"parameters, {metrics.get('epochs')} epochs (early stopping)"),
+        hp = f" {model['hparams']}" if model.get("hparams") else ""
+        items = {"Model": html.escape(f"{model.get('name')}{hp}, {metrics.get('params'):,} parameters, "
+                                      f"{metrics.get('epochs')} epochs (early stopping)"),
                  **_rul_card(run, cfg, metrics)}
     return _dl(items)
