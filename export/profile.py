@@ -1,9 +1,9 @@
 """`prognos profile`: a measured per-op profile of a .tflite bundle in LiteRT (which ops dominate).
 
 LiteRT's Python API has no op profiler: the per-op profiler lives in the C++ `benchmark_model`
-tool (`--enable_op_profiling`, tensorflow/tensorflow#59095 points there), which is neither on PyPI
-nor in Debian, and `ai_edge_litert.tools.benchmark_litert_model` times whole invokes only. So
-this module measures ops one by one, in the same interpreter and resolver the device uses:
+tool (`--enable_op_profiling`; tensorflow/tflite-support#628 points there), which has no PyPI or
+Debian package we could find, and `ai_edge_litert.tools.benchmark_litert_model` (2.3) times whole
+invokes only. So this module measures ops one by one, in the interpreter the device uses:
 
 1. read the model with `ai_edge_litert.tools.flatbuffer_utils` and, for each operator of the main
    subgraph, write a one-op model: same tensors, buffers (weights), options and opcode table, the
