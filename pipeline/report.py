@@ -120,13 +120,20 @@ def _tradeoff_rows(run: Path):
     raise Missing(f"make bench RUN={run} (or make optimize RUN={run})")
 
 
+def _rul_only(run: Path) -> None:
+    if (run / "dsp_spec.json").is_file() or (run / "anomaly_metrics.json").is_file():
+        raise Missing("nothing yet: prognos bench and optimize measure RUL runs only")
+
+
 def tradeoff(run: Path) -> str:
+    _rul_only(run)
     rows, source = _tradeoff_rows(run)
     return f"<p>From <code>{source}</code>.</p>" + img(report_figs.tradeoff(rows, "validation RMSE [cycles]"),
                                                       "size and latency vs RMSE")
 
 
 def bench(run: Path) -> str:
+    _rul_only(run)
     if not (run / "report" / "bench.md").is_file():
         raise Missing(f"make bench RUN={run}")
     return md_table((run / "report" / "bench.md").read_text())
@@ -145,6 +152,8 @@ def profile(run: Path) -> str:
 
 
 def _na(command: str) -> str:
+    if command.startswith("nothing yet"):  # no command makes it
+        return f'<p class="na">not available: {html.escape(command)}</p>'
     return f'<p class="na">not available: run <code>{html.escape(command)}</code></p>'
 
 
