@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
     c.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     c.add_argument("--expect", help="true class name: print windows and accuracy to stderr at the end")
+    c.add_argument("--shaft-hz", type=float, help="shaft speed in Hz; needed by order-normalized bundles "
+                   "(DspSpec samples_per_rev > 0, trained with `prognos vibration --samples-per-rev`)")
     a = sub.add_parser("anomaly", help="score a raw vibration recording with an 'anomaly' bundle; JSON lines "
                                        "{window, start, score, threshold, status healthy|anomalous} out")
     a.add_argument("--bundle", required=True, help="bundle directory of task 'anomaly' (prognos vibration-anomaly)")
@@ -135,7 +137,7 @@ def cmd_classify(args) -> int:
         print(f"prognos-edge: error: --expect {args.expect!r}; the bundle's classes are {bundle.classes}",
               file=sys.stderr)
         return 2
-    outs = vibration_stream(bundle, read_samples(args.input), "classify")
+    outs = vibration_stream(bundle, read_samples(args.input), "classify", shaft_hz=args.shaft_hz)
     for o in outs:
         print(json.dumps(o))
     if args.expect is not None:
