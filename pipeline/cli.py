@@ -110,6 +110,8 @@ def _add_vibration(sub) -> None:
     vb.add_argument("--model", help="registered model on spectrograms (default lenet)")
     vb.add_argument("--epochs", type=int, help="maximum epochs (default 30, early stopping)")
     vb.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
+    vb.add_argument("--warmup", type=int, help="epochs before early stopping may stop or pick the best weights "
+                    "(default 0; ~15 for MobileNet/EfficientNet, whose validation sits at chance while BN settles)")
     vb.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                     help="model builder argument, repeatable, e.g. --hparam alpha=0.25 (mobilenet_v1/v2) or "
                          "--hparam base_width=0.25 (efficientnet_b0); values are read as JSON")
@@ -314,7 +316,7 @@ def cmd_vibration(args):
     from pipeline.vibration import VibrationConfig, vibration_run
 
     cfg = VibrationConfig()
-    for key in ("model", "epochs", "patience", "classes", "kind", "samples_per_rev", "sim_seconds", "seed"):
+    for key in ("model", "epochs", "patience", "warmup", "classes", "kind", "samples_per_rev", "sim_seconds", "seed"):
         if getattr(args, key) is not None:
             setattr(cfg, key, getattr(args, key))
     cfg.hparams = _hparams(args.hparam)

@@ -48,6 +48,8 @@ class VibrationConfig:
     test_loads: list | None = None  # cross-load check: every window of these loads' recordings, never trained on
     epochs: int = 30
     patience: int = 5
+    warmup: int = 0  # epochs before early stopping may stop or pick weights: BN nets (MobileNet, EfficientNet)
+    # sit at chance on validation for ~10 epochs of ~60 steps while their moving statistics settle
     batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0
@@ -96,7 +98,7 @@ def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val):
     model = create_model(cfg.model, x_train.shape[1:], task="classify", n_outputs=len(class_names(cfg)),
                          **cfg.hparams)
     model.compile(make_optimizer("adam", cfg.lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True, start_from_epoch=cfg.warmup)
     hist = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.epochs,
                      batch_size=cfg.batch_size, callbacks=[stop], verbose=0)
     return model, {k: [float(v) for v in vs] for k, vs in hist.history.items()}
