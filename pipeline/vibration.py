@@ -1,8 +1,10 @@
-"""Vibration use case: 10-class bearing fault classification on CWRU data (or the bearing simulator).
+"""Vibration use case: 10-class (or 4-class) bearing fault classification on CWRU data (or the simulator).
 
     .mat recordings ─► cwru.split_windows (time segment per recording, gap of one window)
-        ─► dsp_spec.apply (the numpy DSP the device runs; normalization fitted on training windows)
-        ─► registry model, task "classify" (early stopping on validation loss)
+        ─► dsp_spec.apply (the numpy DSP the device runs; normalization fitted on training windows;
+           optionally order-normalized: angular resampling by each recording's shaft speed)
+        ─► registry model, task "classify" (LeNet, MobileNet, EfficientNet, ...; early stopping on
+           validation loss after `warmup` epochs)
         ─► fp32 / full-int8 TFLite (+ ONNX) bundles, task "classify", DspSpec in the manifest
         ─► accuracy of every bundle in its runtime (LiteRT / onnxruntime) next to Keras
 
