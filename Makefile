@@ -119,16 +119,35 @@ scale: $(STAMP)  ## stream a simulated fleet of UNITS engines through tf.data: w
 
 # Vibration use case (pipeline.vibration): bearing fault classification, DSP shared with the device.
 VIB_RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-vibration,vibration-demo)
-.PHONY: demo-vibration train-vibration
+VIB_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(PATIENCE),--patience $(PATIENCE)) \
+	$(if $(CLASSES),--classes $(CLASSES)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))
+VIB_MODELS ?= lenet mobilenet_v1 mobilenet_v2 efficientnet_b0
+VIB_TRAIN_LOADS := 0,1  # 2 and 3 HP are held back: never trained, tuned or selected on
+.PHONY: demo-vibration train-vibration vibration-models anomaly-vibration gan-vibration
 
-demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundle -> `prognos-edge classify` on a new simulated IR014 recording
-	$(BIN)/prognos vibration --run $(VIB_RUN) $(if $(MODEL),--model $(MODEL)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))
+demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundles (classify + anomaly) -> `prognos-edge classify` / `anomaly` on a new IR014 recording
+	$(BIN)/prognos vibration --run $(VIB_RUN) $(VIB_FLAGS)
 	$(BIN)/prognos vibration-sim --class IR014 --seed 1 --seconds 5 --out $(VIB_RUN)/demo_IR014.npy
 	$(BIN)/prognos-edge classify --bundle $(VIB_RUN)/bundles/tflite_int8 --input $(VIB_RUN)/demo_IR014.npy \
 		--expect IR014 > $(VIB_RUN)/demo_IR014.jsonl
 	@tail -1 $(VIB_RUN)/demo_IR014.jsonl
+	$(BIN)/prognos vibration-anomaly --run $(VIB_RUN)/anomaly --epochs 20 > $(VIB_RUN)/anomaly.json
+	$(BIN)/prognos-edge anomaly --bundle $(VIB_RUN)/anomaly/anomaly_bundles/tflite_int8 \
+		--input $(VIB_RUN)/demo_IR014.npy > $(VIB_RUN)/demo_IR014_anomaly.jsonl
+	@tail -1 $(VIB_RUN)/demo_IR014_anomaly.jsonl
 
-train-vibration: $(STAMP)  ## train the vibration classifier on CWRU .mat files in DATA_DIR into VIB_RUN
+train-vibration: $(STAMP)  ## train the vibration classifier on CWRU .mat files in DATA_DIR into VIB_RUN (MODEL, CLASSES=4, LOADS, TEST_LOADS)
 	@test -n "$(DATA_DIR)" || { echo "usage: make train-vibration DATA_DIR=../shared/data/cwru"; exit 2; }
-	$(BIN)/prognos vibration --run $(VIB_RUN) --data-dir $(DATA_DIR) $(if $(MODEL),--model $(MODEL)) \
-		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))
+	$(BIN)/prognos vibration --run $(VIB_RUN) --data-dir $(DATA_DIR) $(VIB_FLAGS)
+
+vibration-models: $(STAMP)  ## every spectrogram model of VIB_MODELS on DATA_DIR loads 0-1 (fp32 + int8 bundles), 40 epochs, patience 10
+	@test -n "$(DATA_DIR)" || { echo "usage: make vibration-models DATA_DIR=../shared/data/cwru"; exit 2; }
+	for m in $(VIB_MODELS); do $(BIN)/prognos vibration --run artifacts/cwru-$$m --data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS) \
+		--model $$m --epochs 40 --patience 10 || exit 1; done
+
+anomaly-vibration: $(STAMP)  ## dense autoencoder and VAE on healthy windows (DATA_DIR or simulator): AUC, confusion, anomaly bundles
+	for m in dense_ae vae; do $(BIN)/prognos vibration-anomaly --run $(VIB_RUN)-anomaly-$$m \
+		$(if $(DATA_DIR),--data-dir $(DATA_DIR)) --model $$m || exit 1; done
+
+gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault windows, without / oversampled / with cGAN windows
+	$(BIN)/prognos vibration-gan --run $(VIB_RUN)-gan $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))

@@ -21,7 +21,7 @@ from edge_runtime.features import Preprocessor
 SCHEMA_VERSION = 1
 REQUIRED = ("schema_version", "task", "format", "model_file", "sha256", "inputs", "outputs",
             "preprocessing", "postprocessing")
-TASKS = ("rul", "classify")
+TASKS = ("rul", "classify", "anomaly")
 
 
 def sha256_of(data: bytes) -> str:

@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
     c.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     c.add_argument("--expect", help="true class name: print windows and accuracy to stderr at the end")
+    c.add_argument("--shaft-hz", type=float, help="shaft speed in Hz; needed by order-normalized bundles "
+                   "(DspSpec samples_per_rev > 0, trained with `prognos vibration --samples-per-rev`)")
+    a = sub.add_parser("anomaly", help="score a raw vibration recording with an 'anomaly' bundle; JSON lines "
+                                       "{window, start, score, threshold, status healthy|anomalous} out")
+    a.add_argument("--bundle", required=True, help="bundle directory of task 'anomaly' (prognos vibration-anomaly)")
+    a.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
+    a.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     _add_tools(sub)
     return p
 
@@ -123,20 +130,36 @@ def cmd_classify(args) -> int:
     import json
 
     from edge_runtime.bundle import Bundle
-    from edge_runtime.vibration import classify_stream, read_samples
+    from edge_runtime.vibration import read_samples, vibration_stream
 
     bundle = Bundle(args.bundle, num_threads=args.threads)
     if args.expect is not None and args.expect not in bundle.classes:
         print(f"prognos-edge: error: --expect {args.expect!r}; the bundle's classes are {bundle.classes}",
               file=sys.stderr)
         return 2
-    outs = classify_stream(bundle, read_samples(args.input))
+    outs = vibration_stream(bundle, read_samples(args.input), "classify", shaft_hz=args.shaft_hz)
     for o in outs:
         print(json.dumps(o))
     if args.expect is not None:
         hits = sum(o["class"] == args.expect for o in outs)
         print(json.dumps({"windows": len(outs), "expected": args.expect,
                           "accuracy": round(hits / len(outs), 4) if outs else None}), file=sys.stderr)
+    return 0
+
+
+def cmd_anomaly(args) -> int:
+    """JSON line per window, then a summary {windows, anomalous, fraction} on stderr."""
+    import json
+
+    from edge_runtime.bundle import Bundle
+    from edge_runtime.vibration import read_samples, vibration_stream
+
+    outs = vibration_stream(Bundle(args.bundle, num_threads=args.threads), read_samples(args.input), "anomaly")
+    for o in outs:
+        print(json.dumps(o))
+    flagged = sum(o["status"] == "anomalous" for o in outs)
+    print(json.dumps({"windows": len(outs), "anomalous": flagged,
+                      "fraction": round(flagged / len(outs), 4) if outs else None}), file=sys.stderr)
     return 0
 
 
@@ -202,8 +225,8 @@ def cmd_healthcheck(args) -> int:
     return 1
 
 
-COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak,
-            "deploy": cmd_deploy, "healthcheck": cmd_healthcheck}
+COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "anomaly": cmd_anomaly, "serve": cmd_serve,
+            "bench": cmd_bench, "soak": cmd_soak, "deploy": cmd_deploy, "healthcheck": cmd_healthcheck}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,6 +12,7 @@
   MSSP 25): analytic signal by the FFT method (Marple 1999; what scipy.signal.hilbert does),
   optionally band-passed by zeroing bins, envelope |z|, envelope spectrum of the mean-removed
   envelope.
+- Reconstruction error (the anomaly score of an autoencoder bundle): per-window mean of (x - x̂)².
 Resampling and angular (order) resampling live in `edge_runtime.resample`.
 Outputs are float32; arithmetic runs in float64. Bad arguments raise ConfigError, bad signals
 DataError, each naming the argument and what was expected.
@@ -85,6 +86,15 @@ def rms(x) -> np.ndarray:
     """Root mean square over the last axis."""
     x = check_signal(x, "x", ndim=None)
     return np.sqrt(np.mean(x * x, axis=-1)).astype(np.float32)
+
+
+def reconstruction_mse(x, x_hat) -> np.ndarray:
+    """Per-window mean squared error over every axis but the first (N,), float64."""
+    x, x_hat = np.asarray(x, np.float64), np.asarray(x_hat, np.float64)
+    if x.size != x_hat.size or len(x) != len(x_hat):
+        raise DataError(f"reconstruction_mse: inputs {x.shape} and reconstructions {x_hat.shape} differ in size")
+    err = (x.reshape(len(x), -1) - x_hat.reshape(len(x_hat), -1)) ** 2
+    return err.mean(axis=1)
 
 
 def kurtosis(x, fisher: bool = False) -> np.ndarray:

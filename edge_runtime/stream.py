@@ -22,6 +22,7 @@ import numpy as np
 
 from edge_runtime.alerts import AlertTracker, Rule, rules_from_manifest
 from edge_runtime.bundle import Bundle
+from edge_runtime.dsp import reconstruction_mse
 from edge_runtime.errors import BundleError, ConfigError, RowError
 from edge_runtime.metrics import StreamStats
 
@@ -54,7 +55,7 @@ class _Ring:
         return self.data[i + 1 : i + 1 + window]
 
 
-def rul_outputs(bundle: Bundle, raw: np.ndarray) -> list[dict]:
+def rul_outputs(bundle: Bundle, raw: np.ndarray, inputs=None) -> list[dict]:
     """Task 'rul', raw outputs (N, 1) -> cycles: {"rul"}, plus {"rul_low", "rul_high"} if the bundle is calibrated.
 
     The interval is `intervals.apply_interval` per value in plain Python (bisect_right == np.digitize):
@@ -72,7 +73,7 @@ def rul_outputs(bundle: Bundle, raw: np.ndarray) -> list[dict]:
     return out
 
 
-def classify_outputs(bundle: Bundle, raw: np.ndarray) -> list[dict]:
+def classify_outputs(bundle: Bundle, raw: np.ndarray, inputs=None) -> list[dict]:
     """Task 'classify', softmax outputs (N, classes) -> {"class", "prob", "status"}: "ok" for the normal
     class (postprocessing.normal_class), else "fault"."""
     names = bundle.classes or [str(i) for i in range(raw.shape[1])]
@@ -83,7 +84,19 @@ def classify_outputs(bundle: Bundle, raw: np.ndarray) -> list[dict]:
     return out
 
 
-OUTPUTS = {"rul": rul_outputs, "classify": classify_outputs}  # task -> (bundle, raw (N, outputs) model outputs) -> one dict per window
+def anomaly_outputs(bundle: Bundle, raw: np.ndarray, inputs: np.ndarray) -> list[dict]:
+    """Task 'anomaly', reconstructions of the model `inputs` -> {"score", "threshold", "status"}.
+
+    score = mean squared reconstruction error per window (dsp.reconstruction_mse, numpy, on the device);
+    status "anomalous" above the manifest's postprocessing.threshold, else "healthy".
+    """
+    threshold = float(bundle.manifest["postprocessing"]["threshold"])
+    return [{"score": round(v, 6), "threshold": round(threshold, 6), "status": "anomalous" if v > threshold else
+             "healthy"} for v in reconstruction_mse(inputs, raw).tolist()]
+
+
+# task -> (bundle, raw (N, outputs) model outputs, the (N, ...) model inputs) -> one dict per window
+OUTPUTS = {"rul": rul_outputs, "classify": classify_outputs, "anomaly": anomaly_outputs}
 
 
 class StreamEngine:
@@ -157,7 +170,7 @@ class StreamEngine:
         self.stats.latency.observe(time.perf_counter() - t0)
         self.stats.batches += 1
         self.stats.predictions += n
-        fields = OUTPUTS[self.bundle.manifest["task"]](self.bundle, raw)
+        fields = OUTPUTS[self.bundle.manifest["task"]](self.bundle, raw, x)
         preds, events, rules = [], [], bool(self.alerts.rules)
         for (asset, t, seen), f in zip(self._meta, fields):
             key = "cycle" if type(t) is int else "ts"

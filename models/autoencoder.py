@@ -9,6 +9,7 @@ unlike anything seen in training: the anomaly score (`anomaly_score`).
 """
 import numpy as np
 
+from edge_runtime.dsp import reconstruction_mse  # the device computes the score with the same numpy code
 from models.conv import check_divisible, conv_bn, lift, lower, upconv_bn
 from models.kerasapi import keras
 from models.registry import register_model
@@ -42,12 +43,6 @@ def conv_ae(input_shape, task, n_outputs, batch_size=None, filters=(16, 32), ker
         x = upconv_bn(x, grid, f, kernel, 2, name=f"dec{i + 1}")
     x = L.Conv2D(input_shape[-1], 1, name="reconstruction")(x)
     return keras.Model(inputs, lower(x, input_shape), name="conv_ae")
-
-
-def reconstruction_mse(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-    """Per-window mean squared error over every axis but the first."""
-    err = (np.asarray(x, np.float64) - np.asarray(x_hat, np.float64)) ** 2
-    return err.reshape(len(err), -1).mean(axis=1)
 
 
 def anomaly_score(model, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:

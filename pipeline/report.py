@@ -98,13 +98,14 @@ def anomaly(run: Path) -> str:
     m = _json(run, "anomaly_metrics.json")
     if m is None:
         raise Missing(f"prognos vibration-anomaly --run {run}")
-    text = (f"<p>Threshold {m['threshold']:.4g}: false-alarm rate {m['false_alarm_rate']:.3f}, detection rate "
-            f"{m['detection_rate']:.3f}, AUC {m['auc']:.3f}.</p>")
+    k = m["keras"]
+    text = (f"<p>{m.get('model', 'autoencoder')}, Keras: threshold {k['threshold']:.4g}, false-alarm rate "
+            f"{k['false_alarm_rate']:.3f}, detection rate {k['detection_rate']:.3f}, AUC {k['auc']:.3f}.</p>")
     scores = run / "anomaly_scores.npz"
     if not scores.is_file():
         return text + _na(f"prognos vibration-anomaly --run {run} (ROC needs anomaly_scores.npz)")
     d = np.load(scores)
-    return text + img(report_figs.roc({"autoencoder score": (d["score"], d["y"] != 0)}), "anomaly ROC")
+    return text + img(report_figs.roc({f"{m.get('model', 'autoencoder')} score": (d["score"], d["y"] != 0)}), "anomaly ROC")
 
 
 def _tradeoff_rows(run: Path):

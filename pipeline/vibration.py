@@ -1,8 +1,10 @@
-"""Vibration use case: 10-class bearing fault classification on CWRU data (or the bearing simulator).
+"""Vibration use case: 10-class (or 4-class) bearing fault classification on CWRU data (or the simulator).
 
     .mat recordings ─► cwru.split_windows (time segment per recording, gap of one window)
-        ─► dsp_spec.apply (the numpy DSP the device runs; normalization fitted on training windows)
-        ─► registry model, task "classify" (early stopping on validation loss)
+        ─► dsp_spec.apply (the numpy DSP the device runs; normalization fitted on training windows;
+           optionally order-normalized: angular resampling by each recording's shaft speed)
+        ─► registry model, task "classify" (LeNet, MobileNet, EfficientNet, ...; early stopping on
+           validation loss after `warmup` epochs)
         ─► fp32 / full-int8 TFLite (+ ONNX) bundles, task "classify", DspSpec in the manifest
         ─► accuracy of every bundle in its runtime (LiteRT / onnxruntime) next to Keras
 
@@ -19,7 +21,16 @@ import numpy as np
 
 from edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization, input_shape, windows
 from edge_runtime.errors import ConfigError
-from pipeline.cwru import CLASSES_10, load_folder, split_windows
+from pipeline.cwru import CLASSES_10, FAULTS, load_folder, split_windows
+
+LABELS = {10: ("label10", CLASSES_10), 4: ("label4", FAULTS)}  # --classes -> (CwruLabel attribute, names)
+
+
+def class_names(cfg) -> tuple:
+    """The class names of a run: CLASSES_10 or the 4 fault types of pipeline.cwru.FAULTS."""
+    if cfg.classes not in LABELS:
+        raise ConfigError(f"classes must be one of {sorted(LABELS)}, got {cfg.classes!r}")
+    return LABELS[cfg.classes][1]
 
 
 @dataclass
@@ -27,16 +38,21 @@ class VibrationConfig:
     """One vibration run; defaults suit 12 kHz CWRU drive-end data on a laptop CPU."""
 
     model: str = "lenet"  # small CNN on (129, 29, 1) log-spectrograms: ~230k parameters
-    hparams: dict = field(default_factory=dict)
+    hparams: dict = field(default_factory=dict)  # builder arguments, e.g. {"alpha": 0.25} for a MobileNet
+    classes: int = 10  # 10 (normal + 3 fault types x 3 sizes) or 4 (normal / inner / ball / outer race)
     kind: str = "spectrogram"  # DspSpec.kind
     norm: str = "per_bin"  # z-score per frequency bin, fitted on training windows only
     window: int = 2048  # 0.17 s at 12 kHz, ~5 shaft revolutions
     hop: int = 1024  # 50 % overlap between training windows
+    samples_per_rev: int = 0  # > 0: order-normalized features (angular resampling by the recording's shaft speed)
+    order_samples: int = 1920  # after angular resampling: 4.8 revolutions at 400/rev; a 2048 window holds 4.92 at 3 HP
     train_fraction: float = 0.8  # first 80 % of each recording trains, the rest (after a gap) validates
     loads: list | None = None  # motor loads (HP) to read; None = all in the folder
     test_loads: list | None = None  # cross-load check: every window of these loads' recordings, never trained on
     epochs: int = 30
     patience: int = 5
+    warmup: int = 0  # epochs before early stopping may stop or pick weights: BN nets (MobileNet, EfficientNet)
+    # sit at chance on validation for ~10 epochs of ~60 steps while their moving statistics settle
     batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0
@@ -55,11 +71,24 @@ def load_records(cfg: VibrationConfig, run_dir: Path, data_dir=None):
     return load_folder(data_dir, cfg.loads), str(data_dir)
 
 
-def features(cfg: VibrationConfig, split):
+def base_spec(cfg: VibrationConfig) -> DspSpec:
+    """The unfitted DspSpec of a run: Hz features, or order features with angular resampling."""
+    if cfg.samples_per_rev:
+        return DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop, samples_per_rev=cfg.samples_per_rev,
+                       order_samples=cfg.order_samples)
+    return DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop)
+
+
+def shaft_speeds(records, rec_index: np.ndarray) -> np.ndarray:
+    """Shaft speed (Hz) of every window, from the recording it was cut from (the RPM in the file)."""
+    return np.array([r.shaft_hz for r in records])[rec_index]
+
+
+def features(cfg: VibrationConfig, split, records):
     """The fitted DspSpec and the model inputs of the training and validation windows."""
-    base = DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop)
-    spec = fit_normalization(base, split.x_train, cfg.norm)
-    return spec, apply_many(spec, split.x_train), apply_many(spec, split.x_val)
+    hz_t, hz_v = shaft_speeds(records, split.rec_train), shaft_speeds(records, split.rec_val)
+    spec = fit_normalization(base_spec(cfg), split.x_train, cfg.norm, hz_t)
+    return spec, apply_many(spec, split.x_train, hz_t), apply_many(spec, split.x_val, hz_v)
 
 
 def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val):
@@ -69,22 +98,23 @@ def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val):
     from pipeline.train import make_optimizer
 
     tf.keras.utils.set_random_seed(cfg.seed)
-    model = create_model(cfg.model, x_train.shape[1:], task="classify", n_outputs=len(CLASSES_10), **cfg.hparams)
+    model = create_model(cfg.model, x_train.shape[1:], task="classify", n_outputs=len(class_names(cfg)),
+                         **cfg.hparams)
     model.compile(make_optimizer("adam", cfg.lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True, start_from_epoch=cfg.warmup)
     hist = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.epochs,
                      batch_size=cfg.batch_size, callbacks=[stop], verbose=0)
     return model, {k: [float(v) for v in vs] for k, vs in hist.history.items()}
 
 
-def confusion(y_true, y_pred, n: int = len(CLASSES_10)) -> np.ndarray:
+def confusion(y_true, y_pred, n: int) -> np.ndarray:
     """C[i, j] = windows of true class i predicted as j."""
     c = np.zeros((n, n), np.int64)
     np.add.at(c, (np.asarray(y_true), np.asarray(y_pred)), 1)
     return c
 
 
-def plot_confusion(c: np.ndarray, path: Path, title: str):
+def plot_confusion(c: np.ndarray, path: Path, title: str, names=CLASSES_10):
     from pipeline.plots import _plt
 
     plt = _plt()
@@ -92,10 +122,9 @@ def plot_confusion(c: np.ndarray, path: Path, title: str):
     ax.imshow(c, cmap="Blues")
     for (i, j), v in np.ndenumerate(c):
         ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color="red" if i != j and v else "black")
-    ax.set(xticks=range(len(CLASSES_10)), yticks=range(len(CLASSES_10)), xlabel="predicted", ylabel="true",
-           title=title)
-    ax.set_xticklabels(CLASSES_10, rotation=60, fontsize=7)
-    ax.set_yticklabels(CLASSES_10, fontsize=7)
+    ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted", ylabel="true", title=title)
+    ax.set_xticklabels(names, rotation=60, fontsize=7)
+    ax.set_yticklabels(names, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -114,7 +143,7 @@ def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir:
         out[fmt.name] = write_bundle(
             run_dir / "bundles" / fmt.name, data, fmt, None, metrics, {"run": str(run_dir), "model": cfg.model},
             task="classify", preprocessing={"dsp": spec.to_dict(), "doc": "edge_runtime.dsp_spec.apply per window"},
-            postprocessing={"classes": list(CLASSES_10), "normal_class": "normal",
+            postprocessing={"classes": list(class_names(cfg)), "normal_class": "normal",
                             "doc": "class = classes[argmax(probabilities)]"})
     return out
 
@@ -131,11 +160,13 @@ def cross_load(cfg: VibrationConfig, model, spec: DspSpec, bundles: dict, data_d
     if cfg.loads and set(cfg.loads) & set(cfg.test_loads):
         raise ConfigError(f"test_loads {cfg.test_loads} overlap the training loads {cfg.loads}")
     records = load_folder(data_dir, cfg.test_loads)
-    x = np.concatenate([windows(spec, r.signal) for r in records])
-    y = np.concatenate([np.full(len(windows(spec, r.signal)), r.label.label10) for r in records])
-    feats = apply_many(spec, x)
+    per_rec = [windows(spec, r.signal) for r in records]
+    x = np.concatenate(per_rec)
+    hz = np.concatenate([np.full(len(w), r.shaft_hz) for w, r in zip(per_rec, records)])
+    y = np.concatenate([np.full(len(w), getattr(r.label, LABELS[cfg.classes][0])) for w, r in zip(per_rec, records)])
+    feats = apply_many(spec, x, hz)
     out = {"loads": list(cfg.test_loads), "records": len(records), "windows": len(x),
-           "classes": sorted({CLASSES_10[k] for k in y.tolist()}),
+           "classes": sorted({class_names(cfg)[k] for k in y.tolist()}),
            "accuracy": {"keras": float(np.mean(model.predict(feats, verbose=0).argmax(1) == y))}}
     for name, path in bundles.items():
         out["accuracy"][name] = float(np.mean(bundle_predictions(path, feats).argmax(1) == y))
@@ -147,23 +178,24 @@ def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None) -> dict:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     records, source = load_records(cfg, run_dir, data_dir)
-    split = split_windows(records, cfg.window, cfg.hop, cfg.train_fraction)
+    split = split_windows(records, cfg.window, cfg.hop, cfg.train_fraction, LABELS[cfg.classes][0])
     if len(split.x_val) == 0 or len(np.unique(split.y_train)) < 2:
         raise ConfigError(f"{source}: {len(split.x_train)} training / {len(split.x_val)} validation windows in "
                           f"{len(np.unique(split.y_train))} classes; need validation windows and >= 2 classes")
-    spec, xt, xv = features(cfg, split)
+    spec, xt, xv = features(cfg, split, records)
     model, history = fit_classifier(cfg, xt, split.y_train, xv, split.y_val)
     keras_prob = model.predict(xv, verbose=0)
     keras_pred = keras_prob.argmax(1)
-    c = confusion(split.y_val, keras_pred)
+    names = class_names(cfg)
+    c = confusion(split.y_val, keras_pred, len(names))
     metrics = {"data": source, "records": len(records), "train_windows": len(xt), "val_windows": len(xv),
                "input_shape": list(input_shape(spec)), "epochs_run": len(history["loss"]),
                "val_accuracy": {"keras": float(np.mean(keras_pred == split.y_val))},
-               "agreement_with_keras": {}, "confusion_keras": c.tolist(), "classes": list(CLASSES_10)}
+               "agreement_with_keras": {}, "confusion_keras": c.tolist(), "classes": list(names)}
     model.save(run_dir / "model.keras")
     (run_dir / "dsp_spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
     plot_confusion(c, run_dir / "confusion.png", f"{cfg.model}: validation accuracy "
-                                                 f"{metrics['val_accuracy']['keras']:.3f}")
+                                                 f"{metrics['val_accuracy']['keras']:.3f}", names)
     bundles = export_bundles(cfg, model, spec, xt, run_dir, {"val_accuracy_keras": metrics["val_accuracy"]["keras"]})
     for name, path in bundles.items():
         pred = bundle_predictions(path, xv).argmax(1)

@@ -3,7 +3,9 @@
 
 One tiny run (lenet, 4 epochs) is trained once per module and shared: time-segment split, metrics
 and confusion matrix, classify bundles, and the TF-free edge `classify` command in a subprocess
-agreeing with Keras on the same windows.
+agreeing with Keras on the same windows. Then tiny runs of the 4-class variant, the anomaly
+autoencoders (dense and VAE) through their bundles and the TF-free edge `anomaly` command, and the
+GAN augmentation experiment with a two-step cGAN.
 """
 import json
 import subprocess
@@ -91,15 +93,17 @@ def test_bundle_refuses_spec_that_does_not_match_model(vib_run, tmp_path):
 EDGE = """
 import sys
 from edge_runtime.cli import main
-rc = main(["classify", "--bundle", sys.argv[1], "--input", sys.argv[2], "--expect", "IR014"])
+rc = main(sys.argv[1:])
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "tf_keras", "keras", "scipy"))
 assert not leaked, leaked
 sys.exit(rc)
 """
 
 
-def _edge_classify(bundle: Path, samples: Path):
-    r = subprocess.run([sys.executable, "-c", EDGE, str(bundle), str(samples)], cwd=ROOT, capture_output=True,
+def _edge(command: str, bundle: Path, samples: Path, *extra):
+    """`prognos-edge <command>` in a subprocess that must not load TensorFlow, Keras or scipy."""
+    args = [command, "--bundle", str(bundle), "--input", str(samples), *extra]
+    r = subprocess.run([sys.executable, "-c", EDGE, *args], cwd=ROOT, capture_output=True,
                        text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stderr.strip().splitlines()[-1])
@@ -120,13 +124,13 @@ def test_edge_classify_without_tensorflow_agrees_with_keras(vib_run, tmp_path):
     model = keras.models.load_model(run / "model.keras")
     keras_cls = [CLASSES_10[k] for k in model.predict(feats, verbose=0).argmax(1)]
 
-    fp32, summary = _edge_classify(run / "bundles" / "tflite_fp32", tmp_path / "ir014.npy")
+    fp32, summary = _edge("classify", run / "bundles" / "tflite_fp32", tmp_path / "ir014.npy", "--expect", "IR014")
     assert [o["window"] for o in fp32] == list(range(10)) and fp32[3]["start"] == 3 * 1024
     assert [o["class"] for o in fp32] == keras_cls
     assert all(0.1 <= o["prob"] <= 1.0 and o["status"] == ("ok" if o["class"] == "normal" else "fault") for o in fp32)
     assert summary["windows"] == 10
     assert summary["accuracy"] == pytest.approx(np.mean([c == "IR014" for c in keras_cls]))
-    int8, _ = _edge_classify(run / "bundles" / "tflite_int8", tmp_path / "ir014.txt")
+    int8, _ = _edge("classify", run / "bundles" / "tflite_int8", tmp_path / "ir014.txt", "--expect", "IR014")
     assert np.mean([a["class"] == b for a, b in zip(int8, keras_cls)]) >= 0.9
 
 
@@ -138,25 +142,79 @@ def test_auc_is_the_rank_probability():
     assert auc([0.1, 0.3], [0.2, 0.3]) == pytest.approx((1 + 0 + 1 + 0.5) / 4)
 
 
-def test_anomaly_autoencoder_trained_on_healthy_windows_flags_faults(tmp_path):
+@pytest.mark.parametrize("model", ["dense_ae", "vae"])
+def test_anomaly_bundle_end_to_end_on_the_edge(model, tmp_path):
+    from pipeline.bearing_sim import simulate_recording
     from pipeline.vibration import VibrationConfig
     from pipeline.vibration_anomaly import AnomalyConfig, anomaly_run
 
-    m = anomaly_run(AnomalyConfig(epochs=5), VibrationConfig(sim_seconds=3.0), tmp_path)
+    m = anomaly_run(AnomalyConfig(model=model, epochs=5), VibrationConfig(sim_seconds=3.0), tmp_path / "run")
     # 55 healthy training windows (first 80 % of the 6 s normal file): 41 fit, the last 14 calibrate
-    assert (m["healthy_train_windows"], m["calibration_windows"]) == (41, 14)
-    assert m["val_windows"] == 47 and len(m["detection_by_class"]) == 9
-    assert m["threshold"] > 0
-    assert m["auc"] >= 0.9 and m["detection_rate"] >= 0.8 and m["false_alarm_rate"] <= 0.5
-    assert (tmp_path / "anomaly_model.keras").is_file()
+    assert (m["healthy_train_windows"], m["calibration_windows"]) == (41, 14) and m["val_windows"] == 47
+    for rep in (m["keras"], *m["bundles"].values()):
+        (ok, false_alarm), (missed, detected) = rep["confusion"]
+        assert ok + false_alarm == 11 and missed + detected == 36 and len(rep["detection_by_class"]) == 9
+        assert rep["false_alarm_rate"] == pytest.approx(false_alarm / 11) and rep["threshold"] > 0
+        assert rep["auc"] >= 0.9 and rep["detection_rate"] >= 0.8
+    assert (m["auc_elbo"] >= 0.9) if model == "vae" else ("auc_elbo" not in m)
+
     # the scores kept for the report's ROC reproduce the run's AUC, and the report draws it
     from pipeline.report import build_report
     from pipeline.report_figs import roc_points
 
-    d = np.load(tmp_path / "anomaly_scores.npz")
+    d = np.load(tmp_path / "run" / "anomaly_scores.npz")
     fpr, tpr = roc_points(d["score"], d["y"] != 0)
-    assert np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2) == pytest.approx(m["auc"], abs=1e-9)
-    assert 'alt="anomaly ROC"' in build_report(tmp_path).read_text()
+    assert np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2) == pytest.approx(m["keras"]["auc"], abs=1e-9)
+    assert 'alt="anomaly ROC"' in build_report(tmp_path / "run").read_text()
+
+    bundle = tmp_path / "run" / "anomaly_bundles" / "tflite_int8"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["task"] == "anomaly" and manifest["postprocessing"]["threshold"] == m["bundles"]["tflite_int8"][
+        "threshold"]
+    scores = {}
+    for name, fault, size in (("normal", "normal", 0), ("or021", "outer_race", 21)):
+        np.save(tmp_path / f"{name}.npy", simulate_recording(fault, size, 0, 1.0, seed=7).astype(np.float32))
+        outs, summary = _edge("anomaly", bundle, tmp_path / f"{name}.npy")
+        assert summary["windows"] == len(outs) == 10 and [o["window"] for o in outs] == list(range(10))
+        assert all(o["status"] == ("anomalous" if o["score"] > o["threshold"] else "healthy") for o in outs)
+        scores[name] = summary["fraction"], np.median([o["score"] for o in outs])
+    assert scores["or021"][0] == 1.0 and scores["or021"][1] > 3 * scores["normal"][1]
+
+
+def test_anomaly_edge_command_refuses_a_classify_bundle(vib_run, tmp_path):
+    run, _ = vib_run
+    np.save(tmp_path / "x.npy", np.zeros(4096, np.float32))
+    from edge_runtime.cli import main
+
+    assert main(["anomaly", "--bundle", str(run / "bundles" / "tflite_fp32"), "--input", str(tmp_path / "x.npy")]) == 2
+
+
+def test_four_class_variant_labels_and_bundle(tmp_path):
+    from pipeline.cwru import FAULTS
+    from pipeline.vibration import VibrationConfig, vibration_run
+
+    m = vibration_run(VibrationConfig(classes=4, epochs=1, sim_seconds=3.0, formats=["tflite_fp32"]), tmp_path)
+    c = np.array(m["confusion_keras"])
+    assert m["classes"] == list(FAULTS) and c.shape == (4, 4) and c.sum() == m["val_windows"] == 47
+    assert c.sum(axis=1).tolist() == [11, 12, 12, 12]  # 6 s normal file; 3 sizes x 4 windows per fault type
+    manifest = json.loads((tmp_path / "bundles" / "tflite_fp32" / "manifest.json").read_text())
+    assert manifest["postprocessing"]["classes"] == list(FAULTS) and manifest["outputs"][0]["shape"][-1] == 4
+
+
+def test_gan_augmentation_experiment_smoke(tmp_path):
+    from pipeline.vibration import VibrationConfig
+    from pipeline.vibration_gan import GanConfig, gan_run
+
+    cfg = GanConfig(rare=["B007", "OR021"], keep=0.1)
+    m = gan_run(cfg, VibrationConfig(epochs=1, sim_seconds=3.0), tmp_path, gan_steps=2)
+    assert m["input_shape"] == [1024, 1] and set(m["arms"]) == {"real", "oversampled", "gan"}
+    assert m["train_windows"]["B007"] == m["train_windows"]["OR021"] == 3  # 10 % of 27 windows
+    assert m["train_windows"]["IR007"] == 27  # first 80 % of a 3 s file: (28800 - 2048) // 1024 + 1
+    real, over, gan = (m["arms"][a]["train_windows"] for a in ("real", "oversampled", "gan"))
+    assert real == sum(m["train_windows"].values()) and over == gan == real + 2 * (27 - 3)  # back to the median
+    for arm in m["arms"].values():
+        assert 0 <= arm["val_accuracy_rare"] <= 1 and arm["epochs_run"] == 1
+    assert json.loads((tmp_path / "gan_metrics.json").read_text())["arms"] == m["arms"]
 
 
 def test_report_of_a_vibration_run_has_confusion_matrix_and_roc(vib_run):
