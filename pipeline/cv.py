@@ -95,7 +95,7 @@ def cross_validate(cfg: RunConfig, out_dir, k: int = 5, coverage: float = 0.9) -
     for i, val_units in enumerate(unit_folds(table, k, cfg.data.seed)):
         print(f"[prognos] CV fold {i + 1}/{k}: {len(val_units)} held-out engines", flush=True)
         folds.append(_run_fold(cfg, table, val_units))
-    summary = _summarize(folds, coverage)
+    summary = summarize(folds, coverage)
     summary.update(config=cfg.to_dict(), k=k, seconds=round(time.time() - t0, 1),
                    data={"data_dir": str(data_dir), "subset": subset})
     (out / "cv.json").write_text(json.dumps(summary, indent=2))
@@ -113,7 +113,7 @@ def save_oof(folds: list[dict], path: Path):
     np.savez_compressed(path, **arrays)
 
 
-def _summarize(folds: list[dict], coverage: float) -> dict:
+def summarize(folds: list[dict], coverage: float) -> dict:
     """Both metrics per fold, mean ± std over folds; coverage of fold i's interval fitted on the others."""
     per_fold = [rul_metrics(f["pred"], f["true"]) for f in folds]
     per_fold_test = [rul_metrics(f["cut_pred"], f["cut_true"]) for f in folds]
@@ -139,7 +139,8 @@ def _summarize(folds: list[dict], coverage: float) -> dict:
                 "folds": per_fold_test},
             "coverage_nominal": coverage, "coverage_mean": round(float(np.mean(covered)), 4),
             "coverage_per_fold": [round(c, 4) for c in covered], "folds": per_fold,
-            "best_epochs": [f["best_epoch"] for f in folds], "params": folds[0]["params"]}
+            **({"best_epochs": [f["best_epoch"] for f in folds], "params": folds[0]["params"]}
+               if "best_epoch" in folds[0] else {})}
 
 
 def _plots(folds, summary, out: Path):
