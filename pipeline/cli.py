@@ -96,8 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     fi.add_argument("cv_dirs", nargs="+", help="candidate folders with cv.json and oof.npz; several: one averaged "
                                                "ensemble model")
     _add_run(fi, required=True)
-    fi.add_argument("--formats", default="tflite_fp32,tflite_int8,tflite_int8_fused",
-                    help="export-table variants to build (default tflite_fp32,tflite_int8,tflite_int8_fused)")
+    fi.add_argument("--formats", help="export-table variants to build (default tflite_fp32,tflite_int8_fused: "
+                                      "the fused int8 LSTM is the small one; a GRU has no fused op and its int8 "
+                                      "calibration crashes the converter, use tflite_int8 (unrolled) for it)")
     d = sub.add_parser("demo", help="simulate -> train -> quantize -> export -> bench, on the embedded default")
     _add_run(d)
     _add_train(d)
@@ -276,9 +277,9 @@ def cmd_ensemble(args):
 
 
 def cmd_final(args):
-    from pipeline.final import final_run
+    from pipeline.final import FORMATS, final_run
 
-    result = final_run(args.cv_dirs, args.run, args.formats.split(","))
+    result = final_run(args.cv_dirs, args.run, args.formats.split(",") if args.formats else FORMATS)
     print(json.dumps(result, indent=2))
     print(f"[prognos] wrote {args.run}/final.json, model.keras and bundles/")
 

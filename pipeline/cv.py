@@ -11,11 +11,11 @@ Two metrics, both on held-out engines only:
   at a random point of their life and only the LAST window of each is scored. Each held-out engine
   is cut at `CUTS_PER_ENGINE` points drawn like the simulator's test truncation (pipeline.simulate):
   cut = max(31, ⌊u · life⌋), u ~ U(0.3, 0.95), seeded per (seed, unit) so every candidate sees
-  the same cuts. On FD001's training lives (mean 206) that gives a mean truncated length of ~129
-  and a mean true RUL of ~77, close to test_FD001's 131 rows per engine and its known mean RUL
-  (~76); the shortest test engine has 31 cycles. The last window is built by
-  `Preprocessor.last_window`, the function `prognos evaluate` uses. Score is per 100 engines
-  (the sum the literature reports over FD001's 100 test engines).
+  the same cuts. On FD001's training lives (mean 206) that gives a mean truncated length of 128
+  cycles (test_FD001.txt, which holds no labels: 131 rows per engine, the shortest 31) and a mean
+  true RUL of 78. The rule was fixed before any CV ran, not fitted to anything. The last window
+  is built by `Preprocessor.last_window`, the function `prognos evaluate` uses. Score is per 100
+  engines (the sum the literature reports over FD001's 100 test engines).
 Out-of-fold predictions of both kinds are written to oof.npz (for ensembles, pipeline.ensemble).
 """
 from __future__ import annotations

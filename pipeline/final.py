@@ -26,7 +26,7 @@ from pipeline.config import RunConfig
 from pipeline.dataset import fit_preprocessor, window_index
 from pipeline.ensemble import average_oof, build_ensemble, score_ensemble
 
-FORMATS = ("tflite_fp32", "tflite_int8", "tflite_int8_fused")
+FORMATS = ("tflite_fp32", "tflite_int8_fused")  # the fused int8 LSTM is the small file (README: compression)
 
 
 def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
