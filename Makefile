@@ -124,7 +124,7 @@ train-vibration: $(STAMP)  ## train the vibration classifier on CWRU .mat files 
 		$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))
 
 # FD001 accuracy (pipeline.cv, pipeline.search, pipeline.ensemble, pipeline.final); configs in configs/search/.
-FD001_CHOSEN ?= lstm_w50 lstm32_w50
+FD001_CHOSEN ?= lstm_w50 lstm32_w50 cnn1d_li_w50
 FD001_SEARCH ?= artifacts/search-fd001
 .PHONY: fd001 fd001-search
 
