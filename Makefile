@@ -34,7 +34,7 @@ EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EP
 	simulate formats clean edge-bench soak deploy
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -151,3 +151,15 @@ anomaly-vibration: $(STAMP)  ## dense autoencoder and VAE on healthy windows (DA
 
 gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault windows, without / oversampled / with cGAN windows
 	$(BIN)/prognos vibration-gan --run $(VIB_RUN)-gan $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
+
+# FD001 accuracy (pipeline.cv, pipeline.search, pipeline.ensemble, pipeline.final); configs in configs/search/.
+FD001_CHOSEN ?= lstm_w50 lstm32_w50 cnn1d_li_w50
+FD001_SEARCH ?= artifacts/search-fd001
+.PHONY: fd001 fd001-search
+
+fd001-search: $(STAMP)  ## 5-fold CV of every configs/search/*.toml -> FD001_SEARCH/search.md (done candidates reused)
+	$(BIN)/prognos search configs/search/*.toml --out $(FD001_SEARCH) --folds 5
+
+fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, int8 bundle -> artifacts/fd001/final.json
+	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001/cv --folds 5
+	$(BIN)/prognos final $(foreach c,$(FD001_CHOSEN),artifacts/fd001/cv/$(c)) --run artifacts/fd001

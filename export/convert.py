@@ -32,6 +32,8 @@ def inference_clone(model, batch_size: int | None = 1, rnn: str = "fused"):
         raise ConfigError(f"rnn mode {rnn!r}; expected one of {RNN_MODES}")
 
     def clone_layer(layer):
+        if isinstance(layer, keras.Model):  # a nested model (an ensemble member): its RNNs change too
+            return keras.models.clone_model(layer, clone_function=clone_layer)
         if rnn == "dense" and isinstance(layer, keras.layers.LSTM):
             return from_keras_lstm(layer)
         config = layer.get_config()

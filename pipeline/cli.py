@@ -108,6 +108,17 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     se.add_argument("--data-dir", help="override every candidate's data folder")
     se.add_argument("--epochs", type=int, help="override every candidate's maximum epochs (quick searches)")
+    en = sub.add_parser("ensemble", help="CV score of averaging search candidates' out-of-fold predictions")
+    en.add_argument("cv_dirs", nargs="+", help="candidate folders with cv.json and oof.npz (same folds)")
+    en.add_argument("--out", help="also write the summary to this JSON file")
+    fi = sub.add_parser("final", help="retrain chosen CV candidate(s) on every training unit (median best epoch), "
+                                      "export, interval from out-of-fold residuals; final.json")
+    fi.add_argument("cv_dirs", nargs="+", help="candidate folders with cv.json and oof.npz; several: one averaged "
+                                               "ensemble model")
+    _add_run(fi, required=True)
+    fi.add_argument("--formats", help="export-table variants to build (default tflite_fp32,tflite_int8_fused: "
+                                      "the fused int8 LSTM is the small one; a GRU has no fused op and its int8 "
+                                      "calibration crashes the converter, use tflite_int8 (unrolled) for it)")
     d = sub.add_parser("demo", help="simulate -> train -> quantize -> export -> bench, on the embedded default")
     _add_run(d)
     _add_train(d)
@@ -351,6 +362,25 @@ def cmd_scale(args):
     print(json.dumps(scale_run(args.units, args.batch, args.seed, args.fit_steps, args.model, args.epochs), indent=2))
 
 
+def cmd_ensemble(args):
+    from pipeline.ensemble import score_ensemble
+
+    summary = score_ensemble(args.cv_dirs)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: summary[k] for k in ("members", "params", "member_test_rmse", "member_rmse", "rmse_mean",
+                                              "rmse_std", "coverage_mean", "test_protocol")}, indent=2))
+
+
+def cmd_final(args):
+    from pipeline.final import FORMATS, final_run
+
+    result = final_run(args.cv_dirs, args.run, args.formats.split(",") if args.formats else FORMATS)
+    print(json.dumps(result, indent=2))
+    print(f"[prognos] wrote {args.run}/final.json, model.keras and bundles/")
+
+
 def _produce(args):
     """The demo pipeline up to the bundles: train, quantize, export."""
     cmd_train(args)
@@ -464,6 +494,7 @@ COMMANDS = {"simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, 
             "prune": partial(cmd_export, group="prune"), "cluster": partial(cmd_export, group="cluster"),
             "qat": partial(cmd_export, group="qat"), "optimize": cmd_optimize, "formats": cmd_formats,
             "bench": cmd_bench, "profile": cmd_profile, "report": cmd_report, "evaluate": cmd_evaluate, "cv": cmd_cv, "search": cmd_search, "demo": cmd_demo,
+            "ensemble": cmd_ensemble, "final": cmd_final,
             "scale": cmd_scale,
             "vibration": cmd_vibration, "vibration-sim": cmd_vibration_sim,
             "vibration-anomaly": cmd_vibration_anomaly, "vibration-gan": cmd_vibration_gan}

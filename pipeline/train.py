@@ -71,11 +71,13 @@ def make_optimizer(name: str, lr: float):
     return makers[name]()
 
 
-def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex, backup_dir=None):
+def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex | None, backup_dir=None):
     """Train `cfg.model` under `cfg.train`'s strategy; returns (float32 model outside any strategy,
     history: per-metric lists plus `epoch`, the 1-based numbers of the epochs run here).
 
     With `backup_dir`, a run interrupted after epoch k resumes at epoch k + 1 when fit is called again.
+    With `val` None (the final model on every unit, pipeline.final) it runs exactly `cfg.train.epochs`
+    epochs: no validation, no early stopping.
     """
     from models import create_model
     from models.kerasapi import keras
@@ -92,13 +94,15 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex,
         model.compile(make_optimizer(cfg.train.optimizer, plan.learning_rate), loss="mse",
                       jit_compile=plan.jit_compile)
     print(f"[prognos] {cfg.model.name}: {model.count_params():,} parameters, {len(train):,} training / "
-          f"{len(val):,} validation windows; {plan.describe()}", flush=True)
-    callbacks = [keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
+          f"{len(val) if val is not None else 0:,} validation windows; {plan.describe()}", flush=True)
+    callbacks = [] if val is None else [
+        keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
     if backup_dir is not None:
         callbacks.insert(0, distribute.backup_callback(backup_dir))
     history = model.fit(tfdata.distributed_training_stream(plan.strategy, train, plan.global_batch, cfg.train.seed),
                         steps_per_epoch=tfdata.steps_per_epoch(train, plan.global_batch),
-                        validation_data=tfdata.window_dataset(val, plan.global_batch), epochs=cfg.train.epochs,
+                        validation_data=None if val is None else tfdata.window_dataset(val, plan.global_batch),
+                        epochs=cfg.train.epochs,
                         callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
     if not plan.plain:
         model = distribute.float32_copy(model, build)

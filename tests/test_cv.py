@@ -2,10 +2,11 @@
 import json
 
 import numpy as np
+import pytest
 
 from pipeline import cmapss
 from pipeline.config import RunConfig
-from pipeline.cv import unit_folds
+from pipeline.cv import CUTS_PER_ENGINE, truncation_points, truncated_last_windows, unit_folds
 
 
 def test_folds_partition_units(sim_dir):
@@ -27,7 +28,7 @@ def test_search_runs_cv_and_ranks(sim_dir, tmp_path):
         paths.append(p)
     rows = run_search(paths, tmp_path / "search", k=2, data_dir=str(sim_dir))
     assert [r["candidate"] for r in rows] == sorted(["lstm8", "lstm4"], key=lambda c: next(
-        r["rmse_mean"] for r in rows if r["candidate"] == c))
+        r["test_rmse_mean"] for r in rows if r["candidate"] == c))
     cv = json.loads((tmp_path / "search" / "lstm8" / "cv.json").read_text())
     assert len(cv["folds"]) == 2 and sum(f["n"] for f in cv["folds"]) == sum(
         int((cmapss.load_table(sim_dir / "train_SIM.txt")[:, 0] == u).sum()) - 29 for u in range(1, 17))
@@ -36,3 +37,38 @@ def test_search_runs_cv_and_ranks(sim_dir, tmp_path):
         assert (tmp_path / "search" / "lstm8" / png).stat().st_size > 1000
     assert "| lstm" in (tmp_path / "search" / "search.md").read_text()
     assert RunConfig.from_dict(cv["config"]).model.hparams["units"] == [8]
+    test = cv["test_protocol"]
+    assert test["rmse_mean"] > 0 and 0 <= test["coverage_mean"] <= 1
+    assert sum(f["n"] for f in test["folds"]) == 16 * CUTS_PER_ENGINE
+    oof = np.load(tmp_path / "search" / "lstm8" / "oof.npz")
+    assert len(oof["pred"]) == sum(f["n"] for f in cv["folds"]) and len(oof["cut_pred"]) == 16 * CUTS_PER_ENGINE
+    mtime = (tmp_path / "search" / "lstm8" / "cv.json").stat().st_mtime_ns
+    assert run_search(paths[:1], tmp_path / "search", k=2, data_dir=str(sim_dir))[0]["candidate"] == "lstm8"
+    assert (tmp_path / "search" / "lstm8" / "cv.json").stat().st_mtime_ns == mtime  # cached, not rerun
+
+
+def test_truncation_points_follow_the_simulator_truncation(sim_dir):
+    """Cuts are seeded per unit (same for every candidate and fold), >= 31 cycles, before failure."""
+    table = cmapss.load_table(sim_dir / "train_SIM.txt")
+    pairs = truncation_points(table, [1, 2], seed=0)
+    assert pairs == truncation_points(table, [2, 1], seed=0)[CUTS_PER_ENGINE:] + truncation_points(table, [2], seed=0)
+    for u, cut in pairs:
+        life = int((table[:, 0] == u).sum())
+        assert min(life, 31) <= cut <= max(31, int(0.95 * life))
+    assert truncation_points(table, [1], seed=1) != truncation_points(table, [1], seed=0)
+
+
+def test_truncated_last_window_is_the_sliding_window_at_the_cut(sim_dir):
+    """The test-protocol window equals the all-windows index's window ending at the cut cycle."""
+    from pipeline.config import DataConfig
+    from pipeline.dataset import fit_preprocessor, rows_of, window_index
+
+    table = cmapss.load_table(sim_dir / "train_SIM.txt")
+    pre = fit_preprocessor(table, DataConfig(window=50))
+    pairs = truncation_points(table, [3], seed=0)
+    x, true = truncated_last_windows(table, pairs, pre)
+    index = window_index(rows_of(table, [3]), pre, 30)
+    for (u, cut), xi, ti in zip(pairs, x, true):
+        i = int(np.flatnonzero(index.cycle == cut)[0])
+        np.testing.assert_allclose(xi, index.x[i], atol=1e-5)
+        assert ti == min(index.y[i] * pre.rul_cap, pre.rul_cap) == pytest.approx(ti)

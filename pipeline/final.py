@@ -1,0 +1,120 @@
+"""`prognos final`: the chosen configuration (or an ensemble of several) retrained on every training
+unit, exported, and given a conformal interval calibrated on out-of-fold residuals.
+
+Model selection is done (`prognos search`); nothing here looks at held-out data again:
+- each member trains on all training units for the median best epoch of its CV folds, with no
+  validation split and no early stopping (there is nothing left to stop on honestly);
+- the bundle's interval is fitted on the out-of-fold residuals of the same configuration's CV
+  (the final model's own residuals are training residuals and would give too narrow an interval);
+- the int8-vs-fp32 parity (export.run) runs on windows of training units: it measures what
+  quantization changes in the same model on the same inputs, not generalization. The accuracy to
+  quote is the CV one, written next to it into final.json.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.errors import ConfigError
+from edge_runtime.intervals import fit_conformal
+from pipeline import cmapss
+from pipeline.config import RunConfig
+from pipeline.dataset import fit_preprocessor, window_index
+from pipeline.ensemble import average_oof, build_ensemble, score_ensemble
+
+FORMATS = ("tflite_fp32", "tflite_int8_fused")  # the fused int8 LSTM is the small file (README: compression)
+
+
+def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
+    """(config, epochs) per CV folder: its config with epochs = median best epoch over folds."""
+    out = []
+    for d in cv_dirs:
+        path = Path(d) / "cv.json"
+        if not path.is_file():
+            raise ConfigError(f"{d}: no cv.json; run `prognos cv` or `prognos search` for it first")
+        cv = json.loads(path.read_text())
+        out.append((RunConfig.from_dict(cv["config"]), int(np.median(cv["best_epochs"]))))
+    data = [replace(c.data, window=0) for c, _ in out]
+    if any(d != data[0] for d in data[1:]):
+        raise ConfigError(f"{list(cv_dirs)}: ensemble members must share every [data] setting but the window")
+    return out
+
+
+def train_member(cfg: RunConfig, epochs: int, table: np.ndarray):
+    from pipeline.train import fit
+
+    cfg = replace(cfg, train=replace(cfg.train, epochs=epochs))
+    pre = fit_preprocessor(table, cfg.data)
+    model, _ = fit(cfg, pre, window_index(table, pre, cfg.data.min_cycles), None)
+    return model
+
+
+def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
+    from export.run import export_run
+    from pipeline.train import resolve_data
+
+    run_dir, t0 = Path(run_dir), time.time()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    members = member_configs(cv_dirs)
+    data_dir, subset = resolve_data(members[0][0], run_dir)
+    table = cmapss.load_table(data_dir / f"train_{subset}.txt")
+    models = []
+    for i, (cfg, epochs) in enumerate(members):
+        print(f"[prognos] final member {i + 1}/{len(members)}: {cfg.model.name}, window {cfg.data.window}, "
+              f"{epochs} epochs on all {len(np.unique(table[:, 0]))} training units", flush=True)
+        models.append(train_member(cfg, epochs, table))
+    windows = [c.data.window for c, _ in members]
+    model = build_ensemble(models, windows) if len(models) > 1 else models[0]
+    cfg = replace(members[0][0], data=replace(members[0][0].data, window=max(windows)))
+    if len(models) > 1:
+        cfg = replace(cfg, model=replace(cfg.model, name="ensemble", hparams={"members": list(map(str, cv_dirs))}))
+    pre = fit_preprocessor(table, cfg.data)
+    model.save(run_dir / "model.keras")
+    (run_dir / "preprocessor.json").write_text(json.dumps(pre.to_dict(), indent=2))
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    train_seconds = round(time.time() - t0, 1)
+    parity = export_run(run_dir, list(formats))
+    cv = score_ensemble(cv_dirs, coverage)
+    spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv)
+    result = {"members": [{"cv_dir": str(d), "model": c.model.name, "window": c.data.window, "epochs": e}
+                          for d, (c, e) in zip(cv_dirs, members)],
+              "params": int(model.count_params()), "train_seconds": train_seconds,
+              "cv": {k: cv[k] for k in ("rmse_mean", "rmse_std", "score_per_window_mean", "coverage_mean",
+                                        "test_protocol")},
+              "interval": spec, "bundles": _bundle_rows(parity, formats),
+              "parity_windows": "validation split of config.json (training units: the final model saw them)",
+              "seconds": round(time.time() - t0, 1)}
+    (run_dir / "final.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _calibrate_bundles(run_dir: Path, parity: dict, formats, cv_dirs, coverage: float, cv: dict) -> dict:
+    """Replace each bundle's interval with one fitted on out-of-fold residuals; CV metrics in the manifest."""
+    oof = average_oof(cv_dirs)
+    spec = fit_conformal(oof["pred"], oof["true"], coverage)
+    spec.update(calibration=f"out-of-fold residuals of the CV ({len(cv_dirs)} member(s), {len(oof['pred'])} windows)",
+                coverage_out_of_fold=cv["coverage_mean"],
+                coverage_out_of_fold_test_protocol=cv["test_protocol"]["coverage_mean"])
+    for name in formats:
+        if "error" in parity.get(name, {}):
+            continue
+        path = run_dir / "bundles" / name / "manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest["postprocessing"]["interval"] = spec
+        manifest["metrics"] = {"cv": {"rmse": cv["rmse_mean"], "test_protocol_rmse": cv["test_protocol"]["rmse_mean"]},
+                               "parity_on_training_units": manifest["metrics"].get("val")}
+        path.write_text(json.dumps(manifest, indent=2))
+    return spec
+
+
+def _bundle_rows(parity: dict, formats) -> dict:
+    rows = {}
+    for name in formats:
+        p = parity.get(name, {})
+        rows[name] = {"error": p["error"]} if "error" in p else {
+            "size_bytes": p["size_bytes"], "rmse_delta_vs_keras": p["rmse_delta"], "max_abs_diff": p["max_abs_diff"]}
+    return rows
