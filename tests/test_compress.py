@@ -137,6 +137,35 @@ def test_int16x8_runs_in_litert(lstm_run):
     assert np.int16 in tensor_dtypes(lstm_run / "bundles" / "tflite_int16x8")
 
 
+def test_int16_io_is_scaled_by_the_backend(lstm_run):
+    """A 16x8 model with int16 I/O: the backend (de)quantizes with the file's scale, like int8 I/O."""
+    from edge_runtime.backends import LiteRTBackend
+    from export.convert import to_tflite
+    from export.run import load_run, representative
+
+    model, _, train, val = load_run(lstm_run)
+    backend = LiteRTBackend(to_tflite(model, "int16x8", representative(train, 32), rnn="dense", int_io=True))
+    assert [(s.dtype, s.scale > 0) for s in backend.inputs + backend.outputs] == [("int16", True)] * 2
+    keras_pred = model.predict(val.x[:64], verbose=0)
+    np.testing.assert_allclose(backend.run(val.x[:64]), keras_pred, atol=0.02)
+
+
+def test_strip_keeps_outputs_and_drops_what_the_interpreter_does_not_read(lstm_run):
+    from edge_runtime.backends import LiteRTBackend
+    from export.anatomy import anatomy
+    from export.convert import strip_strings, to_tflite
+    from export.run import load_run, representative
+
+    model, _, train, val = load_run(lstm_run)
+    full = to_tflite(model, "int8", representative(train, 32), rnn="fused")
+    slim = strip_strings(full)
+    before, after = anatomy(full), anatomy(slim)
+    assert before["name_bytes"] > 0 and before["metadata"] and before["unreferenced_buffers"] > 0
+    assert (after["name_bytes"], after["metadata"], after["unreferenced_buffers"]) == (0, [], 0)
+    assert after["weights"] == before["weights"] and after["file"] < before["file"]
+    np.testing.assert_array_equal(LiteRTBackend(slim).run(val.x[:32]), LiteRTBackend(full).run(val.x[:32]))
+
+
 def test_qat_lstm_int8(lstm_run):
     from export.run import export_run
 
