@@ -5,8 +5,11 @@ smallest-magnitude weights are zeroed on a schedule, either polynomial decay fro
 sparsity over the first 2/3 of the steps (the paper's cubic schedule) or constant sparsity from the
 first step, or 2:4-style m-by-n structure (`sparsity_m_by_n`: m zeros in every n consecutive
 weights along the input dimension; tfmot supports it for rank-2 and rank-4 kernels, so not for
-Conv1D). `strip_pruning` removes the wrappers before export; the report measures the sparsity of
-the stripped weights.
+Conv1D), or in blocks (`block`, tfmot block_size): (4, 1) zeroes 4 consecutive inputs of one output
+at a time, which are 4 consecutive bytes of an int8 FULLY_CONNECTED or LSTM weight in the TFLite
+file (stored [outputs, inputs]), so gzip sees runs of zeros instead of scattered ones (FD001 LSTM,
+75 %: 9.5 KB gzipped instead of 11.1 KB). `strip_pruning` removes the wrappers before export; the
+report measures the sparsity of the stripped weights.
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ def prune(model, tune: Tune, train, val, cfg: TuneConfig):
     params = {"pruning_schedule": schedule(tune, steps)}
     if tune.m_by_n:
         params["sparsity_m_by_n"] = tuple(tune.m_by_n)
+    elif tune.block:
+        params["block_size"] = tuple(tune.block)
     head = model.layers[-1].name
 
     def wrap(layer):

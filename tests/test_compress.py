@@ -97,6 +97,15 @@ def test_two_of_four_structured_sparsity(tuner):
     assert (np.sum(groups == 0, axis=-1) >= 2).all()
 
 
+def test_block_pruning_zeroes_runs_of_four_inputs(tuner):
+    model, report = tuner.get(Tune("prune", 0.75, block=(4, 1)))
+    assert report["tune"]["block"] == [4, 1]
+    kernel = model.get_layer("lstm_0").get_weights()[1]  # recurrent kernel (16 units, 4 x 16)
+    blocks = kernel.T.reshape(kernel.shape[1], -1, 4)  # 4 consecutive inputs of one output: one block
+    zeros_per_block = np.sum(blocks == 0, axis=-1)
+    assert set(np.unique(zeros_per_block)) <= {0, 4} and np.mean(zeros_per_block == 4) >= 0.74
+
+
 def test_clustering_leaves_at_most_n_values_per_kernel(tuner):
     model, report = tuner.get(Tune("cluster", clusters=8))
     for name in ("lstm_0", "dense"):
@@ -175,7 +184,8 @@ def test_qat_lstm_int8(lstm_run):
     assert abs(row["val"]["rmse"] - row["tune"]["tuned_keras_rmse"]) < 2.0, row
     assert int8_tensors(lstm_run / "bundles" / "tflite_int8_qat") > 100
     report = json.loads((lstm_run / "report" / "tune_tflite_int8_qat.json").read_text())
-    assert report["tune"] == {"kind": "qat"} and len(report["val_loss"]) == 1
+    assert report["tune"] == {"kind": "qat"} and len(report["val_loss"]) == 2  # epoch 0 (untuned) and 1
+    assert report["val_loss"][report["best_epoch"]] == min(report["val_loss"])
 
 
 def test_qat_conv1d_int8_and_unsupported_variant_recorded(cnn_run):
