@@ -26,8 +26,13 @@ class TensorSpec:
                 "scale": self.scale, "zero_point": self.zero_point}
 
 
+def _is_quantized(spec: TensorSpec) -> bool:
+    """An integer tensor with a scale: int8/uint8 (full-int8 models) or int16 (16x8 models)."""
+    return np.issubdtype(np.dtype(spec.dtype), np.integer) and spec.scale > 0
+
+
 def quantize(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
-    if spec.dtype not in ("int8", "uint8"):
+    if not _is_quantized(spec):
         return x.astype(spec.dtype)
     info = np.iinfo(spec.dtype)
     q = np.round(x / spec.scale + spec.zero_point)
@@ -35,7 +40,7 @@ def quantize(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
 
 
 def dequantize(y: np.ndarray, spec: TensorSpec) -> np.ndarray:
-    if spec.dtype not in ("int8", "uint8"):
+    if not _is_quantized(spec):
         return y.astype(np.float32)
     return ((y.astype(np.float32) - spec.zero_point) * spec.scale).astype(np.float32)
 

@@ -9,7 +9,7 @@ Known traps (TF 2.21, measured here):
 - An unrolled LSTM (`rnn="unrolled"`, keras `unroll=True`) or a DenseLSTM (`rnn="dense"`) becomes
   plain FULLY_CONNECTED + elementwise ops: fast in int8. Its weights are NOT repeated per step;
   the file is larger because each of the ~500 per-step tensors carries a name and quantization
-  parameters in the flatbuffer. `strip=True` drops the names (tflite flatbuffer_utils.strip_strings).
+  parameters in the flatbuffer. `strip=True` drops what the interpreter does not read (`strip_strings`).
 - A TFLite WHILE loop would keep the graph small, but full-int8 calibration of it crashed the
   converter process (segmentation fault), so no format uses one.
 """
@@ -95,11 +95,24 @@ def to_tflite(model, quant: str = "fp32", representative: np.ndarray | None = No
 
 
 def strip_strings(data: bytes) -> bytes:
-    """Drop tensor names and signature defs (not needed to run by index) from a TFLite flatbuffer."""
+    """A TFLite flatbuffer without what the interpreter does not read when run by tensor index.
+
+    Drops tensor names and signature defs (flatbuffer_utils.strip_strings), the metadata entries
+    (the converter's `min_runtime_version` and `CONVERSION_METADATA`: informational only) and
+    buffers no tensor refers to (the converter leaves the initial values of the fused LSTM's state
+    variables behind as orphans; the interpreter zero-initializes variable tensors itself).
+    """
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
     flatbuffer_utils.strip_strings(model)
+    model.metadata = model.metadataBuffer = None
+    tensors = [t for g in model.subgraphs for t in g.tensors]
+    keep = sorted({0} | {t.buffer for t in tensors})  # buffer 0 is the schema's empty sentinel
+    index = {old: new for new, old in enumerate(keep)}
+    model.buffers = [model.buffers[i] for i in keep]
+    for t in tensors:
+        t.buffer = index[t.buffer]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 

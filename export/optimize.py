@@ -25,6 +25,7 @@ from export.formats import FORMATS, get_formats
 from export.run import export_run, load_run
 
 PREFER = {"fastest": "p50_us", "smallest": "gzip_bytes"}
+FP32 = "tflite_fp32"  # the reference file of the size ratios
 
 
 def optimize_run(run_dir, budget: float, prefer: str = "fastest", formats=None, calibration: int = 256,
@@ -87,8 +88,13 @@ def _row(run_dir: Path, name: str, parity_row: dict, latency: dict | None, keras
     bundle_dir = run_dir / "bundles" / name
     data = (bundle_dir / read_manifest(bundle_dir)["model_file"]).read_bytes()
     delta = round(parity_row["val"]["rmse"] - keras_rmse, 4)
-    return {"format": name, **latency, "size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9)),
-            "val_rmse": parity_row["val"]["rmse"], "rmse_delta": delta, "within_budget": bool(delta <= budget)}
+    row = {"format": name, **latency, "size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9)),
+           "val_rmse": parity_row["val"]["rmse"], "rmse_delta": delta, "within_budget": bool(delta <= budget)}
+    if bundle_dir.joinpath("model.tflite").is_file():
+        from export.anatomy import anatomy
+
+        row["anatomy"] = anatomy(data)
+    return row
 
 
 def select(rows: list, prefer: str) -> dict | None:
@@ -124,13 +130,17 @@ def markdown_table(result: dict) -> str:
     lines = [f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']}",
              f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer {result['prefer']}`; "
              f"Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; latency: 1 window, 1 thread)", "",
-             "| format | val RMSE | Δ RMSE | size KB | gzip KB | p50 µs | p99 µs | within budget |",
-             "|---|---:|---:|---:|---:|---:|---:|:---:|"]
+             "| format | val RMSE | Δ RMSE | size KB | gzip KB | size ×fp32 | gzip ×fp32 | p50 µs | p99 µs | within budget |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    fp32 = next((r["size_bytes"] for r in result["rows"] if r["format"] == FP32 and "error" not in r), None)
     for r in result["rows"]:
         if "error" in r:
-            lines.append(f"| {r['format']} | failed: {r['error'][:90]} | | | | | | |")
+            lines.append(f"| {r['format']} | failed: {r['error'][:90]} | | | | | | | | |")
             continue
         mark = "**chosen**" if r["format"] == result["chosen"] else ("yes" if r["within_budget"] else "no")
+        ratios = [f"{r[k] / fp32:.3f}" if fp32 else "" for k in ("size_bytes", "gzip_bytes")]
         lines.append(f"| {r['format']} | {r['val_rmse']:.3f} | {r['rmse_delta']:+.3f} | {r['size_bytes'] / 1024:.1f} "
-                     f"| {r['gzip_bytes'] / 1024:.1f} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {mark} |")
+                     f"| {r['gzip_bytes'] / 1024:.1f} | {ratios[0]} | {ratios[1]} | {r['p50_us']:.0f} | {r['p99_us']:.0f} "
+                     f"| {mark} |")
+    lines += ["", f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept)."]
     return "\n".join(lines) + "\n"

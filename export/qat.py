@@ -32,6 +32,8 @@ Dense and Conv2D.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from edge_runtime.errors import ConfigError
 from models.dense_lstm import DenseLSTM
 from models.kerasapi import keras, load_tfmot
@@ -166,5 +168,26 @@ def calibrate_ranges(qat_model, float_model, windows) -> int:
             role, bound = base[:-4], base[-3:]
             if bound in ("min", "max") and base[-4] == "_" and (roles is None or role in roles):
                 var.assign(min(0.0, float(x.min())) if bound == "min" else max(0.0, float(x.max())))
+                count += 1
+    return count
+
+
+def calibrate_weight_ranges(qat_model) -> int:
+    """Set each per-tensor weight range (`kernel_min/max`, ...) to what one training step would set.
+
+    tfmot's LastValueQuantizer records a weight's symmetric range only in training steps and
+    starts at [-6, 6]; before the first step the QAT model (and a file converted from it) would
+    quantize weights of magnitude ~0.5 with a step of 0.05. Setting the ranges from the weights
+    makes the untuned QAT model a real candidate for the best fine-tuning epoch (epoch 0).
+    Returns how many ranges were set.
+    """
+    count = 0
+    for layer in qat_model.layers:
+        weights = {w.name.split("/")[-1].split(":")[0]: w for w in layer.weights}
+        for name, var in weights.items():
+            source = weights.get(name[:-4]) if name.endswith(("_min", "_max")) else None
+            if source is not None and var.shape.rank == 0:
+                bound = float(np.max(np.abs(source.numpy())))
+                var.assign(-bound if name.endswith("_min") else bound)
                 count += 1
     return count

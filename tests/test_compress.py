@@ -97,6 +97,15 @@ def test_two_of_four_structured_sparsity(tuner):
     assert (np.sum(groups == 0, axis=-1) >= 2).all()
 
 
+def test_block_pruning_zeroes_runs_of_four_inputs(tuner):
+    model, report = tuner.get(Tune("prune", 0.75, block=(4, 1)))
+    assert report["tune"]["block"] == [4, 1]
+    kernel = model.get_layer("lstm_0").get_weights()[1]  # recurrent kernel (16 units, 4 x 16)
+    blocks = kernel.T.reshape(kernel.shape[1], -1, 4)  # 4 consecutive inputs of one output: one block
+    zeros_per_block = np.sum(blocks == 0, axis=-1)
+    assert set(np.unique(zeros_per_block)) <= {0, 4} and np.mean(zeros_per_block == 4) >= 0.74
+
+
 def test_clustering_leaves_at_most_n_values_per_kernel(tuner):
     model, report = tuner.get(Tune("cluster", clusters=8))
     for name in ("lstm_0", "dense"):
@@ -137,6 +146,35 @@ def test_int16x8_runs_in_litert(lstm_run):
     assert np.int16 in tensor_dtypes(lstm_run / "bundles" / "tflite_int16x8")
 
 
+def test_int16_io_is_scaled_by_the_backend(lstm_run):
+    """A 16x8 model with int16 I/O: the backend (de)quantizes with the file's scale, like int8 I/O."""
+    from edge_runtime.backends import LiteRTBackend
+    from export.convert import to_tflite
+    from export.run import load_run, representative
+
+    model, _, train, val = load_run(lstm_run)
+    backend = LiteRTBackend(to_tflite(model, "int16x8", representative(train, 32), rnn="dense", int_io=True))
+    assert [(s.dtype, s.scale > 0) for s in backend.inputs + backend.outputs] == [("int16", True)] * 2
+    keras_pred = model.predict(val.x[:64], verbose=0)
+    np.testing.assert_allclose(backend.run(val.x[:64]), keras_pred, atol=0.02)
+
+
+def test_strip_keeps_outputs_and_drops_what_the_interpreter_does_not_read(lstm_run):
+    from edge_runtime.backends import LiteRTBackend
+    from export.anatomy import anatomy
+    from export.convert import strip_strings, to_tflite
+    from export.run import load_run, representative
+
+    model, _, train, val = load_run(lstm_run)
+    full = to_tflite(model, "int8", representative(train, 32), rnn="fused")
+    slim = strip_strings(full)
+    before, after = anatomy(full), anatomy(slim)
+    assert before["name_bytes"] > 0 and before["metadata"] and before["unreferenced_buffers"] > 0
+    assert (after["name_bytes"], after["metadata"], after["unreferenced_buffers"]) == (0, [], 0)
+    assert after["weights"] == before["weights"] and after["file"] < before["file"]
+    np.testing.assert_array_equal(LiteRTBackend(slim).run(val.x[:32]), LiteRTBackend(full).run(val.x[:32]))
+
+
 def test_qat_lstm_int8(lstm_run):
     from export.run import export_run
 
@@ -146,7 +184,8 @@ def test_qat_lstm_int8(lstm_run):
     assert abs(row["val"]["rmse"] - row["tune"]["tuned_keras_rmse"]) < 2.0, row
     assert int8_tensors(lstm_run / "bundles" / "tflite_int8_qat") > 100
     report = json.loads((lstm_run / "report" / "tune_tflite_int8_qat.json").read_text())
-    assert report["tune"] == {"kind": "qat"} and len(report["val_loss"]) == 1
+    assert report["tune"] == {"kind": "qat"} and len(report["val_loss"]) == 2  # epoch 0 (untuned) and 1
+    assert report["val_loss"][report["best_epoch"]] == min(report["val_loss"])
 
 
 def test_qat_conv1d_int8_and_unsupported_variant_recorded(cnn_run):
