@@ -21,6 +21,7 @@ BUNDLE ?= $(RUN)/bundles/tflite_int8
 ROWS ?= 1000000
 DEVICE ?=
 EDGE_CONFIG ?=
+MODELS ?=
 
 TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 	$(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(CONFIG),--config $(CONFIG))
@@ -28,7 +29,7 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
 .PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench evaluate \
-	simulate formats clean edge-bench soak deploy
+	simulate formats clean edge-bench soak deploy zoo-report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -73,6 +74,9 @@ qat: $(STAMP)  ## quantization-aware trained int8 bundles of RUN (QAT, prune- an
 
 optimize: $(STAMP)  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE -> RUN/bundles/best
 	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse)
+
+zoo-report: $(STAMP)  ## every registered model: params, MACs, sizes, prune/QAT/int8/ONNX status, latency -> artifacts/zoo
+	$(BIN)/prognos zoo-report $(if $(MODELS),--models $(MODELS))
 
 bench: $(STAMP)  ## latency / size / RMSE table of RUN
 	$(BIN)/prognos bench --run $(RUN)
