@@ -216,7 +216,9 @@ def test_existing_lstm_builder_keeps_its_signature():
 # ---- Deployment: every deployable model in LiteRT (fp32, full-int8) and onnxruntime ---------------------
 
 def _deployables(name, batch_size=None):
-    return deployables(build(name, 1 if 1 in get_entry(name).dims else 2, batch_size=batch_size)).items()
+    dims = 1 if 1 in get_entry(name).dims else 2
+    model = built(name, dims) if batch_size is None else build(name, dims, batch_size=batch_size)  # read-only use
+    return deployables(model).items()
 
 
 @pytest.mark.parametrize("name", [_param(n, slow=n in SLOW_TFLITE) for n in list_models()])
