@@ -31,7 +31,7 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
 .PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
-	simulate formats clean edge-bench soak deploy
+	simulate formats clean edge-bench soak deploy zoo-report
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -76,6 +76,9 @@ qat: $(STAMP)  ## quantization-aware trained int8 bundles of RUN (QAT, prune- an
 
 optimize: $(STAMP)  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE -> RUN/bundles/best
 	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse)
+
+zoo-report: $(STAMP)  ## every registered model: params, MACs, sizes, prune/QAT/int8/ONNX status, latency -> artifacts/zoo
+	$(BIN)/prognos zoo-report $(if $(MODELS),--models $(MODELS))
 
 bench: $(STAMP)  ## matrix of RUN (or MODELS=a,b: artifacts/demo-<m>) x FORMATS x THREADS -> RUN/report/bench.md
 	$(BIN)/prognos bench $(if $(MODELS),--models $(MODELS),--run $(RUN)) $(if $(FORMATS),--formats $(FORMATS)) \

@@ -37,12 +37,14 @@ def inference_clone(model, batch_size: int | None = 1, rnn: str = "fused"):
         if rnn == "dense" and isinstance(layer, keras.layers.LSTM):
             return from_keras_lstm(layer)
         config = layer.get_config()
-        if rnn == "unrolled" and isinstance(layer, keras.layers.RNN):
+        if rnn != "fused" and isinstance(layer, keras.layers.RNN):  # "dense": GRU / SimpleRNN unrolled
             config["unroll"] = True
         return layer.__class__.from_config(config)
 
-    inputs = keras.Input(model.input_shape[1:], batch_size=batch_size, name=model.inputs[0].name.split(":")[0])
-    clone = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone_layer)
+    inputs = [keras.Input(t.shape[1:], batch_size=batch_size, dtype=t.dtype, name=t.name.split(":")[0])
+              for t in model.inputs]  # several for e.g. a conditional GAN generator G(z, y)
+    clone = keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0],
+                                     clone_function=clone_layer)
     clone.set_weights(model.get_weights())  # DenseLSTM keeps the keras LSTM's weight layout
     return clone
 
@@ -88,10 +90,19 @@ def to_tflite(model, quant: str = "fp32", representative: np.ndarray | None = No
     """
     if quant not in QUANT_MODES:
         raise ConfigError(f"TFLite quantization {quant!r}; expected one of {QUANT_MODES}")
+    if quant != "fp32":
+        single_input(model, f"TFLite {quant}")
     converter = _converter(model, rnn)
     _quantize_options(converter, quant, representative, int_io)
     data = converter.convert()
     return strip_strings(data) if strip else data
+
+
+def single_input(model, what: str):
+    """Calibration windows and the ONNX signature are one (T, C) window tensor: refuse other models."""
+    if len(model.inputs) != 1:
+        names = [t.name.split(":")[0] for t in model.inputs]
+        raise ConfigError(f"{what} takes models with one window input; {model.name!r} has inputs {names}")
 
 
 def strip_strings(data: bytes) -> bytes:
@@ -120,6 +131,7 @@ def to_onnx(model) -> bytes:
     """ONNX (opset 17) with a dynamic batch dimension; tf_keras LSTMs become native ONNX LSTM ops."""
     import tf2onnx
 
+    single_input(model, "ONNX export")
     spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="window"),)
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET)
     return proto.SerializeToString()

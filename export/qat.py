@@ -13,8 +13,21 @@ THE one place that works around tfmot's layer support (tfmot 0.8.1, tf_keras 2.2
   per tensor: tfmot's per-channel LastValueQuantize only handles rank-2 and rank-4 tensors (a
   rank-3 Conv1D kernel fails with "'reduce_dims' is used before assignment"). tf_keras computes
   Conv1D as a height-1 Conv2D, which is what the converter emits, with per-channel int8 weights.
+- GRU, SimpleRNN: no QuantizeConfig either (tensorflow/model-optimization#1114). They are annotated with the weights
+  of their cell (`cell.kernel`, `cell.recurrent_kernel`, fake-quantized as for DenseLSTM) and a
+  quantized output, and converted unrolled (export.convert's "dense" RNN mode), because the
+  converter cannot int8-calibrate a WHILE loop. Their gate activations are calibrated by the
+  converter, as PTQ does.
+- Layers without weighted products that tfmot's registry does not know get only their output
+  quantized (`LayerQuantizeConfig` with no weights): Multiply (EfficientNet's squeeze-excitation
+  x·s; tensorflow/model-optimization#733 asks for it), LayerNormalization
+  (tensorflow/model-optimization#942) and the project's ClassToken / PositionEmbedding / TakeToken
+  (ViT) and SignStep (perceptron). Their integer kernels come from the converter.
+- MultiHeadAttention stays float in the QAT model (not annotated): tfmot's QuantizeWrapper calls
+  the wrapped layer as `call(inputs, training)`, so attention's `(query, value)` call cannot be
+  wrapped. The converter quantizes its matmuls from the representative windows, as in PTQ.
 - SeparableConv1D: tfmot's rewrite of it builds a Lambda layer that tf_keras refuses to load in
-  safe mode (see also tensorflow/model-optimization#1114); it is not supported here and raises.
+  safe mode; it is not supported here and raises.
 
 Activation ranges: tfmot starts every moving-average range at [-6, 6] and moves it with an EMA of
 decay 0.999, so a fine-tuning of a few hundred steps ends far from the data's ranges, and the
@@ -33,6 +46,7 @@ Dense and Conv2D.
 from __future__ import annotations
 
 import numpy as np
+import functools
 
 from edge_runtime.errors import ConfigError
 from models.dense_lstm import DenseLSTM
@@ -56,8 +70,10 @@ def _weight_quantizer(mode: str):
     return table[mode]()
 
 
+@functools.lru_cache(maxsize=None)
 def _config_class():
-    """QuantizeConfig for DenseLSTM and Conv1D, built lazily so importing this module stays TF-light."""
+    """QuantizeConfig for the layers annotated here, built lazily (importing this module stays TF-light)
+    and once per process (a second class of the same name confused a later QAT run in the same process)."""
     tfmot = load_tfmot()
     QuantizeConfig = tfmot.quantization.keras.QuantizeConfig
     MovingAverageQuantizer = tfmot.quantization.keras.quantizers.MovingAverageQuantizer
@@ -72,14 +88,14 @@ def _config_class():
             return MovingAverageQuantizer(8, per_axis=False, symmetric=False, narrow_range=False)
 
         def get_weights_and_quantizers(self, layer):
-            return [(getattr(layer, w), _weight_quantizer(self.mode)) for w in self.weights]
+            return [(getattr(*_owner(layer, w)), _weight_quantizer(self.mode)) for w in self.weights]
 
         def get_activations_and_quantizers(self, layer):
             return [(layer.activation, self._act())] if self.activation else []
 
         def set_quantize_weights(self, layer, quantize_weights):
             for name, value in zip(self.weights, quantize_weights):
-                setattr(layer, name, value)
+                setattr(*_owner(layer, name), value)
 
         def set_quantize_activations(self, layer, quantize_activations):
             if self.activation:
@@ -94,11 +110,46 @@ def _config_class():
     return LayerQuantizeConfig
 
 
+def _owner(layer, path: str):
+    """(object, attribute) of a dotted weight path: "kernel" -> (layer, "kernel"); "cell.kernel" -> (cell, ...)."""
+    *parents, attr = path.split(".")
+    for name in parents:
+        layer = getattr(layer, name)
+    return layer, attr
+
+
+def _annotation(layer):
+    """(weights, quantize the activation attribute) for the layers annotated here; None: tfmot's own
+    registry; "float": leave the layer unannotated (see the module docstring)."""
+    from models.perceptron import SignStep
+    from models.vit import ClassToken, PositionEmbedding, TakeToken
+
+    L = keras.layers
+    if isinstance(layer, DenseLSTM):
+        return ("kernel", "recurrent_kernel"), False
+    if isinstance(layer, (L.GRU, L.SimpleRNN)):
+        return ("cell.kernel", "cell.recurrent_kernel"), False
+    if isinstance(layer, L.Conv1D):
+        return ("kernel",), True
+    if isinstance(layer, (L.Multiply, L.LayerNormalization, ClassToken, PositionEmbedding, TakeToken, SignStep)):
+        return (), False
+    if isinstance(layer, (L.MultiHeadAttention, L.InputLayer)):
+        return "float"
+    return None
+
+
+def _custom_layers() -> dict:
+    from models.perceptron import SignStep
+    from models.vit import ClassToken, PositionEmbedding, TakeToken
+
+    return {c.__name__: c for c in (SignStep, ClassToken, PositionEmbedding, TakeToken)}
+
+
 def _check_supported(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.SeparableConv1D):
             raise ConfigError(f"QAT: layer {layer.name!r} is a SeparableConv1D; tfmot rewrites it with a Lambda "
-                              "layer that cannot be loaded in safe mode (tensorflow/model-optimization#1114). "
+                              "layer that cannot be loaded in safe mode. "
                               "Use PTQ formats for this model.")
 
 
@@ -112,22 +163,19 @@ def quantize_aware(model, mode: str = "qat"):
     config_cls = _config_class()
 
     def annotate(layer):
-        if isinstance(layer, DenseLSTM):
-            cfg = config_cls(("kernel", "recurrent_kernel"), False, mode)
-        elif isinstance(layer, keras.layers.Conv1D):
-            cfg = config_cls(("kernel",), True, mode)
-        elif isinstance(layer, keras.layers.InputLayer):
+        how = _annotation(layer)
+        if how == "float":
             return layer
-        else:
+        if how is None:
             return qk.quantize_annotate_layer(layer)
-        return qk.quantize_annotate_layer(layer, quantize_config=cfg)
+        return qk.quantize_annotate_layer(layer, quantize_config=config_cls(*how, mode))
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
     annotated.set_weights(model.get_weights())
     scheme = {"qat": qk.default_8bit.Default8BitQuantizeScheme,
               "pqat": tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme,
               "cqat": tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme}[mode]()
-    with qk.quantize_scope({"LayerQuantizeConfig": config_cls, "DenseLSTM": DenseLSTM}):
+    with qk.quantize_scope({"LayerQuantizeConfig": config_cls, "DenseLSTM": DenseLSTM, **_custom_layers()}):
         return qk.quantize_apply(annotated, scheme)
 
 
@@ -143,7 +191,9 @@ def float_twin(qat_model, float_model):
     """`float_model` (same architecture, no fake quant) carrying `qat_model`'s current float weights."""
     wrappers = _wrapped(qat_model)
     for layer in float_model.layers:
-        if layer.weights:
+        if layer.weights and layer.name not in wrappers:  # left float in QAT (attention): the same layer
+            layer.set_weights(qat_model.get_layer(layer.name).get_weights())
+        elif layer.weights:
             source = {w.name.split("/")[-1]: w.numpy() for w in wrappers[layer.name].weights}
             layer.set_weights([source[w.name.split("/")[-1]] for w in layer.weights])
     return float_model

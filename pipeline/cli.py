@@ -129,6 +129,21 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--fit-steps", type=int, default=0, help="also time this many training steps of --model")
     sc.add_argument("--model", default="lstm", help="model for --fit-steps (default lstm)")
     sc.add_argument("--seed", type=int, default=0)
+    z = sub.add_parser("zoo-report", help="every registered model down every deployment path: params, MACs, "
+                                          "sizes, prune/QAT/PTQ-int8/ONNX status with reasons, LiteRT latency",
+                       description="Builds each registered model untrained on (32, 14) windows and runs each "
+                                   "deployable network through TFLite fp32 / full-int8 and ONNX (parity in "
+                                   "LiteRT / onnxruntime), tfmot pruning and QAT (one fine-tuning epoch on random "
+                                   "windows), and times LiteRT at 1 thread. A failing path is recorded with its "
+                                   "reason. Writes OUT/zoo.json and OUT/zoo.md; the full zoo takes tens of "
+                                   "minutes (the EfficientNets convert slowly).")
+    z.add_argument("--out", default="artifacts/zoo", help="output folder (default artifacts/zoo)")
+    z.add_argument("--models", help="comma-separated registered model names (default: all)")
+    z.add_argument("--min-seconds", type=float, default=0.5, help="timed seconds per latency cell (default 0.5)")
+    z.add_argument("--merge", nargs="+", metavar="ZOO_JSON", help="build nothing: combine zoo.json files of "
+                                                                   "split runs into OUT (later files win per model)")
+    z.add_argument("--jobs", type=int, default=1, help="models built at once in worker processes (default 1; "
+                                                       "each worker imports TensorFlow, ~1 GB)")
     _add_vibration(sub)
     return p
 
@@ -414,6 +429,17 @@ def _hparams(pairs) -> dict:
     return out
 
 
+def cmd_zoo_report(args):
+    from export.zoo import merge_reports, zoo_report
+
+    if args.merge:
+        merge_reports(args.merge, args.out)
+    else:
+        zoo_report(args.out, args.models.split(",") if args.models else None, args.min_seconds, args.jobs)
+    print((Path(args.out) / "zoo.md").read_text())
+    print(f"[prognos] wrote {args.out}/zoo.json and zoo.md")
+
+
 def cmd_vibration(args):
     from pipeline.vibration import VibrationConfig, vibration_run
 
@@ -495,7 +521,7 @@ COMMANDS = {"simulate": cmd_simulate, "train": cmd_train, "export": cmd_export, 
             "qat": partial(cmd_export, group="qat"), "optimize": cmd_optimize, "formats": cmd_formats,
             "bench": cmd_bench, "profile": cmd_profile, "report": cmd_report, "evaluate": cmd_evaluate, "cv": cmd_cv, "search": cmd_search, "demo": cmd_demo,
             "ensemble": cmd_ensemble, "final": cmd_final,
-            "scale": cmd_scale,
+            "scale": cmd_scale, "zoo-report": cmd_zoo_report,
             "vibration": cmd_vibration, "vibration-sim": cmd_vibration_sim,
             "vibration-anomaly": cmd_vibration_anomaly, "vibration-gan": cmd_vibration_gan}
 

@@ -4,8 +4,11 @@ Each registered name runs with every input kind it accepts among a (16, 3) windo
 spectrogram: it builds with the task's output shape and without Lambda or Conv1D layers, its config
 round-trips, one optimizer step lowers its loss (or its own objective: perceptron criterion,
 negative ELBO, GAN discriminator and generator losses), and the trained model survives a `.keras`
-save/load in safe mode with identical outputs. Finally every deployable model converts to TFLite with
-`TFLiteConverter.from_keras_model` at batch 1 and matches Keras in the LiteRT interpreter.
+save/load in safe mode with identical outputs. Finally every deployable model converts to TFLite fp32
+(`TFLiteConverter.from_keras_model` at batch 1), to the export table's full-int8 TFLite and to ONNX,
+and matches Keras in LiteRT / onnxruntime within export.parity's tolerances (fp32 and ONNX 1e-4, int8
+a few output quantization steps); int8 and ONNX export refuse the conditional GAN generator's two
+inputs with a clear error (a known gap, also in the zoo report).
 Steps run eagerly with fixed seeds, so the objective before and after a step sees the same dropout
 masks and noise. EfficientNet B1/B2 repeat B0's code with a bigger table (their tables and built
 structure are checked in test_zoo_lecture.py), so their shared cases are marked slow, with a few
@@ -17,6 +20,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.errors import ConfigError
+from export import parity
 from models import create_model, deployables, list_models
 from models.gan import GAN
 from models.heads import TASKS
@@ -209,33 +213,78 @@ def test_existing_lstm_builder_keeps_its_signature():
     assert lstm.__code__.co_varnames[:5] == ("inputs", "units", "dense", "dropout", "unroll")
 
 
-# ---- TFLite smoke check: every deployable model at batch 1 ------------------------------------------
+# ---- Deployment: every deployable model in LiteRT (fp32, full-int8) and onnxruntime ---------------------
 
-def _deploy_feed(dep, seed=4):
-    rng = np.random.default_rng(seed)
-    return {t.name.split(":")[0]: (rng.integers(0, 2, t.shape).astype("int32") if t.dtype == tf.int32
-                                   else rng.normal(size=t.shape).astype("float32")) for t in dep.inputs}
-
-
-def _litert(content, feed, output_names):
-    from ai_edge_litert.interpreter import Interpreter
-
-    got = Interpreter(model_content=content).get_signature_runner()(**feed)
-    assert set(got) == set(output_names)
-    return [got[n] for n in output_names]
+def _deployables(name, batch_size=None):
+    dims = 1 if 1 in get_entry(name).dims else 2
+    model = built(name, dims) if batch_size is None else build(name, dims, batch_size=batch_size)  # read-only use
+    return deployables(model).items()
 
 
 @pytest.mark.parametrize("name", [_param(n, slow=n in SLOW_TFLITE) for n in list_models()])
 def test_deployables_convert_to_tflite_at_batch_1(name):
-    dims = 1 if 1 in get_entry(name).dims else 2
-    for dep_name, dep in deployables(build(name, dims, batch_size=1)).items():
+    for dep_name, dep in _deployables(name, batch_size=1):
         assert [t.shape[0] for t in dep.inputs] == [1] * len(dep.inputs), dep_name
         content = tf.lite.TFLiteConverter.from_keras_model(dep).convert()
-        feed = _deploy_feed(dep)
-        want = dep([feed[n] for n in dep.input_names] if len(dep.inputs) > 1 else feed[dep.input_names[0]],
-                   training=False)
-        for w, g in zip(tf.nest.flatten(want), _litert(content, feed, dep.output_names)):
-            np.testing.assert_allclose(g, np.asarray(w), rtol=1e-4, atol=1e-4, err_msg=f"{name}/{dep_name}")
+        feed = parity.random_feed(dep, 1, seed=4)
+        got, _ = parity.tflite_outputs(content, feed, dep.output_names)
+        assert parity.float_error(parity.keras_outputs(dep, feed), got) is None, f"{name}/{dep_name}"
+
+
+def _single_input_deployables(name):
+    """(name, model, calibration feed, checked feed) of each one-input deployable; the conditional GAN
+    generator G(z, y) is refused by int8 and ONNX export with a clear error (a gap the zoo report shows)."""
+    from export.formats import BY_NAME
+
+    for dep_name, dep in _deployables(name):
+        if len(dep.inputs) > 1:
+            for fmt in ("tflite_int8", "onnx_fp32"):
+                with pytest.raises(ConfigError, match="one window input"):
+                    BY_NAME[fmt].write(dep, None)
+            continue
+        calibration = parity.random_feed(dep, 32, seed=5)
+        yield dep_name, dep, calibration, {k: v[:8] for k, v in calibration.items()}  # checked: calibrated
+
+
+@pytest.mark.parametrize("name", [_param(n, slow=n in SLOW_TFLITE) for n in list_models()])
+def test_deployables_full_int8_tflite_matches_keras(name):
+    """The export table's full-int8 row (int8 I/O), run in LiteRT."""
+    from export.formats import BY_NAME
+
+    for dep_name, dep, calibration, check in _single_input_deployables(name):
+        int8 = BY_NAME["tflite_int8"].write(dep, next(iter(calibration.values())))
+        got, scales = parity.tflite_outputs(int8, check, dep.output_names)
+        assert all(s > 0 for s in scales), f"{name}/{dep_name}: outputs are not int8"
+        assert parity.int8_error(parity.keras_outputs(dep, check), got, scales) is None, f"{name}/{dep_name}"
+
+
+# tf2onnx's ConvTranspose for a 'same'-padded stride-2 Conv2DTranspose does not compute what Keras does
+# (cf. microsoft/onnxruntime#11927); strict: an upstream fix makes these cases fail until removed here.
+# tf2onnx 1.17 has no converter for Erfc, which tf's exact GELU uses: the ViT graph is invalid.
+ONNX_GAPS = {"conv_ae": "Conv2DTranspose 'same' stride 2: tf2onnx/onnxruntime output differs from Keras",
+             "vit": "exact GELU lowers to Erfc, which tf2onnx 1.17 cannot convert (invalid ONNX graph)"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=([pytest.mark.slow] if n in SLOW_TFLITE else [])
+                 + ([pytest.mark.xfail(reason=ONNX_GAPS[n], strict=True)] if n in ONNX_GAPS else []), id=n)
+    for n in list_models()])
+def test_deployables_onnx_match_keras(name):
+    """The export table's ONNX row (tf2onnx, opset 17), run in onnxruntime."""
+    from export.formats import BY_NAME
+
+    for dep_name, dep, _, check in _single_input_deployables(name):
+        onnx = BY_NAME["onnx_fp32"].write(dep, None)
+        error = parity.float_error(parity.keras_outputs(dep, check), parity.onnx_outputs(onnx, check))
+        assert error is None, f"{name}/{dep_name}: {error}"
+
+
+def test_int8_tolerance_is_a_few_steps_not_a_blank_cheque():
+    want = [np.linspace(-1.0, 1.0, 8, dtype="float32")[:, None]]  # range 2: a step of 2/255
+    scale = [2.0 / 255]
+    assert parity.int8_error(want, [want[0] + 3 * scale[0]], scale) is None
+    assert "steps" in parity.int8_error(want, [want[0] + 20 * scale[0]], scale)
+    assert "shape" in parity.int8_error(want, [want[0][:4]], scale)
 
 
 # ---- QAT: the reason every conv family uses 2-D convs on (1, T, C) ------------------------------------
