@@ -31,6 +31,17 @@ def schedule(tune: Tune, steps: int):
                                     frequency=frequency)
 
 
+def prunable(layer) -> bool:
+    """tfmot prunes the built-in layers of its registry and PrunableLayer subclasses; a custom layer
+    holding a vector (ViT's class token, position embedding) is left dense and listed as skipped."""
+    from models.kerasapi import load_tfmot
+
+    sparsity = load_tfmot().sparsity.keras
+    from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
+
+    return isinstance(layer, sparsity.PrunableLayer) or PruneRegistry.supports(layer)
+
+
 def prune(model, tune: Tune, train, val, cfg: TuneConfig):
     """(stripped pruned copy of `model`, report) after cfg.epochs of pruning fine-tuning."""
     from models.kerasapi import keras, load_tfmot
@@ -44,7 +55,7 @@ def prune(model, tune: Tune, train, val, cfg: TuneConfig):
     head = model.layers[-1].name
 
     def wrap(layer):
-        if layer.name == head or not layer.trainable_weights:
+        if layer.name == head or not layer.trainable_weights or not prunable(layer):
             return layer
         kernels = [w for w in layer.trainable_weights if "kernel" in w.name]
         if tune.block and all(len(w.shape) == 2 for w in kernels):  # tfmot blocks rank-2 weights only
@@ -55,5 +66,6 @@ def prune(model, tune: Tune, train, val, cfg: TuneConfig):
     wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
     val_loss = fine_tune(wrapped, train, val, cfg, callbacks=[sparsity.UpdatePruningStep()])
     stripped = sparsity.strip_pruning(wrapped)
+    skipped = [head] + [layer.name for layer in model.layers if layer.trainable_weights and not prunable(layer)]
     return stripped, {"tune": tune.relevant(), "epochs": cfg.epochs, "steps": steps, "val_loss": val_loss,
-                      "skipped": [head], "weights": weight_stats(stripped)}
+                      "skipped": skipped, "weights": weight_stats(stripped)}

@@ -22,7 +22,9 @@ THE one place that works around tfmot's layer support (tfmot 0.8.1, tf_keras 2.2
   quantized (`LayerQuantizeConfig` with no weights): Multiply (EfficientNet's squeeze-excitation
   x·s; tensorflow/model-optimization#733 asks for it), LayerNormalization
   (tensorflow/model-optimization#942) and the project's ClassToken / PositionEmbedding / TakeToken
-  (ViT) and SignStep (perceptron). Their integer kernels come from the converter.
+  (ViT) and SignStep (perceptron). Their integer kernels come from the converter. The ViT's Dense
+  layers with the registered `gelu_tanh` activation get kernel + output quantization here, because
+  tfmot's Dense config accepts only activations it knows by name.
 - MultiHeadAttention stays float in the QAT model (not annotated): tfmot's QuantizeWrapper calls
   the wrapped layer as `call(inputs, training)`, so attention's `(query, value)` call cannot be
   wrapped. The converter quantizes its matmuls from the representative windows, as in PTQ.
@@ -122,7 +124,7 @@ def _annotation(layer):
     """(weights, quantize the activation attribute) for the layers annotated here; None: tfmot's own
     registry; "float": leave the layer unannotated (see the module docstring)."""
     from models.perceptron import SignStep
-    from models.vit import ClassToken, PositionEmbedding, TakeToken
+    from models.vit import ClassToken, PositionEmbedding, TakeToken, gelu_tanh
 
     L = keras.layers
     if isinstance(layer, DenseLSTM):
@@ -131,6 +133,8 @@ def _annotation(layer):
         return ("cell.kernel", "cell.recurrent_kernel"), False
     if isinstance(layer, L.Conv1D):
         return ("kernel",), True
+    if isinstance(layer, L.Dense) and layer.activation is gelu_tanh:  # tfmot knows activations by name only
+        return ("kernel",), False
     if isinstance(layer, (L.Multiply, L.LayerNormalization, ClassToken, PositionEmbedding, TakeToken, SignStep)):
         return (), False
     if isinstance(layer, (L.MultiHeadAttention, L.InputLayer)):
@@ -140,9 +144,9 @@ def _annotation(layer):
 
 def _custom_layers() -> dict:
     from models.perceptron import SignStep
-    from models.vit import ClassToken, PositionEmbedding, TakeToken
+    from models.vit import ClassToken, PositionEmbedding, TakeToken, gelu_tanh
 
-    return {c.__name__: c for c in (SignStep, ClassToken, PositionEmbedding, TakeToken)}
+    return {c.__name__: c for c in (SignStep, ClassToken, PositionEmbedding, TakeToken, gelu_tanh)}
 
 
 def _check_supported(model):

@@ -17,6 +17,13 @@ L = keras.layers
 
 
 @keras.utils.register_keras_serializable(package="prognos")
+def gelu_tanh(x):
+    """GELU in its tanh form (Hendrycks & Gimpel 2016, eq. 2). The exact form lowers to Erfc, which
+    tf2onnx 1.17 cannot express in ONNX (opset 17 has no Erfc); the two differ by < 1e-3."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+@keras.utils.register_keras_serializable(package="prognos")
 class ClassToken(L.Layer):
     """Prepends one learned token x_class (initialised to zeros) to the patch sequence."""
 
@@ -79,7 +86,7 @@ def encoder_block(x, heads, mlp, dropout, name):
     y = L.MultiHeadAttention(heads, dim // heads, dropout=dropout, name=f"{name}_msa")(y, y)
     x = L.Add(name=f"{name}_res1")([x, y])
     y = L.LayerNormalization(epsilon=1e-6, name=f"{name}_ln2")(x)
-    y = L.Dense(mlp, activation="gelu", name=f"{name}_mlp1")(y)
+    y = L.Dense(mlp, activation=gelu_tanh, name=f"{name}_mlp1")(y)
     y = L.Dense(dim, name=f"{name}_mlp2")(y)
     if dropout:
         y = L.Dropout(dropout, name=f"{name}_dropout")(y)
