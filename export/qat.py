@@ -259,7 +259,8 @@ def calibrate_ranges(qat_model, windows) -> int:
 
 
 def calibrate_weight_ranges(qat_model) -> int:
-    """Set each per-tensor weight range (`kernel_min/max`, ...) to what one training step would set.
+    """Set each weight range (`kernel_min/max`, ..., per tensor or per output channel) to what one
+    training step would set.
 
     tfmot's LastValueQuantizer records a weight's symmetric range only in training steps and
     starts at [-6, 6]; before the first step the QAT model (and a file converted from it) would
@@ -272,8 +273,15 @@ def calibrate_weight_ranges(qat_model) -> int:
         weights = {w.name.split("/")[-1].split(":")[0]: w for w in layer.weights}
         for name, var in weights.items():
             source = weights.get(name[:-4]) if name.endswith(("_min", "_max")) else None
-            if source is not None and var.shape.rank == 0:
-                bound = float(np.max(np.abs(source.numpy())))
-                var.assign(-bound if name.endswith("_min") else bound)
-                count += 1
+            if source is None or var.shape.rank is None:
+                continue
+            w = np.abs(source.numpy())
+            if var.shape.num_elements() == 1:  # per tensor (a scalar, or shape (1,) for depthwise kernels)
+                bound = np.full(var.shape, w.max(), np.float32)
+            elif var.shape == source.shape[-1:]:  # per output channel, as tfmot's per-axis quantizer
+                bound = w.reshape(-1, w.shape[-1]).max(axis=0).astype(np.float32)
+            else:
+                continue
+            var.assign(-bound if name.endswith("_min") else bound)
+            count += 1
     return count
