@@ -169,12 +169,12 @@ class Tuner:
             return cluster.cluster(self.model, tune, self.train, self.val, self.cfg)
         start = inference_clone(self.get(tune.base)[0] if tune.base else self.model, None, rnn="dense")
         model = qat.quantize_aware(start, tune.kind)
-        qat.calibrate_ranges(model, start, self.calibration)
-        qat.calibrate_weight_ranges(model)
+        qat.calibrate_weight_ranges(model)  # first: the activation ranges are measured through the weights
+        qat.calibrate_ranges(model, self.calibration)
         best = best_epoch(self.val)
         val_loss = [best.start_loss(model)] + fine_tune(model, self.train, self.val, self.cfg, [best],
                                                         self.cfg.qat_learning_rate)
-        qat.calibrate_ranges(model, qat.float_twin(model, start), self.calibration)
+        qat.calibrate_ranges(model, self.calibration)
         skipped = self.get(tune.base)[1]["skipped"] if tune.base else []  # e.g. the head a pruning left dense
         return model, {"tune": tune.relevant(), "epochs": self.cfg.epochs, "val_loss": val_loss,
                        "best_epoch": int(np.argmin(val_loss)),
