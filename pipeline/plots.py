@@ -15,6 +15,13 @@ def _plt():
     return plt
 
 
+def save(fig, target, dpi: int = 110, **kwargs):
+    """Lay out, write to `target` (a path or a binary buffer) and close: every figure ends here."""
+    fig.tight_layout()
+    fig.savefig(target, dpi=dpi, **kwargs)
+    _plt().close(fig)
+
+
 def learning_curve(history: dict, path: Path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -23,9 +30,7 @@ def learning_curve(history: dict, path: Path):
             ax.plot(history.get("epoch") or np.arange(1, len(history[key]) + 1), history[key], label=key)
     ax.set(xlabel="epoch", ylabel="MSE of RUL / cap", yscale="log", title="Learning curve")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def rul_trajectories(cycle, true, pred, unit, path: Path, max_units: int = 6):
@@ -42,9 +47,7 @@ def rul_trajectories(cycle, true, pred, unit, path: Path, max_units: int = 6):
     axes.flat[0].set_ylabel("RUL [cycles]")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Validation engines: predicted vs true RUL")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def error_histogram(err, path: Path):
@@ -54,9 +57,7 @@ def error_histogram(err, path: Path):
     ax.axvline(0, color="k", lw=1)
     ax.set(xlabel="predicted - true RUL [cycles] (positive = late, penalized more)", ylabel="windows",
            title=f"Out-of-fold errors: mean {np.mean(err):+.2f}, RMSE {np.sqrt(np.mean(np.square(err))):.2f}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def fold_summary(rmse_per_fold, path: Path):
@@ -67,9 +68,7 @@ def fold_summary(rmse_per_fold, path: Path):
     ax.axhline(np.mean(rmse_per_fold), color="k", ls="--", label=f"mean {np.mean(rmse_per_fold):.2f}")
     ax.set(xlabel="fold", ylabel="RMSE [cycles]", xticks=folds, title="Cross-validation by engine unit")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def tradeoff(rows: list, keras_rmse: float, budget: float, chosen: str | None, path: Path):
@@ -95,6 +94,4 @@ def tradeoff(rows: list, keras_rmse: float, budget: float, chosen: str | None, p
     axes[0].set_ylabel("validation RMSE [cycles]")
     axes[0].legend(fontsize=8)
     fig.suptitle(f"Size / speed / accuracy of the compressed variants (chosen: {chosen})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)

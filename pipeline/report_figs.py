@@ -9,14 +9,12 @@ import io
 
 import numpy as np
 
-from pipeline.plots import _plt
+from pipeline.plots import _plt, save
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    _plt().close(fig)
+    save(fig, buf, dpi=100, format="png")
     return buf.getvalue()
 
 

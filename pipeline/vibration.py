@@ -115,7 +115,7 @@ def confusion(y_true, y_pred, n: int) -> np.ndarray:
 
 
 def plot_confusion(c: np.ndarray, path: Path, title: str, names=CLASSES_10):
-    from pipeline.plots import _plt
+    from pipeline.plots import _plt, save
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 5.5))
@@ -125,9 +125,7 @@ def plot_confusion(c: np.ndarray, path: Path, title: str, names=CLASSES_10):
     ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted", ylabel="true", title=title)
     ax.set_xticklabels(names, rotation=60, fontsize=7)
     ax.set_yticklabels(names, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir: Path, metrics: dict) -> dict:
