@@ -10,7 +10,7 @@ fields; pooling (max or average) downsamples. All convs are 2-D (see `models.con
 `padding="same"` everywhere, so any window length works. Layer tables are data.
 """
 from models.conv import conv_bn, lift, pool
-from models.kerasapi import keras
+from models.mlp import dense_stack
 from models.registry import register_model
 
 # (filters, kernel, stride, pool after): AlexNet's five conv layers at a quarter of its width.
@@ -20,15 +20,6 @@ VGG16 = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 VGG_SENSOR = ((2, 16), (2, 32), (3, 64))  # VGG-16's first three stages at a quarter width
 
 
-def _dense(x, widths, activation, dropout):
-    x = keras.layers.Flatten(name="flatten")(x)
-    for i, width in enumerate(widths):
-        x = keras.layers.Dense(width, activation=activation, name=f"fc_{i}")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"fc_{i}_dropout")(x)
-    return x
-
-
 @register_model("lenet", dims=(1, 2))
 def lenet(inputs, filters=(6, 16), kernel=5, pool_kind="avg", activation="tanh", dense=(120, 84)):
     """LeNet-5: (conv -> pool) × 2 -> dense; `pool_kind` "avg" (LeNet's subsampling) or "max"."""
@@ -36,7 +27,7 @@ def lenet(inputs, filters=(6, 16), kernel=5, pool_kind="avg", activation="tanh",
     for i, f in enumerate(filters):
         x = conv_bn(x, grid, f, kernel, act=activation, bn=False, name=f"c{2 * i + 1}")
         x = pool(x, grid, pool_kind, 2, name=f"s{2 * i + 2}")
-    return _dense(x, dense, activation, 0.0)
+    return dense_stack(x, dense, activation, 0.0, "fc")
 
 
 @register_model("alexnet", dims=(1, 2))
@@ -47,7 +38,7 @@ def alexnet(inputs, layers=ALEXNET_SENSOR, dense=(128, 128), dropout=0.5, pool_k
         x = conv_bn(x, grid, f, k, s, act="relu", bn=False, name=f"conv{i + 1}")
         if pooled:
             x = pool(x, grid, pool_kind, 3, 2, name=f"pool{i + 1}")
-    return _dense(x, dense, "relu", dropout)
+    return dense_stack(x, dense, "relu", dropout, "fc")
 
 
 @register_model("vgg", dims=(1, 2))
@@ -58,4 +49,4 @@ def vgg(inputs, stages=VGG_SENSOR, dense=(64,), dropout=0.5, pool_kind="max", ba
         for c in range(n):
             x = conv_bn(x, grid, f, 3, act="relu", bn=batch_norm, name=f"block{s + 1}_conv{c + 1}")
         x = pool(x, grid, pool_kind, 2, name=f"block{s + 1}_pool")
-    return _dense(x, dense, "relu", dropout)
+    return dense_stack(x, dense, "relu", dropout, "fc")

@@ -17,9 +17,14 @@ def mlp(inputs, widths=(64, 32), activation="relu", dropout=0.0):
         raise ConfigError(f"mlp activation {activation!r}; expected one of {ACTIVATIONS}")
     if not widths:
         raise ConfigError("mlp widths must list at least one hidden layer width")
-    x = keras.layers.Flatten(name="flatten")(inputs)
+    return dense_stack(inputs, widths, activation, dropout, "hidden")
+
+
+def dense_stack(x, widths, activation, dropout, name):
+    """Flatten, then Dense(width, φ) [+ Dropout] per width: the MLP, and the classifier of the CNNs."""
+    x = keras.layers.Flatten(name="flatten")(x)
     for i, width in enumerate(widths):
-        x = keras.layers.Dense(width, activation=activation, name=f"hidden_{i}")(x)
+        x = keras.layers.Dense(width, activation=activation, name=f"{name}_{i}")(x)
         if dropout:
-            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+            x = keras.layers.Dropout(dropout, name=f"{name}_{i}_dropout")(x)
     return x
