@@ -18,6 +18,7 @@ class DataConfig:
     val_fraction: float = 0.2  # share of training *units* held out for validation
     smoothing: float = 0.0  # EMA α over each unit's history (0 = off); applied identically on the device
     min_abs_corr: float = 0.2  # keep a column if |corr(column, RUL)| on training units reaches this
+    age_feature: bool = False  # also feed the cycle number (engine age): the device must count cycles from new
     seed: int = 0
     sim_units: int = 100  # simulated fleet size when data_dir is None (FD001 has 100)
 
@@ -34,6 +35,8 @@ class TrainConfig:
     batch_size: int = 256  # per replica: the global batch is batch_size x replicas (pipeline.distribute)
     optimizer: str = "adam"  # adam | sgd | momentum
     learning_rate: float = 2e-3  # for one replica; scaled with replicas by lr_scaling
+    input_noise: float = 0.0  # std of Gaussian noise on normalized training windows (augmentation; 0 = off)
+    lr_schedule: str = "constant"  # constant | cosine (decays to 0 over `epochs`; the same curve in CV and final)
     patience: int = 6  # epochs without validation improvement before stopping
     seed: int = 0
     strategy: str = "auto"  # auto | default | mirrored | multiworker (auto: TF_CONFIG cluster, >1 GPU, else one device)

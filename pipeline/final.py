@@ -47,9 +47,8 @@ def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
 def train_member(cfg: RunConfig, epochs: int, table: np.ndarray):
     from pipeline.train import fit
 
-    cfg = replace(cfg, train=replace(cfg.train, epochs=epochs))
     pre = fit_preprocessor(table, cfg.data)
-    model, _ = fit(cfg, pre, window_index(table, pre, cfg.data.min_cycles), None)
+    model, _ = fit(cfg, pre, window_index(table, pre, cfg.data.min_cycles), None, stop_epoch=epochs)
     return model
 
 

@@ -72,8 +72,13 @@ def window_dataset(index: WindowIndex, batch_size: int):
     return ds.prefetch(PREFETCH).with_options(_options("DATA"))
 
 
-def training_stream(index: WindowIndex, batch_size: int, seed: int, shard: tuple[int, int] = (0, 1)):
-    """Endless shuffled (windows, labels) batches; `shard` = (pipeline id, pipeline count)."""
+def training_stream(index: WindowIndex, batch_size: int, seed: int, shard: tuple[int, int] = (0, 1),
+                    noise: float = 0.0):
+    """Endless shuffled (windows, labels) batches; `shard` = (pipeline id, pipeline count).
+
+    `noise` > 0: Gaussian noise of that std is added to every (normalized) training window, drawn
+    from a stateless seed per batch, so a run is reproducible (augmentation; never on validation).
+    """
     from models.kerasapi import tf
 
     pipeline_id, n_pipelines = shard
@@ -89,15 +94,22 @@ def training_stream(index: WindowIndex, batch_size: int, seed: int, shard: tuple
 
     ds = tf.data.Dataset.counter().map(batches).flat_map(tf.data.Dataset.from_tensor_slices)
     ds = ds.map(_gather(index), num_parallel_calls=tf.data.AUTOTUNE)
+    if noise:
+        def jitter(i, batch):
+            x, y = batch
+            key = tf.stack([tf.constant(seed * 65536 + pipeline_id, tf.int64), i])
+            return x + noise * tf.random.stateless_normal(tf.shape(x), seed=key), y
+
+        ds = ds.enumerate().map(jitter, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(PREFETCH).with_options(_options("OFF"))
 
 
-def distributed_training_stream(strategy, index: WindowIndex, global_batch: int, seed: int):
+def distributed_training_stream(strategy, index: WindowIndex, global_batch: int, seed: int, noise: float = 0.0):
     """`training_stream` per input pipeline (one per worker), batched per replica, for `strategy`."""
 
     def make(ctx):
         return training_stream(index, ctx.get_per_replica_batch_size(global_batch), seed,
-                               (ctx.input_pipeline_id, ctx.num_input_pipelines))
+                               (ctx.input_pipeline_id, ctx.num_input_pipelines), noise)
 
     return strategy.distribute_datasets_from_function(make)
 

@@ -61,9 +61,16 @@ def prepare(cfg: RunConfig, run_dir: Path):
     return pre, train, val, {"data_dir": str(data_dir), "subset": subset, **split}
 
 
-def make_optimizer(name: str, lr: float):
+def make_optimizer(name: str, lr: float, schedule: str = "constant", total_steps: int = 0):
+    """`schedule` "cosine": lr follows a half cosine from `lr` to 0 over `total_steps` (Loshchilov &
+    Hutter 2017, without restarts). A fixed curve, not a plateau rule: the final model trained on all
+    units without validation (pipeline.final) then sees the same learning rates as its CV folds."""
     from models.kerasapi import keras
 
+    if schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, max(1, total_steps))
+    elif schedule != "constant":
+        raise ConfigError(f"train.lr_schedule {schedule!r}; expected constant or cosine")
     makers = {"adam": lambda: keras.optimizers.Adam(lr), "sgd": lambda: keras.optimizers.SGD(lr),
               "momentum": lambda: keras.optimizers.SGD(lr, momentum=0.9)}
     if name not in makers:
@@ -71,13 +78,15 @@ def make_optimizer(name: str, lr: float):
     return makers[name]()
 
 
-def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex | None, backup_dir=None):
+def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex | None, backup_dir=None,
+        stop_epoch: int | None = None):
     """Train `cfg.model` under `cfg.train`'s strategy; returns (float32 model outside any strategy,
     history: per-metric lists plus `epoch`, the 1-based numbers of the epochs run here).
 
     With `backup_dir`, a run interrupted after epoch k resumes at epoch k + 1 when fit is called again.
     With `val` None (the final model on every unit, pipeline.final) it runs exactly `cfg.train.epochs`
-    epochs: no validation, no early stopping.
+    epochs: no validation, no early stopping. `stop_epoch` ends training earlier, while the learning-rate
+    schedule still spans `cfg.train.epochs` (the final model stops at its CV best epoch on the same curve).
     """
     from models import create_model
     from models.kerasapi import keras
@@ -89,9 +98,11 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex 
     def build():
         return create_model(cfg.model.name, train.window_shape, task="rul", **cfg.model.hparams)
 
+    steps = tfdata.steps_per_epoch(train, plan.global_batch)
     with plan.scope():
         model = build()
-        model.compile(make_optimizer(cfg.train.optimizer, plan.learning_rate), loss="mse",
+        model.compile(make_optimizer(cfg.train.optimizer, plan.learning_rate, cfg.train.lr_schedule,
+                                     steps * cfg.train.epochs), loss="mse",
                       jit_compile=plan.jit_compile)
     print(f"[prognos] {cfg.model.name}: {model.count_params():,} parameters, {len(train):,} training / "
           f"{len(val) if val is not None else 0:,} validation windows; {plan.describe()}", flush=True)
@@ -99,10 +110,11 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex 
         keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
     if backup_dir is not None:
         callbacks.insert(0, distribute.backup_callback(backup_dir))
-    history = model.fit(tfdata.distributed_training_stream(plan.strategy, train, plan.global_batch, cfg.train.seed),
-                        steps_per_epoch=tfdata.steps_per_epoch(train, plan.global_batch),
+    history = model.fit(tfdata.distributed_training_stream(plan.strategy, train, plan.global_batch, cfg.train.seed,
+                                                                      cfg.train.input_noise),
+                        steps_per_epoch=steps,
                         validation_data=None if val is None else tfdata.window_dataset(val, plan.global_batch),
-                        epochs=cfg.train.epochs,
+                        epochs=stop_epoch or cfg.train.epochs,
                         callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
     if not plan.plain:
         model = distribute.float32_copy(model, build)

@@ -134,6 +134,20 @@ def test_batch_larger_than_a_shard_is_a_clear_error(index_and_windows):
         tfdata.training_stream(index, len(index) // 2 + 1, seed=0, shard=(1, 2))
 
 
+def test_input_noise_is_seeded_augmentation_of_the_same_batches(index_and_windows):
+    from pipeline import tfdata
+
+    index, _ = index_and_windows
+    clean = list(tfdata.training_stream(index, 64, seed=3).take(2))
+    noisy = list(tfdata.training_stream(index, 64, seed=3, noise=0.2).take(2))
+    again = list(tfdata.training_stream(index, 64, seed=3, noise=0.2).take(2))
+    for (x, y), (xn, yn), (xa, _) in zip(clean, noisy, again):
+        np.testing.assert_array_equal(yn, y)  # labels untouched, same windows in the same order
+        np.testing.assert_array_equal(xa, xn)  # reproducible
+        assert np.std(xn - x) == pytest.approx(0.2, rel=0.1)
+    assert not np.allclose(noisy[0][0] - clean[0][0], noisy[1][0] - clean[1][0])  # fresh noise per batch
+
+
 # ---- plans: scaling, strategy choice, precision ---------------------------------------------------
 
 
@@ -144,6 +158,18 @@ def test_batch_and_learning_rate_scaling_rules():
     assert distribute.scaled(256, 1e-3, 1, "linear") == (256, 1e-3)
     with pytest.raises(ConfigError, match="expected one of linear, sqrt, none"):
         distribute.scaled(256, 1e-3, 2, "cubic")
+
+
+def test_cosine_schedule_spans_the_configured_steps():
+    from models.kerasapi import keras
+    from pipeline.train import make_optimizer
+
+    config = make_optimizer("adam", 1e-3, "cosine", total_steps=100).get_config()["learning_rate"]
+    lr = keras.optimizers.schedules.deserialize(config)
+    assert [round(float(lr(s)), 7) for s in (0, 50, 100)] == [1e-3, 5e-4, 0.0]
+    assert make_optimizer("adam", 1e-3).get_config()["learning_rate"] == pytest.approx(1e-3)
+    with pytest.raises(ConfigError, match="lr_schedule 'step'"):
+        make_optimizer("adam", 1e-3, "step", 100)
 
 
 def test_strategy_choice_and_worker_roles(monkeypatch, tmp_path):
