@@ -18,7 +18,6 @@ class DataConfig:
     val_fraction: float = 0.2  # share of training *units* held out for validation
     smoothing: float = 0.0  # EMA α over each unit's history (0 = off); applied identically on the device
     min_abs_corr: float = 0.2  # keep a column if |corr(column, RUL)| on training units reaches this
-    age_feature: bool = False  # also feed the cycle number (engine age): the device must count cycles from new
     seed: int = 0
     sim_units: int = 100  # simulated fleet size when data_dir is None (FD001 has 100)
 

@@ -45,8 +45,6 @@ def select_features(table: np.ndarray, rul: np.ndarray, min_abs_corr: float) -> 
 def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig) -> Preprocessor:
     rul = rul_targets(train_table, cfg.rul_cap)
     features, record = select_features(train_table, rul, cfg.min_abs_corr)
-    if cfg.age_feature:  # the age is known on the device only if it counts cycles from a new engine
-        features = ["cycle", *features]
     x = feature_matrix(train_table, features)
     std = np.maximum(x.std(0), 1e-6)
     return Preprocessor(features, x.mean(0).tolist(), std.tolist(), cfg.window, cfg.rul_cap,

@@ -88,14 +88,3 @@ def test_padded_training_windows_match_device_padding(sim_table):
     np.testing.assert_allclose(w.x[0], pre.last_window(feats[:5]))  # what the device sees at cycle 5
     np.testing.assert_allclose(w.x[-1], pre.last_window(feats))
 
-
-def test_age_feature_is_the_cycle_column_on_both_sides(sim_table):
-    from edge_runtime.rows import RowParser
-
-    pre = fit_preprocessor(sim_table, DataConfig(age_feature=True))
-    assert pre.features[0] == "cycle" and set(pre.features[1:]) == set(LITERATURE_14)
-    w = training_windows(rows_of(sim_table, [1]), pre)
-    np.testing.assert_allclose(w.x[0, :, 0] * pre.std[0] + pre.mean[0], np.arange(1, 31), rtol=1e-5)
-    row = sim_table[sim_table[:, 0] == 1][6]
-    unit, cycle, values = RowParser(pre.features).parse(" ".join(map(str, row)), 1)
-    assert (unit, cycle) == (1, 7) and values[0] == 7.0  # the device reads the age from the row's cycle
