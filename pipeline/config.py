@@ -36,7 +36,7 @@ class TrainConfig:
     learning_rate: float = 2e-3  # for one replica; scaled with replicas by lr_scaling
     input_noise: float = 0.0  # std of Gaussian noise on normalized training windows (augmentation; 0 = off)
     lr_schedule: str = "constant"  # constant | cosine (decays to 0 over `epochs`; the same curve in CV and final)
-    patience: int = 6  # epochs without validation improvement before stopping
+    patience: int = 6  # epochs without validation improvement before stopping; 0: none, train exactly `epochs`
     seed: int = 0
     strategy: str = "auto"  # auto | default | mirrored | multiworker (auto: TF_CONFIG cluster, >1 GPU, else one device)
     precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16 (auto: mixed_float16 on GPU)

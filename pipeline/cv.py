@@ -2,7 +2,8 @@
 
 Each outer fold holds out whole engines. Inside a fold, early stopping watches an inner validation
 split of the fold's training engines, so the held-out engines influence nothing but their own
-score. Out-of-fold predictions give the CV RMSE / NASA score (mean ± std over folds) and an honest
+score; with `train.patience = 0` there is no early stopping and no inner split: the fold trains on
+all its training engines for exactly `train.epochs` (a fixed budget, searched like any setting). Out-of-fold predictions give the CV RMSE / NASA score (mean ± std over folds) and an honest
 coverage of the conformal RUL interval: fold i's interval is calibrated on the other folds.
 
 Two metrics, both on held-out engines only:
@@ -65,18 +66,20 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
     from pipeline.train import fit
 
     train_units = np.setdiff1d(np.unique(table[:, 0]).astype(int), val_units)
-    inner = rows_of(table, train_units)
-    fit_units, stop_units = split_units(inner, cfg.data.val_fraction, cfg.data.seed)
+    if cfg.train.patience:  # early stopping: an inner split of the fold's training engines decides when
+        fit_units, stop_units = split_units(rows_of(table, train_units), cfg.data.val_fraction, cfg.data.seed)
+    else:  # a fixed epoch budget (a searched hyper-parameter like any other): every training engine fits
+        fit_units, stop_units = train_units, None
     pre = fit_preprocessor(rows_of(table, fit_units), cfg.data)
     start = cfg.data.min_cycles
     model, history = fit(cfg, pre, window_index(rows_of(table, fit_units), pre, start),
-                         window_index(rows_of(table, stop_units), pre, start))
+                         None if stop_units is None else window_index(rows_of(table, stop_units), pre, start))
     held = window_index(rows_of(table, val_units), pre, start)
     pred = model.predict(held.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
     pairs = truncation_points(table, val_units, cfg.data.seed)
     cut_x, cut_true = truncated_last_windows(table, pairs, pre)
     cut_pred = model.predict(cut_x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
-    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    best_epoch = int(np.argmin(history["val_loss"])) + 1 if "val_loss" in history else len(history["epoch"])
     return {"unit": held.unit, "cycle": held.cycle, "true": held.y * pre.rul_cap, "pred": pred,
             "cut_unit": np.array([u for u, _ in pairs]), "cut_cycle": np.array([c for _, c in pairs]),
             "cut_true": cut_true, "cut_pred": cut_pred,

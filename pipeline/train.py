@@ -106,7 +106,7 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex 
                       jit_compile=plan.jit_compile)
     print(f"[prognos] {cfg.model.name}: {model.count_params():,} parameters, {len(train):,} training / "
           f"{len(val) if val is not None else 0:,} validation windows; {plan.describe()}", flush=True)
-    callbacks = [] if val is None else [
+    callbacks = [] if val is None or not cfg.train.patience else [
         keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
     if backup_dir is not None:
         callbacks.insert(0, distribute.backup_callback(backup_dir))
