@@ -9,12 +9,13 @@ Known traps (TF 2.21, measured here):
 - An unrolled LSTM (`rnn="unrolled"`, keras `unroll=True`) or a DenseLSTM (`rnn="dense"`) becomes
   plain FULLY_CONNECTED + elementwise ops: fast in int8. Its weights are NOT repeated per step;
   the file is larger because each of the ~500 per-step tensors carries a name and quantization
-  parameters in the flatbuffer. `strip=True` drops what the interpreter does not read (`strip_strings`).
+  parameters in the flatbuffer. `strip=True` drops what the interpreter does not read (`strip_tflite`).
 - A TFLite WHILE loop would keep the graph small, but full-int8 calibration of it crashed the
   converter process (segmentation fault), so no format uses one.
 """
 from __future__ import annotations
 
+import flatbuffers
 import numpy as np
 
 from edge_runtime.errors import ConfigError
@@ -62,7 +63,7 @@ def _converter(model, rnn: str):
     return tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
 
 
-def _quantize_options(converter, quant: str, representative, int_io: bool):
+def _quantize_options(converter, quant: str, representative, int_io: bool, per_channel_dense: bool):
     if quant == "fp32":
         return
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -79,23 +80,28 @@ def _quantize_options(converter, quant: str, representative, int_io: bool):
                                            else ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     if int_io:
         converter.inference_input_type = converter.inference_output_type = tf.int8 if quant == "int8" else tf.int16
+    # One weight scale per Dense kernel instead of one per output unit (the converter's default since
+    # TF 2.16; a private flag, named in tensorflow/tflite-micro#2602): saves a float32 scale and an
+    # int64 zero point per unit for the kernel and again for its int32 bias.
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
 
 
 def to_tflite(model, quant: str = "fp32", representative: np.ndarray | None = None, rnn: str = "fused",
-              int_io: bool = True, strip: bool = False) -> bytes:
+              int_io: bool = True, strip: bool = False, per_channel_dense: bool = True) -> bytes:
     """TFLite bytes. `quant`: fp32 | dynamic (int8 weights) | float16 | int8 | int16x8 (16-bit activations).
 
     int8 / int16x8 are calibrated on `representative` windows; with `int_io` the model's input and
     output are integer too, otherwise QUANTIZE / DEQUANTIZE ops at the ends take float32.
+    `per_channel_dense=False` quantizes Dense kernels per tensor (convolutions stay per channel).
     """
     if quant not in QUANT_MODES:
         raise ConfigError(f"TFLite quantization {quant!r}; expected one of {QUANT_MODES}")
     if quant != "fp32":
         single_input(model, f"TFLite {quant}")
     converter = _converter(model, rnn)
-    _quantize_options(converter, quant, representative, int_io)
+    _quantize_options(converter, quant, representative, int_io, per_channel_dense)
     data = converter.convert()
-    return strip_strings(data) if strip else data
+    return strip_tflite(data) if strip else data
 
 
 def single_input(model, what: str):
@@ -105,26 +111,89 @@ def single_input(model, what: str):
         raise ConfigError(f"{what} takes models with one window input; {model.name!r} has inputs {names}")
 
 
-def strip_strings(data: bytes) -> bytes:
-    """A TFLite flatbuffer without what the interpreter does not read when run by tensor index.
+def strip_tflite(data: bytes) -> bytes:
+    """A TFLite flatbuffer without what the interpreter does not read, each remaining piece stored once.
 
-    Drops tensor names and signature defs (flatbuffer_utils.strip_strings), the metadata entries
-    (the converter's `min_runtime_version` and `CONVERSION_METADATA`: informational only) and
-    buffers no tensor refers to (the converter leaves the initial values of the fused LSTM's state
-    variables behind as orphans; the interpreter zero-initializes variable tensors itself).
+    Dropped: tensor names and signature defs (flatbuffer_utils.strip_strings; tensors are run by
+    index); the metadata entries (`min_runtime_version`, `CONVERSION_METADATA`: informational);
+    buffers no constant uses (the converter leaves the initial values of the fused LSTM's state
+    variables behind, the interpreter zero-initializes variable tensors itself; and it gives every
+    activation an empty buffer of its own: non-constant tensors point at the schema's empty buffer 0
+    instead); `has_rank` of tensors with a shape (only the converter's importer reads it, to tell an
+    unranked tensor from a scalar); quantization tables without scales (the interpreter's
+    ParseQuantization reads them as "not quantized"); `builtin_code` where the old
+    `deprecated_builtin_code` field holds the same operator (every runtime reads the larger of two).
+    Stored once: identical constant buffers, and identical vectors (shapes, scales, zero points,
+    operator inputs) and quantization tables, referenced from every user (flatbuffer offsets may
+    share an object, as flatc's shared strings do). Outputs stay bit-identical (tests/test_compress.py).
     """
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
     flatbuffer_utils.strip_strings(model)
     model.metadata = model.metadataBuffer = None
+    for code in model.operatorCodes:
+        if code.builtinCode == code.deprecatedBuiltinCode:
+            code.builtinCode = 0
     tensors = [t for g in model.subgraphs for t in g.tensors]
-    keep = sorted({0} | {t.buffer for t in tensors})  # buffer 0 is the schema's empty sentinel
-    index = {old: new for new, old in enumerate(keep)}
-    model.buffers = [model.buffers[i] for i in keep]
+    _share_buffers(model, tensors)
+    shared = {}
     for t in tensors:
-        t.buffer = index[t.buffer]
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+        t.hasRank = t.hasRank and (t.shape is None or len(t.shape) == 0)
+        q = t.quantization
+        if q is not None and (q.scale is None or len(q.scale) == 0):
+            t.quantization = None
+        elif q is not None and q.zeroPoint is not None and q.min is None and q.max is None and q.details is None:
+            key = (q.scale.tobytes(), q.zeroPoint.tobytes(), q.quantizedDimension)
+            t.quantization = shared.setdefault(key, _PackedOnce(q))
+    builder = _SharingBuilder()
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _share_buffers(model, tensors):
+    """Constants with the same bytes share one buffer; tensors without data point at buffer 0."""
+    from tensorflow.lite.python.schema_py_generated import BufferT
+
+    buffers, index = [BufferT()], {}  # buffer 0: the schema's empty sentinel
+    for t in tensors:
+        data = model.buffers[t.buffer].data
+        if data is None or len(data) == 0:
+            t.buffer = 0
+            continue
+        key = bytes(data)
+        if key not in index:
+            index[key] = len(buffers)
+            buffers.append(model.buffers[t.buffer])
+        t.buffer = index[key]
+    model.buffers = buffers
+
+
+class _PackedOnce:
+    """An object-API table (here quantization parameters) packed once, however many tensors refer to it."""
+
+    def __init__(self, table):
+        self.table, self.offset = table, None
+
+    def Pack(self, builder):  # noqa: N802 (the flatbuffers object API's name)
+        if self.offset is None:
+            self.offset = self.table.Pack(builder)
+        return self.offset
+
+
+class _SharingBuilder(flatbuffers.Builder):
+    """A flatbuffers Builder that writes each distinct numpy vector once (the object API packs every
+    vector it read as numpy through CreateNumpyVector)."""
+
+    def __init__(self):
+        super().__init__(1024)
+        self._vectors = {}
+
+    def CreateNumpyVector(self, x):  # noqa: N802 (the flatbuffers API's name)
+        key = (x.dtype.str, x.tobytes())
+        if key not in self._vectors:
+            self._vectors[key] = super().CreateNumpyVector(x)
+        return self._vectors[key]
 
 
 def to_onnx(model) -> bytes:

@@ -38,11 +38,11 @@ class Format:
     tune: Tune | None = None
 
 
-def _tflite(quant: str, rnn: str = "fused", int_io: bool = True, strip: bool = False):
+def _tflite(quant: str, rnn: str = "fused", int_io: bool = True, strip: bool = False, per_channel_dense: bool = True):
     def write(model, rep):
         from export.convert import to_tflite
 
-        return to_tflite(model, quant, rep, rnn=rnn, int_io=int_io, strip=strip)
+        return to_tflite(model, quant, rep, rnn=rnn, int_io=int_io, strip=strip, per_channel_dense=per_channel_dense)
 
     return write
 
@@ -68,6 +68,8 @@ def _onnx(int8: bool):
 _DENSE_INT8 = _tflite("int8", "dense", int_io=False, strip=True)
 _SMALL_INT8 = _tflite("int8", "fused", strip=True)  # small int8: one LSTM op, names stripped; gzips well when
 # pruned or clustered
+_SMALLEST_INT8 = _tflite("int8", "fused", strip=True, per_channel_dense=False)  # less accurate where a Dense
+# layer's units differ much in weight range
 
 FORMATS = [
     Format("tflite_fp32", ".tflite", False, "TFLite float32, batch 1, fused RNN ops", _tflite("fp32")),
@@ -75,7 +77,9 @@ FORMATS = [
     Format("tflite_int8", ".tflite", True, "TFLite full-int8, int8 I/O, RNNs unrolled (fast in LiteRT)",
            _tflite("int8", "unrolled"), "quantize"),
     Format("tflite_int8_fused", ".tflite", True, "TFLite full-int8, int8 I/O, fused RNN ops, stripped "
-           "(smallest int8 file)", _SMALL_INT8, "quantize"),
+           "(small int8 file)", _SMALL_INT8, "quantize"),
+    Format("tflite_int8_fused_pt", ".tflite", True, "tflite_int8_fused with one weight scale per Dense kernel "
+           "(per tensor, not per unit; smallest int8 file)", _SMALLEST_INT8, "quantize"),
     Format("tflite_int8_dense", ".tflite", True, "TFLite full-int8, float I/O (QUANTIZE/DEQUANTIZE in the "
            "graph), LSTM as DenseLSTM, stripped (fastest int8)", _DENSE_INT8, "quantize"),
     Format("tflite_dynamic", ".tflite", False, "TFLite dynamic range: int8 weights, float activations, "

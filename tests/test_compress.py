@@ -50,10 +50,14 @@ def cnn_run(sim_dir, tmp_path_factory):
     return run
 
 
-def tensor_dtypes(bundle_dir) -> list:
+def tensor_details(bundle_dir) -> list:
     from ai_edge_litert.interpreter import Interpreter
 
-    return [d["dtype"] for d in Interpreter(model_path=str(bundle_dir / "model.tflite")).get_tensor_details()]
+    return Interpreter(model_path=str(bundle_dir / "model.tflite")).get_tensor_details()
+
+
+def tensor_dtypes(bundle_dir) -> list:
+    return [d["dtype"] for d in tensor_details(bundle_dir)]
 
 
 def int8_tensors(bundle_dir) -> int:
@@ -118,7 +122,7 @@ def test_clustering_leaves_at_most_n_values_per_kernel(tuner):
 def test_ptq_variants_run_in_their_runtime(lstm_run):
     from export.run import export_run
 
-    formats = ["tflite_dynamic", "tflite_fp16", "tflite_int8_dense", "onnx_int8"]
+    formats = ["tflite_dynamic", "tflite_fp16", "tflite_int8_dense", "onnx_int8", "tflite_int8_fused_pt"]
     parity = export_run(lstm_run, formats, calibration=32)
     for f in formats:
         assert "error" not in parity[f], parity[f]
@@ -126,8 +130,14 @@ def test_ptq_variants_run_in_their_runtime(lstm_run):
     assert np.float16 in tensor_dtypes(lstm_run / "bundles" / "tflite_fp16")
     assert abs(parity["tflite_dynamic"]["rmse_delta"]) < 0.5
     assert np.int8 in tensor_dtypes(lstm_run / "bundles" / "tflite_dynamic")
-    for f in ("tflite_int8_dense", "onnx_int8"):
+    for f in ("tflite_int8_dense", "onnx_int8", "tflite_int8_fused_pt"):
         assert abs(parity[f]["rmse_delta"]) < 1.5, (f, parity[f])
+    per_tensor = lstm_run / "bundles" / "tflite_int8_fused_pt"  # one scale for the Dense (8, 16) kernel
+    assert all(len(d["quantization_parameters"]["scales"]) <= 1 for d in tensor_details(per_tensor))
+    assert any(len(d["quantization_parameters"]["scales"]) == 8 for d in tensor_details(lstm_run / "bundles" /
+                                                                                          "tflite_int8_fused"))
+    assert parity["tflite_int8_fused_pt"]["size_bytes"] < read_manifest(lstm_run / "bundles" / "tflite_int8_fused")[
+        "size_bytes"]
     dense = lstm_run / "bundles" / "tflite_int8_dense"
     assert read_manifest(dense)["inputs"][0]["dtype"] == "float32" and int8_tensors(dense) > 100
     import onnx
@@ -160,19 +170,29 @@ def test_int16_io_is_scaled_by_the_backend(lstm_run):
 
 
 def test_strip_keeps_outputs_and_drops_what_the_interpreter_does_not_read(lstm_run):
+    from tensorflow.lite.tools import flatbuffer_utils
+
     from edge_runtime.backends import LiteRTBackend
     from export.anatomy import anatomy
-    from export.convert import strip_strings, to_tflite
+    from export.convert import strip_tflite, to_tflite
     from export.run import load_run, representative
 
     model, _, train, val = load_run(lstm_run)
     full = to_tflite(model, "int8", representative(train, 32), rnn="fused")
-    slim = strip_strings(full)
+    slim = strip_tflite(full)
     before, after = anatomy(full), anatomy(slim)
     assert before["name_bytes"] > 0 and before["metadata"] and before["unreferenced_buffers"] > 0
     assert (after["name_bytes"], after["metadata"], after["unreferenced_buffers"]) == (0, [], 0)
-    assert after["weights"] == before["weights"] and after["file"] < before["file"]
-    np.testing.assert_array_equal(LiteRTBackend(slim).run(val.x[:32]), LiteRTBackend(full).run(val.x[:32]))
+    assert after["weights"] == before["weights"] and after["tensors"] == before["tensors"]
+    assert sum(after["structure_parts"].values()) == after["file"] and after["structure_parts"]["padding"] < 64
+    np.testing.assert_array_equal(LiteRTBackend(slim).run(val.x[:64]), LiteRTBackend(full).run(val.x[:64]))
+    # one empty buffer (0) for every tensor without data, one buffer per distinct constant
+    obj = flatbuffer_utils.read_model_from_bytearray(bytearray(slim))
+    data = [bytes(b.data) for b in obj.buffers[1:]]
+    assert obj.buffers[0].data is None and all(data) and len(set(data)) == len(data)
+    assert not any(t.hasRank for t in obj.subgraphs[0].tensors)
+    # identical vectors (zero points, shapes, scales) are stored once: writing each copy is larger
+    assert len(slim) < len(flatbuffer_utils.convert_object_to_bytearray(obj)) - 200
 
 
 def test_qat_lstm_int8(lstm_run):
