@@ -158,10 +158,14 @@ gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault w
 # FD001 accuracy (pipeline.cv, pipeline.search, pipeline.ensemble, pipeline.final); configs in configs/search/.
 FD001_CHOSEN ?= lstm_w50_fixed10 lstm32_w50_fixed25 cnn1d_li_w50_fixed40
 FD001_SEARCH ?= artifacts/search-fd001
-.PHONY: fd001 fd001-search
+.PHONY: fd001 fd001-search fd001-search-quick
 
 fd001-search: $(STAMP)  ## 5-fold CV of every configs/search/*.toml -> FD001_SEARCH/search.md (done candidates reused)
 	$(BIN)/prognos search configs/search/*.toml --out $(FD001_SEARCH) --folds 5
+
+fd001-search-quick: $(STAMP)  ## the search's quick version: FD001_CHOSEN, 3 folds, 4 epochs each -> artifacts/search-quick
+	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/search-quick --folds 3 --epochs 4
+	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/search-quick/$(c))
 
 fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, int8 bundle -> artifacts/fd001/final.json
 	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001/cv --folds 5
