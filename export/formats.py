@@ -38,11 +38,11 @@ class Format:
     tune: Tune | None = None
 
 
-def _tflite(quant: str, rnn: str = "fused", int_io: bool = True, strip: bool = False):
+def _tflite(quant: str, rnn: str = "fused", int_io: bool = True, strip: bool = False, per_channel: bool = True):
     def write(model, rep):
         from export.convert import to_tflite
 
-        return to_tflite(model, quant, rep, rnn=rnn, int_io=int_io, strip=strip)
+        return to_tflite(model, quant, rep, rnn=rnn, int_io=int_io, strip=strip, per_channel=per_channel)
 
     return write
 
@@ -75,7 +75,10 @@ FORMATS = [
     Format("tflite_int8", ".tflite", True, "TFLite full-int8, int8 I/O, RNNs unrolled (fast in LiteRT)",
            _tflite("int8", "unrolled"), "quantize"),
     Format("tflite_int8_fused", ".tflite", True, "TFLite full-int8, int8 I/O, fused RNN ops, stripped "
-           "(smallest int8 file)", _SMALL_INT8, "quantize"),
+           "(smallest per-channel int8 file)", _SMALL_INT8, "quantize"),
+    Format("tflite_int8_per_tensor", ".tflite", True, "as tflite_int8_fused with one weight scale per tensor "
+           "(smallest int8 file: no scale + zero point per channel)", _tflite("int8", "fused", strip=True,
+                                                                            per_channel=False), "quantize"),
     Format("tflite_int8_dense", ".tflite", True, "TFLite full-int8, float I/O (QUANTIZE/DEQUANTIZE in the "
            "graph), LSTM as DenseLSTM, stripped (fastest int8)", _DENSE_INT8, "quantize"),
     Format("tflite_dynamic", ".tflite", False, "TFLite dynamic range: int8 weights, float activations, "

@@ -175,6 +175,26 @@ def test_strip_keeps_outputs_and_drops_what_the_interpreter_does_not_read(lstm_r
     np.testing.assert_array_equal(LiteRTBackend(slim).run(val.x[:32]), LiteRTBackend(full).run(val.x[:32]))
 
 
+def test_per_tensor_int8_has_one_scale_per_tensor(lstm_run):
+    """The per-tensor row drops the per-channel scale + zero point of every conv/depthwise channel (and
+    of the bias after it); the weights stay the same size and the outputs close to Keras."""
+    from edge_runtime.backends import LiteRTBackend
+    from export.anatomy import anatomy
+    from export.convert import to_tflite
+    from export.run import load_run, representative
+
+    _, _, train, val = load_run(lstm_run)
+    model = tiny_mobilenet(val.x.shape[1:])
+    rep = representative(train, 32)
+    channel, tensor = (anatomy(to_tflite(model, "int8", rep, strip=True, per_channel=p)) for p in (True, False))
+    assert tensor["quant_scales"] == tensor["quantized_tensors"] < channel["quant_scales"]
+    assert tensor["weights"] == channel["weights"] and tensor["file"] < channel["file"]
+    keras_pred = model.predict(val.x[:64], verbose=0)
+    pred = LiteRTBackend(to_tflite(model, "int8", rep, per_channel=False)).run(val.x[:64])
+    assert np.corrcoef(pred[:, 0], keras_pred[:, 0])[0, 1] > 0.9  # tracks the input (not a constant output)
+    assert np.max(np.abs(pred - keras_pred)) < 0.15 * np.max(np.abs(keras_pred))
+
+
 def test_qat_lstm_int8(lstm_run):
     from export.run import export_run
 
@@ -227,7 +247,7 @@ def tiny_mobilenet(input_shape):
 
 def test_qat_batchnorm_residual_int8_close_to_fp32(lstm_run):
     """Issue #5: QAT of a model with BatchNormalization and residual Adds stays at the fp32 model's
-    metric, in Keras and in the int8 file. Before BN was frozen in QAT (export.qat._freeze_batch_norm)
+    metric, in Keras and in the int8 file. Before BN was frozen in QAT (export.tune.freeze_batch_norm)
     its moving variances decayed in fine-tuning and the tuned model blew up (MobileNet V1 on the
     simulator: RMSE 41.8 -> 4613)."""
     from ai_edge_litert.interpreter import Interpreter
@@ -287,7 +307,7 @@ def test_optimize_picks_the_fastest_within_budget(lstm_run):
     from edge_runtime.errors import ConfigError
     from export.optimize import optimize_run, select
 
-    formats = ["tflite_fp32", "onnx_fp32", "tflite_int8_dense", "tflite_int8_fused"]
+    formats = ["tflite_fp32", "onnx_fp32", "tflite_int8_dense", "tflite_int8_fused", "tflite_int8_per_tensor"]
     result = optimize_run(lstm_run, budget=1.5, formats=formats, calibration=32, min_seconds=0.06, reuse=True)
     rows = {r["format"]: r for r in result["rows"]}
     assert set(rows) == set(formats) and all("error" not in r for r in rows.values())
