@@ -33,8 +33,8 @@ THE one place that works around tfmot's layer support (tfmot 0.8.1, tf_keras 2.2
 
 BatchNormalization: tfmot's default scheme keeps BN a layer of its own in QAT (conv without output
 fake-quant, BN quantized at its output; tensorflow/model-optimization#187), the converter folds it
-into the conv. `_freeze_batch_norm` runs BN with its trained moving statistics in fine-tuning too
-(issue #5, see there).
+into the conv. BN runs with its trained moving statistics in fine-tuning (export.tune.freeze_batch_norm,
+issue #5, see there).
 
 Activation ranges: tfmot starts every moving-average range at [-6, 6] and moves it with an EMA of
 decay 0.999, so a fine-tuning of a few hundred steps ends far from the data's ranges, and the
@@ -186,28 +186,7 @@ def quantize_aware(model, mode: str = "qat"):
               "cqat": tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme}[mode]()
     with qk.quantize_scope({"LayerQuantizeConfig": config_cls, "DenseLSTM": DenseLSTM, **_custom_layers()}):
         qat_model = qk.quantize_apply(annotated, scheme)
-    _freeze_batch_norm(qat_model)
     return qat_model
-
-
-def _freeze_batch_norm(qat_model):
-    """Run every BatchNormalization of `qat_model` in inference mode, also in training (trainable=False).
-
-    Unfrozen, BN normalizes a training step with the batch's statistics and moves its moving
-    statistics towards them. In QAT fine-tuning of MobileNet V1 (simulator, 8 training epochs, issue
-    #5) the moving variance of some channels of every depthwise BN fell to x0.097..0.11 of the
-    trained value, x0.99 per step for 232 steps, i.e. a batch variance of ~0 in those channels under
-    fake quantization. Evaluated with those statistics the model grew its activations layer by
-    layer (block13 max 1450 instead of 0.5) and only the EMA activation ranges clipped them: the
-    tuned model measured RMSE 28.6 with the EMA ranges, 4682 as a float copy, 2411 with ranges
-    measured on the data and 4613 as int8 (fp32: 41.8). Frozen BN statistics in QAT are the usual
-    recipe (Jacob et al. 2018; Krishnamoorthi 2018): fine-tuning and inference then compute the same
-    function, the one the converter folds.
-    """
-    for layer in qat_model.layers:
-        inner = getattr(layer, "layer", None)
-        if isinstance(inner, keras.layers.BatchNormalization):
-            inner.trainable = False
 
 
 def _activation_quantizers(qat_model) -> list:

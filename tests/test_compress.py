@@ -122,7 +122,7 @@ def test_clustering_leaves_at_most_n_values_per_kernel(tuner):
 def test_ptq_variants_run_in_their_runtime(lstm_run):
     from export.run import export_run
 
-    formats = ["tflite_dynamic", "tflite_fp16", "tflite_int8_dense", "onnx_int8", "tflite_int8_fused_pt"]
+    formats = ["tflite_dynamic", "tflite_fp16", "tflite_int8_dense", "onnx_int8", "tflite_int8_per_tensor"]
     parity = export_run(lstm_run, formats, calibration=32)
     for f in formats:
         assert "error" not in parity[f], parity[f]
@@ -130,13 +130,13 @@ def test_ptq_variants_run_in_their_runtime(lstm_run):
     assert np.float16 in tensor_dtypes(lstm_run / "bundles" / "tflite_fp16")
     assert abs(parity["tflite_dynamic"]["rmse_delta"]) < 0.5
     assert np.int8 in tensor_dtypes(lstm_run / "bundles" / "tflite_dynamic")
-    for f in ("tflite_int8_dense", "onnx_int8", "tflite_int8_fused_pt"):
+    for f in ("tflite_int8_dense", "onnx_int8", "tflite_int8_per_tensor"):
         assert abs(parity[f]["rmse_delta"]) < 1.5, (f, parity[f])
-    per_tensor = lstm_run / "bundles" / "tflite_int8_fused_pt"  # one scale for the Dense (8, 16) kernel
+    per_tensor = lstm_run / "bundles" / "tflite_int8_per_tensor"  # one scale for the Dense (8, 16) kernel
     assert all(len(d["quantization_parameters"]["scales"]) <= 1 for d in tensor_details(per_tensor))
     assert any(len(d["quantization_parameters"]["scales"]) == 8 for d in tensor_details(lstm_run / "bundles" /
                                                                                           "tflite_int8_fused"))
-    assert parity["tflite_int8_fused_pt"]["size_bytes"] < read_manifest(lstm_run / "bundles" / "tflite_int8_fused")[
+    assert parity["tflite_int8_per_tensor"]["size_bytes"] < read_manifest(lstm_run / "bundles" / "tflite_int8_fused")[
         "size_bytes"]
     dense = lstm_run / "bundles" / "tflite_int8_dense"
     assert read_manifest(dense)["inputs"][0]["dtype"] == "float32" and int8_tensors(dense) > 100
@@ -195,6 +195,30 @@ def test_strip_keeps_outputs_and_drops_what_the_interpreter_does_not_read(lstm_r
     assert len(slim) < len(flatbuffer_utils.convert_object_to_bytearray(obj)) - 200
 
 
+def test_per_tensor_int8_has_one_scale_per_tensor(lstm_run):
+    """The per-tensor rows drop the per-channel scale + zero point of every conv/depthwise channel (and
+    of the bias after it); the weights stay the same size and the outputs as close to Keras as per channel."""
+    from edge_runtime.backends import LiteRTBackend
+    from export.anatomy import anatomy
+    from export.convert import to_tflite
+    from export.run import load_run, representative
+    from models.kerasapi import keras
+
+    _, _, train, val = load_run(lstm_run)
+    keras.utils.set_random_seed(0)
+    model = tiny_mobilenet(val.x.shape[1:])
+    rep = representative(train, 32)
+    channel, tensor = (anatomy(to_tflite(model, "int8", rep, strip=True, per_channel=p)) for p in (True, False))
+    assert tensor["quant_scales"] == tensor["quantized_tensors"] < channel["quant_scales"]
+    assert tensor["weights"] == channel["weights"] and tensor["file"] < channel["file"]
+    keras_pred = model.predict(val.x[:64], verbose=0)[:, 0]
+    pred = {p: LiteRTBackend(to_tflite(model, "int8", rep, int_io=False, per_channel=p)).run(val.x[:64])[:, 0]
+            for p in (True, False)}
+    assert np.corrcoef(pred[False], keras_pred)[0, 1] > 0.98  # tracks the input (not a constant output)
+    error = {p: np.max(np.abs(pred[p] - keras_pred)) for p in pred}
+    assert error[False] < 1.5 * error[True] + 1e-3, error
+
+
 def test_qat_lstm_int8(lstm_run):
     from export.run import export_run
 
@@ -247,7 +271,7 @@ def tiny_mobilenet(input_shape):
 
 def test_qat_batchnorm_residual_int8_close_to_fp32(lstm_run):
     """Issue #5: QAT of a model with BatchNormalization and residual Adds stays at the fp32 model's
-    metric, in Keras and in the int8 file. Before BN was frozen in QAT (export.qat._freeze_batch_norm)
+    metric, in Keras and in the int8 file. Before BN was frozen in QAT (export.tune.freeze_batch_norm)
     its moving variances decayed in fine-tuning and the tuned model blew up (MobileNet V1 on the
     simulator: RMSE 41.8 -> 4613)."""
     from ai_edge_litert.interpreter import Interpreter
@@ -307,7 +331,7 @@ def test_optimize_picks_the_fastest_within_budget(lstm_run):
     from edge_runtime.errors import ConfigError
     from export.optimize import optimize_run, select
 
-    formats = ["tflite_fp32", "onnx_fp32", "tflite_int8_dense", "tflite_int8_fused"]
+    formats = ["tflite_fp32", "onnx_fp32", "tflite_int8_dense", "tflite_int8_fused", "tflite_int8_per_tensor"]
     result = optimize_run(lstm_run, budget=1.5, formats=formats, calibration=32, min_seconds=0.06, reuse=True)
     rows = {r["format"]: r for r in result["rows"]}
     assert set(rows) == set(formats) and all("error" not in r for r in rows.values())
