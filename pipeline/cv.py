@@ -3,7 +3,8 @@
 Each outer fold holds out whole engines. Inside a fold, early stopping watches an inner validation
 split of the fold's training engines, so the held-out engines influence nothing but their own
 score; with `train.patience = 0` there is no early stopping and no inner split: the fold trains on
-all its training engines for exactly `train.epochs` (a fixed budget, searched like any setting). Out-of-fold predictions give the CV RMSE / NASA score (mean ± std over folds) and an honest
+all its training engines for exactly `train.epochs` (a fixed budget, searched like any setting).
+Out-of-fold predictions give the CV RMSE / NASA score (mean ± std over folds) and an honest
 coverage of the conformal RUL interval: fold i's interval is calibrated on the other folds.
 
 Two metrics, both on held-out engines only:
@@ -70,9 +71,10 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
         fit_units, stop_units = split_units(rows_of(table, train_units), cfg.data.val_fraction, cfg.data.seed)
     else:  # a fixed epoch budget (a searched hyper-parameter like any other): every training engine fits
         fit_units, stop_units = train_units, None
-    pre = fit_preprocessor(rows_of(table, fit_units), cfg.data)
+    fit_rows = rows_of(table, fit_units)
+    pre = fit_preprocessor(fit_rows, cfg.data)
     start = cfg.data.min_cycles
-    model, history = fit(cfg, pre, window_index(rows_of(table, fit_units), pre, start),
+    model, history = fit(cfg, pre, window_index(fit_rows, pre, start),
                          None if stop_units is None else window_index(rows_of(table, stop_units), pre, start))
     held = window_index(rows_of(table, val_units), pre, start)
     pred = model.predict(held.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap

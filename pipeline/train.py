@@ -110,9 +110,9 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex 
         keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
     if backup_dir is not None:
         callbacks.insert(0, distribute.backup_callback(backup_dir))
-    history = model.fit(tfdata.distributed_training_stream(plan.strategy, train, plan.global_batch, cfg.train.seed,
-                                                                      cfg.train.input_noise),
-                        steps_per_epoch=steps,
+    stream = tfdata.distributed_training_stream(plan.strategy, train, plan.global_batch, cfg.train.seed,
+                                                cfg.train.input_noise)
+    history = model.fit(stream, steps_per_epoch=steps,
                         validation_data=None if val is None else tfdata.window_dataset(val, plan.global_batch),
                         epochs=stop_epoch or cfg.train.epochs,
                         callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)

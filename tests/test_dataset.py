@@ -87,4 +87,3 @@ def test_padded_training_windows_match_device_padding(sim_table):
     feats = feature_matrix(rows, pre.features)
     np.testing.assert_allclose(w.x[0], pre.last_window(feats[:5]))  # what the device sees at cycle 5
     np.testing.assert_allclose(w.x[-1], pre.last_window(feats))
-
