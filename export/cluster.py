@@ -1,13 +1,16 @@
 """Weight clustering with tfmot (weight sharing, Han et al. 2016 "Deep Compression").
 
 Each kernel of every clusterable layer except the output head is replaced by `clusters` shared
-values (k-means++ initialized centroids, fine-tuned), so int8 files compress well with gzip.
+values (k-means++ initialized centroids, fine-tuned; the epoch with the lowest validation loss is
+kept, the clustered model before fine-tuning included), so int8 files compress well with gzip.
 `strip_clustering` removes the wrappers; the report counts the distinct values per kernel.
 Cluster-preserving QAT starts from this model (export.qat, mode "cqat").
 """
 from __future__ import annotations
 
-from export.tune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
+import numpy as np
+
+from export.tune import Tune, TuneConfig, best_epoch, copy_model, fine_tune, weight_stats
 
 
 def cluster(model, tune: Tune, train, val, cfg: TuneConfig):
@@ -26,7 +29,8 @@ def cluster(model, tune: Tune, train, val, cfg: TuneConfig):
 
     # wrappers wrap the layers they are given: hand them a copy, never the caller's model
     wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
-    val_loss = fine_tune(wrapped, train, val, cfg)
+    best = best_epoch(val)
+    val_loss = [best.start_loss(wrapped)] + fine_tune(wrapped, train, val, cfg, [best])
     stripped = clustering.strip_clustering(wrapped)
     return stripped, {"tune": tune.relevant(), "epochs": cfg.epochs, "val_loss": val_loss, "skipped": [head],
-                      "weights": weight_stats(stripped)}
+                      "best_epoch": int(np.argmin(val_loss)), "weights": weight_stats(stripped)}

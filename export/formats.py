@@ -8,7 +8,8 @@ first (`tune`, see export.tune), and the `group` whose CLI command exports it by
 How the RNN is laid out for each converter (export.convert): "fused" keeps one LSTM op (small file;
 slow in int8), "unrolled" is keras' unroll=True, "dense" is models.dense_lstm.DenseLSTM (unrolled,
 one shared weight per matrix, the fast int8 layout). For models without RNNs the three coincide.
-QAT rows always convert the DenseLSTM they were trained as (export.qat).
+QAT rows convert the DenseLSTM they were trained as, except tflite_int8_qat_fused: its fine-tuned
+weights go back into keras LSTMs and the fused op (export.qat.float_twin).
 """
 from __future__ import annotations
 
@@ -71,6 +72,14 @@ _DENSE_INT8 = _tflite("int8", "dense", int_io=False, strip=True)
 # MobileNet V1, 75 % pruned, gzipped: 0.141x fp32 per channel, 0.111x per tensor (RMSE +0.0 either way).
 _SMALL_INT8 = _tflite("int8", "fused", strip=True, per_channel=False)
 
+
+def _qat_fused(model, rep):
+    """A QAT model's fine-tuned weights as the small fused int8 file (16-bit LSTM cell; export.qat)."""
+    from export.qat import float_twin
+
+    return _SMALL_INT8(float_twin(model), rep)
+
+
 FORMATS = [
     Format("tflite_fp32", ".tflite", False, "TFLite float32, batch 1, fused RNN ops", _tflite("fp32")),
     Format("onnx_fp32", ".onnx", False, "ONNX opset 17 via tf2onnx, dynamic batch", _onnx(False)),
@@ -101,6 +110,8 @@ FORMATS = [
            _SMALL_INT8, "cluster", Tune("cluster", clusters=16)),
     Format("tflite_int8_qat", ".tflite", True, "quantization-aware trained, full-int8 DenseLSTM", _DENSE_INT8,
            "qat", Tune("qat")),
+    Format("tflite_int8_qat_fused", ".tflite", True, "quantization-aware trained, full-int8 fused LSTM op "
+           "(16-bit cell state), per tensor, stripped", _qat_fused, "qat", Tune("qat")),
     Format("tflite_int8_pqat", ".tflite", True, "75%-pruned then pruning-preserving QAT, full-int8 DenseLSTM",
            _DENSE_INT8, "qat", Tune("pqat", 0.75)),
     Format("tflite_int8_cqat", ".tflite", True, "16-clustered then cluster-preserving QAT, full-int8 "

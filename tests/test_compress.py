@@ -94,6 +94,32 @@ def test_pruning_reaches_target_sparsity(tuner, tune, target):
     assert report["weights"]["lstm_0"]["recurrent_kernel"]["sparsity"] >= target - 0.01
 
 
+def test_best_epoch_restores_the_best_eligible_epoch():
+    """Epochs before `first` are never kept, even with the lowest validation loss (pruning before its
+    full sparsity); among the others the lowest validation loss wins."""
+    from types import SimpleNamespace
+
+    from export.prune import full_sparsity_epoch
+    from export.tune import best_epoch
+    from models.kerasapi import keras
+
+    assert full_sparsity_epoch(Tune("prune", 0.75, "polynomial"), 10, 4) == 3  # 2/3 of 40 steps: in epoch 3
+    assert full_sparsity_epoch(Tune("prune", 0.5, "constant"), 10, 4) == 1
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.5), loss="mse")  # a step too large: the loss jumps around
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(model.get_weights()))
+    history = model.fit(x, y, validation_data=(x, y), epochs=5, verbose=0,
+                        callbacks=[record, best_epoch(SimpleNamespace(x=x, y=y), first=3)])
+    val = history.history["val_loss"]
+    best = 2 + int(np.argmin(val[2:]))
+    for got, want in zip(model.get_weights(), seen[best]):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_two_of_four_structured_sparsity(tuner):
     model, _ = tuner.get(Tune("prune", m_by_n=(2, 4)))
     kernel = model.get_layer("lstm_0").get_weights()[1]  # recurrent kernel (units, 4 units)
@@ -117,6 +143,7 @@ def test_clustering_leaves_at_most_n_values_per_kernel(tuner):
             if w.ndim == 2:
                 assert 2 <= np.unique(w).size <= 8, name
     assert report["weights"]["dense"]["kernel"]["unique"] <= 8
+    assert len(report["val_loss"]) == 2 and report["val_loss"][report["best_epoch"]] == min(report["val_loss"])
 
 
 def test_ptq_variants_run_in_their_runtime(lstm_run):
@@ -230,6 +257,53 @@ def test_qat_lstm_int8(lstm_run):
     report = json.loads((lstm_run / "report" / "tune_tflite_int8_qat.json").read_text())
     assert report["tune"] == {"kind": "qat"} and len(report["val_loss"]) == 2  # epoch 0 (untuned) and 1
     assert report["val_loss"][report["best_epoch"]] == min(report["val_loss"])
+
+
+def test_float_twin_is_the_float_network_with_the_qat_weights(lstm_run):
+    """Freshly wrapped (weights as trained), the twin computes the trained model exactly, with a keras LSTM."""
+    from export.convert import inference_clone
+    from export.qat import float_twin, quantize_aware
+    from export.run import load_run
+    from models.kerasapi import keras
+
+    model, _, _, val = load_run(lstm_run)
+    twin = float_twin(quantize_aware(inference_clone(model, None, rnn="dense")))
+    assert any(isinstance(layer, keras.layers.LSTM) for layer in twin.layers)
+    assert not any("Quantize" in type(layer).__name__ for layer in twin.layers)
+    np.testing.assert_allclose(twin.predict(val.x[:64], verbose=0), model.predict(val.x[:64], verbose=0), atol=1e-5)
+
+
+def test_qat_fused_lstm_int8(lstm_run, tuner):
+    """The QAT model's fine-tuned weights in the fused int8 LSTM op: one LSTM op, int8 weights, and the
+    file reproduces the (fake-quantized) QAT Keras model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from export.formats import BY_NAME
+    from export.qat import float_twin
+    from export.run import representative
+    from export.tune import Tune
+
+    qat_model, _ = tuner.get(Tune("qat"))
+    tuned = {w.name: w.numpy() for w in qat_model.weights}
+    twin = float_twin(qat_model)
+    lstm = qat_model.layers[2].layer.name  # input, QuantizeLayer, the wrapped DenseLSTM
+    np.testing.assert_array_equal(twin.get_layer(lstm).get_weights()[1], tuned[f"{lstm}/recurrent_kernel:0"])
+    it = Interpreter(model_content=BY_NAME["tflite_int8_qat_fused"].write(qat_model, representative(tuner.train, 32)))
+    ops = [d["op_name"] for d in it._get_ops_details()]
+    assert ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1, ops
+    it.allocate_tensors()
+    (inp,), (out,) = it.get_input_details(), it.get_output_details()
+    assert inp["dtype"] == out["dtype"] == np.int8
+    x = tuner.val.x[:64]
+    (s_in, z_in), (s_out, z_out) = inp["quantization"], out["quantization"]
+    pred = []
+    for w in x:
+        it.set_tensor(inp["index"], np.clip(np.round(w[None] / s_in + z_in), -128, 127).astype(np.int8))
+        it.invoke()
+        pred.append((it.get_tensor(out["index"]).astype(np.float32)[0, 0] - z_out) * s_out)
+    keras_pred = qat_model.predict(x, verbose=0)[:, 0]
+    assert np.corrcoef(pred, keras_pred)[0, 1] > 0.98
+    assert np.max(np.abs(np.asarray(pred) - keras_pred)) < 0.05  # targets are RUL / cap: 0.05 = 6 cycles
 
 
 def test_qat_conv1d_int8_and_unsupported_variant_recorded(cnn_run):
