@@ -4,12 +4,12 @@ Every kernel of every prunable layer except the output head is pruned during fin
 smallest-magnitude weights are zeroed on a schedule, either polynomial decay from 0 to the target
 sparsity over the first 2/3 of the steps (the paper's cubic schedule) or constant sparsity from the
 first step, or 2:4-style m-by-n structure (`sparsity_m_by_n`: m zeros in every n consecutive
-weights along the input dimension; tfmot supports it for rank-2 and rank-4 kernels, so not for
-Conv1D), or in blocks (`block`, tfmot block_size): (4, 1) zeroes 4 consecutive inputs of one output
-at a time, which are 4 consecutive bytes of an int8 FULLY_CONNECTED or LSTM weight in the TFLite
-file (stored [outputs, inputs]), so gzip sees runs of zeros instead of scattered ones (FD001 LSTM,
-75 %: 9.5 KB gzipped instead of 11.1 KB); tfmot blocks only rank-2 kernels, so convolutions are
-pruned unstructured in the same step. Of the epochs that end at full sparsity, the one with the
+weights along the input dimension; tfmot handles rank-2 and rank-4 kernels, `_m_by_n_for_conv1d`
+adds Conv1D's rank 3), or in blocks (`block`, tfmot block_size): (4, 1) zeroes 4 consecutive inputs
+of one output at a time, which are 4 consecutive bytes of an int8 FULLY_CONNECTED or LSTM weight
+in the TFLite file (stored [outputs, inputs]), so gzip sees runs of zeros instead of scattered ones
+(FD001 LSTM, 75 %: 9.5 KB gzipped instead of 11.1 KB); tfmot blocks only rank-2 kernels, so
+convolutions are pruned unstructured in the same step. Of the epochs that end at full sparsity, the one with the
 lowest validation loss is kept. `strip_pruning` removes the wrappers before export; the report
 measures the sparsity of the stripped weights.
 """
@@ -42,6 +42,34 @@ def schedule(tune: Tune, steps: int):
                                     frequency=frequency)
 
 
+def _m_by_n_for_conv1d():
+    """Let tfmot's m-by-n pruning take rank-3 Conv1D kernels (idempotent).
+
+    tfmot 0.8.1 rearranges a kernel into [outputs x positions, inputs] rows before choosing m zeros
+    per n consecutive inputs, for rank-2 (Dense) and rank-4 (Conv2D) kernels only
+    (`pruning_utils.weights_rearrange` and `m_by_n_sparsity_mask_prepare` raise "weight tensor with
+    shape: (3, 14, 8) is not supported" otherwise). A Conv1D kernel (k, in, out) is the Conv2D kernel
+    (1, k, in, out) that the converter emits for it (a height-1 CONV_2D), so it is handled as that.
+    """
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils as pu
+
+    from models.kerasapi import tf
+
+    if getattr(pu, "_prognos_rank3", False):
+        return
+    rearrange, prepare = pu.weights_rearrange, pu.m_by_n_sparsity_mask_prepare
+
+    def weights_rearrange(weights):
+        return rearrange(tf.expand_dims(weights, 0) if weights.shape.rank == 3 else weights)
+
+    def mask_prepare(mask, weights_shape):
+        if weights_shape.rank != 3:
+            return prepare(mask, weights_shape)
+        return tf.reshape(prepare(mask, tf.TensorShape([1, *weights_shape])), weights_shape)
+
+    pu.weights_rearrange, pu.m_by_n_sparsity_mask_prepare, pu._prognos_rank3 = weights_rearrange, mask_prepare, True
+
+
 def prunable(layer) -> bool:
     """tfmot prunes the built-in layers of its registry and PrunableLayer subclasses; a custom layer
     holding a vector (ViT's class token, position embedding) is left dense and listed as skipped."""
@@ -63,6 +91,7 @@ def prune(model, tune: Tune, train, val, cfg: TuneConfig):
     steps = per_epoch * cfg.epochs
     params = {"pruning_schedule": schedule(tune, steps)}
     if tune.m_by_n:
+        _m_by_n_for_conv1d()
         params["sparsity_m_by_n"] = tuple(tune.m_by_n)
     head = model.layers[-1].name
 
