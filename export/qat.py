@@ -284,8 +284,8 @@ def float_twin(qat_model):
     """The float network `qat_model` fake-quantizes, with its fine-tuned weights and each DenseLSTM
     back as a keras LSTM (converted to the fused LSTM op; see the module docstring).
 
-    Each QuantizeWrapper becomes the layer it wraps (a quantized activation its plain activation) and
-    each QuantizeLayer an identity; weights are matched by name (kernel, recurrent_kernel, bias, ...).
+    Each QuantizeWrapper becomes the layer it wraps (with its float activation) and each QuantizeLayer
+    an identity; weights are matched by name (kernel, recurrent_kernel, bias, ...).
     """
     pending = []
 
@@ -298,9 +298,8 @@ def float_twin(qat_model):
             new = keras.layers.LSTM(inner.units, return_sequences=inner.return_sequences, name=inner.name)
         else:
             config = inner.get_config()
-            act = config.get("activation")
-            if isinstance(act, dict) and act.get("class_name") == "QuantizeAwareActivation":
-                config["activation"] = act["config"]["activation"]
+            if "activation" in config:
+                config["activation"] = _float_activation(config["activation"])
             new = inner.__class__.from_config(config)
         own = {_short(w): w.numpy() for w in layer.weights if w.name.startswith(inner.name + "/")}
         pending.append((new, own))
@@ -310,6 +309,16 @@ def float_twin(qat_model):
     for new, own in pending:
         new.set_weights([own[_short(w)] for w in new.weights])
     return twin
+
+
+def _float_activation(act):
+    """The activation tfmot replaced: QuantizeAwareActivation wraps the original one; NoOpActivation
+    stands for a linear conv whose BatchNormalization / ReLU layer after it is quantized instead."""
+    if isinstance(act, dict) and act.get("class_name") == "QuantizeAwareActivation":
+        act = act["config"]["activation"]
+    if isinstance(act, dict) and act.get("class_name") == "NoOpActivation":
+        return "linear"
+    return act
 
 
 def _short(weight) -> str:

@@ -260,17 +260,23 @@ def test_qat_lstm_int8(lstm_run):
 
 
 def test_float_twin_is_the_float_network_with_the_qat_weights(lstm_run):
-    """Freshly wrapped (weights as trained), the twin computes the trained model exactly, with a keras LSTM."""
+    """Freshly wrapped (weights as trained), the twin computes the trained model exactly, with a keras LSTM;
+    also a MobileNet with BatchNormalization."""
     from export.convert import inference_clone
     from export.qat import float_twin, quantize_aware
     from export.run import load_run
     from models.kerasapi import keras
 
     model, _, _, val = load_run(lstm_run)
-    twin = float_twin(quantize_aware(inference_clone(model, None, rnn="dense")))
-    assert any(isinstance(layer, keras.layers.LSTM) for layer in twin.layers)
-    assert not any("Quantize" in type(layer).__name__ for layer in twin.layers)
-    np.testing.assert_allclose(twin.predict(val.x[:64], verbose=0), model.predict(val.x[:64], verbose=0), atol=1e-5)
+    keras.utils.set_random_seed(0)
+    mobilenet = tiny_mobilenet(val.x.shape[1:])  # tfmot gives its convs a NoOpActivation before BN + ReLU
+    twins = {}
+    for name, original in (("lstm", model), ("mobilenet", mobilenet)):
+        twins[name] = twin = float_twin(quantize_aware(inference_clone(original, None, rnn="dense")))
+        assert not any("Quantize" in type(layer).__name__ for layer in twin.layers)
+        np.testing.assert_allclose(twin.predict(val.x[:64], verbose=0), original.predict(val.x[:64], verbose=0),
+                                   atol=1e-5)
+    assert any(isinstance(layer, keras.layers.LSTM) for layer in twins["lstm"].layers)
 
 
 def test_qat_fused_lstm_int8(lstm_run, tuner):
