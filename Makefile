@@ -59,22 +59,26 @@ simulate: $(STAMP)  ## write a simulated fleet to artifacts/sim-data
 train: $(STAMP)  ## train MODEL on DATA_DIR (default: simulator) into RUN
 	$(BIN)/prognos train $(TRAIN_FLAGS)
 
-export: $(STAMP)  ## fp32 TFLite + ONNX bundles of RUN (or VARIANT=a,b from `make formats`), parity report
+# the export-table targets train RUN first when it has no model yet (`make optimize MODEL=cnn1d` from a fresh clone)
+$(RUN)/model.keras: | $(STAMP)
+	$(BIN)/prognos train $(TRAIN_FLAGS)
+
+export: $(STAMP) $(RUN)/model.keras  ## fp32 TFLite + ONNX bundles of RUN (or VARIANT=a,b from `make formats`), parity report
 	$(BIN)/prognos $@ $(EXPORT_FLAGS)
 
-quantize: $(STAMP)  ## post-training quantized bundles (int8, dynamic, fp16, 16x8, ONNX int8) of RUN
+quantize: $(STAMP) $(RUN)/model.keras  ## post-training quantized bundles (int8, dynamic, fp16, 16x8, ONNX int8) of RUN
 	$(BIN)/prognos $@ $(EXPORT_FLAGS)
 
-prune: $(STAMP)  ## magnitude-pruned int8 bundles of RUN (fine-tunes; TUNE_EPOCHS=…)
+prune: $(STAMP) $(RUN)/model.keras  ## magnitude-pruned int8 bundles of RUN (fine-tunes; TUNE_EPOCHS=…)
 	$(BIN)/prognos $@ $(EXPORT_FLAGS)
 
-cluster: $(STAMP)  ## weight-clustered int8 bundles of RUN (fine-tunes)
+cluster: $(STAMP) $(RUN)/model.keras  ## weight-clustered int8 bundles of RUN (fine-tunes)
 	$(BIN)/prognos $@ $(EXPORT_FLAGS)
 
-qat: $(STAMP)  ## quantization-aware trained int8 bundles of RUN (QAT, prune- and cluster-preserving)
+qat: $(STAMP) $(RUN)/model.keras  ## quantization-aware trained int8 bundles of RUN (QAT, prune- and cluster-preserving)
 	$(BIN)/prognos $@ $(EXPORT_FLAGS)
 
-optimize: $(STAMP)  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE -> RUN/bundles/best
+optimize: $(STAMP) $(RUN)/model.keras  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE -> RUN/bundles/best
 	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse)
 
 zoo-report: $(STAMP)  ## every registered model: params, MACs, sizes, prune/QAT/int8/ONNX status, latency -> artifacts/zoo
