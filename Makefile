@@ -160,7 +160,7 @@ gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault w
 	$(BIN)/prognos vibration-gan --run $(VIB_RUN)-gan $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
 
 # FD001 accuracy (pipeline.cv, pipeline.search, pipeline.ensemble, pipeline.final); configs in configs/search/.
-FD001_CHOSEN ?= lstm_w50_fixed10 lstm32_w50_fixed25 cnn1d_li_w50_fixed40
+FD001_CHOSEN ?= lstm_w50_warp4_e2 lstm32_w50_warp4_e5 cnn1d_li_w50_warp_e13
 FD001_SEARCH ?= artifacts/search-fd001
 .PHONY: fd001 fd001-search fd001-search-quick
 

@@ -34,6 +34,8 @@ class TrainConfig:
     batch_size: int = 256  # per replica: the global batch is batch_size x replicas (pipeline.distribute)
     optimizer: str = "adam"  # adam | sgd | momentum
     learning_rate: float = 2e-3  # for one replica; scaled with replicas by lr_scaling
+    time_warp: list = field(default_factory=list)  # stretch factors: each adds a copy of every training unit
+    #   worn at 1/factor the rate (pipeline.dataset.time_warped; augmentation, never on validation)
     input_noise: float = 0.0  # std of Gaussian noise on normalized training windows (augmentation; 0 = off)
     lr_schedule: str = "constant"  # constant | cosine (decays to 0 over `epochs`; the same curve in CV and final)
     patience: int = 6  # epochs without validation improvement before stopping; 0: none, train exactly `epochs`

@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from edge_runtime.errors import DataError
+from edge_runtime.errors import ConfigError, DataError
 from edge_runtime.features import Preprocessor, pad_front, sliding_windows
 from edge_runtime.schema import CMAPSS_COLUMNS
 from pipeline.cmapss import rul_targets
@@ -158,6 +158,33 @@ def window_index(table: np.ndarray, pre: Preprocessor, min_cycles: int | None = 
     ends = np.flatnonzero((position >= pre.window - 1) & ~is_pad).astype(np.int64)
     return WindowIndex(_aligned(pre.normalize(feats)[rows]), _aligned(rul[rows]), table[rows, 0].astype(np.int64),
                        table[rows, 1].copy(), _aligned(ends), pre.window)
+
+
+def time_warped(table: np.ndarray, factors) -> np.ndarray:
+    """`table` plus, per factor s, a copy of every run-to-failure unit replayed at 1/s its wear rate.
+
+    Augmentation with new engines (the scarce quantity: errors are per engine): a unit of life L
+    becomes one of life round(s·L) whose cycle j shows the row nearest to (j - ½)/s, so the last row
+    is still the failure and the sensor noise keeps its distribution (rows are repeated or skipped,
+    never interpolated). Copies get new unit ids above the table's.
+    """
+    if not factors:
+        return table
+    if any(not 0.5 <= s <= 2 for s in factors):
+        raise ConfigError(f"train.time_warp {list(factors)}; expected stretch factors between 0.5 and 2")
+    _, count = np.unique(table[:, 0], return_counts=True)
+    sorted_rows = table[np.lexsort((table[:, 1], table[:, 0]))]  # by unit, then cycle
+    offset, parts = int(table[:, 0].max()), [table]
+    for k, s in enumerate(factors, start=1):
+        for start, n in zip(np.r_[0, np.cumsum(count)[:-1]], count):
+            life = max(2, round(s * n))
+            src = np.minimum(n - 1, ((np.arange(life) + 0.5) / s).astype(int))
+            src[-1] = n - 1
+            rows = sorted_rows[start + src].copy()
+            rows[:, 0] += k * offset
+            rows[:, 1] = np.arange(1, life + 1)
+            parts.append(rows)
+    return np.concatenate(parts)
 
 
 def _padded_rows(first: np.ndarray, count: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:

@@ -47,12 +47,15 @@ def test_evaluate_with_rul_file(tiny_run, sim_dir):
 
 
 def test_shipped_configs_load():
+    """Every config, the search candidates included (`make fd001-search` runs them all): known keys,
+    a registered model and hyper-parameters its builder accepts."""
     from pathlib import Path
 
+    from models.registry import hparams_of
     from pipeline.config import RunConfig
 
-    paths = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
-    assert paths
+    paths = sorted((Path(__file__).parents[1] / "configs").rglob("*.toml"))
+    assert any(p.parent.name == "search" for p in paths)
     for p in paths:
         cfg = RunConfig.load(p)
-        assert cfg.data.window > 0 and cfg.model.name
+        assert cfg.data.window > 0 and set(cfg.model.hparams) <= set(hparams_of(cfg.model.name)), p

@@ -74,17 +74,20 @@ def test_truncated_last_window_is_the_sliding_window_at_the_cut(sim_dir):
         assert ti == min(index.y[i] * pre.rul_cap, pre.rul_cap) == pytest.approx(ti)
 
 
-def test_fixed_budget_fold_trains_on_every_training_engine(sim_dir, monkeypatch):
-    """patience = 0: no inner split; the fold fits all its training engines for exactly `epochs`."""
+@pytest.mark.parametrize("warp", [[], [1.5]], ids=["plain", "time-warped"])
+def test_fixed_budget_fold_trains_on_every_training_engine(sim_dir, monkeypatch, warp):
+    """patience = 0: no inner split; the fold fits all its training engines (and with `time_warp` their
+    warped copies) for exactly `epochs`; the held-out engines are never warped."""
     from pipeline import cv, train
 
     seen, real_fit = {}, train.fit
     monkeypatch.setattr(train, "fit", lambda cfg, pre, tr, val, **kw: seen.update(n=len(tr), val=val)
                         or real_fit(cfg, pre, tr, val, **kw))
     cfg = RunConfig.from_dict({"model": {"name": "lstm", "hparams": {"units": [4], "dense": 4}},
-                               "train": {"epochs": 2, "patience": 0, "lr_schedule": "cosine"}})
+                               "train": {"epochs": 2, "patience": 0, "lr_schedule": "cosine", "time_warp": warp}})
     table = cmapss.load_table(sim_dir / "train_SIM.txt")
     fold = cv._run_fold(cfg, table, np.array([1, 2, 3, 4]))
     lives = [int((table[:, 0] == u).sum()) for u in range(5, 17)]
+    lives += [round(s * life) for s in warp for life in lives]
     assert seen["val"] is None and seen["n"] == sum(life - 29 for life in lives)
     assert fold["best_epoch"] == 2 and set(fold["unit"]) == {1, 2, 3, 4}

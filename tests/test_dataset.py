@@ -4,7 +4,10 @@ import pytest
 from edge_runtime.features import Preprocessor, pad_front, sliding_windows
 from pipeline import cmapss
 from pipeline.config import DataConfig
-from pipeline.dataset import feature_matrix, fit_preprocessor, last_windows, rows_of, split_units, training_windows
+from edge_runtime.errors import ConfigError
+from pipeline.cmapss import rul_targets
+from pipeline.dataset import (feature_matrix, fit_preprocessor, last_windows, rows_of, split_units, time_warped,
+                              training_windows)
 
 LITERATURE_14 = ["s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21"]
 
@@ -28,6 +31,22 @@ def test_windows_labels_and_shapes(sim_table):
     assert w.x.shape == (n_cycles - 29, 30, len(pre.features))
     assert w.y[-1] == 0 and w.y.max() == pytest.approx(1.0)  # RUL / cap, capped
     assert w.cycle[0] == 30 and (w.unit == 1).all()
+
+
+def test_time_warped_copies_are_whole_units_worn_faster_or_slower(sim_table):
+    table = rows_of(sim_table, [1, 2, 3])
+    warped = time_warped(table[::-1], [0.8, 1.25])  # row order must not matter
+    assert np.array_equal(warped[: len(table)], table[::-1])  # the originals come first, unchanged
+    for k, s in enumerate([0.8, 1.25], start=1):
+        for u in (1, 2, 3):
+            src, copy = table[table[:, 0] == u], warped[warped[:, 0] == u + 3 * k]
+            assert len(copy) == round(s * len(src)) and np.array_equal(copy[:, 1], np.arange(1, len(copy) + 1))
+            assert np.array_equal(copy[[0, -1], 2:], src[[0, -1], 2:])  # from new to the same failure
+            assert {tuple(r) for r in copy[:, 2:]} <= {tuple(r) for r in src[:, 2:]}  # real rows, no interpolation
+            assert rul_targets(copy, 1e9)[0] == len(copy) - 1
+    assert time_warped(table, []) is table
+    with pytest.raises(ConfigError, match=r"train.time_warp \[3\]; expected stretch factors between 0.5 and 2"):
+        time_warped(table, [3])
 
 
 def test_normalization_fitted_on_training_units_only(sim_table):
