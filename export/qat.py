@@ -49,8 +49,8 @@ Fused int8 LSTM from QAT (`float_twin`): the DenseLSTM QAT model simulates int8 
 LSTM output and an int8 head, but nothing inside the LSTM step. The unrolled int8 file quantizes
 every gate, cell and hidden state of every step to 8 bits; TFLite's fused int8 LSTM kernel keeps
 the gates and the cell state in 16 bits. So the fused file is the one the QAT model simulates:
-measured on the 128-unit FD001 LSTM, QAT Keras 12.75 RMSE (fp32 12.92), unrolled QAT int8 file
-13.60, PTQ fused +0.15. `float_twin` takes the fine-tuned weights back into the float network with
+measured on the 128-unit FD001 LSTM, QAT Keras 12.74 RMSE (fp32 12.92), its unrolled int8 file
+13.40-13.60 (two runs), its fused int8 file 12.83; PTQ fused 13.07. `float_twin` takes the fine-tuned weights back into the float network with
 keras LSTMs, which the converter fuses; its int8 weight grid (symmetric, per tensor) is the one
 the QAT weights were trained on, and its activation ranges are calibrated on the data as
 `calibrate_ranges` sets them in the QAT model.
