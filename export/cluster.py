@@ -8,9 +8,7 @@ Cluster-preserving QAT starts from this model (export.qat, mode "cqat").
 """
 from __future__ import annotations
 
-import numpy as np
-
-from export.tune import Tune, TuneConfig, best_epoch, copy_model, fine_tune, weight_stats
+from export.tune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
 
 
 def cluster(model, tune: Tune, train, val, cfg: TuneConfig):
@@ -29,8 +27,7 @@ def cluster(model, tune: Tune, train, val, cfg: TuneConfig):
 
     # wrappers wrap the layers they are given: hand them a copy, never the caller's model
     wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
-    best = best_epoch(val)
-    val_loss = [best.start_loss(wrapped)] + fine_tune(wrapped, train, val, cfg, [best])
+    val_loss, best = fine_tune(wrapped, train, val, cfg)
     stripped = clustering.strip_clustering(wrapped)
     return stripped, {"tune": tune.relevant(), "epochs": cfg.epochs, "val_loss": val_loss, "skipped": [head],
-                      "best_epoch": int(np.argmin(val_loss)), "weights": weight_stats(stripped)}
+                      "best_epoch": best, "weights": weight_stats(stripped)}

@@ -9,25 +9,21 @@ adds Conv1D's rank 3), or in blocks (`block`, tfmot block_size): (4, 1) zeroes 4
 of one output at a time, which are 4 consecutive bytes of an int8 FULLY_CONNECTED or LSTM weight
 in the TFLite file (stored [outputs, inputs]), so gzip sees runs of zeros instead of scattered ones
 (FD001 LSTM, 75 %: 9.5 KB gzipped instead of 11.1 KB); tfmot blocks only rank-2 kernels, so
-convolutions are pruned unstructured in the same step. Of the epochs that end at full sparsity, the one with the
-lowest validation loss is kept. `strip_pruning` removes the wrappers before export; the report
-measures the sparsity of the stripped weights.
+convolutions are pruned unstructured in the same step. Of the epochs that end at full sparsity,
+the one with the lowest validation loss is kept. `strip_pruning` removes the wrappers before
+export; the report measures the sparsity of the stripped weights.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from export.tune import Tune, TuneConfig, best_epoch, copy_model, fine_tune, weight_stats
+from export.tune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
 
 
-def full_sparsity_epoch(tune: Tune, steps_per_epoch: int, epochs: int) -> int:
-    """The first epoch (1-based) that ends with the schedule's full sparsity: the polynomial schedule
-    reaches it at 2/3 of the steps, constant sparsity and m-by-n from the first epoch on."""
-    if tune.m_by_n or tune.schedule == "constant":
-        return 1
-    return math.ceil(max(1, 2 * steps_per_epoch * epochs // 3) / steps_per_epoch)
+def full_sparsity_epoch(pruning_schedule, steps_per_epoch: int) -> int:
+    """The first epoch (1-based) that ends with the schedule's full sparsity: the polynomial schedule's
+    `end_step`; constant sparsity and m-by-n (end_step -1) from the first epoch on."""
+    return max(1, math.ceil(pruning_schedule.end_step / steps_per_epoch))
 
 
 def schedule(tune: Tune, steps: int):
@@ -90,6 +86,7 @@ def prune(model, tune: Tune, train, val, cfg: TuneConfig):
     per_epoch = math.ceil(len(train.x) / cfg.batch_size)
     steps = per_epoch * cfg.epochs
     params = {"pruning_schedule": schedule(tune, steps)}
+    first = full_sparsity_epoch(params["pruning_schedule"], per_epoch)
     if tune.m_by_n:
         _m_by_n_for_conv1d()
         params["sparsity_m_by_n"] = tuple(tune.m_by_n)
@@ -105,10 +102,8 @@ def prune(model, tune: Tune, train, val, cfg: TuneConfig):
 
     # wrappers wrap the layers they are given: hand them a copy, never the caller's model
     wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
-    first = full_sparsity_epoch(tune, per_epoch, cfg.epochs)
-    val_loss = fine_tune(wrapped, train, val, cfg, callbacks=[sparsity.UpdatePruningStep(), best_epoch(val, first)])
+    val_loss, best = fine_tune(wrapped, train, val, cfg, [sparsity.UpdatePruningStep()], first=first)
     stripped = sparsity.strip_pruning(wrapped)
     skipped = [head] + [layer.name for layer in model.layers if layer.trainable_weights and not prunable(layer)]
-    best = first - 1 + int(np.argmin(val_loss[first - 1:]))
     return stripped, {"tune": tune.relevant(), "epochs": cfg.epochs, "steps": steps, "val_loss": val_loss,
-                      "best_epoch": best + 1, "skipped": skipped, "weights": weight_stats(stripped)}
+                      "best_epoch": best, "skipped": skipped, "weights": weight_stats(stripped)}

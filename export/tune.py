@@ -127,16 +127,22 @@ def freeze_batch_norm(model):
             inner.trainable = False
 
 
-def fine_tune(model, train, val, cfg: TuneConfig, callbacks=(), learning_rate: float | None = None) -> list:
-    """Compile and fit `model` for cfg.epochs, BN frozen; returns the validation loss per epoch."""
+def fine_tune(model, train, val, cfg: TuneConfig, callbacks=(), learning_rate: float | None = None,
+              first: int = 0) -> tuple[list, int]:
+    """Compile and fit `model` for cfg.epochs, BN frozen, and keep the epoch with the lowest validation
+    loss among epochs `first`, `first` + 1, ... (`best_epoch`). Returns the validation loss per epoch,
+    epoch 0 (the model before fine-tuning) first, and the number of the epoch kept."""
     from models.kerasapi import keras
 
     freeze_batch_norm(model)
+    best = best_epoch(val, first)
+    start = best.start_loss(model)
     model.compile(keras.optimizers.Adam(learning_rate or cfg.learning_rate), loss="mse")
     history = model.fit(train.x, train.y, validation_data=(val.x, val.y), epochs=cfg.epochs,
-                        batch_size=cfg.batch_size, shuffle=True, callbacks=list(callbacks),
+                        batch_size=cfg.batch_size, shuffle=True, callbacks=[*callbacks, best],
                         verbose=1 if sys.stdout.isatty() else 2)
-    return [round(float(v), 6) for v in history.history["val_loss"]]
+    val_loss = [start] + [round(float(v), 6) for v in history.history["val_loss"]]
+    return val_loss, first + int(np.argmin(val_loss[first:]))
 
 
 def best_epoch(val, first: int = 0):
@@ -144,7 +150,8 @@ def best_epoch(val, first: int = 0):
     `first`, `first` + 1, ... (1-based; 0: the model before fine-tuning is a candidate too).
 
     Pruning can only choose epochs that end with its full sparsity (`first` > 0); clustering and QAT
-    start from epoch 0. Keeping the last epoch instead made the 75 %-pruned FD001 LSTM +2.3, +2.8 or
+    start from epoch 0. `start_loss(model)` measures epoch 0 (a candidate only when `first` is 0);
+    call it before fitting. Keeping the last epoch instead made the 75 %-pruned FD001 LSTM +2.3, +2.8 or
     +5.5 RMSE in three runs of the same setting (issue #5).
 
     keras' EarlyStopping(restore_best_weights=True) only chooses among trained epochs. QAT
@@ -152,7 +159,6 @@ def best_epoch(val, first: int = 0):
     worse after every epoch on FD001 (val loss 0.01208 untuned, 0.0129-0.0135 after each of 4-8
     epochs at lr 1e-5 or 1e-4; the simulator alike), so
     the untuned QAT model (weights as trained, ranges calibrated) must be a candidate too.
-    `start_loss(model)` measures and remembers epoch 0; call it before fitting.
     """
     from models.kerasapi import keras
 
@@ -161,9 +167,10 @@ def best_epoch(val, first: int = 0):
 
         def start_loss(self, model) -> float:
             pred = model.predict(val.x, batch_size=1024, verbose=0)
-            error = pred.reshape(np.shape(val.y)) - val.y
-            self.best, self.weights = float(np.mean(error**2)), model.get_weights()
-            return round(self.best, 6)
+            loss = float(np.mean((pred.reshape(np.shape(val.y)) - val.y) ** 2))
+            if first == 0:
+                self.best, self.weights = loss, model.get_weights()
+            return round(loss, 6)
 
         def on_epoch_end(self, epoch, logs=None):
             if epoch + 1 >= first and logs["val_loss"] < self.best:
@@ -203,11 +210,9 @@ class Tuner:
         model = qat.quantize_aware(start, tune.kind)
         qat.calibrate_weight_ranges(model)  # first: the activation ranges are measured through the weights
         qat.calibrate_ranges(model, self.calibration)
-        best = best_epoch(self.val)
-        val_loss = [best.start_loss(model)] + fine_tune(model, self.train, self.val, self.cfg, [best],
-                                                        self.cfg.qat_learning_rate)
+        val_loss, best = fine_tune(model, self.train, self.val, self.cfg, learning_rate=self.cfg.qat_learning_rate)
         qat.calibrate_ranges(model, self.calibration)
         skipped = self.get(tune.base)[1]["skipped"] if tune.base else []  # e.g. the head a pruning left dense
         return model, {"tune": tune.relevant(), "epochs": self.cfg.epochs, "val_loss": val_loss,
-                       "best_epoch": int(np.argmin(val_loss)),
+                       "best_epoch": best,
                        "skipped": skipped, "weights": weight_stats(model)}

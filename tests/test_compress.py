@@ -99,12 +99,12 @@ def test_best_epoch_restores_the_best_eligible_epoch():
     full sparsity); among the others the lowest validation loss wins."""
     from types import SimpleNamespace
 
-    from export.prune import full_sparsity_epoch
+    from export.prune import full_sparsity_epoch, schedule
     from export.tune import best_epoch
     from models.kerasapi import keras
 
-    assert full_sparsity_epoch(Tune("prune", 0.75, "polynomial"), 10, 4) == 3  # 2/3 of 40 steps: in epoch 3
-    assert full_sparsity_epoch(Tune("prune", 0.5, "constant"), 10, 4) == 1
+    assert full_sparsity_epoch(schedule(Tune("prune", 0.75, "polynomial"), 40), 10) == 3  # 2/3 of 40 steps: epoch 3
+    assert full_sparsity_epoch(schedule(Tune("prune", 0.5, "constant"), 40), 10) == 1
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
     keras.utils.set_random_seed(0)
