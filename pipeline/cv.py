@@ -31,7 +31,7 @@ import numpy as np
 from edge_runtime.intervals import empirical_coverage, fit_conformal
 from pipeline import cmapss, plots
 from pipeline.config import RunConfig
-from pipeline.dataset import feature_matrix, fit_preprocessor, rows_of, split_units, time_warped, window_index
+from pipeline.dataset import feature_matrix, fit_preprocessor, fitting_index, rows_of, split_units, window_index
 from pipeline.metrics import rul_metrics
 
 CUTS_PER_ENGINE = 10  # 1,000 truncated engines over FD001's 100: 10x the test set, so less noise
@@ -74,7 +74,7 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
     fit_rows = rows_of(table, fit_units)
     pre = fit_preprocessor(fit_rows, cfg.data)
     start = cfg.data.min_cycles
-    model, history = fit(cfg, pre, window_index(time_warped(fit_rows, cfg.train.time_warp), pre, start),
+    model, history = fit(cfg, pre, fitting_index(fit_rows, pre, cfg),
                          None if stop_units is None else window_index(rows_of(table, stop_units), pre, start))
     held = window_index(rows_of(table, val_units), pre, start)
     pred = model.predict(held.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap

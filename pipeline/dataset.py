@@ -14,7 +14,7 @@ from edge_runtime.errors import ConfigError, DataError
 from edge_runtime.features import Preprocessor, pad_front, sliding_windows
 from edge_runtime.schema import CMAPSS_COLUMNS
 from pipeline.cmapss import rul_targets
-from pipeline.config import DataConfig
+from pipeline.config import DataConfig, RunConfig
 
 CANDIDATES = CMAPSS_COLUMNS[2:]  # settings and sensors; unit and cycle are identifiers
 
@@ -185,6 +185,12 @@ def time_warped(table: np.ndarray, factors) -> np.ndarray:
             rows[:, 1] = np.arange(1, life + 1)
             parts.append(rows)
     return np.concatenate(parts)
+
+
+def fitting_index(rows: np.ndarray, pre: Preprocessor, cfg: RunConfig) -> WindowIndex:
+    """The windows a model trains on: `rows` plus their time-warped copies (`cfg.train.time_warp`),
+    windowed from `cfg.data.min_cycles` on. Held-out and validation rows use `window_index` alone."""
+    return window_index(time_warped(rows, cfg.train.time_warp), pre, cfg.data.min_cycles)
 
 
 def _padded_rows(first: np.ndarray, count: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.intervals import fit_conformal
 from pipeline import cmapss
 from pipeline.config import RunConfig
-from pipeline.dataset import fit_preprocessor, time_warped, window_index
+from pipeline.dataset import fit_preprocessor, fitting_index
 from pipeline.ensemble import average_oof, build_ensemble, score_ensemble
 
 FORMATS = ("tflite_fp32", "tflite_int8_fused")  # the fused int8 LSTM is the small file (README: compression)
@@ -48,8 +48,7 @@ def train_member(cfg: RunConfig, epochs: int, table: np.ndarray):
     from pipeline.train import fit
 
     pre = fit_preprocessor(table, cfg.data)
-    model, _ = fit(cfg, pre, window_index(time_warped(table, cfg.train.time_warp), pre, cfg.data.min_cycles), None,
-                   stop_epoch=epochs)
+    model, _ = fit(cfg, pre, fitting_index(table, pre, cfg), None, stop_epoch=epochs)
     return model
 
 

@@ -22,7 +22,7 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.features import Preprocessor
 from pipeline import cmapss, plots
 from pipeline.config import RunConfig
-from pipeline.dataset import (WindowIndex, fit_preprocessor, last_windows, rows_of, split_units, time_warped,
+from pipeline.dataset import (WindowIndex, fit_preprocessor, fitting_index, last_windows, rows_of, split_units,
                               window_index)
 from pipeline.metrics import rul_metrics
 
@@ -56,7 +56,7 @@ def prepare(cfg: RunConfig, run_dir: Path):
     table = cmapss.load_table(data_dir / f"train_{subset}.txt")
     train_units, val_units = split_units(table, cfg.data.val_fraction, cfg.data.seed)
     pre = fit_preprocessor(rows_of(table, train_units), cfg.data)
-    train = window_index(time_warped(rows_of(table, train_units), cfg.train.time_warp), pre, cfg.data.min_cycles)
+    train = fitting_index(rows_of(table, train_units), pre, cfg)
     val = window_index(rows_of(table, val_units), pre, cfg.data.min_cycles)
     split = {"train_units": train_units.tolist(), "val_units": val_units.tolist()}
     return pre, train, val, {"data_dir": str(data_dir), "subset": subset, **split}
