@@ -18,6 +18,7 @@ class DataConfig:
     val_fraction: float = 0.2  # share of training *units* held out for validation
     smoothing: float = 0.0  # EMA α over each unit's history (0 = off); applied identically on the device
     min_abs_corr: float = 0.2  # keep a column if |corr(column, RUL)| on training units reaches this
+    age_feature: bool = False  # also feed the cycle number (engine age): the device must count cycles from new
     seed: int = 0
     sim_units: int = 100  # simulated fleet size when data_dir is None (FD001 has 100)
 
@@ -36,6 +37,7 @@ class TrainConfig:
     learning_rate: float = 2e-3  # for one replica; scaled with replicas by lr_scaling
     time_warp: list = field(default_factory=list)  # stretch factors: each adds a copy of every training unit
     #   worn at 1/factor the rate (pipeline.dataset.time_warped; augmentation, never on validation)
+    engine_mix: int = 0  # copies of every training unit with part of a random partner's wear (dataset.engine_mixed)
     input_noise: float = 0.0  # std of Gaussian noise on normalized training windows (augmentation; 0 = off)
     lr_schedule: str = "constant"  # constant | cosine (decays to 0 over `epochs`; the same curve in CV and final)
     patience: int = 6  # epochs without validation improvement before stopping; 0: none, train exactly `epochs`

@@ -45,6 +45,8 @@ def select_features(table: np.ndarray, rul: np.ndarray, min_abs_corr: float) -> 
 def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig) -> Preprocessor:
     rul = rul_targets(train_table, cfg.rul_cap)
     features, record = select_features(train_table, rul, cfg.min_abs_corr)
+    if cfg.age_feature:  # the age is known on the device only if it counts cycles from a new engine
+        features = ["cycle", *features]
     x = feature_matrix(train_table, features)
     std = np.maximum(x.std(0), 1e-6)
     return Preprocessor(features, x.mean(0).tolist(), std.tolist(), cfg.window, cfg.rul_cap,
@@ -187,10 +189,48 @@ def time_warped(table: np.ndarray, factors) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def engine_mixed(table: np.ndarray, copies: int, seed: int, trend: int = 21) -> np.ndarray:
+    """Per copy, every run-to-failure unit with part of a random partner's degradation transplanted.
+
+    Aligned at failure, a unit's rows get w·(partner trend - own trend) added (w ~ U(0.25, 0.75), a
+    trend is a centred `trend`-cycle moving average), so the copy keeps its own sensor noise but wears
+    along a path between the two engines. Before the partner's first cycle its first trend value holds.
+    """
+    if copies <= 0:
+        return table[:0]
+    rng = np.random.default_rng(seed)
+    units, first, count = np.unique(table[:, 0], return_index=True, return_counts=True)
+    rows = table[np.lexsort((table[:, 1], table[:, 0]))]
+    starts = np.r_[0, np.cumsum(count)[:-1]]
+    trends = [_moving_average(rows[s : s + n, 2:], trend) for s, n in zip(starts, count)]
+    offset, parts = int(table[:, 0].max()), []
+    for k in range(1, copies + 1):
+        for i, (s, n) in enumerate(zip(starts, count)):
+            j = (i + rng.integers(1, len(units))) % len(units)
+            partner = trends[j][np.maximum(0, len(trends[j]) - n + np.arange(n))]
+            copy = rows[s : s + n].copy()
+            copy[:, 2:] += rng.uniform(0.25, 0.75) * (partner - trends[i])
+            copy[:, 0] += k * offset
+            parts.append(copy)
+    return np.concatenate(parts)
+
+
+def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average along axis 0 (`width` odd), edges padded with the edge rows."""
+    half = width // 2
+    padded = np.concatenate([np.repeat(x[:1], half, 0), x, np.repeat(x[-1:], half, 0)])
+    c = np.cumsum(np.r_[np.zeros((1, x.shape[1])), padded], axis=0)
+    return (c[width:] - c[:-width])[: len(x)] / width
+
+
 def fitting_index(rows: np.ndarray, pre: Preprocessor, cfg: RunConfig) -> WindowIndex:
-    """The windows a model trains on: `rows` plus their time-warped copies (`cfg.train.time_warp`),
-    windowed from `cfg.data.min_cycles` on. Held-out and validation rows use `window_index` alone."""
-    return window_index(time_warped(rows, cfg.train.time_warp), pre, cfg.data.min_cycles)
+    """The windows a model trains on: `rows` plus their time-warped copies (`cfg.train.time_warp`)
+    and engine-mixed copies (`cfg.train.engine_mix`), windowed from `cfg.data.min_cycles` on.
+    Held-out and validation rows use `window_index` alone."""
+    warped = time_warped(rows, cfg.train.time_warp)
+    mixed = engine_mixed(rows, cfg.train.engine_mix, cfg.train.seed)
+    mixed[:, 0] += warped[:, 0].max()
+    return window_index(np.concatenate([warped, mixed]), pre, cfg.data.min_cycles)
 
 
 def _padded_rows(first: np.ndarray, count: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,8 @@ from pipeline import cmapss
 from pipeline.config import DataConfig
 from edge_runtime.errors import ConfigError
 from pipeline.cmapss import rul_targets
-from pipeline.dataset import (feature_matrix, fit_preprocessor, last_windows, rows_of, split_units, time_warped,
-                              training_windows)
+from pipeline.dataset import (_moving_average, engine_mixed, feature_matrix, fit_preprocessor, last_windows, rows_of, split_units,
+                              time_warped, training_windows)
 
 LITERATURE_14 = ["s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21"]
 
@@ -47,6 +47,24 @@ def test_time_warped_copies_are_whole_units_worn_faster_or_slower(sim_table):
     assert time_warped(table, []) is table
     with pytest.raises(ConfigError, match=r"train.time_warp \[3\]; expected stretch factors between 0.5 and 2"):
         time_warped(table, [3])
+
+
+def test_engine_mixed_copies_keep_their_life_and_noise_and_wear_toward_a_partner(sim_table):
+    table = rows_of(sim_table, [1, 2, 3])
+    mixed = engine_mixed(table[::-1], 2, seed=0)  # row order must not matter
+    assert set(np.unique(mixed[:, 0])) == {4, 5, 6, 7, 8, 9}  # new unit ids above the table's
+    trend = {u: _moving_average(table[table[:, 0] == u][:, 2:], 21) for u in (1, 2, 3)}
+    for k in (1, 2):
+        for u in (1, 2, 3):
+            src, copy = table[table[:, 0] == u], mixed[mixed[:, 0] == u + 3 * k]
+            assert np.array_equal(copy[:, 1], src[:, 1])  # the same cycles: life unchanged
+            shift = copy[-1, 2:] - src[-1, 2:]  # at failure: w x (partner's trend - own trend)
+            gaps = [trend[p][-1] - trend[u][-1] for p in {1, 2, 3} - {u}]
+            assert any(0.25 <= w <= 0.75 and np.allclose(shift, w * gap, atol=1e-6)
+                       for gap in gaps for w in [np.median(shift / (gap + 1e-12))])
+            step = np.abs(np.diff(copy[:, 2:] - src[:, 2:], axis=0)).max()
+            assert step < np.abs(np.diff(src[:, 2:], axis=0)).max()  # a smooth shift: the copy keeps its noise
+    assert len(engine_mixed(table, 0, seed=0)) == 0
 
 
 def test_normalization_fitted_on_training_units_only(sim_table):
@@ -106,3 +124,17 @@ def test_padded_training_windows_match_device_padding(sim_table):
     feats = feature_matrix(rows, pre.features)
     np.testing.assert_allclose(w.x[0], pre.last_window(feats[:5]))  # what the device sees at cycle 5
     np.testing.assert_allclose(w.x[-1], pre.last_window(feats))
+
+
+def test_age_feature_is_the_cycle_column_on_both_sides(sim_table):
+    from edge_runtime.rows import JsonRowParser, RowParser
+
+    pre = fit_preprocessor(sim_table, DataConfig(age_feature=True))
+    assert pre.features[0] == "cycle" and set(pre.features[1:]) == set(LITERATURE_14)
+    w = training_windows(rows_of(sim_table, [1]), pre)
+    np.testing.assert_allclose(w.x[0, :, 0] * pre.std[0] + pre.mean[0], np.arange(1, 31), rtol=1e-5)
+    row = sim_table[sim_table[:, 0] == 1][6]
+    unit, cycle, values = RowParser(pre.features).parse(" ".join(map(str, row)), 1)
+    assert (unit, cycle) == (1, 7) and values[0] == 7.0  # the device reads the age from the row's cycle
+    obj = {"unit": 1, "cycle": 7, **{f: 1.0 for f in LITERATURE_14}}
+    assert JsonRowParser(pre.features).parse_obj(obj, "line 1")[2][0] == 7.0
