@@ -15,8 +15,14 @@ import numpy as np
 from edge_runtime.errors import ConfigError
 
 
-def fit_conformal(pred, true, coverage: float = 0.9, edges=(40.0, 80.0)) -> dict:
-    """Per-bin half-widths from residuals of held-out windows."""
+def fit_conformal(pred, true, coverage: float = 0.9, edges=(40.0, 80.0, 110.0)) -> dict:
+    """Per-bin half-widths from residuals of held-out windows.
+
+    The bin at ≥ 110 (near the usual 125-cycle cap) holds engines that still look healthy, whose
+    residuals are small; mixed into the 80-110 bin they narrowed its interval, and the test protocol,
+    rich in mid-life cuts, was under-covered (FD001 ensemble out of fold: 0.879 -> 0.888, all
+    windows 0.896 -> 0.898).
+    """
     if not 0 < coverage < 1:
         raise ConfigError(f"coverage must be in (0, 1), got {coverage}")
     pred, true = np.asarray(pred, float), np.asarray(true, float)
