@@ -105,7 +105,7 @@ def cross_validate(cfg: RunConfig, out_dir, k: int = 5, coverage: float = 0.9) -
                    data={"data_dir": str(data_dir), "subset": subset})
     (out / "cv.json").write_text(json.dumps(summary, indent=2))
     save_oof(folds, out / "oof.npz")
-    _plots(folds, summary, out)
+    plot_cv(folds, summary, out)
     return summary
 
 
@@ -148,7 +148,9 @@ def summarize(folds: list[dict], coverage: float) -> dict:
                if "best_epoch" in folds[0] else {})}
 
 
-def _plots(folds, summary, out: Path):
+def plot_cv(folds, summary, out: Path):
+    """Predicted vs true RUL of held-out engines over their lives, error histogram, RMSE per fold."""
+    out.mkdir(parents=True, exist_ok=True)
     unit = np.concatenate([f["unit"] for f in folds])
     cycle = np.concatenate([f["cycle"] for f in folds])
     true = np.concatenate([f["true"] for f in folds])

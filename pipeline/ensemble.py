@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.errors import ConfigError
-from pipeline.cv import summarize
+from pipeline.cv import plot_cv, summarize
 
 ALIGNED = ("unit", "cycle", "true", "fold", "cut_unit", "cut_cycle", "cut_true", "cut_fold")
 
@@ -47,14 +47,19 @@ def folds_of(oof: dict) -> list[dict]:
     folds = []
     for i in np.unique(oof["fold"]):
         m, c = oof["fold"] == i, oof["cut_fold"] == i
-        folds.append({"pred": oof["pred"][m], "true": oof["true"][m],
+        folds.append({"unit": oof["unit"][m], "cycle": oof["cycle"][m],
+                      "pred": oof["pred"][m], "true": oof["true"][m],
                       "cut_pred": oof["cut_pred"][c], "cut_true": oof["cut_true"][c]})
     return folds
 
 
-def score_ensemble(cv_dirs, coverage: float = 0.9) -> dict:
-    """CV metrics of the averaged members, next to each member's own (from its cv.json)."""
-    summary = summarize(folds_of(average_oof(cv_dirs)), coverage)
+def score_ensemble(cv_dirs, coverage: float = 0.9, plots_to=None) -> dict:
+    """CV metrics of the averaged members, next to each member's own (from its cv.json); with
+    `plots_to`, also the CV plots of the average there (pipeline.cv.plot_cv)."""
+    folds = folds_of(average_oof(cv_dirs))
+    summary = summarize(folds, coverage)
+    if plots_to is not None:
+        plot_cv(folds, summary, Path(plots_to))
     cvs = [json.loads((Path(d) / "cv.json").read_text()) for d in cv_dirs]
     summary.update(members=[str(d) for d in cv_dirs], params=sum(c["params"] for c in cvs),
                    member_test_rmse=[c["test_protocol"]["rmse_mean"] for c in cvs],

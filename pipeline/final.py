@@ -8,7 +8,8 @@ Model selection is done (`prognos search`); nothing here looks at held-out data 
   (the final model's own residuals are training residuals and would give too narrow an interval);
 - the int8-vs-fp32 parity (export.run) runs on windows of training units: it measures what
   quantization changes in the same model on the same inputs, not generalization. The accuracy to
-  quote is the CV one, written next to it into final.json.
+  quote is the CV one, written next to it into final.json, with the CV plots of the average
+  (predicted vs true RUL per held-out engine, error histogram, RMSE per fold) in RUN/report.
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     train_seconds = round(time.time() - t0, 1)
     parity = export_run(run_dir, list(formats))
-    cv = score_ensemble(cv_dirs, coverage)
+    cv = score_ensemble(cv_dirs, coverage, plots_to=run_dir / "report")
     spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv)
     result = {"members": [{"cv_dir": str(d), "model": c.model.name, "window": c.data.window, "epochs": e}
                           for d, (c, e) in zip(cv_dirs, members)],

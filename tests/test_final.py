@@ -74,6 +74,8 @@ def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(search
         assert bundle.interval["half_width"] == fit_conformal(oof["pred"], oof["true"], 0.9)["half_width"]
         assert result["bundles"][name]["size_bytes"] == (run / "bundles" / name / "model.tflite").stat().st_size
     assert json.loads((run / "final.json").read_text())["cv"]["test_protocol"]["rmse_mean"] > 0
+    for png in ("cv_rul_per_engine.png", "cv_error_histogram.png", "cv_folds.png"):  # the average's CV plots
+        assert (run / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_final_refuses_members_with_other_data_settings(searched, tmp_path):
