@@ -160,14 +160,14 @@ gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault w
 	$(BIN)/prognos vibration-gan --run $(VIB_RUN)-gan $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
 
 # FD001 accuracy (pipeline.cv, pipeline.search, pipeline.ensemble, pipeline.final); configs in configs/search/.
-FD001_CHOSEN ?= lstm_w50_warp4_e2 lstm32_w50_warp4_e5 cnn1d_li_w50_warp_e13
+FD001_CHOSEN ?= lstm_w50_warp4_mix4_e2_age lstm32_w50_warp4_mix4_e3_age cnn1d_li_w50_warp_e13_age
 FD001_SEARCH ?= artifacts/search-fd001
 .PHONY: fd001 fd001-search fd001-search-quick
 
 fd001-search: $(STAMP)  ## 5-fold CV of every configs/search/*.toml -> FD001_SEARCH/search.md (done candidates reused)
 	$(BIN)/prognos search configs/search/*.toml --out $(FD001_SEARCH) --folds 5
 
-fd001-search-quick: $(STAMP)  ## the search's quick version: FD001_CHOSEN, 3 folds, 1 epoch each (of 3-5x time-warped engines) -> artifacts/search-quick
+fd001-search-quick: $(STAMP)  ## the search's quick version: FD001_CHOSEN, 3 folds, 1 epoch each (of 3-9x warped and mixed engines) -> artifacts/search-quick
 	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/search-quick --folds 3 --epochs 1
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/search-quick/$(c))
 

@@ -189,20 +189,22 @@ def time_warped(table: np.ndarray, factors) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def engine_mixed(table: np.ndarray, copies: int, seed: int, trend: int = 21) -> np.ndarray:
-    """Per copy, every run-to-failure unit with part of a random partner's degradation transplanted.
+def engine_mixed(table: np.ndarray, copies: int, seed: int, trend_cycles: int = 21) -> np.ndarray:
+    """`copies` copies (only the copies) of every run-to-failure unit, each given part of a random
+    partner's wear: new engines that, unlike time-warped ones, age differently at the same cycle.
 
     Aligned at failure, a unit's rows get w·(partner trend - own trend) added (w ~ U(0.25, 0.75), a
-    trend is a centred `trend`-cycle moving average), so the copy keeps its own sensor noise but wears
-    along a path between the two engines. Before the partner's first cycle its first trend value holds.
+    trend is a centred `trend_cycles` moving average), so the copy keeps its cycles and its own sensor
+    noise but wears along a path between the two engines. Before the partner's first cycle its first
+    trend value holds. Copy k of unit u gets the id u + k·(the table's largest id).
     """
     if copies <= 0:
         return table[:0]
     rng = np.random.default_rng(seed)
-    units, first, count = np.unique(table[:, 0], return_index=True, return_counts=True)
+    units, count = np.unique(table[:, 0], return_counts=True)
     rows = table[np.lexsort((table[:, 1], table[:, 0]))]
     starts = np.r_[0, np.cumsum(count)[:-1]]
-    trends = [_moving_average(rows[s : s + n, 2:], trend) for s, n in zip(starts, count)]
+    trends = [_moving_average(rows[s : s + n, 2:], trend_cycles) for s, n in zip(starts, count)]
     offset, parts = int(table[:, 0].max()), []
     for k in range(1, copies + 1):
         for i, (s, n) in enumerate(zip(starts, count)):
@@ -220,7 +222,7 @@ def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
     half = width // 2
     padded = np.concatenate([np.repeat(x[:1], half, 0), x, np.repeat(x[-1:], half, 0)])
     c = np.cumsum(np.r_[np.zeros((1, x.shape[1])), padded], axis=0)
-    return (c[width:] - c[:-width])[: len(x)] / width
+    return (c[width:] - c[:-width]) / width
 
 
 def fitting_index(rows: np.ndarray, pre: Preprocessor, cfg: RunConfig) -> WindowIndex:
@@ -229,7 +231,7 @@ def fitting_index(rows: np.ndarray, pre: Preprocessor, cfg: RunConfig) -> Window
     Held-out and validation rows use `window_index` alone."""
     warped = time_warped(rows, cfg.train.time_warp)
     mixed = engine_mixed(rows, cfg.train.engine_mix, cfg.train.seed)
-    mixed[:, 0] += warped[:, 0].max()
+    mixed[:, 0] += warped[:, 0].max()  # ids above the warped copies'
     return window_index(np.concatenate([warped, mixed]), pre, cfg.data.min_cycles)
 
 

@@ -127,6 +127,7 @@ def test_padded_training_windows_match_device_padding(sim_table):
 
 
 def test_age_feature_is_the_cycle_column_on_both_sides(sim_table):
+    from edge_runtime.errors import RowError
     from edge_runtime.rows import JsonRowParser, RowParser
 
     pre = fit_preprocessor(sim_table, DataConfig(age_feature=True))
@@ -138,3 +139,5 @@ def test_age_feature_is_the_cycle_column_on_both_sides(sim_table):
     assert (unit, cycle) == (1, 7) and values[0] == 7.0  # the device reads the age from the row's cycle
     obj = {"unit": 1, "cycle": 7, **{f: 1.0 for f in LITERATURE_14}}
     assert JsonRowParser(pre.features).parse_obj(obj, "line 1")[2][0] == 7.0
+    with pytest.raises(RowError, match="line 2: no value for 'cycle'"):  # a timestamp is not an age
+        JsonRowParser(pre.features).parse_obj({"unit": 1, "ts": 7.0, **{f: 1.0 for f in LITERATURE_14}}, "line 2")
