@@ -161,8 +161,9 @@ gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault w
 
 # FD001 accuracy (pipeline.cv, pipeline.search, pipeline.ensemble, pipeline.final); configs in configs/search/.
 FD001_CHOSEN ?= lstm_w50_warp4_mix4_e2_age lstm32_w50_warp4_mix4_e3_age cnn1d_li_w50_warp_e13_age
+FD001_PREVIOUS ?= lstm_w50_warp4_e2 lstm32_w50_warp4_e5 cnn1d_li_w50_warp_e13
 FD001_SEARCH ?= artifacts/search-fd001
-.PHONY: fd001 fd001-search fd001-search-quick
+.PHONY: fd001 fd001-search fd001-search-quick fd001-check-split
 
 fd001-search: $(STAMP)  ## 5-fold CV of every configs/search/*.toml -> FD001_SEARCH/search.md (done candidates reused)
 	$(BIN)/prognos search configs/search/*.toml --out $(FD001_SEARCH) --folds 5
@@ -170,6 +171,11 @@ fd001-search: $(STAMP)  ## 5-fold CV of every configs/search/*.toml -> FD001_SEA
 fd001-search-quick: $(STAMP)  ## the search's quick version: FD001_CHOSEN, 3 folds, 1 epoch each (of 3-9x warped and mixed engines) -> artifacts/search-quick
 	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/search-quick --folds 3 --epochs 1
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/search-quick/$(c))
+
+fd001-check-split: $(STAMP)  ## FD001_CHOSEN and FD001_PREVIOUS on a second fold split (data.seed 1: other folds and cuts) -> artifacts/fd001-split1
+	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN) $(FD001_PREVIOUS),configs/search/$(c).toml) --out artifacts/fd001-split1 --folds 5 --split-seed 1
+	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/chosen.json > /dev/null
+	$(BIN)/prognos ensemble $(foreach c,$(FD001_PREVIOUS),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/previous.json > /dev/null
 
 fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, int8 bundle -> artifacts/fd001/final.json
 	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001/cv --folds 5

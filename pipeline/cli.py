@@ -108,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     se.add_argument("--data-dir", help="override every candidate's data folder")
     se.add_argument("--epochs", type=int, help="override every candidate's maximum epochs (quick searches)")
+    se.add_argument("--split-seed", type=int, help="override every candidate's data.seed: another split into "
+                    "folds and other test-protocol cuts, to check a choice on folds it was not selected on")
     en = sub.add_parser("ensemble", help="CV score of averaging search candidates' out-of-fold predictions")
     en.add_argument("cv_dirs", nargs="+", help="candidate folders with cv.json and oof.npz (same folds)")
     en.add_argument("--out", help="also write the summary to this JSON file")
@@ -367,7 +369,7 @@ def cmd_cv(args):
 def cmd_search(args):
     from pipeline.search import run_search
 
-    run_search(args.configs, args.out, args.folds, args.data_dir, args.epochs)
+    run_search(args.configs, args.out, args.folds, args.data_dir, args.epochs, args.split_seed)
     print((Path(args.out) / "search.md").read_text())
 
 
@@ -386,6 +388,11 @@ def cmd_ensemble(args):
         Path(args.out).write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: summary[k] for k in ("members", "params", "member_test_rmse", "member_rmse", "rmse_mean",
                                               "rmse_std", "coverage_mean", "test_protocol")}, indent=2))
+    t = summary["test_protocol"]
+    print(f"[prognos] average of {len(args.cv_dirs)}: CV RMSE {t['rmse_mean']:.2f} ± {t['rmse_std']:.2f} test protocol "
+          f"(NASA {t['score_per_100_engines_mean']:.0f} / 100 engines), {summary['rmse_mean']:.2f} ± "
+          f"{summary['rmse_std']:.2f} all windows; 90 % interval coverage {summary['coverage_mean']:.3f} / "
+          f"{t['coverage_mean']:.3f}", file=sys.stderr)
 
 
 def cmd_final(args):

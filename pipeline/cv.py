@@ -5,7 +5,8 @@ split of the fold's training engines, so the held-out engines influence nothing 
 score; with `train.patience = 0` there is no early stopping and no inner split: the fold trains on
 all its training engines for exactly `train.epochs` (a fixed budget, searched like any setting).
 Out-of-fold predictions give the CV RMSE / NASA score (mean ± std over folds) and an honest
-coverage of the conformal RUL interval: fold i's interval is calibrated on the other folds.
+coverage of the conformal RUL interval: fold i's interval is calibrated on the other folds
+(`calibration_set`: their windows and their test-protocol cuts, weighted equally).
 
 Two metrics, both on held-out engines only:
 - all windows: every window of a held-out engine ending at cycle >= min_cycles (many windows, stable);
@@ -118,6 +119,22 @@ def save_oof(folds: list[dict], path: Path):
     np.savez_compressed(path, **arrays)
 
 
+def calibration_set(folds: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(pred, true) a RUL interval is fitted on: every held-out window, plus the test-protocol cuts
+    repeated to the same total weight.
+
+    A device asks about every window of a life; the test protocol (and NASA's test set) asks about
+    one point per engine between 30 and 95 % of its life, where errors are larger. Fitted on the
+    windows alone, the FD001 interval covered 0.90 of them but 0.867 of the cuts on a second fold
+    split; fitted on the cuts alone, 0.90 of the cuts but 0.927 of the windows. Equal weights kept
+    both inside 0.88-0.92 on both splits.
+    """
+    pred, true = (np.concatenate([f[k] for f in folds]) for k in ("pred", "true"))
+    cut_pred, cut_true = (np.concatenate([f[k] for f in folds]) for k in ("cut_pred", "cut_true"))
+    r = max(1, len(pred) // max(1, len(cut_pred)))
+    return np.r_[pred, np.tile(cut_pred, r)], np.r_[true, np.tile(cut_true, r)]
+
+
 def summarize(folds: list[dict], coverage: float) -> dict:
     """Both metrics per fold, mean ± std over folds; coverage of fold i's interval fitted on the others."""
     per_fold = [rul_metrics(f["pred"], f["true"]) for f in folds]
@@ -125,8 +142,7 @@ def summarize(folds: list[dict], coverage: float) -> dict:
     covered, covered_test = [], []
     for i, f in enumerate(folds):
         others = [g for j, g in enumerate(folds) if j != i]
-        spec = fit_conformal(np.concatenate([g["pred"] for g in others]),
-                             np.concatenate([g["true"] for g in others]), coverage)
+        spec = fit_conformal(*calibration_set(others), coverage)
         covered.append(empirical_coverage(f["pred"], f["true"], spec))
         covered_test.append(empirical_coverage(f["cut_pred"], f["cut_true"], spec))
     rmse = np.array([m["rmse"] for m in per_fold])

@@ -4,8 +4,9 @@ unit, exported, and given a conformal interval calibrated on out-of-fold residua
 Model selection is done (`prognos search`); nothing here looks at held-out data again:
 - each member trains on all training units for the median best epoch of its CV folds, with no
   validation split and no early stopping (there is nothing left to stop on honestly);
-- the bundle's interval is fitted on the out-of-fold residuals of the same configuration's CV
-  (the final model's own residuals are training residuals and would give too narrow an interval);
+- the bundle's interval is fitted on the out-of-fold residuals of the same configuration's CV,
+  windows and test-protocol cuts (pipeline.cv.calibration_set; the final model's own residuals are
+  training residuals and would give too narrow an interval);
 - the int8-vs-fp32 parity (export.run) runs on windows of training units: it measures what
   quantization changes in the same model on the same inputs, not generalization. The accuracy to
   quote is the CV one, written next to it into final.json, with the CV plots of the average
@@ -24,8 +25,9 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.intervals import fit_conformal
 from pipeline import cmapss
 from pipeline.config import RunConfig
+from pipeline.cv import calibration_set
 from pipeline.dataset import fit_preprocessor, fitting_index
-from pipeline.ensemble import average_oof, build_ensemble, score_ensemble
+from pipeline.ensemble import average_oof, build_ensemble, folds_of, score_ensemble
 
 FORMATS = ("tflite_fp32", "tflite_int8_fused")  # the fused int8 LSTM is the small file (README: compression)
 
@@ -95,8 +97,9 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
 def _calibrate_bundles(run_dir: Path, parity: dict, formats, cv_dirs, coverage: float, cv: dict) -> dict:
     """Replace each bundle's interval with one fitted on out-of-fold residuals; CV metrics in the manifest."""
     oof = average_oof(cv_dirs)
-    spec = fit_conformal(oof["pred"], oof["true"], coverage)
-    spec.update(calibration=f"out-of-fold residuals of the CV ({len(cv_dirs)} member(s), {len(oof['pred'])} windows)",
+    spec = fit_conformal(*calibration_set(folds_of(oof)), coverage)
+    spec.update(calibration=f"out-of-fold residuals of the CV ({len(cv_dirs)} member(s)): {len(oof['pred'])} "
+                            f"windows and {len(oof['cut_pred'])} test-protocol cuts, weighted equally",
                 coverage_out_of_fold=cv["coverage_mean"],
                 coverage_out_of_fold_test_protocol=cv["test_protocol"]["coverage_mean"])
     for name in formats:

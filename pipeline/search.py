@@ -17,7 +17,8 @@ from pipeline.config import RunConfig
 from pipeline.cv import cross_validate
 
 
-def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, epochs: int | None = None) -> list:
+def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, epochs: int | None = None,
+               split_seed: int | None = None) -> list:
     out = Path(out_dir)
     rows = []
     for path in config_paths:
@@ -26,6 +27,8 @@ def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, e
             cfg.data.data_dir = data_dir
         if epochs:
             cfg.train.epochs = epochs
+        if split_seed is not None:  # other engines per fold and other cuts: folds no selection looked at
+            cfg.data.seed = split_seed
         name = Path(path).stem
         summary = _cached(out / name / "cv.json", cfg, k)
         if summary is None:

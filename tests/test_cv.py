@@ -45,6 +45,10 @@ def test_search_runs_cv_and_ranks(sim_dir, tmp_path):
     mtime = (tmp_path / "search" / "lstm8" / "cv.json").stat().st_mtime_ns
     assert run_search(paths[:1], tmp_path / "search", k=2, data_dir=str(sim_dir))[0]["candidate"] == "lstm8"
     assert (tmp_path / "search" / "lstm8" / "cv.json").stat().st_mtime_ns == mtime  # cached, not rerun
+    run_search(paths[:1], tmp_path / "split1", k=2, data_dir=str(sim_dir), split_seed=1)  # a second fold split
+    other = np.load(tmp_path / "split1" / "lstm8" / "oof.npz")
+    assert json.loads((tmp_path / "split1" / "lstm8" / "cv.json").read_text())["config"]["data"]["seed"] == 1
+    assert not np.array_equal(other["cut_cycle"], oof["cut_cycle"])  # other folds and other cuts
 
 
 def test_truncation_points_follow_the_simulator_truncation(sim_dir):
@@ -91,3 +95,15 @@ def test_fixed_budget_fold_trains_on_every_training_engine(sim_dir, monkeypatch,
     lives += [round(s * life) for s in warp for life in lives]
     assert seen["val"] is None and seen["n"] == sum(life - 29 for life in lives)
     assert fold["best_epoch"] == 2 and set(fold["unit"]) == {1, 2, 3, 4}
+
+
+def test_interval_calibration_weighs_windows_and_test_protocol_cuts_equally():
+    from pipeline.cv import calibration_set
+
+    folds = [{"pred": np.array([1.0, 2, 3]), "true": np.array([1.0, 2, 4]),
+              "cut_pred": np.array([50.0]), "cut_true": np.array([60.0])},
+             {"pred": np.array([4.0, 5, 6]), "true": np.array([4.0, 5, 5]),
+              "cut_pred": np.array([70.0]), "cut_true": np.array([90.0])}]
+    pred, true = calibration_set(folds)
+    assert pred.tolist() == [1, 2, 3, 4, 5, 6, 50, 70, 50, 70, 50, 70]  # 6 windows, 2 cuts x 3
+    assert true.tolist() == [1, 2, 4, 4, 5, 5, 60, 90, 60, 90, 60, 90]

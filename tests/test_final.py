@@ -55,7 +55,8 @@ def test_ensemble_refuses_members_on_other_folds(searched, tmp_path):
 def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(searched, tmp_path):
     from edge_runtime.bundle import Bundle
     from models.kerasapi import keras
-    from pipeline.ensemble import average_oof
+    from pipeline.cv import calibration_set
+    from pipeline.ensemble import average_oof, folds_of
     from pipeline.final import final_run
 
     run = tmp_path / "final"
@@ -71,7 +72,7 @@ def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(search
     oof = average_oof(searched)
     for name in ("tflite_fp32", "tflite_int8"):
         bundle = Bundle(run / "bundles" / name)
-        assert bundle.interval["half_width"] == fit_conformal(oof["pred"], oof["true"], 0.9)["half_width"]
+        assert bundle.interval["half_width"] == fit_conformal(*calibration_set(folds_of(oof)), 0.9)["half_width"]
         assert result["bundles"][name]["size_bytes"] == (run / "bundles" / name / "model.tflite").stat().st_size
     assert json.loads((run / "final.json").read_text())["cv"]["test_protocol"]["rmse_mean"] > 0
     for png in ("cv_rul_per_engine.png", "cv_error_histogram.png", "cv_folds.png"):  # the average's CV plots
