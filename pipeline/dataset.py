@@ -202,6 +202,8 @@ def engine_mixed(table: np.ndarray, copies: int, seed: int, trend_cycles: int = 
         return table[:0]
     rng = np.random.default_rng(seed)
     units, count = np.unique(table[:, 0], return_counts=True)
+    if len(units) < 2:
+        raise ConfigError(f"train.engine_mix {copies} needs at least 2 training units to mix, got {len(units)}")
     rows = table[np.lexsort((table[:, 1], table[:, 0]))]
     starts = np.r_[0, np.cumsum(count)[:-1]]
     trends = [_moving_average(rows[s : s + n, 2:], trend_cycles) for s, n in zip(starts, count)]

@@ -65,6 +65,8 @@ def test_engine_mixed_copies_keep_their_life_and_noise_and_wear_toward_a_partner
             step = np.abs(np.diff(copy[:, 2:] - src[:, 2:], axis=0)).max()
             assert step < np.abs(np.diff(src[:, 2:], axis=0)).max()  # a smooth shift: the copy keeps its noise
     assert len(engine_mixed(table, 0, seed=0)) == 0
+    with pytest.raises(ConfigError, match="train.engine_mix 2 needs at least 2 training units to mix, got 1"):
+        engine_mixed(rows_of(sim_table, [1]), 2, seed=0)
 
 
 def test_normalization_fitted_on_training_units_only(sim_table):
