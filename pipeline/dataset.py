@@ -174,15 +174,15 @@ def time_warped(table: np.ndarray, factors) -> np.ndarray:
         return table
     if any(not 0.5 <= s <= 2 for s in factors):
         raise ConfigError(f"train.time_warp {list(factors)}; expected stretch factors between 0.5 and 2")
-    _, count = np.unique(table[:, 0], return_counts=True)
-    sorted_rows = table[np.lexsort((table[:, 1], table[:, 0]))]  # by unit, then cycle
+    units = _by_unit(table)
     offset, parts = int(table[:, 0].max()), [table]
     for k, s in enumerate(factors, start=1):
-        for start, n in zip(np.r_[0, np.cumsum(count)[:-1]], count):
+        for unit in units:
+            n = len(unit)
             life = max(2, round(s * n))
             src = np.minimum(n - 1, ((np.arange(life) + 0.5) / s).astype(int))
             src[-1] = n - 1
-            rows = sorted_rows[start + src].copy()
+            rows = unit[src]  # fancy indexing: a copy
             rows[:, 0] += k * offset
             rows[:, 1] = np.arange(1, life + 1)
             parts.append(rows)
@@ -201,22 +201,27 @@ def engine_mixed(table: np.ndarray, copies: int, seed: int, trend_cycles: int = 
     if copies <= 0:
         return table[:0]
     rng = np.random.default_rng(seed)
-    units, count = np.unique(table[:, 0], return_counts=True)
+    units = _by_unit(table)
     if len(units) < 2:
         raise ConfigError(f"train.engine_mix {copies} needs at least 2 training units to mix, got {len(units)}")
-    rows = table[np.lexsort((table[:, 1], table[:, 0]))]
-    starts = np.r_[0, np.cumsum(count)[:-1]]
-    trends = [_moving_average(rows[s : s + n, 2:], trend_cycles) for s, n in zip(starts, count)]
+    trends = [_moving_average(unit[:, 2:], trend_cycles) for unit in units]
     offset, parts = int(table[:, 0].max()), []
     for k in range(1, copies + 1):
-        for i, (s, n) in enumerate(zip(starts, count)):
+        for i, unit in enumerate(units):
+            n = len(unit)
             j = (i + rng.integers(1, len(units))) % len(units)
             partner = trends[j][np.maximum(0, len(trends[j]) - n + np.arange(n))]
-            copy = rows[s : s + n].copy()
+            copy = unit.copy()
             copy[:, 2:] += rng.uniform(0.25, 0.75) * (partner - trends[i])
             copy[:, 0] += k * offset
             parts.append(copy)
     return np.concatenate(parts)
+
+
+def _by_unit(table: np.ndarray) -> list[np.ndarray]:
+    """Each unit's rows in cycle order (views of one sorted copy), units in id order."""
+    rows = table[np.lexsort((table[:, 1], table[:, 0]))]
+    return np.split(rows, np.flatnonzero(np.diff(rows[:, 0])) + 1)
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
