@@ -36,13 +36,14 @@ EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EP
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-$(STAMP): pyproject.toml
+# two distributions in one namespace: prognos-edge (edge_runtime/, what a device installs) and prognos
+$(STAMP): pyproject.toml edge_runtime/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,edge,dev]"
+	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev]"
 	@touch $@
 
-venv: $(STAMP)  ## create .venv and install prognos with [train,edge,dev]
+venv: $(STAMP)  ## create .venv and install prognos-edge + prognos[train,dev] (editable)
 
 demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (embedded default)
 	$(BIN)/prognos demo $(TRAIN_FLAGS)
@@ -113,18 +114,18 @@ deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG) and install it on DEVICE (a 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts
 
-# Training at scale (pipeline.distribute, pipeline.tfdata): see `prognos train --help` for --strategy.
+# Training at scale (pipeline/scale/): see `prognos train --help` for --strategy.
 WORKERS ?= 2
 UNITS ?= 10000
 .PHONY: train-multiworker scale
 
 train-multiworker: $(STAMP)  ## train RUN on WORKERS local processes (MultiWorkerMirroredStrategy, TF_CONFIG)
-	$(BIN)/python -m pipeline.multiworker --workers $(WORKERS) -- train $(TRAIN_FLAGS)
+	$(BIN)/python -m prognos.pipeline.scale.multiworker --workers $(WORKERS) -- train $(TRAIN_FLAGS)
 
 scale: $(STAMP)  ## stream a simulated fleet of UNITS engines through tf.data: windows/s, peak RSS
 	$(BIN)/prognos scale --units $(UNITS)
 
-# Vibration use case (pipeline.vibration): bearing fault classification, DSP shared with the device.
+# Vibration use case (pipeline/vibration/): bearing fault classification, DSP shared with the device.
 VIB_RUN ?= artifacts/$(if $(DATA_DIR),$(notdir $(abspath $(DATA_DIR)))-vibration,vibration-demo)
 VIB_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(PATIENCE),--patience $(PATIENCE)) \
 	$(if $(CLASSES),--classes $(CLASSES)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))
@@ -159,7 +160,7 @@ anomaly-vibration: $(STAMP)  ## dense autoencoder and VAE on healthy windows (DA
 gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault windows, without / oversampled / with cGAN windows
 	$(BIN)/prognos vibration-gan --run $(VIB_RUN)-gan $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
 
-# FD001 accuracy (pipeline.cv, pipeline.search, pipeline.ensemble, pipeline.final); configs in configs/search/.
+# FD001 accuracy (pipeline/rul/: cv, search, ensemble, final); configs in configs/search/.
 FD001_CHOSEN ?= lstm_w50_warp4_mix4_e2_age lstm32_w50_warp4_mix4_e3_age cnn1d_li_w50_warp_e13_age
 FD001_PREVIOUS ?= lstm_w50_warp4_e2 lstm32_w50_warp4_e5 cnn1d_li_w50_warp_e13
 FD001_SEARCH ?= artifacts/search-fd001

@@ -17,7 +17,7 @@ import operator
 from collections import deque
 from dataclasses import dataclass
 
-from edge_runtime.errors import ConfigError
+from prognos.edge_runtime.errors import ConfigError
 
 COMPARATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.errors import BundleError
+from prognos.edge_runtime.errors import BundleError
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,16 @@ import time
 
 import numpy as np
 
-from edge_runtime.bundle import Bundle
-from edge_runtime.feed import Feeder
-from edge_runtime.service import to_json_line
-from edge_runtime.soak import generate
-from edge_runtime.stream import StreamEngine
-from edge_runtime.timing import machine_info, peak_rss_mb, rss_mb, time_calls
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.feed import Feeder
+from prognos.edge_runtime.service import to_json_line
+from prognos.edge_runtime.soak import generate
+from prognos.edge_runtime.stream import StreamEngine
+from prognos.edge_runtime.timing import machine_info, peak_rss_mb, rss_mb, time_calls
 
-_PROBE = ("import time; t = time.perf_counter(); from edge_runtime.bundle import Bundle; b = Bundle({path!r}); "
+_PROBE = ("import time; t = time.perf_counter(); from prognos.edge_runtime.bundle import Bundle; b = Bundle({path!r}); "
           "dt = time.perf_counter() - t; cpu = time.process_time(); "
-          "from edge_runtime.bench import probe_rss; print(dt, cpu, probe_rss(b))")
+          "from prognos.edge_runtime.bench import probe_rss; print(dt, cpu, probe_rss(b))")
 
 
 def probe_rss(bundle: Bundle) -> float:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime import dsp_spec
-from edge_runtime.backends import open_backend
-from edge_runtime.errors import BundleError, ConfigError
-from edge_runtime.features import Preprocessor
+from prognos.edge_runtime import dsp_spec
+from prognos.edge_runtime.backends import open_backend
+from prognos.edge_runtime.errors import BundleError, ConfigError
+from prognos.edge_runtime.features import Preprocessor
 
 SCHEMA_VERSION = 1
 REQUIRED = ("schema_version", "task", "format", "model_file", "sha256", "inputs", "outputs",

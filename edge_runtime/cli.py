@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edge_runtime.errors import PrognosError
+from prognos.edge_runtime.errors import PrognosError
 
 INPUT_HELP = ("Rows: C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
               "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}.")
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
 
 
 def _service_config(args):
-    from edge_runtime.config import ServiceConfig
+    from prognos.edge_runtime.config import ServiceConfig
 
     cfg = ServiceConfig.load(args.config) if getattr(args, "config", None) else ServiceConfig()
     for flag, key in (("bundle", "bundle"), ("input", "input"), ("threads", "threads"), ("rul_alert", "rul_alert"),
@@ -111,7 +111,7 @@ def _service_config(args):
 
 
 def cmd_predict(args) -> int:
-    from edge_runtime.service import Service
+    from prognos.edge_runtime.service import Service
 
     cfg = _service_config(args)
     if args.alerts is None:
@@ -121,7 +121,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from edge_runtime.service import Service
+    from prognos.edge_runtime.service import Service
 
     return Service(_service_config(args)).run()
 
@@ -129,8 +129,8 @@ def cmd_serve(args) -> int:
 def cmd_classify(args) -> int:
     import json
 
-    from edge_runtime.bundle import Bundle
-    from edge_runtime.vibration import read_samples, vibration_stream
+    from prognos.edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.vibration import read_samples, vibration_stream
 
     bundle = Bundle(args.bundle, num_threads=args.threads)
     if args.expect is not None and args.expect not in bundle.classes:
@@ -151,8 +151,8 @@ def cmd_anomaly(args) -> int:
     """JSON line per window, then a summary {windows, anomalous, fraction} on stderr."""
     import json
 
-    from edge_runtime.bundle import Bundle
-    from edge_runtime.vibration import read_samples, vibration_stream
+    from prognos.edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.vibration import read_samples, vibration_stream
 
     outs = vibration_stream(Bundle(args.bundle, num_threads=args.threads), read_samples(args.input), "anomaly")
     for o in outs:
@@ -166,7 +166,7 @@ def cmd_anomaly(args) -> int:
 def cmd_bench(args) -> int:
     import json
 
-    from edge_runtime.bench import bench, table
+    from prognos.edge_runtime.bench import bench, table
 
     result = bench(args.bundle, args.seconds, probes=args.probes)
     print(json.dumps(result, indent=2) if args.json else table(result))
@@ -176,7 +176,7 @@ def cmd_bench(args) -> int:
 def cmd_soak(args) -> int:
     import json
 
-    from edge_runtime.soak import soak
+    from prognos.edge_runtime.soak import soak
 
     r = soak(args.bundle, args.rows, args.malformed, args.assets, args.format, args.every, args.max_growth_mb)
     print(json.dumps(r))
@@ -184,7 +184,7 @@ def cmd_soak(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    from edge_runtime.deploy import deploy
+    from prognos.edge_runtime.deploy import deploy
 
     rid = deploy(args.bundle, args.device, args.config)
     print(f"[prognos-deploy] release {rid} installed and healthy on {args.device}")
@@ -198,11 +198,11 @@ def cmd_healthcheck(args) -> int:
     import urllib.error
     import urllib.request
 
-    from edge_runtime.config import ServiceConfig
+    from prognos.edge_runtime.config import ServiceConfig
 
     cfg = ServiceConfig.load(args.config)
     if args.check_bundle:
-        from edge_runtime.bundle import Bundle
+        from prognos.edge_runtime.bundle import Bundle
 
         print(f"bundle {cfg.bundle} verified: sha256 {Bundle(cfg.bundle).sha256[:12]}")
         return 0

@@ -9,9 +9,9 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from edge_runtime.alerts import Rule
-from edge_runtime.errors import ConfigError
-from edge_runtime.stream import StreamConfig
+from prognos.edge_runtime.alerts import Rule
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.stream import StreamConfig
 
 
 @dataclass

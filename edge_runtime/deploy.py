@@ -1,7 +1,8 @@
 """`prognos-edge deploy` (`make deploy DEVICE=… BUNDLE=…`): package a bundle and install it on a device.
 
-The package is one release folder: the project wheel (`pip wheel --no-deps`), requirements-edge.txt
-(the `[edge]` extra's requirements only), the verified bundle, edge.toml (the service config, its
+The package is one release folder: the device distribution's wheel (prognos-edge, built from
+edge_runtime/ with `pip wheel --no-deps`: no training-side module), requirements-edge.txt (its
+requirements), the verified bundle, edge.toml (the service config, its
 `bundle` pointing at the packaged copy), the systemd unit, install.sh and supervise.sh. DEVICE is a
 local folder or ssh://user@host[:port]/path; the release is copied to DEVICE/releases/<id> (rsync
 over ssh for a remote device) and install.sh runs there: venv, pip install, switch the `current`
@@ -20,13 +21,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-from edge_runtime.bundle import Bundle
-from edge_runtime.config import ServiceConfig
-from edge_runtime.errors import ConfigError, PrognosError
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.config import ServiceConfig
+from prognos.edge_runtime.errors import ConfigError, PrognosError
 
-ROOT = Path(__file__).resolve().parents[1]
-DEVICE_FILES = Path(__file__).resolve().parent / "device"
-PACKAGES = ("pipeline", "models", "export", "edge_runtime")
+EDGE = Path(__file__).resolve().parent  # the prognos-edge source folder (edge_runtime/, with its pyproject.toml)
+DEVICE_FILES = EDGE / "device"
 FORWARD_ENV = ("PROGNOS_PYTHON", "PROGNOS_DEPLOY_PIP_ARGS", "PROGNOS_DEPLOY_VENV_ARGS", "PROGNOS_DEPLOY_SITE",
                "PROGNOS_DEPLOY_INIT", "PROGNOS_DEPLOY_HEALTH_TIMEOUT", "PROGNOS_DEPLOY_KEEP")
 DEFAULT_CONFIG = """# prognos edge service on the device (written by `prognos-edge deploy`; see edge_runtime/config.py)
@@ -45,23 +45,21 @@ class DeployError(PrognosError):
 
 
 def edge_requirements() -> list[str]:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["edge"]
+    return tomllib.loads((EDGE / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
 def build_wheel(out: Path) -> Path:
-    """The project wheel, built from a clean copy of the sources (the work tree stays untouched)."""
-    if not (ROOT / "pyproject.toml").is_file():
-        raise DeployError(f"{ROOT}: no pyproject.toml; deploy runs from a source checkout of prognos")
+    """The prognos-edge wheel, built from a clean copy of edge_runtime/ (the work tree stays untouched)."""
+    if not (EDGE / "pyproject.toml").is_file():
+        raise DeployError(f"{EDGE}: no pyproject.toml; deploy runs from a source checkout of prognos")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy2(ROOT / name, tmp)
-        for pkg in PACKAGES:
-            shutil.copytree(ROOT / pkg, Path(tmp) / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        src = Path(tmp) / "edge_runtime"
+        shutil.copytree(EDGE, src, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build"))
         r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                            "-w", str(out), tmp], capture_output=True, text=True)
+                            "-w", str(out), str(src)], capture_output=True, text=True)
     if r.returncode != 0:
         raise DeployError(f"pip wheel failed:\n{r.stderr[-2000:]}")
-    return next(out.glob("prognos-*.whl"))
+    return next(out.glob("prognos_edge-*.whl"))
 
 
 def service_config(config: str | None) -> str:

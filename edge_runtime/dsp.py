@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.errors import ConfigError, DataError
+from prognos.edge_runtime.errors import ConfigError, DataError
 
 TIME_FEATURES = ("rms", "kurtosis", "crest_factor", "peak_to_peak")
 

@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from edge_runtime import dsp
-from edge_runtime.errors import ConfigError, DataError
-from edge_runtime.resample import angular_resample
+from prognos.edge_runtime import dsp
+from prognos.edge_runtime.errors import ConfigError, DataError
+from prognos.edge_runtime.resample import angular_resample
 
 KINDS = ("raw", "time_features", "fft", "envelope_spectrum", "spectrogram", "log_mel")
 NORMS = ("none", "global", "per_bin")

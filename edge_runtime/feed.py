@@ -14,9 +14,9 @@ import sys
 import time
 from collections import defaultdict
 
-from edge_runtime.errors import RowError
-from edge_runtime.rows import JsonRowParser, make_parser
-from edge_runtime.stream import StreamEngine
+from prognos.edge_runtime.errors import RowError
+from prognos.edge_runtime.rows import JsonRowParser, make_parser
+from prognos.edge_runtime.stream import StreamEngine
 
 TOO_LONG = object()  # stands for a dropped over-long line
 MAX_PAYLOAD = 1 << 20  # bytes of one MQTT message (a JSON list of rows)

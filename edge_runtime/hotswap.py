@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.bundle import Bundle
-from edge_runtime.errors import BundleError, PrognosError
-from edge_runtime.stream import StreamEngine, check_compatible
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.errors import BundleError, PrognosError
+from prognos.edge_runtime.stream import StreamEngine, check_compatible
 
 
 def verify(path, running: Bundle, num_threads: int = 1) -> Bundle:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from edge_runtime.errors import ConfigError
+from prognos.edge_runtime.errors import ConfigError
 
 
 def fit_conformal(pred, true, coverage: float = 0.9, edges=(40.0, 80.0, 110.0)) -> dict:

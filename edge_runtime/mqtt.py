@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import threading
 
-from edge_runtime.config import MqttConfig
-from edge_runtime.errors import ConfigError
+from prognos.edge_runtime.config import MqttConfig
+from prognos.edge_runtime.errors import ConfigError
 
 _TOPIC_UNSAFE = str.maketrans({"/": "_", "+": "_", "#": "_"})
 MAX_QUEUED = 10_000  # outgoing messages paho may hold; beyond that a publish is dropped (and counted)

@@ -19,8 +19,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from edge_runtime.dsp import check_int, check_rate, check_signal
-from edge_runtime.errors import ConfigError, DataError
+from prognos.edge_runtime.dsp import check_int, check_rate, check_signal
+from prognos.edge_runtime.errors import ConfigError, DataError
 
 
 def resample(x, num: int) -> np.ndarray:

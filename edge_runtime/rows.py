@@ -12,8 +12,8 @@ import json
 import math
 from collections import Counter
 
-from edge_runtime.errors import DataError, RowError
-from edge_runtime.schema import CMAPSS_COLUMNS, N_COLUMNS
+from prognos.edge_runtime.errors import DataError, RowError
+from prognos.edge_runtime.schema import CMAPSS_COLUMNS, N_COLUMNS
 
 ASSET_KEYS = ("unit", "asset")
 TIME_KEYS = ("cycle", "ts")

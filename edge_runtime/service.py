@@ -16,13 +16,13 @@ import sys
 import threading
 import time
 
-from edge_runtime.bundle import Bundle
-from edge_runtime.config import ServiceConfig
-from edge_runtime.errors import ConfigError
-from edge_runtime.feed import Feeder, read_line_batches
-from edge_runtime.hotswap import BundleWatcher, try_swap
-from edge_runtime.metrics import prometheus
-from edge_runtime.stream import StreamEngine
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.config import ServiceConfig
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.feed import Feeder, read_line_batches
+from prognos.edge_runtime.hotswap import BundleWatcher, try_swap
+from prognos.edge_runtime.metrics import prometheus
+from prognos.edge_runtime.stream import StreamEngine
 
 STALE_SECONDS = 5.0  # /healthz fails when the main loop has not ticked for this long
 
@@ -97,7 +97,7 @@ class Service:
         self._signals()
         finite = self._start_inputs()
         if self.cfg.http.port:
-            from edge_runtime.httpd import start_http
+            from prognos.edge_runtime.httpd import start_http
 
             self.http = start_http(self, self.cfg.http.host, self.cfg.http.port)
         preds_sink = _Sink(self.cfg.predictions)
@@ -181,7 +181,7 @@ class Service:
         if from_mqtt and not self.cfg.mqtt.host:
             raise ConfigError("input 'mqtt' needs [mqtt] host = \"...\" (or --mqtt HOST:PORT)")
         if self.cfg.mqtt.host:  # with another input, MQTT only publishes
-            from edge_runtime.mqtt import MqttIO
+            from prognos.edge_runtime.mqtt import MqttIO
 
             self.mqtt = MqttIO(self.cfg.mqtt, self.queue, self.log, subscribe=from_mqtt)
             self.mqtt.start()

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 
-from edge_runtime.timing import rss_mb
+from prognos.edge_runtime.timing import rss_mb
 
 TEXT_FAULTS = {"garbage": "malformed", "short": "malformed", "nan": "non_finite", "word": "malformed",
                "dup": "duplicate_cycle", "old": "out_of_order", "long": "too_long"}
@@ -30,7 +30,7 @@ JSON_FAULTS = {"garbage": "malformed", "word": "wrong_type", "missing": "missing
 def generate(out, features: list[str], means, stds, rows: int, assets: int, malformed: float, fmt: str,
              seed: int = 0) -> Counter:
     """Write the stream to the binary file `out`; returns the injected faults by expected reason."""
-    from edge_runtime.schema import CMAPSS_COLUMNS
+    from prognos.edge_runtime.schema import CMAPSS_COLUMNS
 
     rng = random.Random(seed)
     cols = {c: (means[features.index(c)], stds[features.index(c)]) if c in features else (0.0, 1.0)
@@ -79,12 +79,12 @@ def _line(fmt: str, kind, unit: int, c: int, values: dict, features: list[str]) 
 
 def soak(bundle_dir, rows: int, malformed: float, assets: int = 100, fmt: str = "text", every: float = 1.0,
          max_growth_mb: float = 5.0, seed: int = 0) -> dict:
-    from edge_runtime.config import ServiceConfig
-    from edge_runtime.service import Service
+    from prognos.edge_runtime.config import ServiceConfig
+    from prognos.edge_runtime.service import Service
 
     cfg = ServiceConfig(bundle=str(bundle_dir), predictions="/dev/null", alerts="/dev/null", log_rejected=0)
     service = Service(cfg, log=lambda msg: None)
-    gen = subprocess.Popen([sys.executable, "-m", "edge_runtime.soak", str(bundle_dir), str(rows), str(malformed),
+    gen = subprocess.Popen([sys.executable, "-m", "prognos.edge_runtime.soak", str(bundle_dir), str(rows), str(malformed),
                             str(assets), fmt, str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     service.source = gen.stdout
     samples, stop = [], threading.Event()
@@ -116,7 +116,7 @@ def _report(stats, injected: Counter, samples, rows: int, seconds: float, max_gr
 
 
 def _generator_main(argv) -> None:
-    from edge_runtime.bundle import read_manifest
+    from prognos.edge_runtime.bundle import read_manifest
 
     bundle_dir, rows, malformed, assets, fmt, seed = argv
     pre = read_manifest(bundle_dir)["preprocessing"]

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.alerts import AlertTracker, Rule, rules_from_manifest
-from edge_runtime.bundle import Bundle
-from edge_runtime.dsp import reconstruction_mse
-from edge_runtime.errors import BundleError, ConfigError, RowError
-from edge_runtime.metrics import StreamStats
+from prognos.edge_runtime.alerts import AlertTracker, Rule, rules_from_manifest
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.dsp import reconstruction_mse
+from prognos.edge_runtime.errors import BundleError, ConfigError, RowError
+from prognos.edge_runtime.metrics import StreamStats
 
 
 @dataclass

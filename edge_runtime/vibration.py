@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime import dsp_spec
-from edge_runtime.bundle import Bundle
-from edge_runtime.errors import BundleError, DataError
-from edge_runtime.stream import OUTPUTS
+from prognos.edge_runtime import dsp_spec
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.errors import BundleError, DataError
+from prognos.edge_runtime.stream import OUTPUTS
 
 
 def read_samples(path) -> np.ndarray:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.timing import machine_info
-from export.bundle import library_versions
+from prognos.edge_runtime.timing import machine_info
+from prognos.export.bundle import library_versions
 
 DEFAULT_FORMATS = ["keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic", "tflite_int8", "onnx_fp32", "onnx_int8"]
 # formats whose matmuls run in int8 use the int8 peak (names containing these); dynamic-range ("hybrid")
@@ -44,7 +44,7 @@ def git_commit() -> str | None:
 
 def model_macs(model) -> tuple[int | None, str | None]:
     try:
-        from models.macs import count_macs
+        from prognos.models.macs import count_macs
     except ImportError as e:
         return None, f"models.macs not available ({e})"
     try:
@@ -53,12 +53,10 @@ def model_macs(model) -> tuple[int | None, str | None]:
         return None, f"{type(e).__name__}: {e}"
 
 
-def _validation(run_dir: Path, tmp: Path):
+def _validation(trained, tmp: Path):
     """Validation windows + true RUL into an .npz for the cells; MACs of the Keras model."""
-    from export.run import load_run
-
-    model, pre, _, val = load_run(run_dir)
-    path = tmp / f"{run_dir.name}-val.npz"
+    model, pre, val = trained.model, trained.pre, trained.val
+    path = tmp / f"{Path(trained.out).name}-val.npz"
     np.savez(path, x=val.x.astype(np.float32), true=val.y * pre.rul_cap, rul_cap=pre.rul_cap)
     return path, model_macs(model)
 
@@ -70,7 +68,7 @@ def _sizes(path: Path) -> dict:
 
 def _run_cell(spec: dict, timeout: float) -> dict:
     try:
-        r = subprocess.run([sys.executable, "-m", "export.bench_cell", json.dumps(spec)], capture_output=True,
+        r = subprocess.run([sys.executable, "-m", "prognos.export.bench_cell", json.dumps(spec)], capture_output=True,
                            text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
@@ -120,7 +118,7 @@ def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
             r["x_bound"] = float(f"{r['p50_us'] / r['bound_us']:.4g}")
 
 
-def bench_runs(runs, formats=None, threads=(1, 2), min_seconds: float = 1.0, batch: int = 256,
+def bench_runs(runs, load, formats=None, threads=(1, 2), min_seconds: float = 1.0, batch: int = 256,
                out: Path | None = None, peak_seconds: float = 0.5) -> dict:
     formats = formats or DEFAULT_FORMATS
     print(f"[prognos] measuring the peak MAC rate of this CPU ({', '.join(map(str, threads))} threads)", flush=True)
@@ -129,7 +127,7 @@ def bench_runs(runs, formats=None, threads=(1, 2), min_seconds: float = 1.0, bat
     with tempfile.TemporaryDirectory(prefix="prognos-bench-") as tmp:
         for run_dir in map(Path, runs):
             print(f"[prognos] bench {run_dir}: {len(formats)} formats x {len(threads)} thread counts", flush=True)
-            val, (macs, macs_error) = _validation(run_dir, Path(tmp))
+            val, (macs, macs_error) = _validation(load(run_dir), Path(tmp))
             rows = [row for fmt in formats for row in _cells(run_dir, fmt, val, threads, min_seconds, batch)]
             _compare(rows, macs, peaks)
             models.append({"run": str(run_dir), "macs": macs, **({"macs_error": macs_error} if macs_error else {}),
@@ -161,7 +159,7 @@ def at_least_fewer_threads(peaks: dict) -> dict:
 
 
 def _peak_or_error(threads: int, seconds: float) -> dict:
-    from export.peak import peak_rates
+    from prognos.export.peak import peak_rates
 
     try:
         return peak_rates(threads, seconds)
@@ -170,7 +168,7 @@ def _peak_or_error(threads: int, seconds: float) -> dict:
 
 
 def _write(folder: Path, result: dict) -> None:
-    from export.bench_table import markdown_table
+    from prognos.export.bench_table import markdown_table
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bench.json").write_text(json.dumps(result, indent=2))

@@ -25,7 +25,7 @@ import numpy as np
 
 def _keras(path: str, threads: int):
     t0 = time.perf_counter()
-    from models.kerasapi import keras  # sets TF_USE_LEGACY_KERAS before TensorFlow is imported
+    from prognos.models.kerasapi import keras  # sets TF_USE_LEGACY_KERAS before TensorFlow is imported
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -38,7 +38,7 @@ def _keras(path: str, threads: int):
 
 def _bundle(path: str, threads: int):
     t0 = time.perf_counter()
-    from edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.bundle import Bundle
 
     t1 = time.perf_counter()
     bundle = Bundle(path, num_threads=threads)
@@ -47,8 +47,8 @@ def _bundle(path: str, threads: int):
 
 
 def run_cell(spec: dict) -> dict:
-    from edge_runtime.timing import peak_rss_mb, time_calls
-    from pipeline.metrics import rul_metrics
+    from prognos.edge_runtime.timing import peak_rss_mb, time_calls
+    from prognos.edge_runtime.scoring import rul_metrics
 
     model, import_s, load_s = (_keras if spec["kind"] == "keras" else _bundle)(spec["path"], spec["threads"])
     val = np.load(spec["val"])

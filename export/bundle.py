@@ -5,9 +5,9 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-from edge_runtime.backends import open_backend
-from edge_runtime.bundle import SCHEMA_VERSION, sha256_of
-from edge_runtime.features import Preprocessor
+from prognos.edge_runtime.backends import open_backend
+from prognos.edge_runtime.bundle import SCHEMA_VERSION, sha256_of
+from prognos.edge_runtime.features import Preprocessor
 
 LIBRARIES = ["tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime",
              "ai-edge-litert", "numpy"]

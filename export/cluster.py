@@ -8,12 +8,12 @@ Cluster-preserving QAT starts from this model (export.qat, mode "cqat").
 """
 from __future__ import annotations
 
-from export.tune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
+from prognos.export.finetune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
 
 
 def cluster(model, tune: Tune, train, val, cfg: TuneConfig):
     """(stripped clustered copy of `model`, report) after cfg.epochs of clustering fine-tuning."""
-    from models.kerasapi import keras, load_tfmot
+    from prognos.models.kerasapi import keras, load_tfmot
 
     clustering = load_tfmot().clustering.keras
 

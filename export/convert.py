@@ -18,9 +18,9 @@ from __future__ import annotations
 import flatbuffers
 import numpy as np
 
-from edge_runtime.errors import ConfigError
-from models.dense_lstm import from_keras_lstm
-from models.kerasapi import keras, tf
+from prognos.edge_runtime.errors import ConfigError
+from prognos.models.dense_lstm import from_keras_lstm
+from prognos.models.kerasapi import keras, tf
 
 ONNX_OPSET = 17
 RNN_MODES = ("fused", "unrolled", "dense")

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from edge_runtime.errors import ConfigError
-from export.tune import Tune
+from prognos.edge_runtime.errors import ConfigError
+from prognos.export.finetune import Tune
 
 GROUPS = {  # CLI command -> what it exports by default
     "export": "fp32 TFLite + ONNX",
@@ -41,7 +41,7 @@ class Format:
 
 def _tflite(quant: str, rnn: str = "fused", int_io: bool = True, strip: bool = False, per_channel: bool = True):
     def write(model, rep):
-        from export.convert import to_tflite
+        from prognos.export.convert import to_tflite
 
         return to_tflite(model, quant, rep, rnn=rnn, int_io=int_io, strip=strip, per_channel=per_channel)
 
@@ -50,12 +50,12 @@ def _tflite(quant: str, rnn: str = "fused", int_io: bool = True, strip: bool = F
 
 def _onnx(int8: bool):
     def write(model, rep):
-        from export.convert import to_onnx
+        from prognos.export.convert import to_onnx
 
         data = to_onnx(model)
         if not int8:
             return data
-        from export.onnx_quant import quantize_onnx
+        from prognos.export.onnx_quant import quantize_onnx
 
         return quantize_onnx(data, rep)
 
@@ -75,7 +75,7 @@ _SMALL_INT8 = _tflite("int8", "fused", strip=True, per_channel=False)
 
 def _qat_fused(model, rep):
     """A QAT model's fine-tuned weights as the small fused int8 file (16-bit LSTM cell; export.qat)."""
-    from export.qat import float_twin
+    from prognos.export.qat import float_twin
 
     return _SMALL_INT8(float_twin(model), rep)
 

@@ -17,21 +17,21 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge_runtime.errors import ConfigError
-from edge_runtime.bundle import Bundle, read_manifest
-from edge_runtime.timing import machine_info, time_calls
-from export.bundle import library_versions
-from export.formats import FORMATS, get_formats
-from export.run import export_run, load_run
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.bundle import Bundle, read_manifest
+from prognos.edge_runtime.timing import machine_info, time_calls
+from prognos.export.bundle import library_versions
+from prognos.export.formats import FORMATS, get_formats
+from prognos.export.run import Trained, export_run
 
 PREFER = {"fastest": "p50_us", "smallest": "gzip_bytes"}
 FP32 = "tflite_fp32"  # the reference file of the size ratios
 
 
-def optimize_run(run_dir, budget: float, prefer: str = "fastest", formats=None, calibration: int = 256,
+def optimize_run(trained: Trained, budget: float, prefer: str = "fastest", formats=None, calibration: int = 256,
                  tune_cfg=None, min_seconds: float = 1.0, reuse: bool = False) -> dict:
     """Build, measure and choose (see module docstring). `reuse`: keep bundles newer than model.keras."""
-    run_dir = Path(run_dir)
+    run_dir = Path(trained.out)
     if prefer not in PREFER:
         raise ConfigError(f"optimize: prefer {prefer!r}; expected one of {sorted(PREFER)}")
     if not budget >= 0:
@@ -39,10 +39,10 @@ def optimize_run(run_dir, budget: float, prefer: str = "fastest", formats=None, 
     names = [f.name for f in get_formats(formats)] if formats else [f.name for f in FORMATS]
     todo = [n for n in names if not (reuse and _fresh(run_dir, n))]
     if todo:
-        export_run(run_dir, todo, calibration, tune_cfg)
+        export_run(trained, todo, calibration, tune_cfg)
     parity = json.loads((run_dir / "parity.json").read_text())
     keras_rmse = parity["keras"]["val"]["rmse"]
-    window = load_run(run_dir)[3].x[:1]
+    window = trained.val.x[:1]
     built = [n for n in names if "error" not in parity[n]]
     latency = latencies({n: run_dir / "bundles" / n for n in built}, window, min_seconds)
     rows = [_row(run_dir, n, parity[n], latency.get(n), keras_rmse, budget) for n in names]
@@ -91,7 +91,7 @@ def _row(run_dir: Path, name: str, parity_row: dict, latency: dict | None, keras
     row = {"format": name, **latency, "size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9)),
            "val_rmse": parity_row["val"]["rmse"], "rmse_delta": delta, "within_budget": bool(delta <= budget)}
     if bundle_dir.joinpath("model.tflite").is_file():
-        from export.anatomy import anatomy
+        from prognos.export.anatomy import anatomy
 
         row["anatomy"] = anatomy(data)
     return row
@@ -115,7 +115,7 @@ def _install_best(run_dir: Path, name: str, result: dict):
 
 
 def _write_report(run_dir: Path, result: dict):
-    from pipeline.plots import tradeoff
+    from prognos.export.plots import tradeoff
 
     out = run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,7 @@ class _Runner:
 
 def tflite_outputs(content: bytes, feed: dict, output_names) -> tuple[list, list]:
     """(outputs in the order of `output_names`, their int8 output scales or 0.0 for float outputs)."""
-    from edge_runtime.backends import TensorSpec, dequantize, quantize
+    from prognos.edge_runtime.backends import TensorSpec, dequantize, quantize
 
     runner = _Runner(content)
     ins, outs = runner.ins, runner.outs

@@ -72,7 +72,7 @@ def peak_rates(threads: int, seconds: float = 0.5) -> dict:
     """{"fp32": MAC/s, "int8": MAC/s} with `threads` threads, measured in a fresh process."""
     env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                       "MKL_NUM_THREADS")}}
-    r = subprocess.run([sys.executable, "-m", "export.peak", str(threads), str(seconds)], env=env,
+    r = subprocess.run([sys.executable, "-m", "prognos.export.peak", str(threads), str(seconds)], env=env,
                        capture_output=True, text=True, timeout=300)
     if r.returncode:
         raise RuntimeError(f"peak MAC measurement failed: {r.stderr.strip().splitlines()[-1:]}")

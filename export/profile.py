@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.bundle import read_manifest
-from edge_runtime.errors import BundleError
-from edge_runtime.timing import time_calls
+from prognos.edge_runtime.bundle import read_manifest
+from prognos.edge_runtime.errors import BundleError
+from prognos.edge_runtime.timing import time_calls
 
 _DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 7: np.int16, 9: np.int8}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from export.tune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
+from prognos.export.finetune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
 
 
 def full_sparsity_epoch(pruning_schedule, steps_per_epoch: int) -> int:
@@ -28,7 +28,7 @@ def full_sparsity_epoch(pruning_schedule, steps_per_epoch: int) -> int:
 
 def schedule(tune: Tune, steps: int):
     """The tfmot pruning schedule for `tune` over `steps` training steps."""
-    from models.kerasapi import load_tfmot
+    from prognos.models.kerasapi import load_tfmot
 
     sparsity = load_tfmot().sparsity.keras
     frequency = max(1, steps // 20)
@@ -49,7 +49,7 @@ def _m_by_n_for_conv1d():
     """
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils as pu
 
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     if getattr(pu, "_prognos_rank3", False):
         return
@@ -69,7 +69,7 @@ def _m_by_n_for_conv1d():
 def prunable(layer) -> bool:
     """tfmot prunes the built-in layers of its registry and PrunableLayer subclasses; a custom layer
     holding a vector (ViT's class token, position embedding) is left dense and listed as skipped."""
-    from models.kerasapi import load_tfmot
+    from prognos.models.kerasapi import load_tfmot
 
     sparsity = load_tfmot().sparsity.keras
     from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
@@ -79,7 +79,7 @@ def prunable(layer) -> bool:
 
 def prune(model, tune: Tune, train, val, cfg: TuneConfig):
     """(stripped pruned copy of `model`, report) after cfg.epochs of pruning fine-tuning."""
-    from models.kerasapi import keras, load_tfmot
+    from prognos.models.kerasapi import keras, load_tfmot
 
     sparsity = load_tfmot().sparsity.keras
 

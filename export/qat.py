@@ -65,9 +65,9 @@ from __future__ import annotations
 import numpy as np
 import functools
 
-from edge_runtime.errors import ConfigError
-from models.dense_lstm import DenseLSTM
-from models.kerasapi import keras, load_tfmot
+from prognos.edge_runtime.errors import ConfigError
+from prognos.models.dense_lstm import DenseLSTM
+from prognos.models.kerasapi import keras, load_tfmot
 
 MODES = ("qat", "pqat", "cqat")
 
@@ -138,8 +138,8 @@ def _owner(layer, path: str):
 def _annotation(layer):
     """(weights, quantize the activation attribute) for the layers annotated here; None: tfmot's own
     registry; "float": leave the layer unannotated (see the module docstring)."""
-    from models.perceptron import SignStep
-    from models.vit import ClassToken, PositionEmbedding, TakeToken, gelu_tanh
+    from prognos.models.perceptron import SignStep
+    from prognos.models.vit import ClassToken, PositionEmbedding, TakeToken, gelu_tanh
 
     L = keras.layers
     if isinstance(layer, DenseLSTM):
@@ -158,8 +158,8 @@ def _annotation(layer):
 
 
 def _custom_layers() -> dict:
-    from models.perceptron import SignStep
-    from models.vit import ClassToken, PositionEmbedding, TakeToken, gelu_tanh
+    from prognos.models.perceptron import SignStep
+    from prognos.models.vit import ClassToken, PositionEmbedding, TakeToken, gelu_tanh
 
     return {c.__name__: c for c in (SignStep, ClassToken, PositionEmbedding, TakeToken, gelu_tanh)}
 

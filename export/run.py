@@ -12,33 +12,30 @@ import json
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.bundle import Bundle
-from edge_runtime.errors import DataError
-from edge_runtime.intervals import fit_conformal
-from export.bundle import write_bundle
-from export.formats import get_formats
-from export.tune import Tuner, TuneConfig
-from pipeline.metrics import rul_metrics
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.intervals import fit_conformal
+from prognos.export.bundle import write_bundle
+from prognos.export.formats import get_formats
+from prognos.export.finetune import TuneConfig
+from prognos.export.tune import Tuner
+from prognos.edge_runtime.scoring import rul_metrics
 
 
-def load_run(run_dir: Path):
-    """The trained Keras model, its config and preprocessor, and its validation/training windows."""
-    from models.kerasapi import keras
-    from pipeline.config import RunConfig
-    from pipeline.train import prepare
-
-    if not (run_dir / "model.keras").is_file():
-        raise DataError(f"{run_dir}: no model.keras; train first (make train RUN={run_dir})")
-    model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
-    config = json.loads((run_dir / "config.json").read_text())
-    config.pop("resolved_data", None)
-    cfg = RunConfig.from_dict(config)
-    pre, train, val, _ = prepare(cfg, run_dir)
-    return model, pre, train, val
+@dataclass
+class Trained:
+    """What export is handed: a trained model, the exact preprocessor it was trained with, its training
+    windows (int8 calibration, fine-tuning) and validation windows (parity), and the folder to write to.
+    Export never loads or re-splits a training run itself; the training side builds this."""
+    model: object
+    pre: object
+    train: object
+    val: object
+    out: Path
 
 
 def representative(train, n: int, seed: int = 0) -> np.ndarray:
@@ -47,11 +44,10 @@ def representative(train, n: int, seed: int = 0) -> np.ndarray:
     return train.x[np.sort(idx)]
 
 
-def export_run(run_dir, formats, calibration: int = 256, tune_cfg: TuneConfig | None = None,
+def export_run(trained: Trained, formats, calibration: int = 256, tune_cfg: TuneConfig | None = None,
                overrides: dict | None = None) -> dict:
     """Export `formats`; `overrides` (sparsity, schedule, clusters) replace the table's tune parameters."""
-    run_dir = Path(run_dir)
-    model, pre, train, val = load_run(run_dir)
+    model, pre, train, val, run_dir = trained.model, trained.pre, trained.train, trained.val, Path(trained.out)
     true = val.y * pre.rul_cap
     keras_pred = model.predict(val.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
     keras_metrics = rul_metrics(keras_pred, true)

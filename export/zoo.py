@@ -38,9 +38,9 @@ PATHS = ("ptq_int8", "onnx", "prune", "qat")
 
 def build_deployables(name: str, input_shape=WINDOW) -> dict:
     """{network name: functional Keras model} of registered model `name`, untrained, seed 0."""
-    from models import create_model, deployables
-    from models.kerasapi import keras
-    from models.registry import get_entry
+    from prognos.models import create_model, deployables
+    from prognos.models.kerasapi import keras
+    from prognos.models.registry import get_entry
 
     keras.utils.set_random_seed(0)
     task = get_entry(name).tasks[0]
@@ -50,7 +50,7 @@ def build_deployables(name: str, input_shape=WINDOW) -> dict:
 
 def _cell(row: dict, key: str, fn):
     """row[key] = "ok..." from fn(), or "fails: <reason>"; never raises."""
-    from export.run import error_reason
+    from prognos.export.run import error_reason
 
     t0 = time.time()
     try:
@@ -64,7 +64,7 @@ def _cell(row: dict, key: str, fn):
 def _latency_us(content: bytes, min_seconds: float) -> float:
     from ai_edge_litert.interpreter import Interpreter
 
-    from edge_runtime.timing import time_calls
+    from prognos.edge_runtime.timing import time_calls
 
     it = Interpreter(model_content=content, num_threads=1)
     it.allocate_tensors()
@@ -77,7 +77,7 @@ class NetReport:
     """The cells of one deployable network; each method fills its cells of `row`."""
 
     def __init__(self, net, min_seconds: float):
-        from export.parity import keras_outputs, random_feed
+        from prognos.export.parity import keras_outputs, random_feed
 
         self.net, self.min_seconds = net, min_seconds
         self.train = random_feed(net, N_TRAIN, seed=0)
@@ -90,8 +90,9 @@ class NetReport:
         self._tuner = None
 
     def tuner(self):
-        from export.parity import keras_outputs
-        from export.tune import Tuner, TuneConfig
+        from prognos.export.parity import keras_outputs
+        from prognos.export.finetune import TuneConfig
+        from prognos.export.tune import Tuner
 
         if self._tuner is None:
             x = list(self.train.values())
@@ -101,7 +102,7 @@ class NetReport:
         return self._tuner
 
     def static(self, tmp: Path):
-        from models.macs import mac_count
+        from prognos.models.macs import mac_count
 
         macs = mac_count(self.net)
         self.row.update(params=int(self.net.count_params()), macs=macs.total, macs_uncounted=macs.unknown)
@@ -110,7 +111,7 @@ class NetReport:
         self.row["keras_bytes"] = path.stat().st_size
 
     def tflite(self, fmt_name: str, size_key: str, latency_key: str, check):
-        from export.formats import BY_NAME
+        from prognos.export.formats import BY_NAME
 
         fmt = BY_NAME[fmt_name]
         content = fmt.write(self.net, self.rep if fmt.quantized else None)
@@ -119,28 +120,28 @@ class NetReport:
         return check(content)
 
     def fp32_parity(self, content):
-        from export.parity import float_error, tflite_outputs
+        from prognos.export.parity import float_error, tflite_outputs
 
         got, _ = tflite_outputs(content, self.check, self.net.output_names)
         return _ok(float_error(self.want, got))
 
     def int8_parity(self, content, model=None):
-        from export.parity import int8_error, int8_steps, keras_outputs, tflite_outputs
+        from prognos.export.parity import int8_error, int8_steps, keras_outputs, tflite_outputs
 
         want = self.want if model is None else keras_outputs(model, self.check)
         got, scales = tflite_outputs(content, self.check, self.net.output_names)
         return _ok(int8_error(want, got, scales), f"ok ({int8_steps(want, got, scales):.1f} steps)")
 
     def onnx(self):
-        from export.formats import BY_NAME
-        from export.parity import float_error, onnx_outputs
+        from prognos.export.formats import BY_NAME
+        from prognos.export.parity import float_error, onnx_outputs
 
         content = BY_NAME["onnx_fp32"].write(self.net, None)
         self.row["onnx_bytes"] = len(content)
         return _ok(float_error(self.want, onnx_outputs(content, self.check)))
 
     def prune(self):
-        from export.tune import Tune
+        from prognos.export.finetune import Tune
 
         stripped, report = self.tuner().get(Tune("prune", 0.5, "constant"))
         kernels = [k for layer, ks in report["weights"].items() if layer not in report["skipped"] for k in ks.values()]
@@ -152,8 +153,8 @@ class NetReport:
         return f"ok ({zeros:.0%} zeros)"
 
     def qat(self):
-        from export.convert import to_tflite
-        from export.tune import Tune
+        from prognos.export.convert import to_tflite
+        from prognos.export.finetune import Tune
 
         model, _ = self.tuner().get(Tune("qat"))
         content = to_tflite(model, "int8", self.rep, rnn="dense")
@@ -195,10 +196,10 @@ def zoo_report(out_dir="artifacts/zoo", names=None, min_seconds: float = 0.5, jo
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
-    from edge_runtime.errors import ConfigError
-    from edge_runtime.timing import machine_info
-    from export.bundle import library_versions
-    from models import list_models
+    from prognos.edge_runtime.errors import ConfigError
+    from prognos.edge_runtime.timing import machine_info
+    from prognos.export.bundle import library_versions
+    from prognos.models import list_models
 
     names = list(names or list_models())
     unknown = sorted(set(names) - set(list_models()))
@@ -224,7 +225,7 @@ def zoo_report(out_dir="artifacts/zoo", names=None, min_seconds: float = 0.5, jo
 def merge_reports(paths, out_dir="artifacts/zoo") -> dict:
     """One table from zoo.json files of runs split over processes or machines (a model in several
     files: the later file wins). The header keeps the first file's machine and the latest date."""
-    from edge_runtime.errors import DataError
+    from prognos.edge_runtime.errors import DataError
 
     results, models = [], {}
     for path in paths:

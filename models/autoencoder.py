@@ -9,10 +9,10 @@ unlike anything seen in training: the anomaly score (`anomaly_score`).
 """
 import numpy as np
 
-from edge_runtime.dsp import reconstruction_mse  # the device computes the score with the same numpy code
-from models.conv import check_divisible, conv_bn, lift, lower, upconv_bn
-from models.kerasapi import keras
-from models.registry import register_model
+from prognos.edge_runtime.dsp import reconstruction_mse  # the device computes the score with the same numpy code
+from prognos.models.conv import check_divisible, conv_bn, lift, lower, upconv_bn
+from prognos.models.kerasapi import keras
+from prognos.models.registry import register_model
 
 L = keras.layers
 

@@ -9,9 +9,9 @@ fields; pooling (max or average) downsamples. All convs are 2-D (see `models.con
   fewer weights) followed by 2×2 max pooling.
 `padding="same"` everywhere, so any window length works. Layer tables are data.
 """
-from models.conv import conv_bn, lift, pool
-from models.mlp import dense_stack
-from models.registry import register_model
+from prognos.models.conv import conv_bn, lift, pool
+from prognos.models.mlp import dense_stack
+from prognos.models.registry import register_model
 
 # (filters, kernel, stride, pool after): AlexNet's five conv layers at a quarter of its width.
 ALEXNET_SENSOR = ((24, 7, 2, True), (64, 5, 1, True), (96, 3, 1, False), (96, 3, 1, False), (64, 3, 1, True))

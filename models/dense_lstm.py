@@ -19,8 +19,8 @@ over [i f o]) is not delegated and cut the graph into 31 partitions, measured ~1
 """
 from __future__ import annotations
 
-from edge_runtime.errors import ConfigError
-from models.kerasapi import keras, tf
+from prognos.edge_runtime.errors import ConfigError
+from prognos.models.kerasapi import keras, tf
 
 
 @keras.saving.register_keras_serializable(package="prognos")

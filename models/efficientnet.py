@@ -13,9 +13,9 @@ squeeze-excitation s = σ(W₂ swish(W₁ GAP(x))), x·s -> 1×1 linear projecti
 import math
 from dataclasses import dataclass, replace
 
-from models.conv import conv_bn, depthwise_bn, global_pool, lift, make_divisible
-from models.kerasapi import keras
-from models.registry import register_model
+from prognos.models.conv import conv_bn, depthwise_bn, global_pool, lift, make_divisible
+from prognos.models.kerasapi import keras
+from prognos.models.registry import register_model
 
 ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15
 

@@ -11,9 +11,9 @@
 Both networks are 2-D convs on the (1, T, C) image (see `models.conv`): transposed convs up in G,
 strided convs with leaky ReLU down in D.
 """
-from models.conv import Grid, check_divisible, conv_bn, lift, lower, upconv_bn
-from models.kerasapi import keras, tf
-from models.registry import register_model
+from prognos.models.conv import Grid, check_divisible, conv_bn, lift, lower, upconv_bn
+from prognos.models.kerasapi import keras, tf
+from prognos.models.registry import register_model
 
 L = keras.layers
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge_runtime.errors import ConfigError
-from models.kerasapi import keras
+from prognos.edge_runtime.errors import ConfigError
+from prognos.models.kerasapi import keras
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-from models.kerasapi import keras
+from prognos.models.kerasapi import keras
 
 log = logging.getLogger(__name__)
 L = keras.layers
@@ -112,7 +112,7 @@ def _bidirectional(layer, inp, out):
 
 
 def _counters() -> dict:
-    from models.dense_lstm import DenseLSTM
+    from prognos.models.dense_lstm import DenseLSTM
 
     table = {L.Dense: _dense, L.Conv1D: _conv, L.Conv2D: _conv, L.Conv2DTranspose: _conv_transpose,
              L.Conv1DTranspose: _conv_transpose, L.DepthwiseConv2D: _depthwise, L.DepthwiseConv1D: _depthwise,
@@ -125,9 +125,9 @@ def _counters() -> dict:
 
 def _zero_mac_types() -> tuple:
     """Layers without weighted products: shape changes, elementwise ops, norms, pooling, lookups."""
-    from models.perceptron import SignStep
-    from models.vae import Sampling
-    from models.vit import ClassToken, PositionEmbedding, TakeToken
+    from prognos.models.perceptron import SignStep
+    from prognos.models.vae import Sampling
+    from prognos.models.vit import ClassToken, PositionEmbedding, TakeToken
 
     return (L.InputLayer, L.Reshape, L.Flatten, L.Permute, L.RepeatVector, L.Dropout, L.SpatialDropout1D,
             L.SpatialDropout2D, L.GaussianNoise, L.BatchNormalization, L.LayerNormalization,

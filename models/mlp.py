@@ -3,9 +3,9 @@
 φ is selectable: sigmoid σ(a) = 1/(1+e^-a), tanh, or ReLU max(0, a). One hidden layer already
 separates XOR, which no single perceptron can (the universal approximation theorem, Cybenko 1989).
 """
-from edge_runtime.errors import ConfigError
-from models.kerasapi import keras
-from models.registry import register_model
+from prognos.edge_runtime.errors import ConfigError
+from prognos.models.kerasapi import keras
+from prognos.models.registry import register_model
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 

@@ -8,9 +8,9 @@ V2 (Sandler et al. 2018): inverted residual with linear bottleneck: 1×1 expand 
 3×3 depthwise (ReLU6) -> 1×1 linear projection, with y = x + F(x) when stride 1 and widths match.
 Default α = 0.25 sizes the paper's tables for sensor windows.
 """
-from models.conv import conv_bn, depthwise_bn, global_pool, lift, make_divisible
-from models.kerasapi import keras
-from models.registry import register_model
+from prognos.models.conv import conv_bn, depthwise_bn, global_pool, lift, make_divisible
+from prognos.models.kerasapi import keras
+from prognos.models.registry import register_model
 
 # V1 Table 1 after the stem: (pointwise filters, depthwise stride).
 MOBILENET_V1 = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),

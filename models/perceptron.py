@@ -6,9 +6,9 @@ misclassified samples (the batch perceptron: gradient descent on J = Σ_misclass
 Novikoff (1962): on linearly separable data (AND) it stops after finitely many updates. XOR is not
 linearly separable (Minsky & Papert 1969): every line leaves at least one of its four points wrong.
 """
-from edge_runtime.errors import ConfigError
-from models.kerasapi import keras, tf
-from models.registry import register_model
+from prognos.edge_runtime.errors import ConfigError
+from prognos.models.kerasapi import keras, tf
+from prognos.models.registry import register_model
 
 
 @keras.utils.register_keras_serializable(package="prognos")

@@ -12,7 +12,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
-from edge_runtime.errors import ConfigError
+from prognos.edge_runtime.errors import ConfigError
 
 _REGISTRY: dict[str, "Entry"] = {}
 # Input kinds, by the number of axes before channels: flat vector, window, spectrogram.
@@ -38,7 +38,7 @@ def register_model(name: str, tasks=("rul", "classify"), dims=(1,), full: bool =
     `dims` lists the input kinds the builder accepts (keys of `DIMS`); `preset` fixes hyper-parameters
     for a variant (e.g. one row of a block table).
     """
-    from models.heads import TASKS
+    from prognos.models.heads import TASKS
 
     def wrap(fn):
         if name in _REGISTRY:
@@ -68,8 +68,8 @@ def get_entry(name: str) -> Entry:
 def create_model(name: str, input_shape, task: str = "rul", n_outputs: int = 1,
                  batch_size: int | None = None, **hparams):
     """Build model `name` for `task` on inputs of `input_shape` (without the batch axis)."""
-    from models import heads
-    from models.kerasapi import keras
+    from prognos.models import heads
+    from prognos.models.kerasapi import keras
 
     entry = get_entry(name)
     if task not in entry.tasks:

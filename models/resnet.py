@@ -9,10 +9,10 @@ Variants are rows of `RESNETS`; stage widths are sensor-sized (the CIFAR nets' 1
 """
 from dataclasses import dataclass
 
-from edge_runtime.errors import ConfigError
-from models.conv import conv_bn, global_pool, lift
-from models.kerasapi import keras
-from models.registry import register_model
+from prognos.edge_runtime.errors import ConfigError
+from prognos.models.conv import conv_bn, global_pool, lift
+from prognos.models.kerasapi import keras
+from prognos.models.registry import register_model
 
 
 @dataclass(frozen=True)

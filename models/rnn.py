@@ -9,9 +9,9 @@
 - CNN-LSTM: a conv front end extracts local features and shortens the sequence, the LSTM models
   the longer-range dynamics (e.g. Mo et al. 2021 for RUL).
 """
-from models.conv import conv_bn, lift, pool
-from models.kerasapi import keras
-from models.registry import register_model
+from prognos.models.conv import conv_bn, lift, pool
+from prognos.models.kerasapi import keras
+from prognos.models.registry import register_model
 
 CELLS = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 

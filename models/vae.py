@@ -10,8 +10,8 @@ window to (μ, log σ²), the decoder generates a window from any z.
 """
 import numpy as np
 
-from models.kerasapi import keras, tf
-from models.registry import register_model
+from prognos.models.kerasapi import keras, tf
+from prognos.models.registry import register_model
 
 L = keras.layers
 

@@ -5,7 +5,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from edge_runtime.errors import ConfigError
+from prognos.edge_runtime.errors import ConfigError
 
 
 @dataclass

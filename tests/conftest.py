@@ -28,7 +28,7 @@ def cmapss_dir():
 
 @pytest.fixture(scope="session")
 def sim_dir(tmp_path_factory):
-    from pipeline.simulate import write_dataset
+    from prognos.pipeline.data.simulate import write_dataset
 
     return write_dataset(tmp_path_factory.mktemp("sim"), n_train=16, n_test=8, seed=3)
 
@@ -40,9 +40,10 @@ def tiny_run(tmp_path_factory, sim_dir):
     The compression variants (fine-tuning steps, more PTQ modes) run on copies of this run in
     test_compress.py, so the tests that read this run's bundles and bench table stay fast.
     """
-    from export.run import export_run
-    from pipeline.config import RunConfig
-    from pipeline.train import train_run
+    from prognos.export.run import export_run
+    from prognos.pipeline.config import RunConfig
+    from prognos.pipeline.rul.train import train_run
+    from prognos.pipeline.rul.runs import load_run
 
     run = tmp_path_factory.mktemp("run")
     cfg = RunConfig()
@@ -50,7 +51,7 @@ def tiny_run(tmp_path_factory, sim_dir):
     cfg.train.epochs = 2
     cfg.model.hparams = {"units": [16], "dense": 8}
     metrics = train_run(cfg, run)
-    parity = export_run(run, SKELETON_FORMATS, calibration=32)
+    parity = export_run(load_run(run), SKELETON_FORMATS, calibration=32)
     return {"dir": run, "metrics": metrics, "parity": parity}
 
 

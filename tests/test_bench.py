@@ -5,11 +5,12 @@ import pytest
 
 
 def test_bench_matrix(tiny_run):
-    from export.bench import bench_runs
+    from prognos.export.bench import bench_runs
+    from prognos.pipeline.rul.runs import load_run
 
     run = tiny_run["dir"]
     formats = ["keras", "tflite_int8", "onnx_fp32", "tflite_fp16"]  # the tiny run has no fp16 bundle
-    result = bench_runs([run], formats, threads=(1,), min_seconds=0.05, peak_seconds=0.1)
+    result = bench_runs([run], load_run, formats, threads=(1,), min_seconds=0.05, peak_seconds=0.1)
     (model,) = result["models"]
     by = {r["format"]: r for r in model["rows"]}
     assert set(by) == set(formats) and all(r["threads"] == 1 for r in by.values())
@@ -34,7 +35,7 @@ def test_bench_matrix(tiny_run):
 
 
 def test_peak_at_more_threads_is_at_least_the_peak_at_fewer():
-    from export.bench import at_least_fewer_threads
+    from prognos.export.bench import at_least_fewer_threads
 
     out = at_least_fewer_threads({1: {"fp32": 20.0, "int8": 100.0}, 2: {"fp32": 0.5, "int8": 150.0}})
     assert out["2"]["fp32"] == 20.0 and out["2"]["int8"] == 150.0 and out["2"]["measured"]["fp32"] == 0.5

@@ -3,7 +3,7 @@ from tests.conftest import run_cli, run_py
 
 
 def test_help_is_instant_and_tf_free():
-    r = run_py("import sys; from pipeline.cli import _parser; from edge_runtime.cli import _parser as p2; "
+    r = run_py("import sys; from prognos.pipeline.cli import _parser; from prognos.edge_runtime.cli import _parser as p2; "
                "_parser().format_help(); p2().format_help(); print('tensorflow' in sys.modules)")
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
 
@@ -51,8 +51,8 @@ def test_shipped_configs_load():
     a registered model and hyper-parameters its builder accepts."""
     from pathlib import Path
 
-    from models.registry import hparams_of
-    from pipeline.config import RunConfig
+    from prognos.models.registry import hparams_of
+    from prognos.pipeline.config import RunConfig
 
     paths = sorted((Path(__file__).parents[1] / "configs").rglob("*.toml"))
     assert any(p.parent.name == "search" for p in paths)

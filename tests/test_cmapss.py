@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from edge_runtime.errors import DataError
-from pipeline import cmapss
+from prognos.edge_runtime.errors import DataError
+from prognos.pipeline.data import cmapss
 
 ROW = "1 {c} -0.0007 -0.0004 100.0 518.67 641.82 1589.70 1400.60 14.62 21.61 554.36 2388.06 9046.19 " \
       "1.30 47.47 521.66 2388.02 8138.62 8.4195 0.03 392 2388 100.00 39.06 23.4190  \n"
@@ -64,7 +64,7 @@ def test_real_fd001(cmapss_dir):
 
 
 def test_simulator_is_deterministic_and_loadable(tmp_path):
-    from pipeline.simulate import write_dataset
+    from prognos.pipeline.data.simulate import write_dataset
 
     a, b = write_dataset(tmp_path / "a", 5, 4, seed=1), write_dataset(tmp_path / "b", 5, 4, seed=1)
     assert (a / "train_SIM.txt").read_bytes() == (b / "train_SIM.txt").read_bytes()

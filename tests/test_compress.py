@@ -12,8 +12,8 @@ import shutil
 import numpy as np
 import pytest
 
-from edge_runtime.bundle import Bundle, read_manifest
-from export.tune import Tune, TuneConfig
+from prognos.edge_runtime.bundle import Bundle, read_manifest
+from prognos.export.finetune import Tune, TuneConfig
 
 ONE_EPOCH = TuneConfig(epochs=1, batch_size=256)
 
@@ -28,18 +28,20 @@ def lstm_run(tiny_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tuner(lstm_run):
-    from export.run import load_run
-    from export.tune import Tuner
+    from prognos.pipeline.rul.runs import load_run
+    from prognos.export.tune import Tuner
 
-    model, _, train, val = load_run(lstm_run)
+    _t = load_run(lstm_run)
+
+    model, _, train, val = _t.model, _t.pre, _t.train, _t.val
     return Tuner(model, train, val, ONE_EPOCH)
 
 
 @pytest.fixture(scope="module")
 def cnn_run(sim_dir, tmp_path_factory):
     """A 2-epoch cnn1d (Conv1D backbone) on the tiny fleet."""
-    from pipeline.config import RunConfig
-    from pipeline.train import train_run
+    from prognos.pipeline.config import RunConfig
+    from prognos.pipeline.rul.train import train_run
 
     run = tmp_path_factory.mktemp("compress") / "cnn"
     cfg = RunConfig()
@@ -65,12 +67,14 @@ def int8_tensors(bundle_dir) -> int:
 
 
 def test_dense_lstm_is_the_keras_lstm_and_loads_in_safe_mode(tiny_run, tmp_path):
-    from export.convert import inference_clone
-    from export.run import load_run
-    from models.dense_lstm import DenseLSTM
-    from models.kerasapi import keras
+    from prognos.export.convert import inference_clone
+    from prognos.pipeline.rul.runs import load_run
+    from prognos.models.dense_lstm import DenseLSTM
+    from prognos.models.kerasapi import keras
 
-    model, _, _, val = load_run(tiny_run["dir"])
+    _t = load_run(tiny_run["dir"])
+
+    model, _, _, val = _t.model, _t.pre, _t.train, _t.val
     dense = inference_clone(model, None, rnn="dense")
     assert any(isinstance(layer, DenseLSTM) for layer in dense.layers)
     x = val.x[:256]
@@ -99,9 +103,9 @@ def test_best_epoch_restores_the_best_eligible_epoch():
     full sparsity); among the others the lowest validation loss wins."""
     from types import SimpleNamespace
 
-    from export.prune import full_sparsity_epoch, schedule
-    from export.tune import best_epoch
-    from models.kerasapi import keras
+    from prognos.export.prune import full_sparsity_epoch, schedule
+    from prognos.export.finetune import best_epoch
+    from prognos.models.kerasapi import keras
 
     assert full_sparsity_epoch(schedule(Tune("prune", 0.75, "polynomial"), 40), 10) == 3  # 2/3 of 40 steps: epoch 3
     assert full_sparsity_epoch(schedule(Tune("prune", 0.5, "constant"), 40), 10) == 1
@@ -147,10 +151,10 @@ def test_clustering_leaves_at_most_n_values_per_kernel(tuner):
 
 
 def test_ptq_variants_run_in_their_runtime(lstm_run):
-    from export.run import export_run
+    from prognos.export.run import export_run
 
     formats = ["tflite_dynamic", "tflite_fp16", "tflite_int8_dense", "onnx_int8", "tflite_int8_per_tensor"]
-    parity = export_run(lstm_run, formats, calibration=32)
+    parity = export_run(load_run(lstm_run), formats, calibration=32)
     for f in formats:
         assert "error" not in parity[f], parity[f]
     assert parity["tflite_fp16"]["max_abs_diff"] < 0.1
@@ -176,20 +180,23 @@ def test_ptq_variants_run_in_their_runtime(lstm_run):
 
 @pytest.mark.slow
 def test_int16x8_runs_in_litert(lstm_run):
-    from export.run import export_run
+    from prognos.export.run import export_run
 
-    row = export_run(lstm_run, ["tflite_int16x8"], calibration=32)["tflite_int16x8"]
+    row = export_run(load_run(lstm_run), ["tflite_int16x8"], calibration=32)["tflite_int16x8"]
     assert "error" not in row and abs(row["rmse_delta"]) < 0.5, row
     assert np.int16 in tensor_dtypes(lstm_run / "bundles" / "tflite_int16x8")
 
 
 def test_int16_io_is_scaled_by_the_backend(lstm_run):
     """A 16x8 model with int16 I/O: the backend (de)quantizes with the file's scale, like int8 I/O."""
-    from edge_runtime.backends import LiteRTBackend
-    from export.convert import to_tflite
-    from export.run import load_run, representative
+    from prognos.edge_runtime.backends import LiteRTBackend
+    from prognos.export.convert import to_tflite
+    from prognos.export.run import representative
+    from prognos.pipeline.rul.runs import load_run
 
-    model, _, train, val = load_run(lstm_run)
+    _t = load_run(lstm_run)
+
+    model, _, train, val = _t.model, _t.pre, _t.train, _t.val
     backend = LiteRTBackend(to_tflite(model, "int16x8", representative(train, 32), rnn="dense", int_io=True))
     assert [(s.dtype, s.scale > 0) for s in backend.inputs + backend.outputs] == [("int16", True)] * 2
     keras_pred = model.predict(val.x[:64], verbose=0)
@@ -199,12 +206,15 @@ def test_int16_io_is_scaled_by_the_backend(lstm_run):
 def test_strip_keeps_outputs_and_drops_what_the_interpreter_does_not_read(lstm_run):
     from tensorflow.lite.tools import flatbuffer_utils
 
-    from edge_runtime.backends import LiteRTBackend
-    from export.anatomy import anatomy
-    from export.convert import strip_tflite, to_tflite
-    from export.run import load_run, representative
+    from prognos.edge_runtime.backends import LiteRTBackend
+    from prognos.export.anatomy import anatomy
+    from prognos.export.convert import strip_tflite, to_tflite
+    from prognos.export.run import representative
+    from prognos.pipeline.rul.runs import load_run
 
-    model, _, train, val = load_run(lstm_run)
+    _t = load_run(lstm_run)
+
+    model, _, train, val = _t.model, _t.pre, _t.train, _t.val
     full = to_tflite(model, "int8", representative(train, 32), rnn="fused")
     slim = strip_tflite(full)
     before, after = anatomy(full), anatomy(slim)
@@ -225,13 +235,16 @@ def test_strip_keeps_outputs_and_drops_what_the_interpreter_does_not_read(lstm_r
 def test_per_tensor_int8_has_one_scale_per_tensor(lstm_run):
     """The per-tensor rows drop the per-channel scale + zero point of every conv/depthwise channel (and
     of the bias after it); the weights stay the same size and the outputs as close to Keras as per channel."""
-    from edge_runtime.backends import LiteRTBackend
-    from export.anatomy import anatomy
-    from export.convert import to_tflite
-    from export.run import load_run, representative
-    from models.kerasapi import keras
+    from prognos.edge_runtime.backends import LiteRTBackend
+    from prognos.export.anatomy import anatomy
+    from prognos.export.convert import to_tflite
+    from prognos.export.run import representative
+    from prognos.pipeline.rul.runs import load_run
+    from prognos.models.kerasapi import keras
 
-    _, _, train, val = load_run(lstm_run)
+    _t = load_run(lstm_run)
+
+    _, _, train, val = _t.model, _t.pre, _t.train, _t.val
     keras.utils.set_random_seed(0)
     model = tiny_mobilenet(val.x.shape[1:])
     rep = representative(train, 32)
@@ -247,9 +260,9 @@ def test_per_tensor_int8_has_one_scale_per_tensor(lstm_run):
 
 
 def test_qat_lstm_int8(lstm_run):
-    from export.run import export_run
+    from prognos.export.run import export_run
 
-    row = export_run(lstm_run, ["tflite_int8_qat"], calibration=32, tune_cfg=ONE_EPOCH)["tflite_int8_qat"]
+    row = export_run(load_run(lstm_run), ["tflite_int8_qat"], calibration=32, tune_cfg=ONE_EPOCH)["tflite_int8_qat"]
     assert "error" not in row, row
     # fine-tuning moves a 2-epoch model a lot; the int8 file must reproduce the QAT Keras model
     assert abs(row["val"]["rmse"] - row["tune"]["tuned_keras_rmse"]) < 2.0, row
@@ -262,12 +275,14 @@ def test_qat_lstm_int8(lstm_run):
 def test_float_twin_is_the_float_network_with_the_qat_weights(lstm_run):
     """Freshly wrapped (weights as trained), the twin computes the trained model exactly, with a keras LSTM;
     also a MobileNet with BatchNormalization."""
-    from export.convert import inference_clone
-    from export.qat import float_twin, quantize_aware
-    from export.run import load_run
-    from models.kerasapi import keras
+    from prognos.export.convert import inference_clone
+    from prognos.export.qat import float_twin, quantize_aware
+    from prognos.pipeline.rul.runs import load_run
+    from prognos.models.kerasapi import keras
 
-    model, _, _, val = load_run(lstm_run)
+    _t = load_run(lstm_run)
+
+    model, _, _, val = _t.model, _t.pre, _t.train, _t.val
     keras.utils.set_random_seed(0)
     mobilenet = tiny_mobilenet(val.x.shape[1:])  # tfmot gives its convs a NoOpActivation before BN + ReLU
     twins = {}
@@ -284,10 +299,10 @@ def test_qat_fused_lstm_int8(lstm_run, tuner):
     file reproduces the (fake-quantized) QAT Keras model."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.formats import BY_NAME
-    from export.qat import float_twin
-    from export.run import representative
-    from export.tune import Tune
+    from prognos.export.formats import BY_NAME
+    from prognos.export.qat import float_twin
+    from prognos.export.run import representative
+    from prognos.export.finetune import Tune
 
     qat_model, _ = tuner.get(Tune("qat"))
     tuned = {w.name: w.numpy() for w in qat_model.weights}
@@ -315,9 +330,9 @@ def test_qat_fused_lstm_int8(lstm_run, tuner):
 def test_qat_conv1d_int8(cnn_run):
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.run import export_run
+    from prognos.export.run import export_run
 
-    row = export_run(cnn_run, ["tflite_int8_qat"], calibration=32, tune_cfg=ONE_EPOCH)["tflite_int8_qat"]
+    row = export_run(load_run(cnn_run), ["tflite_int8_qat"], calibration=32, tune_cfg=ONE_EPOCH)["tflite_int8_qat"]
     assert "error" not in row, row
     assert abs(row["val"]["rmse"] - row["tune"]["tuned_keras_rmse"]) < 2.0, row
     it = Interpreter(model_path=str(cnn_run / "bundles" / "tflite_int8_qat" / "model.tflite"))
@@ -333,9 +348,9 @@ def test_two_of_four_conv1d_and_failed_variant_recorded(cnn_run):
     in LiteRT; a variant that cannot be built is a row with its error, and the others go on."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.run import export_run
+    from prognos.export.run import export_run
 
-    parity = export_run(cnn_run, ["tflite_int8_pruned_2x4"], calibration=32, tune_cfg=ONE_EPOCH)
+    parity = export_run(load_run(cnn_run), ["tflite_int8_pruned_2x4"], calibration=32, tune_cfg=ONE_EPOCH)
     row = parity["tflite_int8_pruned_2x4"]
     assert "error" not in row and row["val"]["rmse"] < 2 * parity["keras"]["val"]["rmse"], row
     it = Interpreter(model_path=str(cnn_run / "bundles" / "tflite_int8_pruned_2x4" / "model.tflite"))
@@ -343,7 +358,7 @@ def test_two_of_four_conv1d_and_failed_variant_recorded(cnn_run):
     kernel = it.get_tensor(convs[1]["inputs"][1])  # conv_1 in the file: int8 [8 out, 1, k, 8 in]
     groups = kernel.reshape(-1, 2, 4)  # 4 consecutive input channels of one output and tap
     assert kernel.dtype == np.int8 and (np.sum(groups == 0, axis=-1) >= 2).all()
-    parity = export_run(cnn_run, ["tflite_int8_pruned", "tflite_int8_clustered"], calibration=32,
+    parity = export_run(load_run(cnn_run), ["tflite_int8_pruned", "tflite_int8_clustered"], calibration=32,
                         tune_cfg=ONE_EPOCH, overrides={"sparsity": 1.5})
     assert re.fullmatch(r"ConfigError: tune sparsity 1\.5; expected a fraction in \(0, 1\)",
                         parity["tflite_int8_pruned"]["error"])
@@ -354,9 +369,9 @@ def test_two_of_four_conv1d_and_failed_variant_recorded(cnn_run):
 def tiny_mobilenet(input_shape):
     """MobileNet V1/V2 blocks at a few channels: conv+BN stem, depthwise-separable block, two inverted
     residuals with an Add each (models.mobilenet)."""
-    from models.conv import conv_bn, global_pool, lift
-    from models.kerasapi import keras
-    from models.mobilenet import depthwise_separable, inverted_residual
+    from prognos.models.conv import conv_bn, global_pool, lift
+    from prognos.models.kerasapi import keras
+    from prognos.models.mobilenet import depthwise_separable, inverted_residual
 
     inputs = keras.Input(input_shape, name="window")
     x, grid = lift(inputs)
@@ -374,12 +389,15 @@ def test_qat_batchnorm_residual_int8_close_to_fp32(lstm_run):
     simulator: RMSE 41.8 -> 4613)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.formats import BY_NAME
-    from export.run import load_run, representative
-    from export.tune import Tuner
-    from models.kerasapi import keras
+    from prognos.export.formats import BY_NAME
+    from prognos.export.run import representative
+    from prognos.pipeline.rul.runs import load_run
+    from prognos.export.tune import Tuner
+    from prognos.models.kerasapi import keras
 
-    _, _, train, val = load_run(lstm_run)
+    _t = load_run(lstm_run)
+
+    _, _, train, val = _t.model, _t.pre, _t.train, _t.val
     keras.utils.set_random_seed(0)
     model = tiny_mobilenet(train.x.shape[1:])
     model.compile(keras.optimizers.Adam(2e-3), loss="mse")
@@ -412,25 +430,25 @@ def test_qat_mobilenet_v1_int8_matches_fp32(tmp_path):
     """Issue #5 as reported: MobileNet V1 trained 8 epochs on the default simulator fleet, QAT int8
     (before the fix: int8 RMSE 4613, tuned Keras QAT 4617, fp32 41.8; after: 41.76 and 40.6 in two runs;
     fine-tuning may also improve on fp32)."""
-    from export.run import export_run
-    from pipeline.config import RunConfig
-    from pipeline.train import train_run
+    from prognos.export.run import export_run
+    from prognos.pipeline.config import RunConfig
+    from prognos.pipeline.rul.train import train_run
 
     cfg = RunConfig()
     cfg.model.name, cfg.train.epochs = "mobilenet_v1", 8
     train_run(cfg, tmp_path)
-    parity = export_run(tmp_path, ["tflite_int8_qat"])
+    parity = export_run(load_run(tmp_path), ["tflite_int8_qat"])
     row, fp32 = parity["tflite_int8_qat"], parity["keras"]["val"]["rmse"]
     assert row["tune"]["tuned_keras_rmse"] < fp32 + 0.5 and row["val"]["rmse"] < fp32 + 0.5, (fp32, row)
     assert abs(row["val"]["rmse"] - row["tune"]["tuned_keras_rmse"]) < 0.5, row
 
 
 def test_optimize_picks_the_fastest_within_budget(lstm_run):
-    from edge_runtime.errors import ConfigError
-    from export.optimize import optimize_run, select
+    from prognos.edge_runtime.errors import ConfigError
+    from prognos.export.optimize import optimize_run, select
 
     formats = ["tflite_fp32", "onnx_fp32", "tflite_int8_dense", "tflite_int8_fused", "tflite_int8_per_tensor"]
-    result = optimize_run(lstm_run, budget=1.5, formats=formats, calibration=32, min_seconds=0.06, reuse=True)
+    result = optimize_run(load_run(lstm_run), budget=1.5, formats=formats, calibration=32, min_seconds=0.06, reuse=True)
     rows = {r["format"]: r for r in result["rows"]}
     assert set(rows) == set(formats) and all("error" not in r for r in rows.values())
     chosen = rows[result["chosen"]]
@@ -446,15 +464,15 @@ def test_optimize_picks_the_fastest_within_budget(lstm_run):
         assert (lstm_run / "report" / name).stat().st_size > 0
     assert f"| {result['chosen']} |" in (lstm_run / "report" / "optimize.md").read_text()
     with pytest.raises(ConfigError, match="budget"):
-        optimize_run(lstm_run, budget=-1.0, formats=formats)
+        optimize_run(load_run(lstm_run), budget=-1.0, formats=formats)
 
 
 @pytest.mark.slow
 def test_optimize_over_the_whole_table(lstm_run):
-    from export.formats import FORMATS
-    from export.optimize import optimize_run
+    from prognos.export.formats import FORMATS
+    from prognos.export.optimize import optimize_run
 
-    result = optimize_run(lstm_run, budget=3.0, calibration=32, tune_cfg=ONE_EPOCH, min_seconds=0.05)
+    result = optimize_run(load_run(lstm_run), budget=3.0, calibration=32, tune_cfg=ONE_EPOCH, min_seconds=0.05)
     assert [r["format"] for r in result["rows"]] == [f.name for f in FORMATS]
     for r in result["rows"]:
         assert "error" in r or (r["p50_us"] > 0 and r["gzip_bytes"] < r["size_bytes"]), r

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from pipeline import cmapss
-from pipeline.config import RunConfig
-from pipeline.cv import CUTS_PER_ENGINE, truncation_points, truncated_last_windows, unit_folds
+from prognos.pipeline.data import cmapss
+from prognos.pipeline.config import RunConfig
+from prognos.pipeline.rul.cv import CUTS_PER_ENGINE, truncation_points, truncated_last_windows, unit_folds
 
 
 def test_folds_partition_units(sim_dir):
@@ -18,7 +18,7 @@ def test_folds_partition_units(sim_dir):
 
 
 def test_search_runs_cv_and_ranks(sim_dir, tmp_path):
-    from pipeline.search import run_search
+    from prognos.pipeline.rul.search import run_search
 
     paths = []
     for units in (8, 4):
@@ -64,8 +64,8 @@ def test_truncation_points_follow_the_simulator_truncation(sim_dir):
 
 def test_truncated_last_window_is_the_sliding_window_at_the_cut(sim_dir):
     """The test-protocol window equals the all-windows index's window ending at the cut cycle."""
-    from pipeline.config import DataConfig
-    from pipeline.dataset import fit_preprocessor, rows_of, window_index
+    from prognos.pipeline.config import DataConfig
+    from prognos.pipeline.data.dataset import fit_preprocessor, rows_of, window_index
 
     table = cmapss.load_table(sim_dir / "train_SIM.txt")
     pre = fit_preprocessor(table, DataConfig(window=50))
@@ -82,7 +82,7 @@ def test_truncated_last_window_is_the_sliding_window_at_the_cut(sim_dir):
 def test_fixed_budget_fold_trains_on_every_training_engine(sim_dir, monkeypatch, warp):
     """patience = 0: no inner split; the fold fits all its training engines (and with `time_warp` their
     warped copies) for exactly `epochs`; the held-out engines are never warped."""
-    from pipeline import cv, train
+    from prognos.pipeline.rul import cv, train
 
     seen, real_fit = {}, train.fit
     monkeypatch.setattr(train, "fit", lambda cfg, pre, tr, val, **kw: seen.update(n=len(tr), val=val)
@@ -98,7 +98,7 @@ def test_fixed_budget_fold_trains_on_every_training_engine(sim_dir, monkeypatch,
 
 
 def test_interval_calibration_weighs_windows_and_test_protocol_cuts_equally():
-    from pipeline.cv import calibration_set
+    from prognos.pipeline.rul.cv import calibration_set
 
     folds = [{"pred": np.array([1.0, 2, 3]), "true": np.array([1.0, 2, 4]),
               "cut_pred": np.array([50.0]), "cut_true": np.array([60.0])},

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from edge_runtime import dsp
-from edge_runtime.errors import ConfigError, DataError
-from pipeline import bearing_sim, cwru
+from prognos.edge_runtime import dsp
+from prognos.edge_runtime.errors import ConfigError, DataError
+from prognos.pipeline.data import bearing_sim, cwru
 
 DATA = Path(os.environ.get("PROGNOS_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 CWRU = DATA / "cwru"

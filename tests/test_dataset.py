@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from edge_runtime.features import Preprocessor, pad_front, sliding_windows
-from pipeline import cmapss
-from pipeline.config import DataConfig
-from edge_runtime.errors import ConfigError
-from pipeline.cmapss import rul_targets
-from pipeline.dataset import (_moving_average, engine_mixed, feature_matrix, fit_preprocessor, last_windows, rows_of, split_units,
+from prognos.edge_runtime.features import Preprocessor, pad_front, sliding_windows
+from prognos.pipeline.data import cmapss
+from prognos.pipeline.config import DataConfig
+from prognos.edge_runtime.errors import ConfigError
+from prognos.pipeline.data.cmapss import rul_targets
+from prognos.pipeline.data.dataset import (_moving_average, engine_mixed, feature_matrix, fit_preprocessor, last_windows, rows_of, split_units,
                               time_warped, training_windows)
 
 LITERATURE_14 = ["s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21"]
@@ -129,8 +129,8 @@ def test_padded_training_windows_match_device_padding(sim_table):
 
 
 def test_age_feature_is_the_cycle_column_on_both_sides(sim_table):
-    from edge_runtime.errors import RowError
-    from edge_runtime.rows import JsonRowParser, RowParser
+    from prognos.edge_runtime.errors import RowError
+    from prognos.edge_runtime.rows import JsonRowParser, RowParser
 
     pre = fit_preprocessor(sim_table, DataConfig(age_feature=True))
     assert pre.features[0] == "cycle" and set(pre.features[1:]) == set(LITERATURE_14)

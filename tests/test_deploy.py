@@ -18,7 +18,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from edge_runtime.bundle import Bundle
+from prognos.edge_runtime.bundle import Bundle
 from tests.conftest import ROOT, free_port, need_tool
 from tests.test_service import get, tamper, wait_for
 
@@ -66,7 +66,7 @@ def test_deploy_to_folder_then_roll_back_a_bad_release(tiny_run, mqtt_broker, de
         assert (rel / "requirements-edge.txt").read_text().split() == \
             ["ai-edge-litert==2.3.0", "onnxruntime==1.32.0", "paho-mqtt==2.2.0"]
         assert "@DEST@/current/venv/bin/prognos-edge serve" in (rel / "prognos-edge.service").read_text()
-        code = "import edge_runtime; print(edge_runtime.__file__)"
+        code = "import prognos.edge_runtime as e; print(e.__file__)"
         where = subprocess.run([str(rel / "venv/bin/python"), "-c", code],
                                capture_output=True, text=True, env=device_env, cwd=tmp_path)
         assert where.stdout.startswith(str(rel / "venv")), where  # the installed wheel, not the source tree

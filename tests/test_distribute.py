@@ -17,10 +17,11 @@ import time
 import numpy as np
 import pytest
 
-from edge_runtime.errors import ConfigError, DataError
-from pipeline import cmapss, distribute
-from pipeline.config import DataConfig, RunConfig
-from pipeline.dataset import fit_preprocessor, rows_of, split_units, training_windows, window_index
+from prognos.edge_runtime.errors import ConfigError, DataError
+from prognos.pipeline.data import cmapss
+from prognos.pipeline.scale import distribute
+from prognos.pipeline.config import DataConfig, RunConfig
+from prognos.pipeline.data.dataset import fit_preprocessor, rows_of, split_units, training_windows, window_index
 from tests.conftest import ROOT
 
 TINY = {"units": [8], "dense": 8}
@@ -59,7 +60,7 @@ def tiny_config(tmp_path, sim_dir, epochs: int, **train) -> str:
 
 
 def weights(path):
-    from models.kerasapi import keras
+    from prognos.models.kerasapi import keras
 
     return keras.models.load_model(path, safe_mode=True).get_weights()
 
@@ -78,7 +79,7 @@ def test_window_index_equals_training_windows(index_and_windows):
 
 
 def test_tf_dataset_yields_exactly_training_windows(index_and_windows):
-    from pipeline import tfdata
+    from prognos.pipeline.scale import tfdata
 
     index, windows = index_and_windows
     batches = list(tfdata.window_dataset(index, batch_size=100).as_numpy_iterator())
@@ -92,14 +93,14 @@ def test_tf_dataset_yields_exactly_training_windows(index_and_windows):
 
 
 def _mean_model(shape):
-    from models.kerasapi import keras
+    from prognos.models.kerasapi import keras
 
     inputs = keras.Input(shape)
     return keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(keras.layers.Reshape((-1, 1))(inputs)))
 
 
 def test_training_stream_shuffles_each_epoch_and_shards_disjointly(index_and_windows):
-    from pipeline import tfdata
+    from prognos.pipeline.scale import tfdata
 
     index, _ = index_and_windows
     rows = len(index.z)  # feature 0 := row number, so every window names the rows it was cut from
@@ -127,7 +128,7 @@ def test_training_stream_shuffles_each_epoch_and_shards_disjointly(index_and_win
 
 
 def test_batch_larger_than_a_shard_is_a_clear_error(index_and_windows):
-    from pipeline import tfdata
+    from prognos.pipeline.scale import tfdata
 
     index, _ = index_and_windows
     with pytest.raises(DataError, match="make no full batch of .*lower train.batch_size"):
@@ -135,7 +136,7 @@ def test_batch_larger_than_a_shard_is_a_clear_error(index_and_windows):
 
 
 def test_input_noise_is_seeded_augmentation_of_the_same_batches(index_and_windows):
-    from pipeline import tfdata
+    from prognos.pipeline.scale import tfdata
 
     index, _ = index_and_windows
     clean = list(tfdata.training_stream(index, 64, seed=3).take(2))
@@ -161,8 +162,8 @@ def test_batch_and_learning_rate_scaling_rules():
 
 
 def test_cosine_schedule_spans_the_configured_steps():
-    from models.kerasapi import keras
-    from pipeline.train import make_optimizer
+    from prognos.models.kerasapi import keras
+    from prognos.pipeline.rul.train import make_optimizer
 
     config = make_optimizer("adam", 1e-3, "cosine", total_steps=100).get_config()["learning_rate"]
     lr = keras.optimizers.schedules.deserialize(config)
@@ -191,8 +192,8 @@ def test_strategy_choice_and_worker_roles(monkeypatch, tmp_path):
 
 
 def test_mixed_precision_trains_in_float16_and_returns_a_float32_model(sim_dir, tmp_path):
-    from models.kerasapi import keras
-    from pipeline.train import fit, prepare
+    from prognos.models.kerasapi import keras
+    from prognos.pipeline.rul.train import fit, prepare
 
     cfg = RunConfig()
     cfg.data.data_dir, cfg.data.val_fraction = str(sim_dir), 0.25
@@ -201,7 +202,7 @@ def test_mixed_precision_trains_in_float16_and_returns_a_float32_model(sim_dir, 
     pre, train, val, _ = prepare(cfg, tmp_path)
     plan = distribute.plan(cfg.train)
     with plan.scope():
-        from models import create_model
+        from prognos.models import create_model
 
         probe = create_model("lstm", train.window_shape, **TINY)
     assert probe.get_layer("lstm_0").compute_dtype == "float16" and probe.output.dtype == "float32"
@@ -214,7 +215,7 @@ def test_mixed_precision_trains_in_float16_and_returns_a_float32_model(sim_dir, 
 
 @pytest.mark.slow
 def test_xla_jit_compiled_training(sim_dir, tmp_path):
-    from pipeline.train import fit, prepare
+    from prognos.pipeline.rul.train import fit, prepare
 
     cfg = RunConfig()
     cfg.data.data_dir, cfg.data.val_fraction = str(sim_dir), 0.25
@@ -230,11 +231,11 @@ def test_xla_jit_compiled_training(sim_dir, tmp_path):
 
 MIRRORED = """
 import json, sys
-from models.kerasapi import tf
+from prognos.models.kerasapi import tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from pipeline.config import RunConfig
-from pipeline.train import train_run
+from prognos.pipeline.config import RunConfig
+from prognos.pipeline.rul.train import train_run
 print("METRICS", json.dumps(train_run(RunConfig.load(sys.argv[1]), sys.argv[2])))
 """
 
@@ -252,7 +253,7 @@ def test_mirrored_strategy_on_two_logical_cpus(sim_dir, tmp_path):
 
 
 def launcher(*args):
-    return [sys.executable, "-m", "pipeline.multiworker", *args]
+    return [sys.executable, "-m", "prognos.pipeline.scale.multiworker", *args]
 
 
 def test_two_workers_finish_with_identical_weights(sim_dir, tmp_path):
@@ -314,9 +315,9 @@ def test_killed_worker_resumes_from_backup(sim_dir, tmp_path):
 
 
 def test_scale_command_reports_windows_and_memory():
-    from pipeline.simulate import simulate_table
+    from prognos.pipeline.data.simulate import simulate_table
 
-    r = python("-m", "pipeline.cli", "scale", "--units", "40", "--batch", "128", "--epochs", "2")
+    r = python("-m", "prognos.pipeline.cli", "scale", "--units", "40", "--batch", "128", "--epochs", "2")
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout)
     table = simulate_table(40, 0)
@@ -330,7 +331,7 @@ def test_scale_command_reports_windows_and_memory():
 
 
 def test_cli_errors_for_strategy_and_tf_config(tmp_path):
-    r = python("-m", "pipeline.cli", "train", "--strategy", "horovod", "--run", str(tmp_path))
+    r = python("-m", "prognos.pipeline.cli", "train", "--strategy", "horovod", "--run", str(tmp_path))
     assert r.returncode == 2 and "invalid choice: 'horovod'" in r.stderr
-    r = python("-m", "pipeline.cli", "train", "--run", str(tmp_path), env={"TF_CONFIG": "{oops"})
+    r = python("-m", "prognos.pipeline.cli", "train", "--run", str(tmp_path), env={"TF_CONFIG": "{oops"})
     assert r.returncode == 2 and "TF_CONFIG is not valid JSON" in r.stderr and "Traceback" not in r.stderr

@@ -4,9 +4,9 @@ import pytest
 import scipy.signal as ss
 import scipy.stats as st
 
-from edge_runtime import dsp
-from edge_runtime.errors import ConfigError, DataError
-from edge_runtime.resample import angular_resample, resample, resample_poly, resample_to_rate
+from prognos.edge_runtime import dsp
+from prognos.edge_runtime.errors import ConfigError, DataError
+from prognos.edge_runtime.resample import angular_resample, resample, resample_poly, resample_to_rate
 
 FS = 12000.0
 RNG = np.random.default_rng(0)

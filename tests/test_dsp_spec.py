@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from edge_runtime import dsp
-from edge_runtime.dsp_spec import DspSpec, KINDS, apply, apply_many, fit_normalization, input_shape, windows
-from edge_runtime.errors import ConfigError, DataError
+from prognos.edge_runtime import dsp
+from prognos.edge_runtime.dsp_spec import DspSpec, KINDS, apply, apply_many, fit_normalization, input_shape, windows
+from prognos.edge_runtime.errors import ConfigError, DataError
 
 RNG = np.random.default_rng(1)
 STREAM = RNG.normal(size=12000)

@@ -4,19 +4,19 @@ import shutil
 
 import pytest
 
-from edge_runtime.bundle import Bundle
-from edge_runtime.errors import BundleError, DataError, RowError
-from edge_runtime.rows import RowParser
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.errors import BundleError, DataError, RowError
+from prognos.edge_runtime.rows import RowParser
 from tests.conftest import run_cli, run_py
 
 
 def test_predict_without_tensorflow(tiny_run, sim_dir):
     code = f"""
 import sys, numpy as np
-from edge_runtime.bundle import Bundle
-from edge_runtime.stream import RulStream
-from pipeline.cmapss import load_table
-from edge_runtime.rows import RowParser
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.stream import RulStream
+from prognos.pipeline.data.cmapss import load_table
+from prognos.edge_runtime.rows import RowParser
 b = Bundle({str(tiny_run['dir'] / 'bundles' / 'tflite_int8')!r})
 s = RulStream(b)
 p = RowParser(b.preprocessor.features)
@@ -37,7 +37,7 @@ def test_cli_stream_matches_evaluate(tiny_run, sim_dir, fmt):
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     last = {row["unit"]: row["rul"] for row in rows}  # the last row per unit = its last window
-    from pipeline.evaluate import evaluate
+    from prognos.pipeline.rul.evaluate import evaluate
 
     expected = evaluate(sim_dir / "test_SIM.txt", bundle=str(bundle))["predictions"]
     assert last == pytest.approx(expected, abs=0.011)
@@ -97,7 +97,7 @@ def test_truncated_model_refused_by_cli(bundle_copy):
 
 
 def test_garbage_model_with_matching_hash_refused(bundle_copy):
-    from edge_runtime.bundle import sha256_of
+    from prognos.edge_runtime.bundle import sha256_of
 
     (bundle_copy / "model.tflite").write_bytes(b"not a flatbuffer" * 10)
     manifest = json.loads((bundle_copy / "manifest.json").read_text())
@@ -130,9 +130,9 @@ def test_wrong_window_shape(tiny_run):
 
 
 def test_no_edge_module_imports_tensorflow():
-    r = run_py("import pkgutil, importlib, sys, edge_runtime\n"
+    r = run_py("import pkgutil, importlib, sys, prognos.edge_runtime as edge_runtime\n"
                "mods = [m.name for m in pkgutil.iter_modules(edge_runtime.__path__)]\n"
-               "[importlib.import_module('edge_runtime.' + m) for m in mods]\n"
+               "[importlib.import_module('prognos.edge_runtime.' + m) for m in mods]\n"
                "print(len(mods), 'tensorflow' in sys.modules, 'paho' in sys.modules)")
     n, tf, paho = r.stdout.split()
     assert r.returncode == 0 and int(n) >= 20 and tf == "False", r.stderr

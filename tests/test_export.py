@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from edge_runtime.bundle import Bundle, read_manifest
+from prognos.edge_runtime.bundle import Bundle, read_manifest
 
 
 def test_training_artifacts(tiny_run):
@@ -59,12 +59,14 @@ def test_fused_lstm_state_does_not_leak_between_windows(tiny_run):
 
 
 def test_bundle_carries_calibrated_interval(tiny_run):
-    from edge_runtime.intervals import empirical_coverage
+    from prognos.edge_runtime.intervals import empirical_coverage
 
     b = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
     spec = b.interval
     assert spec["coverage"] == 0.9 and len(spec["half_width"]) == len(spec["edges"]) + 1
-    from export.run import load_run
+    from prognos.pipeline.rul.runs import load_run
 
-    _, pre, _, val = load_run(tiny_run["dir"])
+    _t = load_run(tiny_run["dir"])
+
+    _, pre, _, val = _t.model, _t.pre, _t.train, _t.val
     assert empirical_coverage(b.predict(val.x), val.y * pre.rul_cap, spec) >= 0.9  # on its calibration set

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from edge_runtime.errors import ConfigError
-from edge_runtime.intervals import fit_conformal
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.intervals import fit_conformal
 
 MEMBERS = {  # two members with different windows: the ensemble crops the longer input for the shorter one
     "gru_w20": "window = 20\n[model]\nname = 'gru'\nhparams = { units = [8], dense = 4 }",
@@ -16,7 +16,7 @@ MEMBERS = {  # two members with different windows: the ensemble crops the longer
 
 @pytest.fixture(scope="module")
 def searched(sim_dir, tmp_path_factory):
-    from pipeline.search import run_search
+    from prognos.pipeline.rul.search import run_search
 
     root = tmp_path_factory.mktemp("search")
     paths = []
@@ -29,7 +29,7 @@ def searched(sim_dir, tmp_path_factory):
 
 
 def test_ensemble_averages_out_of_fold_predictions(searched):
-    from pipeline.ensemble import average_oof, load_oof, score_ensemble
+    from prognos.pipeline.rul.ensemble import average_oof, load_oof, score_ensemble
 
     avg = average_oof(searched)
     members = [load_oof(d) for d in searched]
@@ -41,7 +41,7 @@ def test_ensemble_averages_out_of_fold_predictions(searched):
 
 
 def test_ensemble_refuses_members_on_other_folds(searched, tmp_path):
-    from pipeline.ensemble import average_oof
+    from prognos.pipeline.rul.ensemble import average_oof
 
     other = tmp_path / "other"
     other.mkdir()
@@ -53,11 +53,11 @@ def test_ensemble_refuses_members_on_other_folds(searched, tmp_path):
 
 
 def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(searched, tmp_path):
-    from edge_runtime.bundle import Bundle
-    from models.kerasapi import keras
-    from pipeline.cv import calibration_set
-    from pipeline.ensemble import average_oof, folds_of
-    from pipeline.final import final_run
+    from prognos.edge_runtime.bundle import Bundle
+    from prognos.models.kerasapi import keras
+    from prognos.pipeline.rul.cv import calibration_set
+    from prognos.pipeline.rul.ensemble import average_oof, folds_of
+    from prognos.pipeline.rul.final import final_run
 
     run = tmp_path / "final"
     result = final_run(searched, run, ["tflite_fp32", "tflite_int8"])
@@ -80,7 +80,7 @@ def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(search
 
 
 def test_final_refuses_members_with_other_data_settings(searched, tmp_path):
-    from pipeline.final import member_configs
+    from prognos.pipeline.rul.final import member_configs
 
     other = tmp_path / "other"
     other.mkdir()

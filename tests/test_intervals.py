@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from edge_runtime.errors import ConfigError
-from edge_runtime.intervals import apply_interval, empirical_coverage, fit_conformal
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.intervals import apply_interval, empirical_coverage, fit_conformal
 
 
 def test_conformal_coverage_on_fresh_data():

@@ -1,11 +1,11 @@
 """models.macs against MACs computed by hand from the formulas in its docstring."""
 import pytest
 
-from models import deployables, list_models
-from models.registry import get_entry
-from models.dense_lstm import DenseLSTM
-from models.kerasapi import keras
-from models.macs import count_macs, mac_count
+from prognos.models import deployables, list_models
+from prognos.models.registry import get_entry
+from prognos.models.dense_lstm import DenseLSTM
+from prognos.models.kerasapi import keras
+from prognos.models.macs import count_macs, mac_count
 
 L = keras.layers
 
@@ -46,7 +46,7 @@ def test_attention_counts_projections_and_both_products():
 
 
 def test_nested_models_and_tfmot_wrappers_are_counted_inside():
-    from models.kerasapi import load_tfmot
+    from prognos.models.kerasapi import load_tfmot
 
     inner = functional((14,), L.Dense(8), L.Dense(2))
     outer = functional((14,), inner, L.Dense(1))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.metrics import nasa_score, rmse, rul_metrics
+from prognos.edge_runtime.scoring import nasa_score, rmse, rul_metrics
 
 
 def test_nasa_score_hand_worked():

@@ -44,7 +44,7 @@ def test_mqtt_rows_in_predictions_and_alerts_out(tiny_run, sim_dir, mqtt_broker)
     pub, _ = _client(host, port)
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{http}/healthz")[0] == 200, what="service connected")
-        from edge_runtime.schema import CMAPSS_COLUMNS
+        from prognos.edge_runtime.schema import CMAPSS_COLUMNS
 
         rows = [dict(zip(CMAPSS_COLUMNS, map(float, line.split())))
                 for line in (sim_dir / "test_SIM.txt").read_text().splitlines()]

@@ -18,13 +18,14 @@ CHECK_IMAGES = """<script>window.addEventListener("load", () => {
 @pytest.fixture(scope="module")
 def reported_run(tiny_run, tmp_path_factory):
     """A copy of the tiny run with a 1-thread bench of two bundles, an op profile and the report."""
-    from export.bench import bench_runs
-    from export.profile import profile_bundle
-    from pipeline.report import build_report
+    from prognos.export.bench import bench_runs
+    from prognos.pipeline.rul.runs import load_run
+    from prognos.export.profile import profile_bundle
+    from prognos.pipeline.report.html import build_report
 
     run = tmp_path_factory.mktemp("reported") / "run"
     shutil.copytree(tiny_run["dir"], run, ignore=shutil.ignore_patterns("report"))
-    bench_runs([run], ["tflite_int8", "onnx_fp32"], threads=(1,), min_seconds=0.02, peak_seconds=0.05)
+    bench_runs([run], load_run, ["tflite_int8", "onnx_fp32"], threads=(1,), min_seconds=0.02, peak_seconds=0.05)
     profile_bundle(run / "bundles" / "tflite_int8", run / "report" / "profile.json", min_seconds=0.005)
     return run, build_report(run)
 
@@ -52,7 +53,7 @@ def test_report_is_self_contained(reported_run):
 
 
 def test_report_of_a_bare_run_says_what_to_run(tmp_path):
-    from pipeline.report import build_report
+    from prognos.pipeline.report.html import build_report
 
     (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n1,0.5,0.6\n2,0.3,0.4\n")
     html = build_report(tmp_path).read_text()

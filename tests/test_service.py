@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_runtime.bundle import Bundle
-from edge_runtime.config import ServiceConfig
-from edge_runtime.errors import ConfigError
-from edge_runtime.feed import Feeder
-from edge_runtime.hotswap import BundleWatcher, try_swap
-from edge_runtime.schema import CMAPSS_COLUMNS
-from edge_runtime.stream import StreamEngine
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.config import ServiceConfig
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.feed import Feeder
+from prognos.edge_runtime.hotswap import BundleWatcher, try_swap
+from prognos.edge_runtime.schema import CMAPSS_COLUMNS
+from prognos.edge_runtime.stream import StreamEngine
 from tests.conftest import ROOT, free_port
 
 
@@ -109,7 +109,7 @@ def test_config_file(tmp_path):
 
 
 def test_example_config_loads():
-    from edge_runtime.deploy import DEFAULT_CONFIG, service_config
+    from prognos.edge_runtime.deploy import DEFAULT_CONFIG, service_config
 
     path = ROOT / "edge_runtime" / "device" / "edge.example.toml"
     cfg = ServiceConfig.load(path)

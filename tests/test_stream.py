@@ -4,12 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from edge_runtime.alerts import AlertTracker, Rule, rules_from_manifest
-from edge_runtime.bundle import Bundle
-from edge_runtime.errors import ConfigError, RowError
-from edge_runtime.feed import TOO_LONG, Feeder, read_line_batches
-from edge_runtime.rows import JsonRowParser, make_parser
-from edge_runtime.stream import StreamConfig, StreamEngine
+from prognos.edge_runtime.alerts import AlertTracker, Rule, rules_from_manifest
+from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.errors import ConfigError, RowError
+from prognos.edge_runtime.feed import TOO_LONG, Feeder, read_line_batches
+from prognos.edge_runtime.rows import JsonRowParser, make_parser
+from prognos.edge_runtime.stream import StreamConfig, StreamEngine
 
 
 def _rows(sim_dir, n_units=3):

@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_runtime.dsp_spec import DspSpec, apply_many, input_shape, windows
-from edge_runtime.errors import BundleError
-from pipeline.cwru import CLASSES_10, CwruLabel, CwruRecord, split_windows
+from prognos.edge_runtime.dsp_spec import DspSpec, apply_many, input_shape, windows
+from prognos.edge_runtime.errors import BundleError
+from prognos.pipeline.data.cwru import CLASSES_10, CwruLabel, CwruRecord, split_windows
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def vib_run(tmp_path_factory):
-    from pipeline.vibration import VibrationConfig, vibration_run
+    from prognos.pipeline.vibration.train import VibrationConfig, vibration_run
 
     run = tmp_path_factory.mktemp("vib")
     cfg = VibrationConfig(epochs=4, sim_seconds=3.0, patience=4, sim_loads=[0, 1], loads=[0], test_loads=[1])
@@ -73,7 +73,7 @@ def test_run_metrics_and_artifacts(vib_run):
 def test_bundle_refuses_spec_that_does_not_match_model(vib_run, tmp_path):
     import shutil
 
-    from edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.bundle import Bundle
 
     run, _ = vib_run
     b = Bundle(run / "bundles" / "tflite_fp32")
@@ -92,7 +92,7 @@ def test_bundle_refuses_spec_that_does_not_match_model(vib_run, tmp_path):
 
 EDGE = """
 import sys
-from edge_runtime.cli import main
+from prognos.edge_runtime.cli import main
 rc = main(sys.argv[1:])
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "tf_keras", "keras", "scipy"))
 assert not leaked, leaked
@@ -111,8 +111,8 @@ def _edge(command: str, bundle: Path, samples: Path, *extra):
 
 
 def test_edge_classify_without_tensorflow_agrees_with_keras(vib_run, tmp_path):
-    from models.kerasapi import keras
-    from pipeline.bearing_sim import simulate_recording
+    from prognos.models.kerasapi import keras
+    from prognos.pipeline.data.bearing_sim import simulate_recording
 
     run, _ = vib_run
     x = simulate_recording("inner_race", 14, 0, 1.0, seed=5).astype(np.float32)  # a recording never trained on
@@ -135,7 +135,7 @@ def test_edge_classify_without_tensorflow_agrees_with_keras(vib_run, tmp_path):
 
 
 def test_auc_is_the_rank_probability():
-    from pipeline.vibration_anomaly import auc
+    from prognos.pipeline.vibration.anomaly import auc
 
     assert auc([0.1, 0.2], [0.3, 0.4]) == 1.0
     assert auc([0.3, 0.4], [0.1, 0.2]) == 0.0
@@ -144,9 +144,9 @@ def test_auc_is_the_rank_probability():
 
 @pytest.mark.parametrize("model", ["dense_ae", "vae"])
 def test_anomaly_bundle_end_to_end_on_the_edge(model, tmp_path):
-    from pipeline.bearing_sim import simulate_recording
-    from pipeline.vibration import VibrationConfig
-    from pipeline.vibration_anomaly import AnomalyConfig, anomaly_run
+    from prognos.pipeline.data.bearing_sim import simulate_recording
+    from prognos.pipeline.vibration.train import VibrationConfig
+    from prognos.pipeline.vibration.anomaly import AnomalyConfig, anomaly_run
 
     m = anomaly_run(AnomalyConfig(model=model, epochs=5), VibrationConfig(sim_seconds=3.0), tmp_path / "run")
     # 55 healthy training windows (first 80 % of the 6 s normal file): 41 fit, the last 14 calibrate
@@ -159,8 +159,8 @@ def test_anomaly_bundle_end_to_end_on_the_edge(model, tmp_path):
     assert (m["auc_elbo"] >= 0.9) if model == "vae" else ("auc_elbo" not in m)
 
     # the scores kept for the report's ROC reproduce the run's AUC, and the report draws it
-    from pipeline.report import build_report
-    from pipeline.report_figs import roc_points
+    from prognos.pipeline.report.html import build_report
+    from prognos.pipeline.report.figs import roc_points
 
     d = np.load(tmp_path / "run" / "anomaly_scores.npz")
     fpr, tpr = roc_points(d["score"], d["y"] != 0)
@@ -184,14 +184,14 @@ def test_anomaly_bundle_end_to_end_on_the_edge(model, tmp_path):
 def test_anomaly_edge_command_refuses_a_classify_bundle(vib_run, tmp_path):
     run, _ = vib_run
     np.save(tmp_path / "x.npy", np.zeros(4096, np.float32))
-    from edge_runtime.cli import main
+    from prognos.edge_runtime.cli import main
 
     assert main(["anomaly", "--bundle", str(run / "bundles" / "tflite_fp32"), "--input", str(tmp_path / "x.npy")]) == 2
 
 
 def test_four_class_variant_labels_and_bundle(tmp_path):
-    from pipeline.cwru import FAULTS
-    from pipeline.vibration import VibrationConfig, vibration_run
+    from prognos.pipeline.data.cwru import FAULTS
+    from prognos.pipeline.vibration.train import VibrationConfig, vibration_run
 
     m = vibration_run(VibrationConfig(classes=4, epochs=1, sim_seconds=3.0, formats=["tflite_fp32"]), tmp_path)
     c = np.array(m["confusion_keras"])
@@ -202,8 +202,8 @@ def test_four_class_variant_labels_and_bundle(tmp_path):
 
 
 def test_gan_augmentation_experiment_smoke(tmp_path):
-    from pipeline.vibration import VibrationConfig
-    from pipeline.vibration_gan import GanConfig, gan_run
+    from prognos.pipeline.vibration.train import VibrationConfig
+    from prognos.pipeline.vibration.gan import GanConfig, gan_run
 
     cfg = GanConfig(rare=["B007", "OR021"], keep=0.1)
     m = gan_run(cfg, VibrationConfig(epochs=1, sim_seconds=3.0), tmp_path, gan_steps=2)
@@ -218,7 +218,7 @@ def test_gan_augmentation_experiment_smoke(tmp_path):
 
 
 def test_report_of_a_vibration_run_has_confusion_matrix_and_roc(vib_run):
-    from pipeline.report import build_report
+    from prognos.pipeline.report.html import build_report
 
     run, _ = vib_run
     html = build_report(run).read_text()

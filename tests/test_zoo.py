@@ -19,15 +19,15 @@ import functools
 import numpy as np
 import pytest
 
-from edge_runtime.errors import ConfigError
-from export import parity
-from models import create_model, deployables, list_models
-from models.gan import GAN
-from models.heads import TASKS
-from models.kerasapi import keras, tf
-from models.perceptron import Perceptron
-from models.registry import get_entry, register_model
-from models.vae import VAE
+from prognos.edge_runtime.errors import ConfigError
+from prognos.export import parity
+from prognos.models import create_model, deployables, list_models
+from prognos.models.gan import GAN
+from prognos.models.heads import TASKS
+from prognos.models.kerasapi import keras, tf
+from prognos.models.perceptron import Perceptron
+from prognos.models.registry import get_entry, register_model
+from prognos.models.vae import VAE
 
 SHAPES = {1: (16, 3), 2: (16, 16, 1)}
 BATCH = 32
@@ -196,14 +196,14 @@ def test_registry_rejects_unknown_and_duplicate_names():
 
 def test_every_family_registers():
     families = {get_entry(n).builder.__module__ for n in list_models()}
-    assert families == {f"models.{m}" for m in ("perceptron", "mlp", "cnn", "cnn1d", "resnet", "mobilenet", "efficientnet",
+    assert families == {f"prognos.models.{m}" for m in ("perceptron", "mlp", "cnn", "cnn1d", "resnet", "mobilenet", "efficientnet",
                                                  "vit", "rnn", "autoencoder", "vae", "gan")}
     assert {n for n in list_models() if get_entry(n).full} == {"perceptron", "dense_ae", "conv_ae", "vae", "gan",
                                                                 "wgan_gp", "cgan"}
 
 
 def test_existing_lstm_builder_keeps_its_signature():
-    from models.rnn import lstm
+    from prognos.models.rnn import lstm
 
     keras.utils.set_random_seed(0)
     model = create_model("lstm", (16, 3), task="rul", units=(8, 4), dense=4, dropout=0.0, unroll=True)
@@ -234,7 +234,7 @@ def test_deployables_convert_to_tflite_at_batch_1(name):
 def _single_input_deployables(name):
     """(name, model, calibration feed, checked feed) of each one-input deployable; the conditional GAN
     generator G(z, y) is refused by int8 and ONNX export with a clear error (a gap the zoo report shows)."""
-    from export.formats import BY_NAME
+    from prognos.export.formats import BY_NAME
 
     for dep_name, dep in _deployables(name):
         if len(dep.inputs) > 1:
@@ -249,7 +249,7 @@ def _single_input_deployables(name):
 @pytest.mark.parametrize("name", [_param(n, slow=n in SLOW_TFLITE) for n in list_models()])
 def test_deployables_full_int8_tflite_matches_keras(name):
     """The export table's full-int8 row (int8 I/O), run in LiteRT."""
-    from export.formats import BY_NAME
+    from prognos.export.formats import BY_NAME
 
     for dep_name, dep, calibration, check in _single_input_deployables(name):
         int8 = BY_NAME["tflite_int8"].write(dep, next(iter(calibration.values())))
@@ -270,7 +270,7 @@ ONNX_GAPS = {"conv_ae": "Conv2DTranspose 'same' stride 2: tf2onnx/onnxruntime ou
     for n in list_models()])
 def test_deployables_onnx_match_keras(name):
     """The export table's ONNX row (tf2onnx, opset 17), run in onnxruntime."""
-    from export.formats import BY_NAME
+    from prognos.export.formats import BY_NAME
 
     for dep_name, dep, _, check in _single_input_deployables(name):
         onnx = BY_NAME["onnx_fp32"].write(dep, None)

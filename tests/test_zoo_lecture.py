@@ -10,14 +10,14 @@ import math
 import numpy as np
 import pytest
 
-from models import create_model, deployables
-from models.autoencoder import anomaly_score, reconstruction_mse
-from models.conv import Grid, make_divisible
-from models.efficientnet import B0_BLOCKS, compound_scaling, round_filters, scaled_blocks
-from models.gan import WGANGP
-from models.kerasapi import keras, tf
-from models.mobilenet import depthwise_separable
-from models.resnet import RESNETS
+from prognos.models import create_model, deployables
+from prognos.models.autoencoder import anomaly_score, reconstruction_mse
+from prognos.models.conv import Grid, make_divisible
+from prognos.models.efficientnet import B0_BLOCKS, compound_scaling, round_filters, scaled_blocks
+from prognos.models.gan import WGANGP
+from prognos.models.kerasapi import keras, tf
+from prognos.models.mobilenet import depthwise_separable
+from prognos.models.resnet import RESNETS
 
 X2 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float32")
 AND = np.array([-1, -1, -1, 1], dtype="float32")

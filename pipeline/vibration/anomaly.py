@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.dsp import reconstruction_mse
-from edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization
-from edge_runtime.errors import ConfigError, DataError
-from pipeline.cwru import CLASSES_10, split_windows
-from pipeline.vibration import VibrationConfig, load_records
+from prognos.edge_runtime.dsp import reconstruction_mse
+from prognos.edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization
+from prognos.edge_runtime.errors import ConfigError, DataError
+from prognos.pipeline.data.cwru import CLASSES_10, split_windows
+from prognos.pipeline.vibration.train import VibrationConfig, load_records
 
 MODELS = ("dense_ae", "vae")
 
@@ -70,9 +70,9 @@ def report(scores: np.ndarray, threshold: float, y: np.ndarray) -> dict:
 def fit_autoencoder(cfg: AnomalyConfig, xt: np.ndarray, seed: int):
     """Train `cfg.model` on healthy windows (early stopping on training loss); returns the scoring network
     x -> x̂ (for the VAE: decoder(μ(x))) and the trained model."""
-    from models import create_model
-    from models.kerasapi import keras, tf
-    from pipeline.train import make_optimizer
+    from prognos.models import create_model
+    from prognos.models.kerasapi import keras, tf
+    from prognos.pipeline.rul.train import make_optimizer
 
     tf.keras.utils.set_random_seed(seed)
     hparams = ({"latent_dim": 8} if cfg.model == "vae" else {}) | cfg.hparams
@@ -96,9 +96,9 @@ def elbo_scores(vae, x: np.ndarray) -> np.ndarray:
 
 def export_anomaly_bundles(cfg: AnomalyConfig, net, spec: DspSpec, xt, xc, run_dir: Path, y, xv) -> dict:
     """One bundle per format with the threshold of its own calibration scores; {format: report}."""
-    from edge_runtime.backends import open_backend
-    from export.bundle import write_bundle
-    from export.formats import get_formats
+    from prognos.edge_runtime.backends import open_backend
+    from prognos.export.bundle import write_bundle
+    from prognos.export.formats import get_formats
 
     out = {}
     for fmt in get_formats(cfg.formats):
@@ -108,7 +108,7 @@ def export_anomaly_bundles(cfg: AnomalyConfig, net, spec: DspSpec, xt, xc, run_d
         threshold = float(np.quantile(score(xc), cfg.quantile))
         path = write_bundle(
             run_dir / "anomaly_bundles" / fmt.name, data, fmt, None, {}, {"run": str(run_dir), "model": cfg.model},
-            task="anomaly", preprocessing={"dsp": spec.to_dict(), "doc": "edge_runtime.dsp_spec.apply per window"},
+            task="anomaly", preprocessing={"dsp": spec.to_dict(), "doc": "prognos.edge_runtime.dsp_spec.apply per window"},
             postprocessing={"score": "reconstruction_mse", "threshold": threshold, "quantile": cfg.quantile,
                             "doc": "score = mean((x - model(x))^2) over the DSP features; anomalous if score > "
                                    f"threshold (the {cfg.quantile} quantile of held-out healthy windows)"})
@@ -118,7 +118,7 @@ def export_anomaly_bundles(cfg: AnomalyConfig, net, spec: DspSpec, xt, xc, run_d
 
 def anomaly_run(cfg: AnomalyConfig, vcfg: VibrationConfig, run_dir, data_dir=None) -> dict:
     """Fit the autoencoder on healthy training windows, score every validation window, export bundles."""
-    from models.autoencoder import anomaly_score
+    from prognos.models.autoencoder import anomaly_score
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

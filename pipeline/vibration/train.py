@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization, input_shape, windows
-from edge_runtime.errors import ConfigError
-from pipeline.cwru import CLASSES_10, FAULTS, load_folder, split_windows
+from prognos.edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization, input_shape, windows
+from prognos.edge_runtime.errors import ConfigError
+from prognos.pipeline.data.cwru import CLASSES_10, FAULTS, load_folder, split_windows
 
 LABELS = {10: ("label10", CLASSES_10), 4: ("label4", FAULTS)}  # --classes -> (CwruLabel attribute, names)
 
@@ -65,7 +65,7 @@ class VibrationConfig:
 def load_records(cfg: VibrationConfig, run_dir: Path, data_dir=None):
     """CWRU records of `data_dir`, or of a simulated dataset written into run_dir/data."""
     if data_dir is None:
-        from pipeline.bearing_sim import write_dataset
+        from prognos.pipeline.data.bearing_sim import write_dataset
 
         data_dir = write_dataset(run_dir / "data", loads=cfg.sim_loads, seconds=cfg.sim_seconds, seed=cfg.seed)
     return load_folder(data_dir, cfg.loads), str(data_dir)
@@ -93,9 +93,9 @@ def features(cfg: VibrationConfig, split, records):
 
 def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val):
     """Train `cfg.model` with early stopping on validation loss (best weights restored)."""
-    from models import create_model
-    from models.kerasapi import keras, tf
-    from pipeline.train import make_optimizer
+    from prognos.models import create_model
+    from prognos.models.kerasapi import keras, tf
+    from prognos.pipeline.rul.train import make_optimizer
 
     tf.keras.utils.set_random_seed(cfg.seed)
     model = create_model(cfg.model, x_train.shape[1:], task="classify", n_outputs=len(class_names(cfg)),
@@ -115,9 +115,9 @@ def confusion(y_true, y_pred, n: int) -> np.ndarray:
 
 
 def plot_confusion(c: np.ndarray, path: Path, title: str, names=CLASSES_10):
-    from pipeline.plots import _plt, save
+    from prognos.pipeline.report.plots import pyplot, save
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5.5))
     ax.imshow(c, cmap="Blues")
     for (i, j), v in np.ndenumerate(c):
@@ -130,8 +130,8 @@ def plot_confusion(c: np.ndarray, path: Path, title: str, names=CLASSES_10):
 
 def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir: Path, metrics: dict) -> dict:
     """Write one bundle per format; returns {format: bundle dir}."""
-    from export.bundle import write_bundle
-    from export.formats import get_formats
+    from prognos.export.bundle import write_bundle
+    from prognos.export.formats import get_formats
 
     rng = np.random.default_rng(cfg.seed)
     rep = x_train[rng.permutation(len(x_train))[: cfg.calibration]]
@@ -140,7 +140,7 @@ def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir:
         data = fmt.write(model, rep if fmt.quantized else None)
         out[fmt.name] = write_bundle(
             run_dir / "bundles" / fmt.name, data, fmt, None, metrics, {"run": str(run_dir), "model": cfg.model},
-            task="classify", preprocessing={"dsp": spec.to_dict(), "doc": "edge_runtime.dsp_spec.apply per window"},
+            task="classify", preprocessing={"dsp": spec.to_dict(), "doc": "prognos.edge_runtime.dsp_spec.apply per window"},
             postprocessing={"classes": list(class_names(cfg)), "normal_class": "normal",
                             "doc": "class = classes[argmax(probabilities)]"})
     return out
@@ -148,7 +148,7 @@ def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir:
 
 def bundle_predictions(bundle_dir, x: np.ndarray) -> np.ndarray:
     """Class probabilities of a bundle in its edge backend (LiteRT or onnxruntime)."""
-    from edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.bundle import Bundle
 
     return Bundle(bundle_dir).backend.run(np.asarray(x, np.float32)).reshape(len(x), -1)
 

@@ -6,13 +6,18 @@ Real NASA C-MAPSS data: `--data-dir DIR` with train_FD001.txt (and test_FD001.tx
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
 from functools import partial
 from pathlib import Path
 
-from edge_runtime.errors import DataError, PrognosError
+from prognos.edge_runtime.errors import DataError, PrognosError
+
+# modules of this package that register subcommands: each has `register(subparsers)`; a parser it adds
+# sets `func` (set_defaults), called with the parsed args. Keep imports inside the commands (--help is instant).
+DOMAINS: tuple[str, ...] = ()
 
 
 def _add_run(p, required=False):
@@ -69,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model; writes model.keras, metrics, plots into --run")
     _add_run(t)
     _add_train(t)
-    from export.formats import GROUPS
+    from prognos.export.formats import GROUPS
 
     for name, what in GROUPS.items():
         _add_export(sub.add_parser(name, help=f"convert a trained run to {what} bundles, with a parity check"))
@@ -147,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("--jobs", type=int, default=1, help="models built at once in worker processes (default 1; "
                                                        "each worker imports TensorFlow, ~1 GB)")
     _add_vibration(sub)
+    for name in DOMAINS:  # one module per domain adds its subcommands (each sets `func`)
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     return p
 
 
@@ -210,7 +217,7 @@ def _add_vibration(sub) -> None:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        (getattr(args, "func", None) or COMMANDS[args.command])(args)
     except PrognosError as e:
         print(f"prognos: error: {e}", file=sys.stderr)
         return 2
@@ -218,7 +225,7 @@ def main(argv=None) -> int:
 
 
 def _config(args):
-    from pipeline.config import RunConfig
+    from prognos.pipeline.config import RunConfig
 
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
     for value, section, key in ((args.data_dir, cfg.data, "data_dir"), (args.subset, cfg.data, "subset"),
@@ -232,15 +239,15 @@ def _config(args):
 
 
 def cmd_simulate(args):
-    from pipeline.simulate import write_dataset
+    from prognos.pipeline.data.simulate import write_dataset
 
     out = write_dataset(args.out, args.units, args.units, args.seed)
     print(f"[prognos] wrote {out}/train_SIM.txt, test_SIM.txt, RUL_SIM.txt")
 
 
 def cmd_train(args):
-    from pipeline.distribute import artifact_dir
-    from pipeline.train import train_run
+    from prognos.pipeline.scale.distribute import artifact_dir
+    from prognos.pipeline.rul.train import train_run
 
     metrics = train_run(_config(args), args.run)
     print(json.dumps(metrics, indent=2))
@@ -254,7 +261,7 @@ def _formats(args, default):
 
 def _tune(args):
     """(TuneConfig, overrides of the table's tune parameters) from the CLI flags."""
-    from export.tune import TuneConfig
+    from prognos.export.finetune import TuneConfig
 
     cfg = TuneConfig() if getattr(args, "tune_epochs", None) is None else TuneConfig(epochs=args.tune_epochs)
     overrides = {k: getattr(args, k, None) for k in ("sparsity", "schedule", "clusters")}
@@ -262,11 +269,12 @@ def _tune(args):
 
 
 def cmd_export(args, group="export"):
-    from export.formats import DEFAULTS
-    from export.run import export_run, failed
+    from prognos.export.formats import DEFAULTS
+    from prognos.export.run import export_run, failed
+    from prognos.pipeline.rul.runs import load_run
 
     formats = _formats(args, DEFAULTS[group])
-    parity = export_run(args.run, formats, args.calibration, *_tune(args))
+    parity = export_run(load_run(args.run), formats, args.calibration, *_tune(args))
     print(f"[prognos] parity report: {args.run}/parity.json")
     bad = failed(parity, formats)
     if bad:
@@ -279,11 +287,12 @@ def cmd_quantize(args):
 
 
 def cmd_optimize(args):
-    from export.optimize import optimize_run
+    from prognos.export.optimize import optimize_run
+    from prognos.pipeline.rul.runs import load_run
 
     formats = args.formats.split(",") if args.formats else None
     tune_cfg, _ = _tune(args)
-    result = optimize_run(args.run, args.budget, args.prefer, formats, args.calibration, tune_cfg, args.min_seconds,
+    result = optimize_run(load_run(args.run), args.budget, args.prefer, formats, args.calibration, tune_cfg, args.min_seconds,
                           args.reuse)
     print((Path(args.run) / "report" / "optimize.md").read_text())
     print(f"[prognos] chosen {result['chosen']} -> {args.run}/bundles/best; report in {args.run}/report/ "
@@ -291,7 +300,7 @@ def cmd_optimize(args):
 
 
 def cmd_formats(args):
-    from export.formats import FORMATS
+    from prognos.export.formats import FORMATS
 
     for f in FORMATS:
         print(f"{f.name:24s} {f.group:9s} {f.suffix:8s} {f.doc}")
@@ -318,7 +327,7 @@ def _ensure_run(run: str, model: str | None = None) -> None:
 
 
 def cmd_bench(args):
-    from export.bench import DEFAULT_FORMATS, bench_runs
+    from prognos.export.bench import DEFAULT_FORMATS, bench_runs
 
     runs = _bench_runs(args)
     formats = args.formats.split(",") if args.formats else DEFAULT_FORMATS
@@ -326,14 +335,16 @@ def cmd_bench(args):
         formats = ["keras"] + sorted({p.name for r in runs for p in (Path(r) / "bundles").glob("*/")
                                       if (p / "manifest.json").is_file()})
     threads = [int(t) for t in args.threads.split(",")]
-    result = bench_runs(runs, formats, threads, args.min_seconds, out=args.out and Path(args.out))
-    from export.bench_table import markdown_table
+    from prognos.pipeline.rul.runs import load_run
+
+    result = bench_runs(runs, load_run, formats, threads, args.min_seconds, out=args.out and Path(args.out))
+    from prognos.export.bench_table import markdown_table
 
     print(markdown_table(result))
 
 
 def cmd_profile(args):
-    from export.profile import markdown_table, profile_bundle
+    from prognos.export.profile import markdown_table, profile_bundle
 
     result = profile_bundle(args.bundle or Path(args.run) / "bundles" / "tflite_int8",
                             Path(args.run) / "report" / "profile.json", args.min_seconds)
@@ -342,7 +353,7 @@ def cmd_profile(args):
 
 
 def cmd_report(args):
-    from pipeline.report import build_report
+    from prognos.pipeline.report.html import build_report
 
     if Path(args.run) == Path("artifacts/demo"):  # the embedded default is made on demand; other runs must exist
         _ensure_run(args.run)
@@ -353,13 +364,13 @@ def cmd_report(args):
 
 
 def cmd_evaluate(args):
-    from pipeline.evaluate import evaluate
+    from prognos.pipeline.rul.evaluate import evaluate
 
     print(json.dumps(evaluate(args.test, args.rul, args.bundle, args.run), indent=2))
 
 
 def cmd_cv(args):
-    from pipeline.cv import cross_validate
+    from prognos.pipeline.rul.cv import cross_validate
 
     summary = cross_validate(_config(args), args.run, args.folds)
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
@@ -367,20 +378,20 @@ def cmd_cv(args):
 
 
 def cmd_search(args):
-    from pipeline.search import run_search
+    from prognos.pipeline.rul.search import run_search
 
     run_search(args.configs, args.out, args.folds, args.data_dir, args.epochs, args.split_seed)
     print((Path(args.out) / "search.md").read_text())
 
 
 def cmd_scale(args):
-    from pipeline.scale import scale_run
+    from prognos.pipeline.scale.throughput import scale_run
 
     print(json.dumps(scale_run(args.units, args.batch, args.seed, args.fit_steps, args.model, args.epochs), indent=2))
 
 
 def cmd_ensemble(args):
-    from pipeline.ensemble import score_ensemble
+    from prognos.pipeline.rul.ensemble import score_ensemble
 
     summary = score_ensemble(args.cv_dirs)
     if args.out:
@@ -396,7 +407,7 @@ def cmd_ensemble(args):
 
 
 def cmd_final(args):
-    from pipeline.final import FORMATS, final_run
+    from prognos.pipeline.rul.final import FORMATS, final_run
 
     result = final_run(args.cv_dirs, args.run, args.formats.split(",") if args.formats else FORMATS)
     print(json.dumps(result, indent=2))
@@ -422,7 +433,7 @@ def cmd_demo(args):
 
 def _hparams(pairs) -> dict:
     """--hparam KEY=VALUE flags -> {key: value}, values parsed as JSON (a bare word stays a string)."""
-    from edge_runtime.errors import ConfigError
+    from prognos.edge_runtime.errors import ConfigError
 
     out = {}
     for pair in pairs:
@@ -437,7 +448,7 @@ def _hparams(pairs) -> dict:
 
 
 def cmd_zoo_report(args):
-    from export.zoo import merge_reports, zoo_report
+    from prognos.export.zoo import merge_reports, zoo_report
 
     if args.merge:
         merge_reports(args.merge, args.out)
@@ -448,7 +459,7 @@ def cmd_zoo_report(args):
 
 
 def cmd_vibration(args):
-    from pipeline.vibration import VibrationConfig, vibration_run
+    from prognos.pipeline.vibration.train import VibrationConfig, vibration_run
 
     cfg = VibrationConfig()
     for key in ("model", "epochs", "patience", "warmup", "classes", "kind", "samples_per_rev", "sim_seconds", "seed"):
@@ -468,8 +479,8 @@ def cmd_vibration(args):
 
 
 def cmd_vibration_anomaly(args):
-    from pipeline.vibration import VibrationConfig
-    from pipeline.vibration_anomaly import AnomalyConfig, anomaly_run
+    from prognos.pipeline.vibration.train import VibrationConfig
+    from prognos.pipeline.vibration.anomaly import AnomalyConfig, anomaly_run
 
     cfg, vcfg = AnomalyConfig(), VibrationConfig()
     for key in ("model", "epochs", "quantile"):
@@ -486,8 +497,8 @@ def cmd_vibration_anomaly(args):
 
 
 def cmd_vibration_gan(args):
-    from pipeline.vibration import VibrationConfig
-    from pipeline.vibration_gan import GanConfig, gan_run
+    from prognos.pipeline.vibration.train import VibrationConfig
+    from prognos.pipeline.vibration.gan import GanConfig, gan_run
 
     cfg, vcfg = GanConfig(), VibrationConfig()
     for key in ("keep", "gan_epochs"):
@@ -509,9 +520,9 @@ def cmd_vibration_gan(args):
 def cmd_vibration_sim(args):
     import numpy as np
 
-    from edge_runtime.errors import ConfigError
-    from pipeline.bearing_sim import FAULT_MODEL, simulate_recording
-    from pipeline.cwru import CLASSES_10
+    from prognos.edge_runtime.errors import ConfigError
+    from prognos.pipeline.data.bearing_sim import FAULT_MODEL, simulate_recording
+    from prognos.pipeline.data.cwru import CLASSES_10
 
     if args.cls not in CLASSES_10:
         raise ConfigError(f"--class {args.cls!r}; expected one of {', '.join(CLASSES_10)}")

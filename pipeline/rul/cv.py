@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.intervals import empirical_coverage, fit_conformal
-from pipeline import cmapss, plots
-from pipeline.config import RunConfig
-from pipeline.dataset import feature_matrix, fit_preprocessor, fitting_index, rows_of, split_units, window_index
-from pipeline.metrics import rul_metrics
+from prognos.edge_runtime.intervals import empirical_coverage, fit_conformal
+from prognos.pipeline.data import cmapss
+from prognos.pipeline.report import plots
+from prognos.pipeline.config import RunConfig
+from prognos.pipeline.data.dataset import feature_matrix, fit_preprocessor, fitting_index, rows_of, split_units, window_index
+from prognos.edge_runtime.scoring import rul_metrics
 
 CUTS_PER_ENGINE = 10  # 1,000 truncated engines over FD001's 100: 10x the test set, so less noise
 
@@ -65,7 +66,7 @@ def truncated_last_windows(table: np.ndarray, pairs, pre) -> tuple[np.ndarray, n
 
 
 def _run_fold(cfg: RunConfig, table, val_units) -> dict:
-    from pipeline.train import fit
+    from prognos.pipeline.rul.train import fit
 
     train_units = np.setdiff1d(np.unique(table[:, 0]).astype(int), val_units)
     if cfg.train.patience:  # early stopping: an inner split of the fold's training engines decides when
@@ -90,7 +91,7 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
 
 
 def cross_validate(cfg: RunConfig, out_dir, k: int = 5, coverage: float = 0.9) -> dict:
-    from pipeline.train import resolve_data
+    from prognos.pipeline.rul.train import resolve_data
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

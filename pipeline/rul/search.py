@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import RunConfig
-from pipeline.cv import cross_validate
+from prognos.pipeline.config import RunConfig
+from prognos.pipeline.rul.cv import cross_validate
 
 
 def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, epochs: int | None = None,

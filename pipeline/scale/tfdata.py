@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.errors import DataError
-from pipeline.dataset import WindowIndex
+from prognos.edge_runtime.errors import DataError
+from prognos.pipeline.data.dataset import WindowIndex
 
 PREFETCH = 4  # batches ready ahead of the consumer (double buffering plus slack for step jitter)
 
 
 def _tensor(a: np.ndarray):
     """A tf.Tensor sharing `a`'s memory when it is 64-byte aligned (DLPack, no copy), else a copy."""
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     if a.size and a.flags.c_contiguous and a.ctypes.data % 64 == 0:
         return tf.experimental.dlpack.from_dlpack(a.__dlpack__())
@@ -41,7 +41,7 @@ def _tensor(a: np.ndarray):
 def _options(shard_policy: str):
     """No static graph optimizations: they serialize the dataset graph, copying the captured arrays
     (the pipelines below are already parallel and prefetched); `shard_policy` for tf.distribute."""
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
@@ -51,7 +51,7 @@ def _options(shard_policy: str):
 
 def _gather(index: WindowIndex):
     """A batched map: window end indices (B,) -> (windows (B, window, F), labels (B,))."""
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     z, rul = _tensor(index.z), _tensor(index.rul)
     offsets = tf.range(1 - index.window, 1, dtype=tf.int64)
@@ -64,7 +64,7 @@ def _gather(index: WindowIndex):
 
 def window_dataset(index: WindowIndex, batch_size: int):
     """Finite and ordered: (windows, labels) batches of every window once, as `training_windows`."""
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     ds = tf.data.Dataset.from_tensor_slices(index.ends).batch(batch_size)
     ds = ds.map(_gather(index), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -79,7 +79,7 @@ def training_stream(index: WindowIndex, batch_size: int, seed: int, shard: tuple
     `noise` > 0: Gaussian noise of that std is added to every (normalized) training window, drawn
     from a stateless seed per batch, so a run is reproducible (augmentation; never on validation).
     """
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     pipeline_id, n_pipelines = shard
     ends = _tensor(index.ends)

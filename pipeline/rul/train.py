@@ -18,19 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import ConfigError
-from edge_runtime.features import Preprocessor
-from pipeline import cmapss, plots
-from pipeline.config import RunConfig
-from pipeline.dataset import (WindowIndex, fit_preprocessor, fitting_index, last_windows, rows_of, split_units,
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.features import Preprocessor
+from prognos.pipeline.data import cmapss
+from prognos.pipeline.report import plots
+from prognos.pipeline.config import RunConfig
+from prognos.pipeline.data.dataset import (WindowIndex, fit_preprocessor, fitting_index, last_windows, rows_of, split_units,
                               window_index)
-from pipeline.metrics import rul_metrics
+from prognos.edge_runtime.scoring import rul_metrics
 
 
 def resolve_data(cfg: RunConfig, run_dir: Path) -> tuple[Path, str]:
     """The data folder and subset; simulates the embedded default fleet when no folder is given."""
     if cfg.data.data_dir is None:
-        from pipeline.simulate import write_dataset
+        from prognos.pipeline.data.simulate import write_dataset
 
         out = run_dir / "data"
         if not (out / "train_SIM.txt").exists():
@@ -47,15 +48,16 @@ def resolve_data(cfg: RunConfig, run_dir: Path) -> tuple[Path, str]:
     return data_dir, cmapss.find_subset(data_dir, cfg.data.subset)
 
 
-def prepare(cfg: RunConfig, run_dir: Path):
-    """Load, split by unit, fit preprocessing on training units; returns what training needs.
+def prepare(cfg: RunConfig, run_dir: Path, pre: Preprocessor | None = None):
+    """Load, split by unit, fit preprocessing on training units (or use the given fitted `pre`);
+    returns what training needs.
 
     `train` and `val` are `WindowIndex`es: lazy windows with the `Windows` fields (`x` materializes).
     """
     data_dir, subset = resolve_data(cfg, run_dir)
     table = cmapss.load_table(data_dir / f"train_{subset}.txt")
     train_units, val_units = split_units(table, cfg.data.val_fraction, cfg.data.seed)
-    pre = fit_preprocessor(rows_of(table, train_units), cfg.data)
+    pre = pre if pre is not None else fit_preprocessor(rows_of(table, train_units), cfg.data)
     train = fitting_index(rows_of(table, train_units), pre, cfg)
     val = window_index(rows_of(table, val_units), pre, cfg.data.min_cycles)
     split = {"train_units": train_units.tolist(), "val_units": val_units.tolist()}
@@ -66,7 +68,7 @@ def make_optimizer(name: str, lr: float, schedule: str = "constant", total_steps
     """`schedule` "cosine": lr follows a half cosine from `lr` to 0 over `total_steps` (Loshchilov &
     Hutter 2017, without restarts). A fixed curve, not a plateau rule: the final model trained on all
     units without validation (pipeline.final) then sees the same learning rates as its CV folds."""
-    from models.kerasapi import keras
+    from prognos.models.kerasapi import keras
 
     if schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, max(1, total_steps))
@@ -89,9 +91,9 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex 
     epochs: no validation, no early stopping. `stop_epoch` ends training earlier, while the learning-rate
     schedule still spans `cfg.train.epochs` (the final model stops at its CV best epoch on the same curve).
     """
-    from models import create_model
-    from models.kerasapi import keras
-    from pipeline import distribute, tfdata
+    from prognos.models import create_model
+    from prognos.models.kerasapi import keras
+    from prognos.pipeline.scale import distribute, tfdata
 
     plan = distribute.plan(cfg.train)  # first: the strategy must exist before other TensorFlow work
     keras.utils.set_random_seed(cfg.train.seed)
@@ -124,7 +126,7 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex 
 
 
 def train_run(cfg: RunConfig, run_dir) -> dict:
-    from pipeline import distribute, tfdata
+    from prognos.pipeline.scale import distribute, tfdata
 
     run_dir = Path(run_dir)
     out = distribute.artifact_dir(run_dir)

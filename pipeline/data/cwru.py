@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.dsp import check_int, frame
-from edge_runtime.errors import ConfigError, DataError
+from prognos.edge_runtime.dsp import check_int, frame
+from prognos.edge_runtime.errors import ConfigError, DataError
 
 SAMPLE_RATE = 12000
 NOMINAL_RPM = {0: 1797.0, 1: 1772.0, 2: 1750.0, 3: 1730.0}  # CWRU table, by motor load (HP)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import ConfigError
-from pipeline.cwru import CLASSES_10, NOMINAL_RPM, SAMPLE_RATE, SIZES_MILS
+from prognos.edge_runtime.errors import ConfigError
+from prognos.pipeline.data.cwru import CLASSES_10, NOMINAL_RPM, SAMPLE_RATE, SIZES_MILS
 
 BEARING_6205 = {"BPFI": 5.4152, "BPFO": 3.5848, "BSF": 2.357, "FTF": 0.3983}  # x shaft Hz
 RESONANCES = ((3000.0, 0.02, 1.0), (3900.0, 0.025, 0.5))  # (Hz, damping ratio, gain); CWRU: 2.5-4.5 kHz

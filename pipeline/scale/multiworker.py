@@ -60,7 +60,7 @@ def _pump(proc: subprocess.Popen, prefix: str):
 
 def start(n: int, prognos_args: list[str]) -> tuple[list[subprocess.Popen], list[threading.Thread]]:
     ports = free_ports(n)
-    cmd = [sys.executable, "-m", "pipeline.cli", *prognos_args]
+    cmd = [sys.executable, "-m", "prognos.pipeline.cli", *prognos_args]
     if not any(a == "--strategy" or a.startswith("--strategy=") for a in prognos_args):
         cmd += ["--strategy", "multiworker"]
     procs, pumps = [], []

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import ConfigError
-from edge_runtime.intervals import fit_conformal
-from pipeline import cmapss
-from pipeline.config import RunConfig
-from pipeline.cv import calibration_set
-from pipeline.dataset import fit_preprocessor, fitting_index
-from pipeline.ensemble import average_oof, build_ensemble, folds_of, score_ensemble
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.intervals import fit_conformal
+from prognos.pipeline.data import cmapss
+from prognos.pipeline.config import RunConfig
+from prognos.pipeline.rul.cv import calibration_set
+from prognos.pipeline.data.dataset import fit_preprocessor, fitting_index, rows_of, split_units, window_index
+from prognos.pipeline.rul.ensemble import average_oof, build_ensemble, folds_of, score_ensemble
 
 FORMATS = ("tflite_fp32", "tflite_int8_fused")  # the fused int8 LSTM is the small file (README: compression)
 
@@ -48,7 +48,7 @@ def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
 
 
 def train_member(cfg: RunConfig, epochs: int, table: np.ndarray):
-    from pipeline.train import fit
+    from prognos.pipeline.rul.train import fit
 
     pre = fit_preprocessor(table, cfg.data)
     model, _ = fit(cfg, pre, fitting_index(table, pre, cfg), None, stop_epoch=epochs)
@@ -56,8 +56,8 @@ def train_member(cfg: RunConfig, epochs: int, table: np.ndarray):
 
 
 def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
-    from export.run import export_run
-    from pipeline.train import resolve_data
+    from prognos.export.run import Trained, export_run
+    from prognos.pipeline.rul.train import resolve_data
 
     run_dir, t0 = Path(run_dir), time.time()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,12 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
     (run_dir / "preprocessor.json").write_text(json.dumps(pre.to_dict(), indent=2))
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     train_seconds = round(time.time() - t0, 1)
-    parity = export_run(run_dir, list(formats))
+    # the bundles carry exactly `pre`, the preprocessing the final members were fitted with (all units);
+    # parity runs on the config's validation units, cut with that same `pre`
+    _, val_units = split_units(table, cfg.data.val_fraction, cfg.data.seed)
+    val = window_index(rows_of(table, val_units), pre, cfg.data.min_cycles)
+    train = window_index(table, pre, cfg.data.min_cycles)
+    parity = export_run(Trained(model, pre, train, val, run_dir), list(formats))
     cv = score_ensemble(cv_dirs, coverage, plots_to=run_dir / "report")
     spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv)
     result = {"members": [{"cv_dir": str(d), "model": c.model.name, "window": c.data.window, "epochs": e}

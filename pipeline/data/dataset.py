@@ -10,11 +10,11 @@ from functools import cached_property
 
 import numpy as np
 
-from edge_runtime.errors import ConfigError, DataError
-from edge_runtime.features import Preprocessor, pad_front, sliding_windows
-from edge_runtime.schema import CMAPSS_COLUMNS
-from pipeline.cmapss import rul_targets
-from pipeline.config import DataConfig, RunConfig
+from prognos.edge_runtime.errors import ConfigError, DataError
+from prognos.edge_runtime.features import Preprocessor, pad_front, sliding_windows
+from prognos.edge_runtime.schema import CMAPSS_COLUMNS
+from prognos.pipeline.data.cmapss import rul_targets
+from prognos.pipeline.config import DataConfig, RunConfig
 
 CANDIDATES = CMAPSS_COLUMNS[2:]  # settings and sensors; unit and cycle are identifiers
 

@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from pipeline.plots import _plt, save
+from prognos.pipeline.report.plots import pyplot, save
 
 
 def _png(fig) -> bytes:
@@ -19,7 +19,7 @@ def _png(fig) -> bytes:
 
 
 def learning_curves(history: dict) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key in sorted(k for k in history if k != "epoch"):
         ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
@@ -29,7 +29,7 @@ def learning_curves(history: dict) -> bytes:
 
 
 def confusion_matrix(c, classes) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     c = np.asarray(c, float)
     fig, ax = plt.subplots(figsize=(5.5, 4.8))
     im = ax.imshow(c / np.maximum(c.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
@@ -53,7 +53,7 @@ def roc_points(scores, positive) -> tuple[np.ndarray, np.ndarray]:
 
 def roc(curves: dict) -> bytes:
     """`curves`: {label: (scores, positive)}; one ROC line each, with its area."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.2))
     for label, (scores, positive) in curves.items():
         fpr, tpr = roc_points(scores, positive)
@@ -66,7 +66,7 @@ def roc(curves: dict) -> bytes:
 
 def tradeoff(rows: list[dict], metric: str) -> bytes:
     """Size vs metric and latency vs metric, one point per format: rows of {format, gzip_kb, p50_us, metric}."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, key, label in ((axes[0], "gzip_kb", "gzipped size [KB]"), (axes[1], "p50_us", "latency p50, 1 thread [µs]")):
         for i, r in enumerate(rows):
@@ -79,7 +79,7 @@ def tradeoff(rows: list[dict], metric: str) -> bytes:
 
 
 def op_profile(by_type: list[dict], title: str) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     rows = [r for r in by_type if r["us"] > 0][:12][::-1]
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(rows) + 1.2))
     ax.barh([f"{r['op']} ×{r['count']}" for r in rows], [r["us"] for r in rows], color="C2")

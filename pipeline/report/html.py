@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import DataError
-from pipeline import report_card, report_figs
+from prognos.edge_runtime.errors import DataError
+from prognos.pipeline.report import card as report_card, figs as report_figs
+from prognos.pipeline.report.card import Missing
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -29,10 +30,6 @@ img.fig{max-width:100%;border:1px solid #eee;margin:.4em 0}table{border-collapse
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}
 .na{background:#fff4e0;border-left:4px solid #f0a020;padding:.4em .8em}code{background:#f4f4f4;padding:0 .2em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}"""
-
-
-class Missing(Exception):
-    """A section the run cannot show yet; the message is the command that produces it."""
 
 
 def _json(run: Path, rel: str):
@@ -141,7 +138,7 @@ def bench(run: Path) -> str:
 
 
 def profile(run: Path) -> str:
-    from export.profile import markdown_table
+    from prognos.export.profile import markdown_table
 
     p = _json(run, "report/profile.json")
     if p is None:

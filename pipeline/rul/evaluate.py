@@ -11,22 +11,22 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import ConfigError
-from edge_runtime.features import Preprocessor
-from pipeline import cmapss
-from pipeline.dataset import last_windows
-from pipeline.metrics import rul_metrics
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.features import Preprocessor
+from prognos.pipeline.data import cmapss
+from prognos.pipeline.data.dataset import last_windows
+from prognos.edge_runtime.scoring import rul_metrics
 
 
 def _predictor(bundle: str | None, run: str | None):
     if bool(bundle) == bool(run):
         raise ConfigError("evaluate: give exactly one of --bundle (a bundle directory) or --run (a training run)")
     if bundle:
-        from edge_runtime.bundle import Bundle
+        from prognos.edge_runtime.bundle import Bundle
 
         b = Bundle(bundle)
         return b.preprocessor, b.predict
-    from models.kerasapi import keras
+    from prognos.models.kerasapi import keras
 
     run_dir = Path(run)
     pre = Preprocessor.from_dict(json.loads((run_dir / "preprocessor.json").read_text()))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import DataError
-from edge_runtime.schema import CMAPSS_COLUMNS, N_COLUMNS
+from prognos.edge_runtime.errors import DataError
+from prognos.edge_runtime.schema import CMAPSS_COLUMNS, N_COLUMNS
 
 
 def load_table(path) -> np.ndarray:

@@ -30,7 +30,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_runtime.errors import ConfigError
+from prognos.edge_runtime.errors import ConfigError
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -94,7 +94,7 @@ def resolve_name(name: str) -> str:
         return name
     if cluster_size() > 1:
         return "multiworker"
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     return "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
 
@@ -103,7 +103,7 @@ def resolve_name(name: str) -> str:
 def get_strategy(name: str):
     """One strategy per process and resolved name (MultiWorkerMirroredStrategy can be created only
     once, and before any other TensorFlow work, so `plan` creates the strategy first)."""
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -118,7 +118,7 @@ def resolve_precision(name: str) -> str:
         raise ConfigError(f"train.precision {name!r}; expected one of {', '.join(PRECISIONS)}")
     if name != "auto":
         return name
-    from models.kerasapi import tf
+    from prognos.models.kerasapi import tf
 
     return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
 
@@ -165,7 +165,7 @@ def plan(train_cfg) -> Plan:
 @contextlib.contextmanager
 def precision_policy(name: str):
     """Set the global Keras dtype policy for the models built inside; restore it afterwards."""
-    from models.kerasapi import keras
+    from prognos.models.kerasapi import keras
 
     before = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(name)
@@ -189,6 +189,6 @@ def backup_callback(backup_dir):
     Under MultiWorkerMirroredStrategy the chief writes `backup_dir` and the other workers write
     temporary copies; a restarted cluster restores from the chief's. Deleted when training ends.
     """
-    from models.kerasapi import keras
+    from prognos.models.kerasapi import keras
 
     return keras.callbacks.BackupAndRestore(backup_dir=str(backup_dir))

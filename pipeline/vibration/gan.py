@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization
-from edge_runtime.errors import ConfigError
-from pipeline.cwru import CLASSES_10, split_windows
-from pipeline.vibration import VibrationConfig, fit_classifier, load_records
+from prognos.edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization
+from prognos.edge_runtime.errors import ConfigError
+from prognos.pipeline.data.cwru import CLASSES_10, split_windows
+from prognos.pipeline.vibration.train import VibrationConfig, fit_classifier, load_records
 
 ARMS = ("real", "oversampled", "gan")
 
@@ -60,8 +60,8 @@ def thin_rare(y: np.ndarray, rare_ids, keep: float, rng) -> np.ndarray:
 
 def train_cgan(cfg: GanConfig, x: np.ndarray, y: np.ndarray, seed: int, steps: int | None = None):
     """Fit models.gan.cgan on (features, labels); `steps` caps the optimizer steps (smoke tests)."""
-    from models import create_model
-    from models.kerasapi import keras, tf
+    from prognos.models import create_model
+    from prognos.models.kerasapi import keras, tf
 
     tf.keras.utils.set_random_seed(seed)
     gan = create_model("cgan", x.shape[1:], task="generate", n_classes=len(CLASSES_10), latent_dim=cfg.latent_dim)

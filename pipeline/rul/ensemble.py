@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import ConfigError
-from pipeline.cv import plot_cv, summarize
+from prognos.edge_runtime.errors import ConfigError
+from prognos.pipeline.rul.cv import plot_cv, summarize
 
 ALIGNED = ("unit", "cycle", "true", "fold", "cut_unit", "cut_cycle", "cut_true", "cut_fold")
 
@@ -69,7 +69,7 @@ def score_ensemble(cv_dirs, coverage: float = 0.9, plots_to=None) -> dict:
 
 def build_ensemble(members, windows):
     """One model averaging `members` (Keras models on (window_i, F) inputs) on a (max window, F) input."""
-    from models.kerasapi import keras
+    from prognos.models.kerasapi import keras
 
     L = keras.layers
     longest = max(windows)

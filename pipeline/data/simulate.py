@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.schema import SENSORS
+from prognos.edge_runtime.schema import SENSORS
 
 # sensor: (base value, noise std, drift at failure in noise units (sign = direction), decimals)
 SENSOR_MODEL = {

@@ -48,10 +48,10 @@ def _reset_peak():
 
 def scale_run(units: int, batch: int = 1024, seed: int = 0, fit_steps: int = 0, model: str = "lstm",
               epochs: int = 3) -> dict:
-    from models.kerasapi import tf
-    from pipeline.config import DataConfig
-    from pipeline.dataset import fit_preprocessor, window_index
-    from pipeline.simulate import simulate_table
+    from prognos.models.kerasapi import tf
+    from prognos.pipeline.config import DataConfig
+    from prognos.pipeline.data.dataset import fit_preprocessor, window_index
+    from prognos.pipeline.data.simulate import simulate_table
 
     tf.constant(0.0) + 1  # start the runtime: the baseline includes TensorFlow
     _trim()
@@ -88,7 +88,7 @@ def scale_run(units: int, batch: int = 1024, seed: int = 0, fit_steps: int = 0, 
 
 def _stream(index, batch: int, seed: int, epochs: int) -> list[int]:
     """Windows/s of each of `epochs` passes over the shuffled training stream."""
-    from pipeline import tfdata
+    from prognos.pipeline.scale import tfdata
 
     steps = tfdata.steps_per_epoch(index, batch)
     it = iter(tfdata.training_stream(index, batch, seed))
@@ -103,9 +103,9 @@ def _stream(index, batch: int, seed: int, epochs: int) -> list[int]:
 
 def _time_fit(index, batch: int, seed: int, steps: int, model_name: str) -> dict:
     """Training windows/s of `model_name` on the stream (the first, tracing, epoch not timed)."""
-    from models import create_model
-    from models.kerasapi import keras
-    from pipeline import tfdata
+    from prognos.models import create_model
+    from prognos.models.kerasapi import keras
+    from prognos.pipeline.scale import tfdata
 
     keras.utils.set_random_seed(seed)
     model = create_model(model_name, index.window_shape, task="rul")

@@ -1,0 +1,1 @@
+"""Data readers: C-MAPSS, CWRU, simulators, the fleet table and its windows."""

@@ -1,0 +1,1 @@
+"""Reports: plots, model card and the self-contained HTML report."""

@@ -1,0 +1,1 @@
+"""Remaining-useful-life training: fit, cross-validation, search, ensemble, final model, evaluation."""

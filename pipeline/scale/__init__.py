@@ -1,0 +1,1 @@
+"""Training at scale: tf.distribute strategies, multi-worker launch, tf.data streaming."""

@@ -1,0 +1,1 @@
+"""Vibration: bearing fault classification, anomaly detection and GAN augmentation."""
