@@ -80,7 +80,7 @@ class Bundle:
         """One model input as the manifest's preprocessing produces it (without the batch axis)."""
         if self.dsp is not None:
             return tuple(dsp_spec.input_shape(self.dsp))
-        return (self.preprocessor.window, len(self.preprocessor.features))
+        return (self.preprocessor.window, self.preprocessor.width)
 
     def _check_input_shape(self):
         want, got = self.input_shape, tuple(self.backend.inputs[0].shape[1:])
@@ -93,9 +93,9 @@ class Bundle:
         if self.manifest["task"] != "rul":
             raise BundleError(f"predict: bundle task is {self.manifest['task']!r}; predict() returns RUL")
         windows = np.asarray(windows, np.float32)
-        if windows.ndim != 3 or windows.shape[1:] != (self.preprocessor.window, len(self.preprocessor.features)):
+        if windows.ndim != 3 or windows.shape[1:] != (self.preprocessor.window, self.preprocessor.width):
             raise BundleError(f"predict: windows of shape {windows.shape}, expected "
-                              f"(N, {self.preprocessor.window}, {len(self.preprocessor.features)})")
+                              f"(N, {self.preprocessor.window}, {self.preprocessor.width})")
         return self.backend.run(windows).reshape(len(windows), -1)[:, 0] * self.rul_scale
 
     @property

@@ -115,12 +115,12 @@ class Feeder:
         return preds, events
 
     def _json_parser(self) -> JsonRowParser:
-        self.parser = JsonRowParser(self.engine.pre.features)
+        self.parser = JsonRowParser(self.engine.pre.inputs, tuple(self.engine.pre.table_columns[:2]))
         self.parser.warnings = self.engine.stats.warnings
         return self.parser
 
     def _sniff(self, line: str) -> bool:
-        self.parser, header = make_parser(line, self.engine.pre.features)
+        self.parser, header = make_parser(line, self.engine.pre.inputs, tuple(self.engine.pre.table_columns[:2]))
         self.parser.warnings = self.engine.stats.warnings
         return header
 

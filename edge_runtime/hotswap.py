@@ -24,7 +24,7 @@ def verify(path, running: Bundle, num_threads: int = 1) -> Bundle:
     new = Bundle(path, num_threads=num_threads)
     check_compatible(running, new)
     pre = new.preprocessor
-    y = np.asarray(new.predict(np.zeros((1, pre.window, len(pre.features)), np.float32)))
+    y = np.asarray(new.predict(np.zeros((1, pre.window, pre.width), np.float32)))
     if y.shape != (1,) or not np.all(np.isfinite(y)):
         raise BundleError(f"{path}: smoke inference returned {y!r}; expected one finite value")
     return new

@@ -43,6 +43,7 @@ class StreamStats:
     rejected: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
     assets_evicted: int = 0
+    unknown_regime: int = 0  # accepted rows whose settings are far from every training regime (edge_runtime.regimes)
     swaps: Counter = field(default_factory=Counter)  # ok / refused
     latency: Histogram = field(default_factory=Histogram)
 
@@ -53,7 +54,8 @@ class StreamStats:
         return {"rows_in": self.rows_in, "accepted": self.accepted, "predictions": self.predictions,
                 "rejected": dict(self.rejected), "rejected_total": sum(self.rejected.values()),
                 "warnings": dict(self.warnings), "batches": self.batches,
-                "assets_evicted": self.assets_evicted, "swaps": dict(self.swaps)}
+                "assets_evicted": self.assets_evicted, "swaps": dict(self.swaps),
+                "unknown_regime": self.unknown_regime}
 
 
 def prometheus(stats: StreamStats, sha256: str, extra: dict | None = None) -> str:
@@ -70,6 +72,9 @@ def prometheus(stats: StreamStats, sha256: str, extra: dict | None = None) -> st
            [f'prognos_rows_rejected_total{{reason="{r}"}} {c}' for r, c in sorted(stats.rejected.items())])
     metric("prognos_row_warnings_total", "counter", "Accepted rows with something odd, by kind.",
            [f'prognos_row_warnings_total{{kind="{k}"}} {c}' for k, c in sorted(stats.warnings.items())])
+    metric("prognos_rows_unknown_regime_total", "counter", "Accepted rows whose operating settings are far from "
+           "every training regime (their predictions have status unknown_regime).",
+           [f"prognos_rows_unknown_regime_total {stats.unknown_regime}"])
     metric("prognos_inferences_total", "counter", "Windows run through the model.",
            [f"prognos_inferences_total {stats.predictions}"])
     metric("prognos_inference_batches_total", "counter", "Backend calls (one per batch of windows).",

@@ -1,7 +1,9 @@
 """Parsing and validation of raw sensor rows: C-MAPSS text, CSV with a header, or JSON objects.
 
-Every parser turns one line into (asset, time, values of the bundle's `features` in order), where
-time is an integer cycle (`cycle`) or a float timestamp in seconds (`ts`, JSON only). Every
+Every parser turns one line into (asset, time, values of the bundle's raw inputs in order: its
+features, then any regime settings), where time is an integer cycle (`cycle`) or a float timestamp in
+seconds (`ts`, JSON only). A bundle trained on a named-column fleet reads its own asset and time
+column names (`Preprocessor.table_columns`) besides unit/asset and cycle/ts. Every
 rejection raises `RowError` with a short reason (the stream counts them per reason) and a message
 naming the line and what was expected. Reasons: malformed, wrong_type, missing_sensor, non_finite
 (and, in the stream, duplicate_cycle, out_of_order).
@@ -20,24 +22,28 @@ TIME_KEYS = ("cycle", "ts")
 
 
 class RowParser:
-    """Turns one text line into (unit, cycle, values of `features` in order)."""
+    """Turns one text line into (unit, cycle, values of `features` in order).
 
-    def __init__(self, features: list[str], header: list[str] | None = None):
+    `keys`: the (asset, time) column names of a CSV header (default unit, cycle)."""
+
+    def __init__(self, features: list[str], header: list[str] | None = None, keys=("unit", "cycle")):
         self.features = features
         self.csv = header is not None
-        self.columns = [h.strip() for h in header] if header else CMAPSS_COLUMNS
-        missing = [c for c in ["unit", "cycle", *features] if c not in self.columns]
+        self.columns = [h.strip().strip('"') for h in header] if header else CMAPSS_COLUMNS
+        if self.csv and keys[0] not in self.columns and "unit" in self.columns:
+            keys = ("unit", "cycle")  # a C-MAPSS-named CSV for a bundle of the C-MAPSS preset
+        missing = [c for c in [*keys, *features] if c not in self.columns]
         if missing:
             raise DataError(f"CSV header lacks columns {missing} that the model needs; got {self.columns}")
-        self._idx = [self.columns.index(c) for c in ["unit", "cycle", *features]]
-        self._names = ["unit", "cycle", *features]
+        self._idx = [self.columns.index(c) for c in [*keys, *features]]
+        self._names = [*keys, *features]
         self.warnings = Counter()  # accepted rows with something odd about them (JSON: extra_sensor)
 
     @classmethod
-    def sniff(cls, first_line: str, features: list[str]) -> "RowParser | None":
+    def sniff(cls, first_line: str, features: list[str], keys=("unit", "cycle")) -> "RowParser | None":
         """A CSV parser if `first_line` is a header (has a comma and a letter), else None (text format)."""
         if "," in first_line and any(ch.isalpha() for ch in first_line):
-            return cls(features, header=first_line.strip().split(","))
+            return cls(features, header=first_line.strip().split(","), keys=keys)
         return None
 
     def parse(self, line: str, lineno: int) -> tuple[int, int, list[float]]:
@@ -45,16 +51,27 @@ class RowParser:
         if len(fields) != len(self.columns):
             raise RowError("malformed", f"line {lineno}: {len(fields)} fields, expected {len(self.columns)}"
                                         + ("" if self.csv else f" ({N_COLUMNS} whitespace-separated numbers)"))
+        idx, names = self._idx, self._names
+        if self.csv:  # a named fleet's asset id may be any non-empty text
+            asset = _csv_asset(fields[idx[0]].strip().strip('"'), lineno)
+            idx, names = idx[1:], names[1:]
         try:  # fast path: every picked field a finite number; else find the first bad one and say why
-            values = [float(fields[i]) for i in self._idx]
+            values = [float(fields[i]) for i in idx]
             if not all(map(math.isfinite, values)):
                 raise ValueError
         except ValueError:
-            values = [self._number(fields[i].strip(), n, lineno) for i, n in zip(self._idx, self._names)]
-        unit, cycle = values[0], values[1]
-        if unit != int(unit) or cycle != int(cycle) or cycle < 1:
-            raise RowError("malformed", f"line {lineno}: unit {unit} and cycle {cycle} must be positive integers")
-        return int(unit), int(cycle), values[2:]
+            values = [self._number(fields[i].strip(), n, lineno) for i, n in zip(idx, names)]
+        if not self.csv:
+            asset, values = values[0], values[1:]
+            if asset != int(asset):
+                raise RowError("malformed", f"line {lineno}: unit {asset} must be a positive integer")
+            asset = int(asset)
+        cycle = values[0]
+        if cycle != int(cycle) or cycle < 1:
+            if self.csv and cycle >= 0:  # a timestamp in seconds
+                return asset, cycle, values[1:]
+            raise RowError("malformed", f"line {lineno}: unit {asset} and cycle {cycle} must be positive integers")
+        return asset, int(cycle), values[1:]
 
     @staticmethod
     def _number(text: str, name: str, lineno: int) -> float:
@@ -76,9 +93,10 @@ class JsonRowParser(RowParser):
     the row is accepted (the model does not read them) and `warnings["extra_sensor"]` counts it.
     """
 
-    def __init__(self, features: list[str]):
+    def __init__(self, features: list[str], keys=("unit", "cycle")):
         super().__init__(features)
-        self._known = {*ASSET_KEYS, *TIME_KEYS, *CMAPSS_COLUMNS, *features}
+        self._keys = keys
+        self._known = {*ASSET_KEYS, *TIME_KEYS, *CMAPSS_COLUMNS, *features, *keys}
 
     def parse(self, line: str, lineno: int):
         try:
@@ -90,16 +108,36 @@ class JsonRowParser(RowParser):
     def parse_obj(self, obj, where: str):
         if not isinstance(obj, dict):
             raise RowError("wrong_type", f"{where}: a JSON {type(obj).__name__}, expected an object")
-        asset = _asset(obj, where)
-        t = _time(obj, where)
+        asset = _asset(obj, where, (*ASSET_KEYS, self._keys[0]))
+        t = _time(obj, where, self._keys[1])
         values = [_json_number(obj.get(n), n, where) for n in self.features]
         if not self._known.issuperset(obj):
             self.warnings["extra_sensor"] += 1
         return asset, t, values
 
 
-def _asset(obj: dict, where: str):
-    key = next((k for k in ASSET_KEYS if k in obj), None)
+def _csv_asset(text: str, lineno: int):
+    """A CSV asset id: an integer (C-MAPSS units), or text that is not a number (a named asset)."""
+    if not text:
+        raise RowError("missing_sensor", f"line {lineno}: no asset id")
+    try:
+        return int(text)
+    except ValueError:
+        if _is_number(text):
+            raise RowError("malformed", f"line {lineno}: asset id {text} is a number but not an integer") from None
+        return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _asset(obj: dict, where: str, keys=ASSET_KEYS):
+    key = next((k for k in keys if k in obj), None)
     value = obj.get(key)
     if isinstance(value, str) and value and len(value) <= 128:
         return value
@@ -110,9 +148,9 @@ def _asset(obj: dict, where: str):
     raise RowError("wrong_type", f"{where}: {key}={value!r}; expected an integer or a non-empty string")
 
 
-def _time(obj: dict, where: str):
-    if "cycle" in obj:
-        c = obj["cycle"]
+def _time(obj: dict, where: str, key: str = "cycle"):
+    if key != "ts" and (key in obj or "cycle" in obj):
+        c = obj[key] if key in obj else obj["cycle"]
         integral = isinstance(c, int) or (isinstance(c, float) and c.is_integer())
         if isinstance(c, bool) or not integral or c < 1:
             raise RowError("wrong_type", f"{where}: cycle={c!r}; expected a positive integer")
@@ -132,9 +170,10 @@ def _json_number(value, name: str, where: str) -> float:
     return float(value)
 
 
-def make_parser(first_line: str, features: list[str]) -> tuple[RowParser, bool]:
-    """The parser for a stream whose first non-empty line is `first_line`; True if that line is a header."""
+def make_parser(first_line: str, features: list[str], keys=("unit", "cycle")) -> tuple[RowParser, bool]:
+    """The parser for a stream whose first non-empty line is `first_line`; True if that line is a header.
+    `keys`: the bundle's (asset, time) column names for CSV (JSON also accepts unit/asset, cycle/ts)."""
     if first_line.lstrip().startswith("{"):
-        return JsonRowParser(features), False
-    csv = RowParser.sniff(first_line, features)
+        return JsonRowParser(features, keys), False
+    csv = RowParser.sniff(first_line, features, keys)
     return (csv, True) if csv else (RowParser(features), False)

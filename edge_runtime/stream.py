@@ -40,11 +40,12 @@ class StreamConfig:
 
 
 class _Ring:
-    __slots__ = ("data", "seen", "last_t", "ema")
+    __slots__ = ("data", "seen", "last_t", "ema", "unknown_at")
 
     def __init__(self, row: np.ndarray, window: int):
         self.data = np.repeat(row[None], 2 * window, axis=0)
         self.seen, self.last_t, self.ema = 0, None, None  # ema: float64 smoothing state, as in training
+        self.unknown_at = None  # `seen` count of the last row in an unknown operating regime
 
     def append(self, row: np.ndarray, window: int) -> np.ndarray:
         """Store `row`; returns the latest window (oldest first) as a view."""
@@ -115,9 +116,11 @@ class StreamEngine:
     def _set_bundle(self, bundle: Bundle) -> None:
         self.bundle, self.pre = bundle, bundle.preprocessor
         self.window = self.pre.window
-        self._mean = np.asarray(self.pre.mean, np.float32)
-        self._std = np.asarray(self.pre.std, np.float32)
-        self._batch = np.empty((self.config.max_batch, self.window, len(self.pre.features)), np.float32)
+        # with regimes, rows enter the rings already normalized per regime: the batch step is an identity
+        regimes = bool(self.pre.regimes)
+        self._mean = np.zeros(self.pre.width, np.float32) if regimes else np.asarray(self.pre.mean, np.float32)
+        self._std = np.ones(self.pre.width, np.float32) if regimes else np.asarray(self.pre.std, np.float32)
+        self._batch = np.empty((self.config.max_batch, self.window, self.pre.width), np.float32)
         self._meta: list[tuple] = []
 
     @property
@@ -131,6 +134,13 @@ class StreamEngine:
             reason = "duplicate_cycle" if t == ring.last_t else "out_of_order"
             key = "cycle" if isinstance(t, int) else "ts"
             raise RowError(reason, f"unit {asset}: {key} {t} after {key} {ring.last_t}; expected > {ring.last_t}")
+        if len(values) != len(self.pre.inputs):
+            raise RowError("malformed", f"unit {asset}: {len(values)} values, expected {len(self.pre.inputs)}")
+        regime = None
+        if self.pre.regimes:  # normalized per regime on arrival, as Preprocessor.regime_rows in training
+            values, regime, known = self.pre.regime_step(values)
+            if not known:
+                self.stats.unknown_regime += 1
         row = np.asarray(values, np.float32)
         if ring is None:
             ring = self._new_ring(asset, row)
@@ -141,15 +151,16 @@ class StreamEngine:
             row = ring.ema.astype(np.float32)
         win = ring.append(row, self.window)
         ring.last_t = t
+        if regime is not None and not known:
+            ring.unknown_at = ring.seen
         self.stats.accepted += 1
         if (ring.seen - 1) % self.config.stride == 0:
             self._batch[len(self._meta)] = win
-            self._meta.append((asset, t, ring.seen))
+            unknown = ring.unknown_at is not None and ring.seen - ring.unknown_at < self.window
+            self._meta.append((asset, t, ring.seen, regime, unknown))
         return len(self._meta) >= self.config.max_batch
 
     def _new_ring(self, asset, row: np.ndarray) -> _Ring:
-        if len(row) != len(self.pre.features):
-            raise RowError("malformed", f"unit {asset}: {len(row)} values, expected {len(self.pre.features)}")
         if len(self._rings) >= self.config.max_assets:
             old, _ = self._rings.popitem(last=False)
             self.alerts.forget(old)
@@ -172,9 +183,11 @@ class StreamEngine:
         self.stats.predictions += n
         fields = OUTPUTS[self.bundle.manifest["task"]](self.bundle, raw, x)
         preds, events, rules = [], [], bool(self.alerts.rules)
-        for (asset, t, seen), f in zip(self._meta, fields):
+        for (asset, t, seen, regime, unknown), f in zip(self._meta, fields):
             key = "cycle" if type(t) is int else "ts"
-            out = {"unit": asset, key: t, **f, "status": self._status(f, seen)}
+            out = {"unit": asset, key: t, **f, "status": "unknown_regime" if unknown else self._status(f, seen)}
+            if regime is not None:
+                out["regime"] = regime
             preds.append(out)
             if rules and seen >= self.window:  # padded warm-up windows do not feed alerts
                 events += self.alerts.update(asset, key, t, out)
@@ -195,9 +208,9 @@ class StreamEngine:
 
 
 def check_compatible(old: Bundle, new: Bundle) -> None:
-    """The asset rings hold raw rows of `old`'s features: `new` must read the same ones, same window."""
+    """The asset rings hold rows of `old`'s features: `new` must read and normalize them the same way."""
     a, b = old.preprocessor, new.preprocessor
-    if a.features != b.features or a.window != b.window:
+    if a.features != b.features or a.window != b.window or a.regimes != b.regimes:
         raise BundleError(f"{new.path}: input spec window={b.window} features={b.features} is not compatible "
                           f"with the running bundle's window={a.window} features={a.features}")
     if new.manifest["task"] != old.manifest["task"]:

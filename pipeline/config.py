@@ -19,6 +19,9 @@ class DataConfig:
     smoothing: float = 0.0  # EMA α over each unit's history (0 = off); applied identically on the device
     min_abs_corr: float = 0.2  # keep a column if |corr(column, RUL)| on training units reaches this
     age_feature: bool = False  # also feed the cycle number (engine age): the device must count cycles from new
+    regimes: str = "auto"  # auto: k-means regimes on the settings when they form clusters (pipeline.data.regimes); none
+    regime_onehot: bool = False  # with several regimes, also feed the regime as a one-hot vector
+    schema: str | None = None  # dataset spec (TOML) of a CSV/Parquet fleet in data_dir; None: C-MAPSS text files
     seed: int = 0
     sim_units: int = 100  # simulated fleet size when data_dir is None (FD001 has 100)
 

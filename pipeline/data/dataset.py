@@ -1,7 +1,9 @@
-"""From C-MAPSS tables to model-ready windows: split by unit, select sensors, fit the normalization.
+"""From fleet tables to model-ready windows: split by unit, find regimes, select sensors, fit the normalization.
 
-Everything is fitted on the training units only; validation units are whole engines never seen in
-training, so validation error is an honest estimate for unseen engines.
+A table has the `Fleet` layout (asset id, time, settings..., sensors...; `Layout` names its
+columns; C-MAPSS is one layout). Everything is fitted on the training units only; validation
+units are whole engines never seen in training, so validation error is an honest estimate for
+unseen engines.
 """
 from __future__ import annotations
 
@@ -12,11 +14,26 @@ import numpy as np
 
 from prognos.edge_runtime.errors import ConfigError, DataError
 from prognos.edge_runtime.features import Preprocessor, pad_front, sliding_windows
-from prognos.edge_runtime.schema import CMAPSS_COLUMNS
+from prognos.edge_runtime.schema import CMAPSS_COLUMNS, SETTINGS
 from prognos.pipeline.data.cmapss import rul_targets
+from prognos.pipeline.data.regimes import fit_regimes
 from prognos.pipeline.config import DataConfig, RunConfig
 
-CANDIDATES = CMAPSS_COLUMNS[2:]  # settings and sensors; unit and cycle are identifiers
+
+@dataclass(frozen=True)
+class Layout:
+    """Column names of a table: asset id, time, the settings, the sensors (and, if `declared_regime`,
+    a last column with a declared regime label per row)."""
+    columns: tuple
+    settings: tuple = ()
+    declared_regime: bool = False
+
+    @property
+    def sensors(self) -> list[str]:
+        return [c for c in self.columns[2 + len(self.settings):] if not (self.declared_regime and c == "regime")]
+
+
+CMAPSS_LAYOUT = Layout(tuple(CMAPSS_COLUMNS), tuple(SETTINGS))
 
 
 def split_units(table: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,32 +46,81 @@ def split_units(table: np.ndarray, val_fraction: float, seed: int) -> tuple[np.n
     return np.setdiff1d(units, val), val
 
 
-def select_features(table: np.ndarray, rul: np.ndarray, min_abs_corr: float) -> tuple[list[str], dict]:
-    """Columns that vary and correlate with RUL on the given (training) rows."""
+def select_features(values: np.ndarray, names: list[str], rul: np.ndarray, min_abs_corr: float,
+                    what: str = "column") -> tuple[list[str], dict]:
+    """Columns of `values` (named `names`) that vary and correlate with RUL on the given (training) rows."""
     scores = {}
-    for i, name in enumerate(CMAPSS_COLUMNS[2:], start=2):
-        col = table[:, i]
+    for i, name in enumerate(names):
+        col = values[:, i]
         scores[name] = 0.0 if col.std() < 1e-9 else float(abs(np.corrcoef(col, rul)[0, 1]))
-    chosen = [n for n in CANDIDATES if scores[n] >= min_abs_corr]
+    chosen = [n for n in names if scores[n] >= min_abs_corr]
     if not chosen:
-        raise DataError(f"no column reaches |corr with RUL| >= {min_abs_corr}; lower data.min_abs_corr")
-    return chosen, {"rule": f"|pearson(column, RUL)| >= {min_abs_corr} on training units",
+        raise DataError(f"no {what} reaches |corr with RUL| >= {min_abs_corr}; lower data.min_abs_corr")
+    return chosen, {"rule": f"|pearson({what}, RUL)| >= {min_abs_corr} on training units",
                     "abs_corr": {k: round(v, 4) for k, v in scores.items()}}
 
 
-def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig) -> Preprocessor:
+def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig, layout: Layout = CMAPSS_LAYOUT) -> Preprocessor:
+    """Regimes (if the settings form several), features, normalization, fitted on `train_table` only.
+
+    With one regime (FD001), every setting and sensor column is a candidate, selected on its raw
+    values and z-scored globally. With several, the sensors are normalized per regime first and
+    selected on those values (raw values correlate with the regime, not with wear)."""
     rul = rul_targets(train_table, cfg.rul_cap)
-    features, record = select_features(train_table, rul, cfg.min_abs_corr)
+    regimes = _fit_regimes(train_table, cfg, layout)
+    if regimes is None:
+        names = list(layout.columns[2:])
+        features, record = select_features(feature_matrix(train_table, names, layout.columns), names, rul,
+                                           cfg.min_abs_corr)
+    else:
+        z = regimes.normalize(feature_matrix(train_table, layout.sensors, layout.columns),
+                              regimes.assign(feature_matrix(train_table, regimes.settings, layout.columns))[0])
+        features, record = select_features(z[:, : len(layout.sensors)], layout.sensors, rul, cfg.min_abs_corr,
+                                           "regime-normalized sensor")
+        record["regimes"] = regimes.fit
     if cfg.age_feature:  # the age is known on the device only if it counts cycles from a new engine
-        features = ["cycle", *features]
-    x = feature_matrix(train_table, features)
-    std = np.maximum(x.std(0), 1e-6)
-    return Preprocessor(features, x.mean(0).tolist(), std.tolist(), cfg.window, cfg.rul_cap,
-                        smoothing=cfg.smoothing, selection=record)
+        features = [layout.columns[1], *features]
+    x = feature_matrix(train_table, features, layout.columns)
+    mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
+    if regimes is not None:
+        regimes = _regime_stats(regimes, layout, features, mean, std)
+        mean, std = np.zeros(len(features)), np.ones(len(features))
+    columns = [] if layout == CMAPSS_LAYOUT else list(layout.columns)
+    return Preprocessor(features, mean.tolist(), std.tolist(), cfg.window, cfg.rul_cap, smoothing=cfg.smoothing,
+                        selection=record, regimes=regimes.to_dict() if regimes else {}, columns=columns)
 
 
-def feature_matrix(table: np.ndarray, features: list[str]) -> np.ndarray:
-    return table[:, [CMAPSS_COLUMNS.index(f) for f in features]]
+def _fit_regimes(table: np.ndarray, cfg: DataConfig, layout: Layout):
+    """The fleet's regimes (pipeline.data.regimes), or None for one regime or data.regimes = "none"."""
+    if cfg.regimes == "none" or not layout.settings:
+        return None
+    if cfg.regimes != "auto":
+        raise ConfigError(f"data.regimes {cfg.regimes!r}; expected auto or none")
+    declared = table[:, -1] if layout.declared_regime else None
+    r = fit_regimes(feature_matrix(table, list(layout.settings), layout.columns), list(layout.settings),
+                    feature_matrix(table, layout.sensors, layout.columns), cfg.seed, declared, cfg.regime_onehot)
+    return r if r.k > 1 or declared is not None else None
+
+
+def _regime_stats(regimes, layout: Layout, features: list[str], mean, std):
+    """`regimes` with statistics for exactly `features`: per regime for sensors, global for the age."""
+    from dataclasses import replace
+
+    idx = {s: i for i, s in enumerate(layout.sensors)}
+    m, s = np.asarray(regimes.mean), np.asarray(regimes.std)
+    cols_m = [m[:, idx[f]] if f in idx else np.full(regimes.k, mean[j]) for j, f in enumerate(features)]
+    cols_s = [s[:, idx[f]] if f in idx else np.full(regimes.k, std[j]) for j, f in enumerate(features)]
+    return replace(regimes, mean=np.stack(cols_m, 1).tolist(), std=np.stack(cols_s, 1).tolist())
+
+
+def feature_matrix(table: np.ndarray, features: list[str], columns=CMAPSS_COLUMNS) -> np.ndarray:
+    columns = list(columns)
+    return table[:, [columns.index(f) for f in features]]
+
+
+def inputs_of(table: np.ndarray, pre: Preprocessor) -> np.ndarray:
+    """The raw columns `pre` reads (`pre.inputs`) of every row of `table`."""
+    return feature_matrix(table, pre.inputs, pre.table_columns)
 
 
 def rows_of(table: np.ndarray, units) -> np.ndarray:
@@ -83,7 +149,7 @@ def training_windows(table: np.ndarray, pre: Preprocessor, min_cycles: int | Non
     xs, ys, us, cs = [], [], [], []
     for u in np.unique(table[:, 0]):
         m = table[:, 0] == u
-        feats = pre.unit_features(feature_matrix(table[m], pre.features))
+        feats = pre.unit_features(inputs_of(table[m], pre))
         w = sliding_windows(pad_front(feats, len(feats) + pre.window - start), pre.window)
         xs.append(w)
         ys.append(rul[m][start - 1 :])
@@ -150,7 +216,7 @@ def window_index(table: np.ndarray, pre: Preprocessor, min_cycles: int | None = 
         table = table[np.argsort(table[:, 0], kind="stable")]
     start = pre.window if min_cycles is None else max(1, min(min_cycles, pre.window))
     _, first, count = np.unique(table[:, 0], return_index=True, return_counts=True)
-    feats = feature_matrix(table, pre.features)
+    feats = pre.regime_rows(inputs_of(table, pre))
     if pre.smoothing:
         feats = np.concatenate([pre.smooth(feats[f : f + c]) for f, c in zip(first, count)])
     rows, is_pad = _padded_rows(first, count, pre.window - start)
@@ -236,6 +302,9 @@ def fitting_index(rows: np.ndarray, pre: Preprocessor, cfg: RunConfig) -> Window
     """The windows a model trains on: `rows` plus their time-warped copies (`cfg.train.time_warp`)
     and engine-mixed copies (`cfg.train.engine_mix`), windowed from `cfg.data.min_cycles` on.
     Held-out and validation rows use `window_index` alone."""
+    if cfg.train.engine_mix and pre.regimes:
+        raise ConfigError("train.engine_mix mixes raw sensor trends, which under several operating regimes "
+                          "mix the regimes; set engine_mix = 0 for this fleet")
     warped = time_warped(rows, cfg.train.time_warp)
     mixed = engine_mixed(rows, cfg.train.engine_mix, cfg.train.seed)
     mixed[:, 0] += warped[:, 0].max()  # ids above the warped copies'
@@ -263,5 +332,5 @@ def _aligned(a: np.ndarray, alignment: int = 64) -> np.ndarray:
 def last_windows(table: np.ndarray, pre: Preprocessor) -> tuple[np.ndarray, np.ndarray]:
     """One window per unit, its last `window` cycles (edge-padded if shorter): (units, windows)."""
     units = np.unique(table[:, 0]).astype(int)
-    x = [pre.last_window(feature_matrix(table[table[:, 0] == u], pre.features)) for u in units]
+    x = [pre.last_window(inputs_of(table[table[:, 0] == u], pre)) for u in units]
     return units, np.stack(x)

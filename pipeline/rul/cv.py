@@ -30,10 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from prognos.edge_runtime.intervals import empirical_coverage, fit_conformal
-from prognos.pipeline.data import cmapss
 from prognos.pipeline.report import plots
 from prognos.pipeline.config import RunConfig
-from prognos.pipeline.data.dataset import feature_matrix, fit_preprocessor, fitting_index, rows_of, split_units, window_index
+from prognos.pipeline.data.dataset import fit_preprocessor, inputs_of, fitting_index, rows_of, split_units, window_index
 from prognos.edge_runtime.scoring import rul_metrics
 
 CUTS_PER_ENGINE = 10  # 1,000 truncated engines over FD001's 100: 10x the test set, so less noise
@@ -60,12 +59,12 @@ def truncated_last_windows(table: np.ndarray, pairs, pre) -> tuple[np.ndarray, n
     x, true = [], []
     for u, cut in pairs:
         rows = table[table[:, 0] == u]
-        x.append(pre.last_window(feature_matrix(rows[:cut], pre.features)))
+        x.append(pre.last_window(inputs_of(rows[:cut], pre)))
         true.append(min(len(rows) - cut, pre.rul_cap))
     return np.stack(x).astype(np.float32), np.asarray(true, float)
 
 
-def _run_fold(cfg: RunConfig, table, val_units) -> dict:
+def _run_fold(cfg: RunConfig, table, val_units, layout) -> dict:
     from prognos.pipeline.rul.train import fit
 
     train_units = np.setdiff1d(np.unique(table[:, 0]).astype(int), val_units)
@@ -74,7 +73,7 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
     else:  # a fixed epoch budget (a searched hyper-parameter like any other): every training engine fits
         fit_units, stop_units = train_units, None
     fit_rows = rows_of(table, fit_units)
-    pre = fit_preprocessor(fit_rows, cfg.data)
+    pre = fit_preprocessor(fit_rows, cfg.data, layout)
     start = cfg.data.min_cycles
     model, history = fit(cfg, pre, fitting_index(fit_rows, pre, cfg),
                          None if stop_units is None else window_index(rows_of(table, stop_units), pre, start))
@@ -91,20 +90,19 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
 
 
 def cross_validate(cfg: RunConfig, out_dir, k: int = 5, coverage: float = 0.9) -> dict:
-    from prognos.pipeline.rul.train import resolve_data
+    from prognos.pipeline.rul.train import load_training
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    data_dir, subset = resolve_data(cfg, out)
-    table = cmapss.load_table(data_dir / f"train_{subset}.txt")
+    table, layout, source = load_training(cfg, out)
     folds = []
     for i, val_units in enumerate(unit_folds(table, k, cfg.data.seed)):
         print(f"[prognos] CV fold {i + 1}/{k}: {len(val_units)} held-out engines", flush=True)
-        folds.append(_run_fold(cfg, table, val_units))
+        folds.append(_run_fold(cfg, table, val_units, layout))
     summary = summarize(folds, coverage)
     summary.update(config=cfg.to_dict(), k=k, seconds=round(time.time() - t0, 1),
-                   data={"data_dir": str(data_dir), "subset": subset})
+                   data=source)
     (out / "cv.json").write_text(json.dumps(summary, indent=2))
     save_oof(folds, out / "oof.npz")
     plot_cv(folds, summary, out)

@@ -23,7 +23,6 @@ import numpy as np
 
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.intervals import fit_conformal
-from prognos.pipeline.data import cmapss
 from prognos.pipeline.config import RunConfig
 from prognos.pipeline.rul.cv import calibration_set
 from prognos.pipeline.data.dataset import fit_preprocessor, fitting_index, rows_of, split_units, window_index
@@ -47,34 +46,33 @@ def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
     return out
 
 
-def train_member(cfg: RunConfig, epochs: int, table: np.ndarray):
+def train_member(cfg: RunConfig, epochs: int, table: np.ndarray, layout):
     from prognos.pipeline.rul.train import fit
 
-    pre = fit_preprocessor(table, cfg.data)
+    pre = fit_preprocessor(table, cfg.data, layout)
     model, _ = fit(cfg, pre, fitting_index(table, pre, cfg), None, stop_epoch=epochs)
     return model
 
 
 def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
     from prognos.export.run import Trained, export_run
-    from prognos.pipeline.rul.train import resolve_data
+    from prognos.pipeline.rul.train import load_training
 
     run_dir, t0 = Path(run_dir), time.time()
     run_dir.mkdir(parents=True, exist_ok=True)
     members = member_configs(cv_dirs)
-    data_dir, subset = resolve_data(members[0][0], run_dir)
-    table = cmapss.load_table(data_dir / f"train_{subset}.txt")
+    table, layout, _ = load_training(members[0][0], run_dir)
     models = []
     for i, (cfg, epochs) in enumerate(members):
         print(f"[prognos] final member {i + 1}/{len(members)}: {cfg.model.name}, window {cfg.data.window}, "
               f"{epochs} epochs on all {len(np.unique(table[:, 0]))} training units", flush=True)
-        models.append(train_member(cfg, epochs, table))
+        models.append(train_member(cfg, epochs, table, layout))
     windows = [c.data.window for c, _ in members]
     model = build_ensemble(models, windows) if len(models) > 1 else models[0]
     cfg = replace(members[0][0], data=replace(members[0][0].data, window=max(windows)))
     if len(models) > 1:
         cfg = replace(cfg, model=replace(cfg.model, name="ensemble", hparams={"members": list(map(str, cv_dirs))}))
-    pre = fit_preprocessor(table, cfg.data)
+    pre = fit_preprocessor(table, cfg.data, layout)
     model.save(run_dir / "model.keras")
     (run_dir / "preprocessor.json").write_text(json.dumps(pre.to_dict(), indent=2))
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))

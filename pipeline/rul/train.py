@@ -23,7 +23,7 @@ from prognos.edge_runtime.features import Preprocessor
 from prognos.pipeline.data import cmapss
 from prognos.pipeline.report import plots
 from prognos.pipeline.config import RunConfig
-from prognos.pipeline.data.dataset import (WindowIndex, fit_preprocessor, fitting_index, last_windows, rows_of, split_units,
+from prognos.pipeline.data.dataset import (CMAPSS_LAYOUT, Layout, WindowIndex, fit_preprocessor, fitting_index, last_windows, rows_of, split_units,
                               window_index)
 from prognos.edge_runtime.scoring import rul_metrics
 
@@ -48,20 +48,31 @@ def resolve_data(cfg: RunConfig, run_dir: Path) -> tuple[Path, str]:
     return data_dir, cmapss.find_subset(data_dir, cfg.data.subset)
 
 
+def load_training(cfg: RunConfig, run_dir: Path) -> tuple[np.ndarray, Layout, dict]:
+    """(training table, its Layout, where it came from): a spec'd fleet (data.schema), else C-MAPSS text."""
+    if cfg.data.schema:
+        from prognos.pipeline.data.tables import load_fleet, table_of_fleet
+
+        table, layout = table_of_fleet(load_fleet(cfg.data.data_dir, schema=cfg.data.schema))
+        return table, layout, {"data_dir": str(cfg.data.data_dir), "schema": cfg.data.schema, "subset": None}
+    data_dir, subset = resolve_data(cfg, run_dir)
+    return cmapss.load_table(data_dir / f"train_{subset}.txt"), CMAPSS_LAYOUT, {"data_dir": str(data_dir),
+                                                                                "subset": subset}
+
+
 def prepare(cfg: RunConfig, run_dir: Path, pre: Preprocessor | None = None):
     """Load, split by unit, fit preprocessing on training units (or use the given fitted `pre`);
     returns what training needs.
 
     `train` and `val` are `WindowIndex`es: lazy windows with the `Windows` fields (`x` materializes).
     """
-    data_dir, subset = resolve_data(cfg, run_dir)
-    table = cmapss.load_table(data_dir / f"train_{subset}.txt")
+    table, layout, source = load_training(cfg, run_dir)
     train_units, val_units = split_units(table, cfg.data.val_fraction, cfg.data.seed)
-    pre = pre if pre is not None else fit_preprocessor(rows_of(table, train_units), cfg.data)
+    pre = pre if pre is not None else fit_preprocessor(rows_of(table, train_units), cfg.data, layout)
     train = fitting_index(rows_of(table, train_units), pre, cfg)
     val = window_index(rows_of(table, val_units), pre, cfg.data.min_cycles)
     split = {"train_units": train_units.tolist(), "val_units": val_units.tolist()}
-    return pre, train, val, {"data_dir": str(data_dir), "subset": subset, **split}
+    return pre, train, val, {**source, **split}
 
 
 def make_optimizer(name: str, lr: float, schedule: str = "constant", total_steps: int = 0):
@@ -153,6 +164,8 @@ def train_run(cfg: RunConfig, run_dir) -> dict:
 def evaluate_test(predict, pre: Preprocessor, data_info: dict) -> dict | None:
     """Last-window RMSE/score on test units, only when the data folder has a RUL file for them."""
     data_dir, subset = Path(data_info["data_dir"]), data_info["subset"]
+    if subset is None:  # a spec'd fleet: its test data, if any, is not in the C-MAPSS layout
+        return None
     test_file, rul_file = data_dir / f"test_{subset}.txt", data_dir / f"RUL_{subset}.txt"
     if not (test_file.exists() and rul_file.exists()):
         return None

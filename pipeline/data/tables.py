@@ -1,0 +1,61 @@
+"""Training tables of any source: the C-MAPSS preset or a `Fleet` from a dataset spec, with their `Layout`.
+
+The training code works on one numeric table per data set (asset id, time, settings, sensors; see
+pipeline.data.dataset.Layout). C-MAPSS text files already have that layout with unit numbers as
+asset ids; a `Fleet` (pipeline.data.fleet, produced by the spec readers) is converted here with
+asset ids 1..n in the fleet's asset order, and its declared regime, if any, as a last column.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from prognos.edge_runtime.errors import DataError
+from prognos.edge_runtime.schema import SENSORS, SETTINGS
+from prognos.pipeline.data import cmapss
+from prognos.pipeline.data.dataset import CMAPSS_LAYOUT, Layout
+from prognos.pipeline.data.fleet import Fleet
+
+
+def fleet_from_cmapss(table: np.ndarray, source: str = "") -> Fleet:
+    """A C-MAPSS table as a Fleet: every unit ran to failure (the training files' protocol)."""
+    units = np.unique(table[:, 0]).astype(int)
+    index = np.searchsorted(units, table[:, 0].astype(int))
+    out = np.column_stack([index, table[:, 1:]]).astype(np.float64)
+    return Fleet(out, list(SETTINGS), list(SENSORS), [str(u) for u in units], np.ones(len(units), bool),
+                 card={"source": source, "preset": "C-MAPSS text (unit, cycle, 3 settings, 21 sensors)"})
+
+
+def table_of_fleet(fleet: Fleet) -> tuple[np.ndarray, Layout]:
+    """(table with asset ids = index + 1, its Layout). Only run-to-failure assets belong in RUL
+    training: censored assets are refused here, the recipe routes them (pipeline.rul.recipe)."""
+    if not np.all(fleet.failed):
+        raise DataError(f"{int((~fleet.failed).sum())} of {len(fleet.failed)} assets did not fail (censored); "
+                        "RUL labels need run-to-failure assets")
+    table = fleet.table.copy()
+    table[:, 0] += 1
+    columns = [*fleet.columns]
+    if list(fleet.settings) == SETTINGS and list(fleet.sensors) == SENSORS:
+        columns[:2] = ["unit", "cycle"]  # the C-MAPSS preset keeps its layout (and its bundles' rows)
+    declared = fleet.regime is not None
+    if declared:
+        try:
+            table = np.column_stack([table, np.asarray(fleet.regime, np.float64)])
+        except ValueError:
+            raise DataError("the declared regime column must hold numbers (regime codes)") from None
+        columns.append("regime")
+    layout = Layout(tuple(columns), tuple(fleet.settings), declared)
+    return table, (CMAPSS_LAYOUT if layout == CMAPSS_LAYOUT else layout)
+
+
+def load_fleet(data_dir, subset: str | None = None, schema: str | None = None) -> Fleet:
+    """The training fleet of `data_dir`: described by `schema` (a dataset spec), else C-MAPSS text."""
+    if schema:
+        from prognos.pipeline.data import spec  # the dataset spec readers (CSV, Parquet)
+
+        return spec.read_fleet(data_dir, schema)
+    data_dir = Path(data_dir)
+    name = cmapss.find_subset(data_dir, subset)
+    path = data_dir / f"train_{name}.txt"
+    return fleet_from_cmapss(cmapss.load_table(path), str(path))
