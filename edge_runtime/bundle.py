@@ -64,6 +64,7 @@ class Bundle:
         self.backend = open_backend(data, model_path.suffix, num_threads, name=str(model_path))
         self._check_input_shape()
         self.rul_scale = float(self.manifest["postprocessing"].get("rul_scale", 1.0))
+        self.rul_offset = float(self.manifest["postprocessing"].get("rul_offset", 0.0))
         self.classes = list(self.manifest["postprocessing"].get("classes", []))
 
     def _read_preprocessing(self, pre: dict):
@@ -96,7 +97,13 @@ class Bundle:
         if windows.ndim != 3 or windows.shape[1:] != (self.preprocessor.window, self.preprocessor.width):
             raise BundleError(f"predict: windows of shape {windows.shape}, expected "
                               f"(N, {self.preprocessor.window}, {self.preprocessor.width})")
-        return self.backend.run(windows).reshape(len(windows), -1)[:, 0] * self.rul_scale
+        return self.rul_of(self.backend.run(windows).reshape(len(windows), -1))
+
+    def rul_of(self, raw: np.ndarray) -> np.ndarray:
+        """Raw (N, 1) outputs -> RUL in cycles: output x rul_scale, plus rul_offset (a bias shift) and
+        then clipped at 0 when the manifest has one."""
+        y = raw[:, 0] * self.rul_scale
+        return np.maximum(y + self.rul_offset, 0.0) if self.rul_offset else y
 
     @property
     def interval(self) -> dict | None:

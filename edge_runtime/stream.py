@@ -62,7 +62,7 @@ def rul_outputs(bundle: Bundle, raw: np.ndarray, inputs=None) -> list[dict]:
     The interval is `intervals.apply_interval` per value in plain Python (bisect_right == np.digitize):
     for the usual small batches that is several times cheaper than numpy's per-call overhead.
     """
-    y = raw[:, 0] * bundle.rul_scale
+    y = bundle.rul_of(raw)
     spec = bundle.interval
     if not spec:
         return [{"rul": round(v, 2)} for v in y.tolist()]
@@ -197,6 +197,8 @@ class StreamEngine:
     def _status(self, f: dict, seen: int) -> str:
         if seen < self.window:
             return "warmup"
+        if "rul" not in f:  # anomaly / classify outputs carry their own status
+            return f.get("status", "ok")
         return "alert" if f.get("rul", float("inf")) <= self.rul_alert else "ok"
 
     def swap(self, bundle: Bundle) -> None:

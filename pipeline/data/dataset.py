@@ -17,6 +17,7 @@ from prognos.edge_runtime.features import Preprocessor, pad_front, sliding_windo
 from prognos.edge_runtime.schema import CMAPSS_COLUMNS, SETTINGS
 from prognos.pipeline.data.cmapss import rul_targets
 from prognos.pipeline.data.regimes import fit_regimes
+from prognos.edge_runtime.regimes import Regimes
 from prognos.pipeline.config import DataConfig, RunConfig
 
 
@@ -255,22 +256,24 @@ def time_warped(table: np.ndarray, factors) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def engine_mixed(table: np.ndarray, copies: int, seed: int, trend_cycles: int = 21) -> np.ndarray:
+def engine_mixed(table: np.ndarray, copies: int, seed: int, trend_cycles: int = 21, mix: int | None = None) -> np.ndarray:
     """`copies` copies (only the copies) of every run-to-failure unit, each given part of a random
     partner's wear: new engines that, unlike time-warped ones, age differently at the same cycle.
 
     Aligned at failure, a unit's rows get w·(partner trend - own trend) added (w ~ U(0.25, 0.75), a
     trend is a centred `trend_cycles` moving average), so the copy keeps its cycles and its own sensor
     noise but wears along a path between the two engines. Before the partner's first cycle its first
-    trend value holds. Copy k of unit u gets the id u + k·(the table's largest id).
+    trend value holds. Copy k of unit u gets the id u + k·(the table's largest id). `mix`: only the
+    `mix` columns after the time are mixed (default: all of them).
     """
+    cols = slice(2, None if mix is None else 2 + mix)
     if copies <= 0:
         return table[:0]
     rng = np.random.default_rng(seed)
     units = _by_unit(table)
     if len(units) < 2:
         raise ConfigError(f"train.engine_mix {copies} needs at least 2 training units to mix, got {len(units)}")
-    trends = [_moving_average(unit[:, 2:], trend_cycles) for unit in units]
+    trends = [_moving_average(unit[:, cols], trend_cycles) for unit in units]
     offset, parts = int(table[:, 0].max()), []
     for k in range(1, copies + 1):
         for i, unit in enumerate(units):
@@ -278,7 +281,7 @@ def engine_mixed(table: np.ndarray, copies: int, seed: int, trend_cycles: int = 
             j = (i + rng.integers(1, len(units))) % len(units)
             partner = trends[j][np.maximum(0, len(trends[j]) - n + np.arange(n))]
             copy = unit.copy()
-            copy[:, 2:] += rng.uniform(0.25, 0.75) * (partner - trends[i])
+            copy[:, cols] += rng.uniform(0.25, 0.75) * (partner - trends[i])
             copy[:, 0] += k * offset
             parts.append(copy)
     return np.concatenate(parts)
@@ -302,13 +305,30 @@ def fitting_index(rows: np.ndarray, pre: Preprocessor, cfg: RunConfig) -> Window
     """The windows a model trains on: `rows` plus their time-warped copies (`cfg.train.time_warp`)
     and engine-mixed copies (`cfg.train.engine_mix`), windowed from `cfg.data.min_cycles` on.
     Held-out and validation rows use `window_index` alone."""
-    if cfg.train.engine_mix and pre.regimes:
-        raise ConfigError("train.engine_mix mixes raw sensor trends, which under several operating regimes "
-                          "mix the regimes; set engine_mix = 0 for this fleet")
     warped = time_warped(rows, cfg.train.time_warp)
-    mixed = engine_mixed(rows, cfg.train.engine_mix, cfg.train.seed)
+    mix = cfg.train.engine_mix, cfg.train.seed
+    mixed = _regime_mixed(rows, *mix, pre) if pre.regimes else engine_mixed(rows, *mix)
     mixed[:, 0] += warped[:, 0].max()  # ids above the warped copies'
     return window_index(np.concatenate([warped, mixed]), pre, cfg.data.min_cycles)
+
+
+def _regime_mixed(rows: np.ndarray, copies: int, seed: int, pre: Preprocessor) -> np.ndarray:
+    """`engine_mixed` for fleets of several regimes: raw trends would mix the regimes, so the sensor
+    features are mixed in their per-regime normalized units and mapped back to raw values with each
+    row's own regime statistics (settings, time and the other columns stay as they were)."""
+    r = Regimes.from_dict(pre.regimes)
+    columns = list(pre.table_columns)
+    sensors = [f for f in pre.features if f != columns[1]]
+    label = pre.regime_of(inputs_of(rows, pre))[0]
+    j = [pre.features.index(f) for f in sensors]
+    mean, std = np.asarray(r.mean)[label][:, j], np.asarray(r.std)[label][:, j]
+    z = (feature_matrix(rows, sensors, columns) - mean) / std
+    mixed = engine_mixed(np.column_stack([rows[:, :2], z, label, rows]), copies, seed, mix=len(sensors))
+    out, lab = mixed[:, 3 + len(sensors):].copy(), mixed[:, 2 + len(sensors)].astype(int)
+    out[:, 0] = mixed[:, 0]
+    out[:, [columns.index(f) for f in sensors]] = mixed[:, 2 : 2 + len(sensors)] * np.asarray(r.std)[lab][:, j] \
+        + np.asarray(r.mean)[lab][:, j]
+    return out
 
 
 def _padded_rows(first: np.ndarray, count: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,12 +28,13 @@ def fleet_from_cmapss(table: np.ndarray, source: str = "") -> Fleet:
 
 
 def table_of_fleet(fleet: Fleet) -> tuple[np.ndarray, Layout]:
-    """(table with asset ids = index + 1, its Layout). Only run-to-failure assets belong in RUL
-    training: censored assets are refused here, the recipe routes them (pipeline.rul.recipe)."""
-    if not np.all(fleet.failed):
-        raise DataError(f"{int((~fleet.failed).sum())} of {len(fleet.failed)} assets did not fail (censored); "
-                        "RUL labels need run-to-failure assets")
-    table = fleet.table.copy()
+    """(table of the run-to-failure assets, asset ids = index + 1; its Layout). Censored assets are left
+    out: their RUL is unknown, and labelling their last row as a failure would teach early failures."""
+    if not np.any(fleet.failed):
+        raise DataError(f"none of the {len(fleet.failed)} assets failed; RUL labels need run-to-failure assets "
+                        "(`prognos rul` takes the health-monitoring path for such fleets)")
+    keep = fleet.failed[fleet.table[:, 0].astype(int)]
+    table = fleet.table[keep].copy()
     table[:, 0] += 1
     columns = [*fleet.columns]
     if list(fleet.settings) == SETTINGS and list(fleet.sensors) == SENSORS:
@@ -41,7 +42,7 @@ def table_of_fleet(fleet: Fleet) -> tuple[np.ndarray, Layout]:
     declared = fleet.regime is not None
     if declared:
         try:
-            table = np.column_stack([table, np.asarray(fleet.regime, np.float64)])
+            table = np.column_stack([table, np.asarray(fleet.regime, np.float64)[keep]])
         except ValueError:
             raise DataError("the declared regime column must hold numbers (regime codes)") from None
         columns.append("regime")

@@ -54,7 +54,8 @@ def train_member(cfg: RunConfig, epochs: int, table: np.ndarray, layout):
     return model
 
 
-def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
+def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9, offset: float = 0.0) -> dict:
+    """`offset`: a bias shift [cycles] added to every prediction (postprocessing.rul_offset; pipeline.rul.recipe)."""
     from prognos.export.run import Trained, export_run
     from prognos.pipeline.rul.train import load_training
 
@@ -84,7 +85,7 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
     train = window_index(table, pre, cfg.data.min_cycles)
     parity = export_run(Trained(model, pre, train, val, run_dir), list(formats))
     cv = score_ensemble(cv_dirs, coverage, plots_to=run_dir / "report")
-    spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv)
+    spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv, offset)
     result = {"members": [{"cv_dir": str(d), "model": c.model.name, "window": c.data.window, "epochs": e}
                           for d, (c, e) in zip(cv_dirs, members)],
               "params": int(model.count_params()), "train_seconds": train_seconds,
@@ -97,9 +98,13 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
     return result
 
 
-def _calibrate_bundles(run_dir: Path, parity: dict, formats, cv_dirs, coverage: float, cv: dict) -> dict:
-    """Replace each bundle's interval with one fitted on out-of-fold residuals; CV metrics in the manifest."""
+def _calibrate_bundles(run_dir: Path, parity: dict, formats, cv_dirs, coverage: float, cv: dict,
+                       offset: float = 0.0) -> dict:
+    """Replace each bundle's interval with one fitted on out-of-fold residuals (of the shifted
+    predictions, with an `offset`); CV metrics in the manifest."""
     oof = average_oof(cv_dirs)
+    if offset:
+        oof.update(pred=np.maximum(oof["pred"] + offset, 0), cut_pred=np.maximum(oof["cut_pred"] + offset, 0))
     spec = fit_conformal(*calibration_set(folds_of(oof)), coverage)
     spec.update(calibration=f"out-of-fold residuals of the CV ({len(cv_dirs)} member(s)): {len(oof['pred'])} "
                             f"windows and {len(oof['cut_pred'])} test-protocol cuts, weighted equally",
@@ -111,6 +116,9 @@ def _calibrate_bundles(run_dir: Path, parity: dict, formats, cv_dirs, coverage: 
         path = run_dir / "bundles" / name / "manifest.json"
         manifest = json.loads(path.read_text())
         manifest["postprocessing"]["interval"] = spec
+        if offset:
+            manifest["postprocessing"].update(rul_offset=offset, doc="RUL [cycles] = model output * rul_scale "
+                                              "+ rul_offset (a bias shift fitted out of fold: earlier predictions)")
         manifest["metrics"] = {"cv": {"rmse": cv["rmse_mean"], "test_protocol_rmse": cv["test_protocol"]["rmse_mean"]},
                                "parity_on_training_units": manifest["metrics"].get("val")}
         path.write_text(json.dumps(manifest, indent=2))

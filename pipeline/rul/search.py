@@ -19,8 +19,7 @@ from prognos.pipeline.rul.cv import cross_validate
 
 def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, epochs: int | None = None,
                split_seed: int | None = None) -> list:
-    out = Path(out_dir)
-    rows = []
+    named = []
     for path in config_paths:
         cfg = RunConfig.load(path)
         if data_dir:
@@ -29,13 +28,21 @@ def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, e
             cfg.train.epochs = epochs
         if split_seed is not None:  # other engines per fold and other cuts: folds no selection looked at
             cfg.data.seed = split_seed
-        name = Path(path).stem
+        named.append((Path(path).stem, cfg, str(path)))
+    return search_configs(named, out_dir, k)
+
+
+def search_configs(named, out_dir, k: int = 5) -> list:
+    """Cross-validate (name, RunConfig, source) candidates into out_dir/<name>; the ranked table rows."""
+    out = Path(out_dir)
+    rows = []
+    for name, cfg, source in named:
         summary = _cached(out / name / "cv.json", cfg, k)
         if summary is None:
             print(f"[prognos] search candidate {name} ({cfg.model.name})", flush=True)
             summary = cross_validate(cfg, out / name, k)
         test = summary["test_protocol"]
-        rows.append({"candidate": name, "config": str(path), "model": cfg.model.name, "window": cfg.data.window,
+        rows.append({"candidate": name, "config": source, "model": cfg.model.name, "window": cfg.data.window,
                      "test_rmse_mean": test["rmse_mean"], "test_rmse_std": test["rmse_std"],
                      "test_score_per_100": test["score_per_100_engines_mean"], **{
                          key: summary[key] for key in ("rmse_mean", "rmse_std", "score_per_window_mean",

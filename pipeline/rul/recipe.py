@@ -1,0 +1,131 @@
+"""`prognos rul`: one recipe from a fleet's training data to a deployed bundle, choices made on CV.
+
+data (C-MAPSS preset or a dataset spec) -> data card -> [no failed asset: health monitoring,
+pipeline.rul.health] -> "auto" values resolved on the training assets -> k-fold CV by asset of every
+candidate of the recipe file (configs/recipe.toml: a base config and the keys each candidate varies)
+-> the candidate or average of candidates with the lowest test-protocol CV RMSE -> a bias shift fitted
+on out-of-fold residuals to lower the NASA score (late predictions cost more) -> retrain on every asset
+(pipeline.rul.final), interval calibrated out of fold -> RUN/bundles/<format> and RUN/bundles/best ->
+RUN/recipe.json (every choice, with the numbers it was made on) and RUN/recipe.md.
+
+No choice depends on which data set this is beyond the recipe file's presets (e.g. C-MAPSS keeps
+the literature's RUL cap so its CV numbers compare with published ones).
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.scoring import rul_metrics
+from prognos.pipeline.config import RunConfig
+from prognos.pipeline.rul.ensemble import average_oof, folds_of
+from prognos.pipeline.rul.cv import summarize
+
+RECIPE = Path(__file__).resolve().parents[2] / "configs" / "recipe.toml"
+CAP_SHARE = 0.6  # rul_cap "auto": this share of the median training life (C-MAPSS: 125 ~ 0.6 x 206)
+SHIFTS = np.arange(-15.0, 0.01, 0.5)  # candidate bias shifts [cycles]: only earlier predictions
+SHIFT_RMSE_TOLERANCE = 1.02  # a shift may cost at most 2 % RMSE
+
+
+def load_recipe(path=None) -> dict:
+    path = Path(path or RECIPE)
+    try:
+        recipe = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such recipe file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    if not recipe.get("candidate"):
+        raise ConfigError(f"{path}: no [[candidate]] tables; expected at least one")
+    return recipe
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) and key != "hparams" else value
+    return out
+
+
+def candidate_configs(recipe: dict, preset: str | None, resolved: dict, source: dict) -> list[tuple[str, RunConfig]]:
+    """(name, RunConfig) per candidate: base, then the preset, then the candidate's keys, then the
+    values the recipe resolved on the data and where the data is."""
+    base = _merge(recipe.get("base", {}), recipe.get("preset", {}).get(preset, {}) if preset else {})
+    out = []
+    for cand in recipe["candidate"]:
+        d = _merge(base, {k: v for k, v in cand.items() if k != "name"})
+        data = {**source, "window": min(d["data"].get("window", 50), resolved["window_cap"])}
+        if d["data"].get("rul_cap") == "auto":
+            data["rul_cap"] = resolved["rul_cap"]
+        d = _merge(d, {"data": data})
+        out.append((cand["name"], RunConfig.from_dict(d)))
+    return out
+
+
+def resolve_auto(table: np.ndarray) -> tuple[dict, dict]:
+    """Values of the training data for "auto" keys (and the window cap), and why."""
+    lives = np.unique(table[:, 0], return_counts=True)[1]
+    cap = float(5 * round(CAP_SHARE * np.median(lives) / 5))
+    why = {"rul_cap": f"{CAP_SHARE} x median training life {np.median(lives):.0f}, to 5 cycles (if 'auto')",
+           "window_cap": f"half the shortest training life ({lives.min()}): no candidate's window is longer"}
+    return {"rul_cap": cap, "window_cap": int(max(5, lives.min() // 2))}, why
+
+
+def subsets_by_cv(cv_dirs: dict, coverage: float = 0.9) -> list[dict]:
+    """Every non-empty subset of the candidates, its averaged out-of-fold predictions scored like one
+    candidate (pipeline.ensemble); sorted by test-protocol CV RMSE, fewer members first on ties."""
+    rows = []
+    for n in range(1, len(cv_dirs) + 1):
+        for names in itertools.combinations(cv_dirs, n):
+            t = summarize(folds_of(average_oof([cv_dirs[m] for m in names])), coverage)["test_protocol"]
+            rows.append({"members": list(names), "test_rmse": t["rmse_mean"],
+                         "score_per_100": t["score_per_100_engines_mean"]})
+    return sorted(rows, key=lambda r: (r["test_rmse"], len(r["members"])))
+
+
+def fit_shift(pred: np.ndarray, true: np.ndarray) -> float:
+    """The bias shift b <= 0 with the lowest NASA score among those costing <= 2 % RMSE."""
+    base = rul_metrics(pred, true)["rmse"]
+    ok = [b for b in SHIFTS if rul_metrics(shift(pred, b), true)["rmse"] <= base * SHIFT_RMSE_TOLERANCE]
+    return float(min(ok, key=lambda b: rul_metrics(shift(pred, b), true)["score"]))
+
+
+def shift(pred: np.ndarray, b: float) -> np.ndarray:
+    """Predictions shifted by b and clipped at 0, as the device applies a bundle's rul_offset."""
+    return np.maximum(pred + b, 0.0) if b else pred
+
+
+def shifted_cv(oof: dict) -> dict:
+    """Test-protocol CV with a shift fitted on the other folds' cuts (cross-fitted: honest), and the
+    shift fitted on every fold's cuts (the one the bundle gets)."""
+    folds = folds_of(oof)
+    preds, trues = [], []
+    for i, f in enumerate(folds):
+        others = [g for j, g in enumerate(folds) if j != i]
+        b = fit_shift(np.concatenate([g["cut_pred"] for g in others]), np.concatenate([g["cut_true"] for g in others]))
+        preds.append(shift(f["cut_pred"], b))
+        trues.append(f["cut_true"])
+    per_fold = [rul_metrics(p, t) for p, t in zip(preds, trues)]
+    return {"shift": fit_shift(oof["cut_pred"], oof["cut_true"]),
+            "test_rmse": round(float(np.mean([m["rmse"] for m in per_fold])), 3),
+            "score_per_100": round(float(np.mean([100 * m["score"] / m["n"] for m in per_fold])), 1),
+            "rule": f"b in {SHIFTS[0]:g}..0 with the lowest NASA score on out-of-fold cuts, RMSE cost <= "
+                    f"{round(100 * (SHIFT_RMSE_TOLERANCE - 1))} %; CV: b fitted on the other folds"}
+
+
+def copy_best(run_dir: Path, name: str) -> Path:
+    best = run_dir / "bundles" / "best"
+    shutil.rmtree(best, ignore_errors=True)
+    shutil.copytree(run_dir / "bundles" / name, best)
+    return best
+
+
+def write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))

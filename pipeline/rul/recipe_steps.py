@@ -1,0 +1,117 @@
+"""`prognos rul` (the recipe of pipeline.rul.recipe), step by step: read the fleet, CV and choose, retrain, bundle.
+
+Each step returns plain data that goes into RUN/recipe.json, so every choice is on record.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from prognos.pipeline.data.tables import load_fleet, table_of_fleet
+from prognos.pipeline.rul.ensemble import average_oof
+from prognos.pipeline.rul.recipe import (RECIPE, candidate_configs, copy_best, load_recipe, resolve_auto, shifted_cv,
+                                        subsets_by_cv, write_json)
+
+PARITY_BUDGET = 0.5  # bundles/best: the smallest bundle within this RMSE of the Keras model, else fp32
+
+
+def run_recipe(data_dir, run_dir, schema=None, subset=None, recipe_path=None, folds: int = 5,
+               epochs: int | None = None) -> dict:
+    run_dir, t0 = Path(run_dir), time.time()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recipe = load_recipe(recipe_path)
+    data = data_step(data_dir, schema, subset, run_dir)
+    if data["failed"] == 0:
+        return health_step(data, run_dir, t0)
+    resolved, why = resolve_auto(data["table"])
+    named = candidate_configs(recipe, data["preset"], resolved, data["source"])
+    if epochs:
+        for _, cfg in named:
+            cfg.train.epochs = epochs
+    return final_step(named, data, run_dir, folds, {"resolved": resolved, "why": why,
+                                                    "recipe": str(recipe_path or RECIPE)}, t0)
+
+
+def data_step(data_dir, schema, subset, run_dir: Path) -> dict:
+    """The fleet, its short data card (printed), and where the CV will read it from."""
+    fleet = load_fleet(data_dir, subset, schema)
+    lives = np.bincount(fleet.table[:, 0].astype(int), minlength=len(fleet.assets))
+    card = {"source": fleet.card.get("source", str(data_dir)), "assets": len(fleet.assets),
+            "failed": int(fleet.failed.sum()), "censored": int((~fleet.failed).sum()), "rows": len(fleet.table),
+            "settings": fleet.settings, "sensors": fleet.sensors,
+            "life_min_median_max": [int(lives.min()), float(np.median(lives)), int(lives.max())],
+            "reader": fleet.card}
+    print(f"[prognos] data: {card['assets']} assets ({card['failed']} failed, {card['censored']} censored), "
+          f"{card['rows']:,} rows, {len(fleet.settings)} settings, {len(fleet.sensors)} sensors", flush=True)
+    write_json(run_dir / "data_card.json", card)
+    preset = None if schema else "cmapss"
+    source = {"data_dir": str(data_dir), "schema": schema, "subset": subset}
+    table = table_of_fleet(fleet)[0] if card["failed"] else None
+    return {"fleet": fleet, "card": card, "failed": card["failed"], "preset": preset, "source": source,
+            "table": table}
+
+
+def choose(cv_dirs: dict) -> dict:
+    """The subset of candidates with the lowest test-protocol CV RMSE, and whether a bias shift pays."""
+    subsets = subsets_by_cv(cv_dirs)
+    best = subsets[0]
+    shifted = shifted_cv(average_oof([cv_dirs[m] for m in best["members"]]))
+    adopt = shifted["score_per_100"] < best["score_per_100"]
+    return {"members": best["members"], "cv": {"test_rmse": best["test_rmse"], "score_per_100": best["score_per_100"]},
+            "shift": {**shifted, "adopted": adopt}, "offset": shifted["shift"] if adopt else 0.0,
+            "subsets": subsets}
+
+
+def best_bundle(bundles: dict) -> str:
+    """The smallest bundle whose predictions stay within PARITY_BUDGET RMSE of the Keras model."""
+    ok = {n: b for n, b in bundles.items() if "error" not in b and abs(b["rmse_delta_vs_keras"]) <= PARITY_BUDGET}
+    return min(ok, key=lambda n: ok[n]["size_bytes"]) if ok else "tflite_fp32"
+
+
+def final_step(named, data: dict, run_dir: Path, k: int, choices: dict, t0: float) -> dict:
+    from prognos.pipeline.rul.final import final_run
+    from prognos.pipeline.rul.search import search_configs
+
+    rows = search_configs([(n, c, "recipe") for n, c in named], run_dir / "cv", k)
+    cv_dirs = {n: run_dir / "cv" / n for n, _ in named}
+    chosen = choose(cv_dirs)
+    print(f"[prognos] chosen on CV: {' + '.join(chosen['members'])} (test-protocol RMSE "
+          f"{chosen['cv']['test_rmse']:.2f}, NASA {chosen['cv']['score_per_100']:.0f} / 100; bias shift "
+          f"{chosen['offset']:+.1f} cycles)", flush=True)
+    t_cv = time.time() - t0
+    result = final_run([cv_dirs[m] for m in chosen["members"]], run_dir, offset=chosen["offset"])
+    best = best_bundle(result["bundles"])
+    copy_best(run_dir, best)
+    out = {"data": data["card"], "choices": choices, "candidates": rows, "chosen": chosen, "best_bundle": best,
+           "final": result, "seconds": {"cv": round(t_cv, 1), "total": round(time.time() - t0, 1)}}
+    write_json(run_dir / "recipe.json", out)
+    (run_dir / "recipe.md").write_text(summary_md(out))
+    return out
+
+
+def summary_md(out: dict) -> str:
+    c = out["chosen"]
+    lines = [f"# prognos rul: {out['data']['source']}", "",
+             f"{out['data']['assets']} assets ({out['data']['failed']} failed). Candidates (CV by asset):", "",
+             "| candidate | CV RMSE, test protocol | NASA / 100 |", "|---|---:|---:|"]
+    lines += [f"| {r['candidate']} | {r['test_rmse_mean']:.2f} ± {r['test_rmse_std']:.2f} | "
+              f"{r['test_score_per_100']:.0f} |" for r in out["candidates"]]
+    lines += ["", f"Chosen: {' + '.join(c['members'])}: {c['cv']['test_rmse']:.2f} / {c['cv']['score_per_100']:.0f}; "
+              f"with the bias shift ({c['shift']['shift']:+.1f}, cross-fitted): {c['shift']['test_rmse']:.2f} / "
+              f"{c['shift']['score_per_100']:.0f} ({'adopted' if c['shift']['adopted'] else 'not adopted'}).",
+              f"Deployed: bundles/best = {out['best_bundle']}. {out['seconds']['total']:.0f} s in all."]
+    return "\n".join(lines) + "\n"
+
+
+def health_step(data: dict, run_dir: Path, t0: float) -> dict:
+    from prognos.pipeline.rul.health import health_run
+
+    print("[prognos] no asset in this fleet failed: there is nothing to learn a remaining useful life from. "
+          "Taking the health-monitoring path: an autoencoder on each asset's early (healthy) history, alarms "
+          "when new windows stop looking like it.", flush=True)
+    out = {"data": data["card"], "path": "health monitoring (no failures)", **health_run(data["fleet"], run_dir)}
+    out["seconds"] = {"total": round(time.time() - t0, 1)}
+    write_json(run_dir / "recipe.json", out)
+    return out
