@@ -27,13 +27,14 @@ def fleet_from_cmapss(table: np.ndarray, source: str = "") -> Fleet:
                  card={"source": source, "preset": "C-MAPSS text (unit, cycle, 3 settings, 21 sensors)"})
 
 
-def table_of_fleet(fleet: Fleet) -> tuple[np.ndarray, Layout]:
+def table_of_fleet(fleet: Fleet, failed_only: bool = True) -> tuple[np.ndarray, Layout]:
     """(table of the run-to-failure assets, asset ids = index + 1; its Layout). Censored assets are left
-    out: their RUL is unknown, and labelling their last row as a failure would teach early failures."""
-    if not np.any(fleet.failed):
+    out: their RUL is unknown, and labelling their last row as a failure would teach early failures.
+    `failed_only` False: every asset (health monitoring, pipeline.rul.health)."""
+    if failed_only and not np.any(fleet.failed):
         raise DataError(f"none of the {len(fleet.failed)} assets failed; RUL labels need run-to-failure assets "
                         "(`prognos rul` takes the health-monitoring path for such fleets)")
-    keep = fleet.failed[fleet.table[:, 0].astype(int)]
+    keep = fleet.failed[fleet.table[:, 0].astype(int)] if failed_only else np.ones(len(fleet.table), bool)
     table = fleet.table[keep].copy()
     table[:, 0] += 1
     columns = [*fleet.columns]
