@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from prognos.edge_runtime.configfile import fill, load_toml, override
+
 def add_run(p, required=False):
     p.add_argument("--run", required=required, default=None if required else "artifacts/demo",
                    help="run folder under which artifacts are written/read (default artifacts/demo)")
@@ -35,14 +37,33 @@ def run_config(args):
     from prognos.pipeline.config import RunConfig
 
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
-    for value, section, key in ((args.data_dir, cfg.data, "data_dir"), (args.subset, cfg.data, "subset"),
-                                (args.model, cfg.model, "name"), (args.epochs, cfg.train, "epochs"),
-                                (args.seed, cfg.data, "seed"), (args.seed, cfg.train, "seed"),
-                                (args.strategy, cfg.train, "strategy"), (args.precision, cfg.train, "precision"),
-                                (args.jit_compile, cfg.train, "jit_compile")):
+    for value, key in ((args.data_dir, "data.data_dir"), (args.subset, "data.subset"), (args.model, "model.name"),
+                       (args.epochs, "train.epochs"), (args.seed, "data.seed"), (args.seed, "train.seed"),
+                       (args.strategy, "train.strategy"), (args.precision, "train.precision"),
+                       (args.jit_compile, "train.jit_compile")):
         if value is not None:
-            setattr(section, key, value)
+            override(cfg, key, value)
     return cfg
+
+
+def config_from(cls, args, table: str, flags=()):
+    """`cls` filled from the [table] of the --config TOML file (if given), then every CLI flag of
+    `flags` that was set (names of args equal to the config's keys) overriding it, type-checked."""
+    data = load_toml(args.config) if getattr(args, "config", None) else {}
+    cfg = fill(cls, data.get(table, {}), table)
+    for key in flags:
+        if getattr(args, key, None) is not None:
+            override(cfg, key, getattr(args, key))
+    return cfg
+
+
+def int_list(text: str | None):
+    """"0,1" -> [0, 1]; None stays None."""
+    return None if text is None else [int(v) for v in text.split(",")]
+
+
+def str_list(text: str | None):
+    return None if text is None else text.split(",")
 
 def formats_of(args, default):
     return args.formats.split(",") if getattr(args, "formats", None) else default

@@ -4,13 +4,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prognos.pipeline.cli.common import hparams_of
+from prognos.pipeline.cli.common import config_from, hparams_of, int_list, str_list
 
 
 def register(sub) -> None:
     vb = sub.add_parser("vibration", help="bearing fault classification (CWRU or simulator): train, confusion "
                                           "matrix, fp32 + int8 TFLite bundles of task 'classify'")
     vb.add_argument("--run", required=True, help="run folder")
+    vb.add_argument("--config", help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
+                    "pipeline/vibration's config dataclasses; flags override it")
     vb.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
     vb.add_argument("--model", help="registered model on spectrograms (default lenet)")
     vb.add_argument("--epochs", type=int, help="maximum epochs (default 30, early stopping)")
@@ -35,6 +37,8 @@ def register(sub) -> None:
     va = sub.add_parser("vibration-anomaly", help="autoencoder on healthy windows only: false alarms, detection "
                                                    "rate per fault class, AUC (pipeline side; no bundle yet)")
     va.add_argument("--run", required=True, help="run folder")
+    va.add_argument("--config", help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
+                    "pipeline/vibration's config dataclasses; flags override it")
     va.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
     va.add_argument("--model", choices=("dense_ae", "vae"), help="dense autoencoder (default) or VAE; score = "
                     "reconstruction MSE of the log-mel features (VAE: decoder of the posterior mean)")
@@ -46,6 +50,8 @@ def register(sub) -> None:
     vg = sub.add_parser("vibration-gan", help="GAN augmentation experiment: classifier with few real windows of "
                         "rare fault classes, without / oversampled / with conditional-GAN windows (same seed and split)")
     vg.add_argument("--run", required=True, help="run folder")
+    vg.add_argument("--config", help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
+                    "pipeline/vibration's config dataclasses; flags override it")
     vg.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
     vg.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
     vg.add_argument("--rare", help="rare classes, comma-separated (default B007,B014,B021)")
@@ -71,17 +77,10 @@ def register(sub) -> None:
 def cmd_vibration(args):
     from prognos.pipeline.vibration.train import VibrationConfig, vibration_run
 
-    cfg = VibrationConfig()
-    for key in ("model", "epochs", "patience", "warmup", "classes", "kind", "samples_per_rev", "sim_seconds", "seed"):
-        if getattr(args, key) is not None:
-            setattr(cfg, key, getattr(args, key))
-    cfg.hparams = hparams_of(args.hparam)
-    if args.loads:
-        cfg.loads = [int(v) for v in args.loads.split(",")]
-    if args.test_loads:
-        cfg.test_loads = [int(v) for v in args.test_loads.split(",")]
-    if args.formats:
-        cfg.formats = args.formats.split(",")
+    args.loads, args.test_loads, args.formats = int_list(args.loads), int_list(args.test_loads), str_list(args.formats)
+    args.hparams = hparams_of(args.hparam) or None
+    cfg = config_from(VibrationConfig, args, "vibration", ("model", "epochs", "patience", "warmup", "classes", "kind",
+                      "samples_per_rev", "sim_seconds", "seed", "hparams", "loads", "test_loads", "formats"))
     m = vibration_run(cfg, args.run, args.data_dir)
     print(json.dumps({k: m[k] for k in ("data", "train_windows", "val_windows", "epochs_run", "val_accuracy",
                                         "agreement_with_keras", "cross_load", "bundles") if k in m}, indent=2))
@@ -92,15 +91,10 @@ def cmd_vibration_anomaly(args):
     from prognos.pipeline.vibration.train import VibrationConfig
     from prognos.pipeline.vibration.anomaly import AnomalyConfig, anomaly_run
 
-    cfg, vcfg = AnomalyConfig(), VibrationConfig()
-    for key in ("model", "epochs", "quantile"):
-        if getattr(args, key) is not None:
-            setattr(cfg, key, getattr(args, key))
-    if args.formats:
-        cfg.formats = args.formats.split(",")
+    args.formats = str_list(args.formats)
+    cfg = config_from(AnomalyConfig, args, "anomaly", ("model", "epochs", "quantile", "formats"))
     cfg.__post_init__()
-    if args.sim_seconds is not None:
-        vcfg.sim_seconds = args.sim_seconds
+    vcfg = config_from(VibrationConfig, args, "vibration", ("sim_seconds",))
     m = anomaly_run(cfg, vcfg, args.run, args.data_dir)
     print(json.dumps({k: v for k, v in m.items() if k != "config"}, indent=2))
     print(f"[prognos] artifacts in {args.run}/ (anomaly_model.keras, anomaly_metrics.json, anomaly_bundles/)")
@@ -110,18 +104,10 @@ def cmd_vibration_gan(args):
     from prognos.pipeline.vibration.train import VibrationConfig
     from prognos.pipeline.vibration.gan import GanConfig, gan_run
 
-    cfg, vcfg = GanConfig(), VibrationConfig()
-    for key in ("keep", "gan_epochs"):
-        if getattr(args, key) is not None:
-            setattr(cfg, key, getattr(args, key))
-    if args.rare:
-        cfg.rare = args.rare.split(",")
+    args.rare, args.loads = str_list(args.rare), int_list(args.loads)
+    cfg = config_from(GanConfig, args, "gan", ("keep", "gan_epochs", "rare"))
     cfg.__post_init__()
-    for key in ("model", "epochs", "sim_seconds", "seed"):
-        if getattr(args, key) is not None:
-            setattr(vcfg, key, getattr(args, key))
-    if args.loads:
-        vcfg.loads = [int(v) for v in args.loads.split(",")]
+    vcfg = config_from(VibrationConfig, args, "vibration", ("model", "epochs", "sim_seconds", "seed", "loads"))
     m = gan_run(cfg, vcfg, args.run, args.data_dir, args.gan_steps)
     print(json.dumps({k: m[k] for k in ("data", "rare", "train_windows", "gan_final", "arms")}, indent=2))
     print(f"[prognos] metrics in {args.run}/gan_metrics.json")
