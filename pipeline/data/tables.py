@@ -38,6 +38,7 @@ def table_of_fleet(fleet: Fleet, failed_only: bool = True) -> tuple[np.ndarray, 
     table = fleet.table[keep].copy()
     table[:, 0] += 1
     columns = [*fleet.columns]
+    columns[:2] = fleet.card.get("asset_column", "asset"), fleet.card.get("time_column", "time")
     if list(fleet.settings) == SETTINGS and list(fleet.sensors) == SENSORS:
         columns[:2] = ["unit", "cycle"]  # the C-MAPSS preset keeps its layout (and its bundles' rows)
     declared = fleet.regime is not None
@@ -54,10 +55,46 @@ def table_of_fleet(fleet: Fleet, failed_only: bool = True) -> tuple[np.ndarray, 
 def load_fleet(data_dir, subset: str | None = None, schema: str | None = None) -> Fleet:
     """The training fleet of `data_dir`: described by `schema` (a dataset spec), else C-MAPSS text."""
     if schema:
-        from prognos.pipeline.data import spec  # the dataset spec readers (CSV, Parquet)
-
-        return spec.read_fleet(data_dir, schema)
+        return read_csv_fleet(data_dir, schema)
     data_dir = Path(data_dir)
     name = cmapss.find_subset(data_dir, subset)
     path = data_dir / f"train_{name}.txt"
     return fleet_from_cmapss(cmapss.load_table(path), str(path))
+
+
+def read_csv_fleet(data_dir, schema) -> Fleet:
+    """A CSV fleet as its schema names it: [schema] file, asset, time, settings, sensors, failed.
+
+    The minimal reader the recipe needs (every asset ran to failure, or a 0/1 `failed` column whose
+    last value per asset says whether it failed); the full dataset spec and its readers (missing values,
+    timestamps, events files, Parquet) belong to pipeline.data's spec readers.
+    """
+    import csv
+    import tomllib
+
+    spec = tomllib.loads(Path(schema).read_text()).get("schema", {})
+    path = Path(data_dir) / spec.get("file", "fleet.csv")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; expected the CSV the schema {schema} names")
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    asset, time_col = spec.get("asset", "asset"), spec.get("time", "time")
+    settings = list(spec.get("settings", []))
+    sensors = list(spec.get("sensors") or [c for c in rows[0] if c not in {asset, time_col, spec.get("failed"),
+                                                                             *settings}])
+    ids = sorted({r[asset] for r in rows}, key=lambda a: (len(a), a))
+    index = {a: i for i, a in enumerate(ids)}
+    try:
+        table = np.array([[index[r[asset]], float(r[time_col]), *(float(r[c]) for c in settings + sensors)]
+                          for r in rows], np.float64)
+    except (KeyError, ValueError) as e:
+        raise DataError(f"{path}: {e}; expected numbers in the columns the schema names") from None
+    table = table[np.lexsort((table[:, 1], table[:, 0]))]
+    failed = np.ones(len(ids), bool)
+    if spec.get("failed"):
+        last = {r[asset]: r[spec["failed"]] for r in rows}  # rows in file order: the last value per asset
+        failed = np.array([last[a].strip() in ("1", "true", "True") for a in ids])
+    return Fleet(table, settings, sensors, ids, failed, card={"source": str(path), "schema": str(schema),
+                                                              "asset_column": asset, "time_column": time_col})

@@ -24,7 +24,7 @@ def run_recipe(data_dir, run_dir, schema=None, subset=None, recipe_path=None, fo
     recipe = load_recipe(recipe_path)
     data = data_step(data_dir, schema, subset, run_dir)
     if data["failed"] == 0:
-        return health_step(data, run_dir, t0)
+        return health_step(data, run_dir, t0, epochs)
     resolved, why = resolve_auto(data["table"])
     named = candidate_configs(recipe, data["preset"], resolved, data["source"])
     if epochs:
@@ -47,7 +47,7 @@ def data_step(data_dir, schema, subset, run_dir: Path) -> dict:
           f"{card['rows']:,} rows, {len(fleet.settings)} settings, {len(fleet.sensors)} sensors", flush=True)
     write_json(run_dir / "data_card.json", card)
     preset = None if schema else "cmapss"
-    source = {"data_dir": str(data_dir), "schema": schema, "subset": subset}
+    source = {"data_dir": str(data_dir), "schema": str(schema) if schema else None, "subset": subset}
     table = table_of_fleet(fleet)[0] if card["failed"] else None
     return {"fleet": fleet, "card": card, "failed": card["failed"], "preset": preset, "source": source,
             "table": table}
@@ -105,13 +105,28 @@ def summary_md(out: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def health_step(data: dict, run_dir: Path, t0: float) -> dict:
-    from prognos.pipeline.rul.health import health_run
+def health_step(data: dict, run_dir: Path, t0: float, epochs: int | None = None) -> dict:
+    from prognos.pipeline.rul.health import HealthConfig, health_run
 
     print("[prognos] no asset in this fleet failed: there is nothing to learn a remaining useful life from. "
           "Taking the health-monitoring path: an autoencoder on each asset's early (healthy) history, alarms "
           "when new windows stop looking like it.", flush=True)
-    out = {"data": data["card"], "path": "health monitoring (no failures)", **health_run(data["fleet"], run_dir)}
+    cfg = HealthConfig(**({"epochs": epochs} if epochs else {}))
+    out = {"data": data["card"], "path": "health monitoring (no failures)", **health_run(data["fleet"], run_dir, cfg)}
     out["seconds"] = {"total": round(time.time() - t0, 1)}
     write_json(run_dir / "recipe.json", out)
+    (run_dir / "recipe.md").write_text(health_md(out))
     return out
+
+
+def health_md(out: dict) -> str:
+    leads = out["cycles_before_failure_alarm_rose"]
+    return "\n".join([f"# prognos rul: {out['data']['source']}", "",
+                      f"No asset failed ({out['data']['assets']} assets): health monitoring. Autoencoder on the "
+                      f"first {out['config']['healthy_share']:.0%} of each asset's history, window {out['window']}, "
+                      f"{out['regimes']} regime(s).",
+                      f"False alarms on held-out healthy windows: {out['false_alarm_rate_check_healthy']:.3f} "
+                      f"(threshold {out['threshold']:.4g}, the {out['config']['quantile']} quantile of other "
+                      "held-out healthy assets).",
+                      f"Alarm lead before a known failure (check assets): {leads or 'no failures known'}.",
+                      f"Deployed: {out['bundle']} (task anomaly).", ""])

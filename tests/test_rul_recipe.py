@@ -1,0 +1,127 @@
+"""`prognos rul` end to end on a simulated CSV fleet with named columns and three operating regimes:
+CSV -> recipe (tiny epochs) -> RUN/bundles/best -> `prognos-edge predict` on CSV rows -> the same
+predictions as the training side; unknown regimes flagged and counted; no failures -> anomaly bundle."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+SENSORS = ["s2", "s3", "s4", "s7", "s9", "s11", "s12", "s14", "s15", "s17", "s20"]
+TINY_RECIPE = """
+[base.data]
+window = 10
+min_cycles = 5
+age_feature = true
+rul_cap = "auto"
+min_abs_corr = 0.1
+[base.train]
+lr_schedule = "cosine"
+patience = 0
+time_warp = [0.85]
+engine_mix = 1
+batch_size = 64
+[[candidate]]
+name = "lstm8"
+model = { name = "lstm", hparams = { units = [8], dense = 8, dropout = 0.0 } }
+train = { epochs = 1 }
+"""
+
+
+def write_regime_csv(folder, n_units=8, seed=5, failed=True):
+    """The simulator's fleet as a CSV of named columns, each row in one of 3 operating regimes."""
+    from prognos.edge_runtime.schema import CMAPSS_COLUMNS
+    from prognos.pipeline.data.simulate import simulate_table
+
+    table = simulate_table(n_units, seed)
+    rng = np.random.default_rng(seed)
+    r = rng.integers(0, 3, len(table))
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ["pump_id", "hours", "load", "speed", *[f"temp_{s}" for s in SENSORS], "failed"]
+    with (folder / "fleet.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(names)
+        for row, regime in zip(table, r):
+            sensors = [row[CMAPSS_COLUMNS.index(s)] + 40.0 * (regime + 1) * (1 + i % 3) for i, s in enumerate(SENSORS)]
+            w.writerow([f"pump-{int(row[0])}", int(row[1]), round(20.0 * regime + rng.normal(0, 0.05), 3),
+                        round(0.4 * regime + rng.normal(0, 0.002), 4), *[round(v, 3) for v in sensors], int(failed)])
+    (folder / "schema.toml").write_text('[schema]\nfile = "fleet.csv"\nasset = "pump_id"\ntime = "hours"\n'
+                                        'settings = ["load", "speed"]\nfailed = "failed"\n')
+    return folder
+
+
+@pytest.fixture(scope="module")
+def recipe_run(tmp_path_factory):
+    from prognos.pipeline.rul.recipe_steps import run_recipe
+
+    root = tmp_path_factory.mktemp("fleet")
+    data = write_regime_csv(root / "data")
+    (root / "tiny.toml").write_text(TINY_RECIPE)
+    out = run_recipe(data, root / "run", schema=data / "schema.toml", recipe_path=root / "tiny.toml", folds=2)
+    return {"root": root, "data": data, "run": root / "run", "out": out}
+
+
+def test_recipe_records_its_choices_and_bundles_the_regimes(recipe_run):
+    run = recipe_run["run"]
+    recipe = json.loads((run / "recipe.json").read_text())
+    assert recipe["chosen"]["members"] == ["lstm8"] and recipe["choices"]["resolved"]["rul_cap"] > 0
+    manifest = json.loads((run / "bundles" / "best" / "manifest.json").read_text())
+    pre = manifest["preprocessing"]
+    assert len(pre["regimes"]["centroids"]) == 3 and pre["regimes"]["settings"] == ["load", "speed"]
+    assert pre["columns"][:2] == ["pump_id", "hours"] and pre["features"][0] == "hours"
+    assert pre["window"] == 10 and pre["rul_cap"] == recipe["choices"]["resolved"]["rul_cap"]
+
+
+def test_edge_predict_on_csv_rows_equals_training_side(recipe_run):
+    from prognos.edge_runtime.bundle import Bundle
+
+    best = recipe_run["run"] / "bundles" / "best"
+    lines = (recipe_run["data"] / "fleet.csv").read_text().splitlines()
+    rows = [lines[0]] + [ln for ln in lines[1:] if ln.startswith("pump-2,")][:25]
+    r = run_cli("prognos-edge", "predict", "--bundle", str(best), stdin="\n".join(rows) + "\n")
+    assert r.returncode == 0, r.stderr
+    device = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(device) == 25 and device[0]["unit"] == "pump-2" and "regime" in device[0]
+    bundle = Bundle(best)
+    pre = bundle.preprocessor
+    header = lines[0].split(",")
+    raw = np.array([[float(ln.split(",")[header.index(c)]) for c in pre.inputs] for ln in rows[1:]])
+    train_side = bundle.predict(np.stack([pre.last_window(raw[: i + 1]) for i in range(len(raw))]))
+    np.testing.assert_allclose([d["rul"] for d in device], train_side, atol=0.006)
+
+
+def test_unknown_regime_row_is_flagged_and_counted(recipe_run):
+    from prognos.edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.metrics import prometheus
+    from prognos.edge_runtime.stream import StreamEngine
+
+    bundle = Bundle(recipe_run["run"] / "bundles" / "best")
+    pre, engine = bundle.preprocessor, StreamEngine(bundle)
+    row = [float(i) for i in range(len(pre.inputs))]
+    row[pre.inputs.index("load")], row[pre.inputs.index("speed")] = 20.0, 0.4  # regime 1
+    engine.add("p", 1, row)
+    row = list(row)
+    row[pre.inputs.index("load")] = 90.0  # no training regime near it
+    engine.add("p", 2, row)
+    preds, _ = engine.flush()
+    assert [p["status"] for p in preds] == ["warmup", "unknown_regime"]
+    assert engine.stats.unknown_regime == 1
+    assert "prognos_rows_unknown_regime_total 1" in prometheus(engine.stats, bundle.sha256)
+
+
+def test_fleet_without_failures_gets_an_anomaly_bundle_the_edge_serves(tmp_path):
+    from prognos.pipeline.rul.recipe_steps import run_recipe
+
+    data = write_regime_csv(tmp_path / "data", n_units=6, failed=False)
+    out = run_recipe(data, tmp_path / "run", schema=data / "schema.toml", epochs=2)
+    assert out["path"].startswith("health monitoring") and 0 <= out["false_alarm_rate_check_healthy"] <= 1
+    best = tmp_path / "run" / "bundles" / "best"
+    assert json.loads((best / "manifest.json").read_text())["task"] == "anomaly"
+    lines = (data / "fleet.csv").read_text().splitlines()
+    r = run_cli("prognos-edge", "predict", "--bundle", str(best), stdin="\n".join(lines[:80]) + "\n")
+    assert r.returncode == 0, r.stderr
+    outs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(outs) == 79 and {"score", "threshold", "status"} <= set(outs[-1])
+    assert {o["status"] for o in outs} <= {"warmup", "healthy", "anomalous"}
