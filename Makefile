@@ -182,6 +182,19 @@ fd001-check-split: $(STAMP)  ## FD001_CHOSEN and FD001_PREVIOUS on a second fold
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/chosen.json > /dev/null
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_PREVIOUS),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/previous.json > /dev/null
 
-fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, int8 bundle -> artifacts/fd001/final.json
-	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001/cv --folds 5
-	$(BIN)/prognos final $(foreach c,$(FD001_CHOSEN),artifacts/fd001/cv/$(c)) --run artifacts/fd001
+fd001: $(STAMP)  ## the `make rul` recipe on FD001 (C-MAPSS preset) -> artifacts/fd001/recipe.json, bundles/best
+	$(BIN)/prognos rul --data-dir ../shared/data/cmapss --run artifacts/fd001
+
+fd001-previous: $(STAMP)  ## the hand-picked FD001_CHOSEN: CV, retrain on all units, int8 bundle -> artifacts/fd001-previous/final.json
+	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001-previous/cv --folds 5
+	$(BIN)/prognos final $(foreach c,$(FD001_CHOSEN),artifacts/fd001-previous/cv/$(c)) --run artifacts/fd001-previous
+
+# Any fleet (pipeline/rul/recipe.py, configs/recipe.toml; docs/rul-recipe.md).
+SCHEMA ?=
+SUBSET ?=
+.PHONY: rul fd001-previous
+
+rul: $(STAMP)  ## the whole recipe on DATA_DIR [SCHEMA= SUBSET= RUN=]: data card, CV, choice, final -> RUN/bundles/best
+	@test -n "$(DATA_DIR)" || { echo "usage: make rul DATA_DIR=folder [SCHEMA=spec.toml] [SUBSET=FD002] [RUN=dir]"; exit 2; }
+	$(BIN)/prognos rul --data-dir $(DATA_DIR) $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(SUBSET),--subset $(SUBSET)) \
+		$(if $(filter command line,$(origin RUN)),--run $(RUN))

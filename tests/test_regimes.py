@@ -78,3 +78,12 @@ def test_fd002_has_six_regimes(cmapss_dir):
     pre = fit_preprocessor(table, DataConfig(), CMAPSS_LAYOUT)
     assert len(pre.regimes["centroids"]) == 6
     assert pre.selection["regimes"]["rows_per_regime"] and sum(pre.selection["regimes"]["rows_per_regime"]) == len(table)
+
+
+def test_fd001_stays_one_regime_with_global_normalization(cmapss_dir):
+    """FD001's settings jitter around one condition: no regimes, the preprocessing of before."""
+    from prognos.pipeline.data import cmapss
+
+    pre = fit_preprocessor(cmapss.load_table(cmapss_dir / "train_FD001.txt"), DataConfig(), CMAPSS_LAYOUT)
+    assert pre.regimes == {} and pre.columns == [] and pre.inputs == pre.features
+    assert "setting_3" not in pre.features and len(pre.features) == 14
