@@ -79,7 +79,7 @@ def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5) -
     fresh = fresh_process(bundle_dir, probes)
     bundle = Bundle(bundle_dir, num_threads=threads)
     pre = bundle.preprocessor
-    window = np.random.default_rng(0).normal(size=(1, pre.window, len(pre.features))).astype(np.float32)
+    window = np.random.default_rng(0).normal(size=(1, pre.window, pre.width)).astype(np.float32)
     invoke = time_calls(lambda: bundle.backend.run(window), min_seconds=seconds)
     one = iter(_lines(bundle, max(20_000, int(seconds * 50_000)), 1))  # > calls at >= 20 us per row
     feeder = Feeder(StreamEngine(bundle, rules=None))
