@@ -51,8 +51,9 @@ def classify(cells, name: str, where) -> str:
     """'number' (every present cell a number), 'empty' (all missing) or 'text' (no cell a number)."""
     if isinstance(cells, Seconds):
         return "text"
-    if isinstance(cells, np.ndarray):
-        return "empty" if np.all(np.isnan(cells)) else "number"
+    fast = cells if isinstance(cells, np.ndarray) else _fast(cells)
+    if fast is not None:
+        return "empty" if np.all(np.isnan(fast)) else "number"
     present = [i for i, c in enumerate(cells) if not _missing(c)]
     numeric = [number(cells[i]) is not None for i in present]
     if not present:
@@ -66,6 +67,14 @@ def classify(cells, name: str, where) -> str:
                     f"empty cell (the column's other cells are numbers)")
 
 
+def _fast(cells: list[str]) -> np.ndarray | None:
+    """numpy's own string -> float64 conversion (empty cells as NaN); None if any cell needs a closer look."""
+    try:
+        return np.asarray([c or "nan" for c in cells], dtype=np.float64)
+    except ValueError:
+        return None
+
+
 def number(c: str) -> float | None:
     try:
         return float(c)
@@ -77,6 +86,9 @@ def parse_numbers(cells, name: str, where, flags: bool = False) -> np.ndarray:
     """float64 column, NaN for missing cells; non-numbers and infinities refused. flags: 0/1, true/false."""
     if isinstance(cells, Seconds):
         raise DataError(f"{where(0)}: column {name!r} holds timestamps; expected numbers")
+    if not isinstance(cells, np.ndarray) and not flags:
+        fast = _fast(cells)
+        cells = cells if fast is None else fast
     if not isinstance(cells, np.ndarray):
         table = FLAGS if flags else None
         out = np.empty(len(cells))
