@@ -19,7 +19,7 @@ from prognos.pipeline.data import cmapss
 from prognos.pipeline.data.cells import Raw, Seconds, classify, number, parse_numbers, parse_times
 from prognos.pipeline.data.fleet import Fleet
 from prognos.pipeline.data.rules import build_fleet
-from prognos.pipeline.data.spec import DatasetSpec, Failures, cmapss_spec, load_spec
+from prognos.pipeline.data.spec import DatasetSpec, Failures, cmapss_spec, load_spec, spec_from_dict
 from prognos.edge_runtime.schema import CMAPSS_COLUMNS, SENSORS
 
 
@@ -50,11 +50,20 @@ def read_events(spec: DatasetSpec, folder: Path) -> list[tuple[str, float, str]]
 
 
 def find_spec(data_dir, schema=None, subset: str | None = None) -> DatasetSpec:
-    """The spec of a data folder: --schema FILE, else DATA_DIR/schema.toml, else the C-MAPSS preset."""
-    if schema:
+    """The spec of a data folder: `schema` (a TOML file, or the [data.schema] table of a run config as a
+    dict), else DATA_DIR/schema.toml, else the C-MAPSS preset (train_<subset>.txt)."""
+    if isinstance(schema, dict) and schema:
+        return spec_from_dict(schema)
+    if schema and not isinstance(schema, dict):
         return load_spec(schema)
-    if (Path(data_dir) / "schema.toml").is_file():
-        return load_spec(Path(data_dir) / "schema.toml")
+    data_dir = Path(data_dir)
+    if (data_dir / "schema.toml").is_file():
+        return load_spec(data_dir / "schema.toml")
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: no such folder; expected the folder of the fleet's training table")
+    if not subset and not any(data_dir.glob("train_*.txt")):
+        raise DataError(f"{data_dir}: no schema.toml and no C-MAPSS train_<subset>.txt; expected a dataset spec "
+                        "describing your table (--schema FILE or DATA_DIR/schema.toml; see docs/own-data.md)")
     return cmapss_spec(cmapss.find_subset(data_dir, subset))
 
 
