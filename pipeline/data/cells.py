@@ -96,14 +96,15 @@ def parse_numbers(cells, name: str, where, flags: bool = False) -> np.ndarray:
             key = c.strip().lower()
             v = np.nan if key in MISSING else (table.get(key) if table else number(c))
             if v is None:
-                expected = "0/1, true/false or yes/no" if flags else "a number or an empty cell"
-                raise DataError(f"{where(i)}: column {name!r}: {c!r} is not a number; expected {expected}")
+                what = "a flag; expected 0/1, true/false or yes/no" if flags else "a number; expected a number or " \
+                    "an empty cell"
+                raise DataError(f"{where(i)}: column {name!r}: {c!r} is not {what}")
             out[i] = v
         cells = out
     bad = np.flatnonzero(np.isinf(cells) | (flags & ~np.isin(cells, (0.0, 1.0)) & ~np.isnan(cells)))
     if len(bad):
         expected = "0 or 1" if flags else "a finite number"
-        raise DataError(f"{where(bad[0])}: column {name!r}: {cells[bad[0]]!r}; expected {expected}")
+        raise DataError(f"{where(bad[0])}: column {name!r}: {float(cells[bad[0]]):g}; expected {expected}")
     return cells
 
 
@@ -133,7 +134,7 @@ def _cycles(cells, name: str, where) -> np.ndarray:
     t = parse_numbers(cells, name, where)
     frac = np.flatnonzero(~np.isnan(t) & (t != np.round(t)))
     if len(frac):
-        raise DataError(f"{where(frac[0])}: time column {name!r}: {t[frac[0]]!r}; expected a whole cycle count "
+        raise DataError(f"{where(frac[0])}: time column {name!r}: {t[frac[0]]:g}; expected a whole cycle count "
                         "(or timestamps with resample set)")
     return t
 
