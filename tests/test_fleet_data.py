@@ -62,7 +62,7 @@ def test_spec_files(tmp_path):
     assert load_spec(own).failures.events == "f.csv" and load_spec(own).failures.time == "failed_at"
     (tmp_path / "bad.toml").write_text("[data]\nwindow = 30\n")
     for path, message in [(tmp_path / "bad.toml", r"no \[data.schema\] table"), (tmp_path / "none.toml",
-                                                                                  "no such schema file")]:
+                                                                                  "no such config file")]:
         with pytest.raises(ConfigError, match=message):
             load_spec(path)
     (tmp_path / "broken.toml").write_text("asset = \n")

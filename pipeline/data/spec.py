@@ -9,10 +9,10 @@ C-MAPSS text format is the preset `SPEC_CMAPSS` of the same spec. The rules the 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from prognos.edge_runtime.configfile import load_toml
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.schema import SENSORS, SETTINGS
 
@@ -140,12 +140,7 @@ def _check_roles(spec: DatasetSpec, where: str) -> None:
 def load_spec(path) -> DatasetSpec:
     """The spec in a TOML file: its [data.schema] table (a run config) or, without a [data] table, the file."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such schema file; expected a TOML dataset spec") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    doc = load_toml(path)
     if "data" in doc:
         if not isinstance(doc["data"], dict) or not isinstance(doc["data"].get("schema"), dict):
             raise ConfigError(f"{path}: has a [data] table but no [data.schema] table; expected the dataset spec")
