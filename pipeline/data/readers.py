@@ -86,7 +86,8 @@ def _concat(parts: list[Raw], fmt: str) -> Raw:
     if any(n != names[0] for n in names):
         raise DataError(f"files {[p.files[0] for p in parts]}: numeric columns differ ({names}); "
                         "expected the same columns in every file")
-    cat = lambda get: None if get(parts[0]) is None else np.concatenate([get(p) for p in parts])
+    def cat(get):
+        return None if get(parts[0]) is None else np.concatenate([get(p) for p in parts])
     offsets = np.cumsum([0] + [len(p.files) for p in parts[:-1]])
     return Raw(files=[f for p in parts for f in p.files], unit=parts[0].unit,
                src=np.concatenate([p.src + o for p, o in zip(parts, offsets)]), line=cat(lambda p: p.line),
@@ -163,7 +164,8 @@ def _arrow_cells(col):
 
 def _raw(spec: DatasetSpec, path: Path, unit: str, columns: dict, line: np.ndarray) -> Raw:
     """Typed columns by role; sensors="auto" keeps every other column whose cells are all numbers."""
-    where = lambda i: f"{path}:{line[i]}" if unit == "line" else f"{path}, row {line[i]}"
+    def where(i):
+        return f"{path}:{line[i]}" if unit == "line" else f"{path}, row {line[i]}"
     named = [spec.asset, spec.time, *spec.settings, *([] if spec.sensors == "auto" else spec.sensors)]
     named += [c for c in (spec.regime, spec.failures.column) if c]
     missing = [c for c in named if c not in columns]

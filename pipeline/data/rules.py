@@ -40,7 +40,8 @@ class Rows:
     inserted: np.ndarray  # bool: a gap row
 
     def take(self, keep) -> "Rows":
-        pick = lambda a: None if a is None else a[keep]
+        def pick(a):
+            return None if a is None else a[keep]
         return Rows(self.code[keep], self.time[keep], self.x[keep], pick(self.regime), pick(self.failed),
                     self.origin[keep], self.inserted[keep])
 
