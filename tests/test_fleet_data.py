@@ -9,7 +9,7 @@ import pytest
 from prognos.edge_runtime.errors import ConfigError, DataError
 from prognos.pipeline.data import cmapss
 from prognos.pipeline.data.card import data_card, spearman, summary, write_card
-from prognos.pipeline.data.readers import find_spec, read_fleet
+from prognos.pipeline.data.readers import find_spec, read_fleet, read_test_fleet
 from prognos.pipeline.data.spec import SPEC_CMAPSS, load_spec, spec_from_dict
 from tests.conftest import data_dir
 
@@ -251,7 +251,9 @@ def test_cmapss_preset_simulated(sim_dir):
 def test_cmapss_preset_fd001(cmapss_dir):
     fleet = read_fleet(find_spec(cmapss_dir), cmapss_dir)
     _same_as_load_table(fleet, cmapss.load_table(cmapss_dir / "train_FD001.txt"))
-    assert fleet.table.shape == (20631, 26) and len(fleet.assets) == 100
+    assert fleet.table.shape == (20631, 26) and len(fleet.assets) == 100 and fleet.card["source"]["format"] == "cmapss"
+    test = read_test_fleet(find_spec(cmapss_dir), cmapss_dir / "test_FD001.txt")
+    assert len(test.assets) == 100 and not test.failed.any()  # test units stop before failure: censored
 
 
 def test_cmapss_preset_fd002():

@@ -34,7 +34,15 @@ def read_fleet(spec: DatasetSpec, path) -> Fleet:
     fmt = formats.pop()
     raw = _concat([SOURCES[fmt](spec, f) for f in files], fmt)
     events = read_events(spec, folder) if spec.failures.source == "events" else None
-    return build_fleet(spec, raw, events)
+    fleet = build_fleet(spec, raw, events)
+    fleet.card["source"]["format"] = fmt
+    return fleet
+
+
+def read_test_fleet(spec: DatasetSpec, path) -> Fleet:
+    """A table of assets still running (e.g. test_FD001.txt, a test CSV): read like the training table,
+    every asset censored (failures = "none": no failure label, no rows dropped after a failure)."""
+    return read_fleet(replace(spec, failures=Failures("none")), path)
 
 
 def read_events(spec: DatasetSpec, folder: Path) -> list[tuple[str, float, str]]:
