@@ -201,6 +201,8 @@ def test_failed_column(tmp_path):
     f = fleet_of(tmp_path, text, failures={"column": "broke"})
     assert f.failed.tolist() == [True, False] and f.table[:, 1].tolist() == [1, 2, 1, 2]
     assert "broke" not in f.sensors and f.card["failures"] == {"source": "column", "failed": 1, "censored": 1}
+    test = read_test_fleet(spec_from_dict({**BASE, "failures": {"column": "broke"}}), tmp_path / "fleet.csv")
+    assert not test.failed.any() and test.sensors == ["temp"] and len(test.table) == 5  # nothing cut
     none = fleet_of(tmp_path, GOOD, failures="none")
     assert not none.failed.any()
 

@@ -32,7 +32,7 @@ def read_fleet(spec: DatasetSpec, path) -> Fleet:
     if len(formats) > 1:
         raise DataError(f"{path}: files {[f.name for f in files]} mix formats {sorted(formats)}; expected one")
     fmt = formats.pop()
-    raw = _concat([SOURCES[fmt](spec, f) for f in files], fmt)
+    raw = _concat([SOURCES[fmt](spec, f) for f in files])
     events = read_events(spec, folder) if spec.failures.source == "events" else None
     fleet = build_fleet(spec, raw, events)
     fleet.card["source"]["format"] = fmt
@@ -41,8 +41,9 @@ def read_fleet(spec: DatasetSpec, path) -> Fleet:
 
 def read_test_fleet(spec: DatasetSpec, path) -> Fleet:
     """A table of assets still running (e.g. test_FD001.txt, a test CSV): read like the training table,
-    every asset censored (failures = "none": no failure label, no rows dropped after a failure)."""
-    return read_fleet(replace(spec, failures=Failures("none")), path)
+    every asset censored (no failure label, no rows dropped after a failure; a failures column stays out
+    of the sensors)."""
+    return read_fleet(replace(spec, failures=replace(spec.failures, source="none")), path)
 
 
 def read_events(spec: DatasetSpec, folder: Path) -> list[tuple[str, float, str]]:
@@ -87,15 +88,17 @@ def _files(spec: DatasetSpec, path: Path) -> list[Path]:
     return files
 
 
-def _concat(parts: list[Raw], fmt: str) -> Raw:
+def _concat(parts: list[Raw]) -> Raw:
     if len(parts) == 1:
         return parts[0]
     names = [list(p.values) for p in parts]
     if any(n != names[0] for n in names):
         raise DataError(f"files {[p.files[0] for p in parts]}: numeric columns differ ({names}); "
                         "expected the same columns in every file")
+
     def cat(get):
         return None if get(parts[0]) is None else np.concatenate([get(p) for p in parts])
+
     offsets = np.cumsum([0] + [len(p.files) for p in parts[:-1]])
     return Raw(files=[f for p in parts for f in p.files], unit=parts[0].unit,
                src=np.concatenate([p.src + o for p, o in zip(parts, offsets)]), line=cat(lambda p: p.line),
