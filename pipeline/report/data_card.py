@@ -9,19 +9,23 @@ import html
 import json
 from pathlib import Path
 
+from prognos.edge_runtime.tables import Table
 from prognos.pipeline.data.card import CARD_FILE
 from prognos.pipeline.report.card import Missing
 
 MAX_ASSETS = 50
 
 
+def _cell(v) -> str:
+    return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def table(header: list[str], rows: list[list]) -> str:
-    """An HTML table of plain values (floats to 4 significant digits, None as an empty cell)."""
-    def cell(v):
-        return "" if v is None else html.escape(f"{v:.4g}" if isinstance(v, float) else str(v))
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    """HTML of the project's one table helper; floats to 4 significant digits, None as an empty cell."""
+    t = Table(header, "l" + "r" * (len(header) - 1))
+    for r in rows:
+        t.add(*map(_cell, r))
+    return t.html()
 
 
 def _summary(card: dict) -> str:
