@@ -140,8 +140,8 @@ def _na(command: str) -> str:
     return f'<p class="na">not available: run <code>{html.escape(command)}</code></p>'
 
 
-SECTIONS = [("Data card", report_data_card.section), ("Model card", report_card.card), ("Learning curves", curves), ("Predictions", predictions),
-            ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff), ("Benchmark", bench),
+SECTIONS = [("Data card", report_data_card.section), ("Model card", report_card.card), ("Learning curves", curves),
+            ("Predictions", predictions), ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff), ("Benchmark", bench),
             ("LiteRT per-op profile", profile)]
 ONLY_WITH = {"Anomaly detection": "anomaly_metrics.json", "Data card": report_data_card.CARD_FILE}
 
