@@ -141,8 +141,8 @@ def _na(command: str) -> str:
 
 
 SECTIONS = [("Data card", report_data_card.section), ("Model card", report_card.card), ("Learning curves", curves),
-            ("Predictions", predictions), ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff), ("Benchmark", bench),
-            ("LiteRT per-op profile", profile)]
+            ("Predictions", predictions), ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff),
+            ("Benchmark", bench), ("LiteRT per-op profile", profile)]
 ONLY_WITH = {"Anomaly detection": "anomaly_metrics.json", "Data card": report_data_card.CARD_FILE}
 
 
