@@ -19,7 +19,6 @@ class DataConfig:
     age_feature: bool = False  # also feed the cycle number (engine age): the device must count cycles from new
     seed: int = 0
     sim_units: int = 100  # simulated fleet size when data_dir is None (FD001 has 100)
-    schema: dict = field(default_factory=dict)  # [data.schema]: the dataset spec (pipeline.data.spec); {} = preset
 
 
 @dataclass
