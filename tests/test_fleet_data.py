@@ -258,13 +258,14 @@ def test_cmapss_preset_fd001(cmapss_dir):
     assert len(test.assets) == 100 and not test.failed.any()  # test units stop before failure: censored
 
 
-def test_cmapss_preset_fd002():
-    folder = data_dir() / "cmapss" / "FD002"
-    if not (folder / "train_FD002.txt").is_file():
-        pytest.skip(f"FD002 not found at {folder}")
+@pytest.mark.parametrize("subset, rows, units", [("FD002", 17049, 85), ("FD004", 17111, 68)])
+def test_cmapss_preset_six_conditions(subset, rows, units):
+    folder = data_dir() / "cmapss" / subset
+    if not (folder / f"train_{subset}.txt").is_file():
+        pytest.skip(f"{subset} not found at {folder}")
     fleet = read_fleet(find_spec(folder), folder)
-    _same_as_load_table(fleet, cmapss.load_table(folder / "train_FD002.txt"))
-    assert fleet.table.shape == (17049, 26) and len(fleet.assets) == 85
+    _same_as_load_table(fleet, cmapss.load_table(folder / f"train_{subset}.txt"))
+    assert fleet.table.shape == (rows, 26) and len(fleet.assets) == units
     # six operating conditions: the settings rounded to one decimal take six values
     assert len({tuple(r) for r in np.round(fleet.table[:, 2:5], 0)}) == 6
 
@@ -316,7 +317,8 @@ def test_data_card_of_simulated_fleet(pumps, tmp_path):
     assert [a["status"] for a in card["per_asset"]] == ["failed" if a.failed else "censored" for a in assets]
     assert card["regimes"]["count"] == 6 and card["regimes"]["source"] == "simulator"
     dropped = {d["column"]: d["why"] for d in card["dropped"]["columns"]}
-    assert dropped == {"site": "sensors = auto: text column", "firmware": "constant (3 in every row)"}
+    assert dropped == {"site": "sensors = auto: text column", "mode": "sensors = auto: text column",
+                       "firmware": "constant (3 in every row)"}
     col = {c["column"]: c for c in card["columns"]}
     rows_read = sum((~a.gap).sum() for a in assets)
     assert col["oil_temp_c"]["missing_share"] == sum(a.blank[~a.gap, 1].sum() for a in assets) / rows_read
@@ -325,6 +327,20 @@ def test_data_card_of_simulated_fleet(pumps, tmp_path):
     assert abs(col["noise_db"]["trend_within_regime"]) < 0.1  # no wear in that sensor
     assert "12 assets" in summary(card) and "regimes: 6 (simulator)" in summary(card)
     assert json.loads(write_card(card, tmp_path).read_text())["rows"] == len(f.table)
+
+
+def test_declared_regime_column(pumps):
+    from dataclasses import replace
+
+    from prognos.pipeline.data.fleet_sim import REGIME_NAMES
+
+    out, assets, _ = pumps
+    f = read_fleet(replace(find_spec(out), regime="mode"), out)
+    truth = np.asarray(REGIME_NAMES)[np.concatenate([a.regime for a in assets])]
+    filled = np.concatenate([a.gap for a in assets])  # a missing hour takes the previous hour's label
+    assert (f.regime[~filled] == truth[~filled]).all() and f.card["regime_labels"] == sorted(REGIME_NAMES)
+    card = data_card(f)
+    assert card["regimes"]["count"] == 6 and card["regimes"]["source"] == "declared column 'mode'"
 
 
 def test_spearman_equals_scipy():

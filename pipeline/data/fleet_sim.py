@@ -7,7 +7,9 @@ Markov chain); the three setting columns sit near the regime's point, and every 
 the regime far more than by wear, as in C-MAPSS FD002/FD004, so raw values hardly correlate with age.
 Some assets are censored (their data stop before failure: no failure event). Some sensor cells are
 empty and some hours missing, isolated, so the reader's fill rules are exercised; one column is
-constant and one is text (both left out by sensors = "auto"). Seeded and deterministic.
+constant and two are text (left out by sensors = "auto"): the site, and `mode`, the true regime name,
+which the schema does not declare (the regime step finds the regimes from the settings; declare
+regime = "mode" to use the labels instead). Seeded and deterministic.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from prognos.edge_runtime.errors import ConfigError
 SETTINGS = ("load_pct", "speed_rpm", "ambient_c")
 REGIME_POINTS = np.array([[40, 1200, 10], [60, 1500, 15], [80, 1800, 20], [100, 3000, 25], [20, 900, 30],
                           [70, 2400, 35]], float)  # regime -> (load %, speed rpm, ambient degC)
+REGIME_NAMES = ("part-load", "nominal", "high", "full", "low", "boost")  # the `mode` column (not in the schema)
 SETTING_NOISE = np.array([0.5, 5.0, 0.3])
 # sensor: (base, response to (load, speed, ambient) per unit of each setting, noise, drift at failure
 #          in noise units (sign = direction), decimals)
@@ -106,7 +109,7 @@ def _stamp(a: SimAsset, row: int, extra_minutes: int = 0) -> str:
 def _write_table(path: Path, assets: list[SimAsset]) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["asset_id", "timestamp", *SETTINGS, *SENSORS, "firmware", "site"])
+        w.writerow(["asset_id", "timestamp", *SETTINGS, *SENSORS, "firmware", "site", "mode"])
         for a in assets:
             rows = np.flatnonzero(~a.gap)
             site = "north" if int(a.id[-3:]) % 2 else "south, hall 2"  # a quoted field
@@ -114,7 +117,8 @@ def _write_table(path: Path, assets: list[SimAsset]) -> None:
             cols += [np.char.mod(f"%.{d}f", a.settings[rows, j]) for j, d in enumerate((1, 0, 1))]
             cols += [np.where(a.blank[rows, j], "", np.char.mod(f"%.{s[-1]}f", a.sensors[rows, j]))
                      for j, s in enumerate(SENSORS.values())]
-            w.writerows(zip(*cols, ["3"] * len(rows), [site] * len(rows)))
+            mode = np.asarray(REGIME_NAMES)[a.regime[rows]]
+            w.writerows(zip(*cols, ["3"] * len(rows), [site] * len(rows), mode))
 
 
 SCHEMA = """# Dataset spec of the simulated pump fleet (`prognos simulate-fleet`); docs/own-data.md explains each key.
