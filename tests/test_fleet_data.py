@@ -184,16 +184,16 @@ def test_long_gap_kept_when_asked(tmp_path):
 
 def test_resample_timestamps(tmp_path):
     text = ("asset,time,load,temp,mode\n"
-            "a,2024-03-01T10:05:00,1,10,low\na,2024-03-01 10:45:00,3,,high\n"
+            "a,2024-03-01T10:05:00,1,10,low\na,2024-03-01 10:45:00,3,,high\na,2024-03-01 10:50:00,,,\n"
             "a,2024-03-01T11:59:59,5,20,low\na,2024-03-01T13:00:00Z,5,30,low\n")
     with pytest.raises(DataError, match="mixes timestamps"):
         fleet_of(tmp_path, text, resample="1h", regime="mode")
     f = fleet_of(tmp_path, text.replace("13:00:00Z", "13:00:00"), resample="1h", regime="mode")
     # mean per hour; 12:00-13:00 has no reading: inserted and filled
     np.testing.assert_array_equal(f.table[:, 1:], [[1, 2, 10], [2, 5, 20], [3, 5, 20], [4, 5, 30]])
-    assert f.regime.tolist() == ["high", "low", "low", "low"]  # last label of the hour
+    assert f.regime.tolist() == ["high", "low", "low", "low"]  # last label of the hour (an empty cell is no label)
     assert f.card["time"]["asset_start"] == {"a": "2024-03-01T10:00:00+00:00"}
-    assert f.card["rows_dropped"] == [{"rows": 1, "why": "averaged with other rows of the same time step"}]
+    assert f.card["rows_dropped"] == [{"rows": 2, "why": "averaged with other rows of the same time step"}]
 
 
 def test_failed_column(tmp_path):
@@ -224,13 +224,15 @@ def test_parquet_round_trip(tmp_path):
 
     stamps = [datetime(2024, 1, 1, h, 30, tzinfo=timezone.utc) for h in (0, 1, 2, 4)] * 2
     cols = {"asset": ["a"] * 4 + ["b"] * 4, "time": stamps, "load": [1.0, 2.0, 3.0, 4.0] * 2,
-            "temp": [10, None, 12, 13, 20, 21, 22, 23], "unit_no": [7] * 8}
+            "temp": [10, None, 12, 13, 20, 21, 22, 23], "unit_no": [7] * 8, "regime": [1, 2, 2, 3] * 2}
     pq.write_table(pa.table({**cols, "time": pa.array(stamps, pa.timestamp("ms", "UTC"))}), tmp_path / "fleet.parquet")
-    (tmp_path / "fleet.csv").write_text("asset,time,load,temp,unit_no\n" + "".join(
-        f"{a},{t.isoformat()},{lo},{'' if v is None else v},{u}\n" for a, t, lo, v, u in zip(*cols.values())))
-    spec = {**BASE, "resample": "1h", "drop_constant": False}
-    f = read_fleet(spec_from_dict({**spec, "files": "fleet.parquet"}), tmp_path)
-    np.testing.assert_array_equal(f.table, read_fleet(spec_from_dict(spec), tmp_path).table)
+    (tmp_path / "fleet.csv").write_text("asset,time,load,temp,unit_no,regime\n" + "".join(
+        f"{a},{t.isoformat()},{lo},{'' if v is None else v},{u},{r}\n" for a, t, lo, v, u, r in zip(*cols.values())))
+    spec = {**BASE, "resample": "1h", "drop_constant": False, "regime": "regime"}
+    f, g = read_fleet(spec_from_dict({**spec, "files": "fleet.parquet"}), tmp_path), read_fleet(spec_from_dict(spec),
+                                                                                              tmp_path)
+    np.testing.assert_array_equal(f.table, g.table)
+    assert f.regime.tolist() == g.regime.tolist() == ["1", "2", "2", "2", "3"] * 2
     assert f.sensors == ["temp", "unit_no"] and f.table[f.table[:, 0] == 0, 1].tolist() == [1, 2, 3, 4, 5]
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(DataError, match=r"bad.parquet: not a readable Parquet file"):

@@ -4,7 +4,7 @@ In this order (docs/own-data.md says the same for users):
 1. order: rows grouped by asset (assets in order of first appearance), file order within an asset. A
    time earlier than the asset's previous row is refused; rows with the same time: the last one kept.
 2. resample (timestamps only): rows fall into steps of `resample` since 1970-01-01 UTC; a step holds
-   the mean of its rows per column (missing cells ignored), the last regime label, the max of the
+   the mean of its rows per column (missing cells ignored), its last regime label, the max of the
    failures column. Time becomes the step number, 1 at the asset's first step.
 3. failures: all / none / the failures column (failed at the first 1; later rows dropped) / the
    events file (failed at the failure time; later rows dropped). Every other asset is censored.
@@ -137,9 +137,15 @@ def resample(rows: Rows, step: int, card: dict) -> tuple[Rows, np.ndarray]:
     if len(starts) < len(bucket):
         card["rows_dropped"].append({"rows": int(len(bucket) - len(starts)),
                                      "why": "averaged with other rows of the same time step"})
-    regime = None if rows.regime is None else rows.regime[last]
+    regime = None if rows.regime is None else _last_present(rows.regime, starts, last)
     out = Rows(code, b - first[code] + 1, x, regime, failed, rows.origin[starts], np.zeros(len(starts), bool))
     return out, first
+
+
+def _last_present(labels: np.ndarray, starts: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Per group (rows starts[g]..last[g]): its last non-missing label, NaN when it has none."""
+    prev = np.maximum.accumulate(np.where(np.isnan(labels), -1, np.arange(len(labels))))[last]
+    return np.where(prev >= starts, labels[np.maximum(prev, 0)], np.nan)
 
 
 def failures(spec, raw, rows: Rows, assets, first, events, card) -> tuple[Rows, np.ndarray]:
