@@ -43,12 +43,13 @@ def write_regime_csv(folder, n_units=8, seed=5, failed=True):
     with (folder / "fleet.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(names)
-        for row, regime in zip(table, r):
+        last = np.r_[table[1:, 0] != table[:-1, 0], True]  # each asset's last row: where it failed
+        for row, regime, end in zip(table, r, last):
             sensors = [row[CMAPSS_COLUMNS.index(s)] + 40.0 * (regime + 1) * (1 + i % 3) for i, s in enumerate(SENSORS)]
             w.writerow([f"pump-{int(row[0])}", int(row[1]), round(20.0 * regime + rng.normal(0, 0.05), 3),
-                        round(0.4 * regime + rng.normal(0, 0.002), 4), *[round(v, 3) for v in sensors], int(failed)])
-    (folder / "schema.toml").write_text('[schema]\nfile = "fleet.csv"\nasset = "pump_id"\ntime = "hours"\n'
-                                        'settings = ["load", "speed"]\nfailed = "failed"\n')
+                        round(0.4 * regime + rng.normal(0, 0.002), 4), *[round(v, 3) for v in sensors], int(failed and end)])
+    (folder / "schema.toml").write_text('files = "fleet.csv"\nasset = "pump_id"\ntime = "hours"\n'
+                                        'settings = ["load", "speed"]\nfailures = { column = "failed" }\n')
     return folder
 
 

@@ -7,13 +7,10 @@ asset ids 1..n in the fleet's asset order, and its declared regime, if any, as a
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from prognos.edge_runtime.errors import DataError
 from prognos.edge_runtime.schema import SENSORS, SETTINGS
-from prognos.pipeline.data import cmapss
 from prognos.pipeline.data.dataset import CMAPSS_LAYOUT, Layout
 from prognos.pipeline.data.fleet import Fleet
 
@@ -42,59 +39,20 @@ def table_of_fleet(fleet: Fleet, failed_only: bool = True) -> tuple[np.ndarray, 
     if list(fleet.settings) == SETTINGS and list(fleet.sensors) == SENSORS:
         columns[:2] = ["unit", "cycle"]  # the C-MAPSS preset keeps its layout (and its bundles' rows)
     declared = fleet.regime is not None
-    if declared:
-        try:
-            table = np.column_stack([table, np.asarray(fleet.regime, np.float64)[keep]])
-        except ValueError:
-            raise DataError("the declared regime column must hold numbers (regime codes)") from None
+    if declared:  # any labels: codes group the training rows; the device finds regimes from the settings
+        codes = np.unique(np.asarray(fleet.regime).astype(str), return_inverse=True)[1]
+        table = np.column_stack([table, codes[keep].astype(np.float64)])
         columns.append("regime")
     layout = Layout(tuple(columns), tuple(fleet.settings), declared)
     return table, (CMAPSS_LAYOUT if layout == CMAPSS_LAYOUT else layout)
 
 
-def load_fleet(data_dir, subset: str | None = None, schema: str | None = None) -> Fleet:
-    """The training fleet of `data_dir`: described by `schema` (a dataset spec), else C-MAPSS text."""
-    if schema:
-        return read_csv_fleet(data_dir, schema)
-    data_dir = Path(data_dir)
-    name = cmapss.find_subset(data_dir, subset)
-    path = data_dir / f"train_{name}.txt"
-    return fleet_from_cmapss(cmapss.load_table(path), str(path))
+def load_fleet(data_dir, subset: str | None = None, schema: str | None = None) -> tuple[Fleet, object]:
+    """(the training fleet of `data_dir`, its DatasetSpec): `schema`, DATA_DIR/schema.toml or the C-MAPSS
+    preset (pipeline.data.readers). The card names the asset and time columns the device will read."""
+    from prognos.pipeline.data.readers import find_spec, read_fleet
 
-
-def read_csv_fleet(data_dir, schema) -> Fleet:
-    """A CSV fleet as its schema names it: [schema] file, asset, time, settings, sensors, failed.
-
-    The minimal reader the recipe needs (every asset ran to failure, or a 0/1 `failed` column whose
-    last value per asset says whether it failed); the full dataset spec and its readers (missing values,
-    timestamps, events files, Parquet) belong to pipeline.data's spec readers.
-    """
-    import csv
-    import tomllib
-
-    spec = tomllib.loads(Path(schema).read_text()).get("schema", {})
-    path = Path(data_dir) / spec.get("file", "fleet.csv")
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; expected the CSV the schema {schema} names")
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise DataError(f"{path}: no data rows")
-    asset, time_col = spec.get("asset", "asset"), spec.get("time", "time")
-    settings = list(spec.get("settings", []))
-    sensors = list(spec.get("sensors") or [c for c in rows[0] if c not in {asset, time_col, spec.get("failed"),
-                                                                             *settings}])
-    ids = sorted({r[asset] for r in rows}, key=lambda a: (len(a), a))
-    index = {a: i for i, a in enumerate(ids)}
-    try:
-        table = np.array([[index[r[asset]], float(r[time_col]), *(float(r[c]) for c in settings + sensors)]
-                          for r in rows], np.float64)
-    except (KeyError, ValueError) as e:
-        raise DataError(f"{path}: {e}; expected numbers in the columns the schema names") from None
-    table = table[np.lexsort((table[:, 1], table[:, 0]))]
-    failed = np.ones(len(ids), bool)
-    if spec.get("failed"):
-        last = {r[asset]: r[spec["failed"]] for r in rows}  # rows in file order: the last value per asset
-        failed = np.array([last[a].strip() in ("1", "true", "True") for a in ids])
-    return Fleet(table, settings, sensors, ids, failed, card={"source": str(path), "schema": str(schema),
-                                                              "asset_column": asset, "time_column": time_col})
+    spec = find_spec(data_dir, schema, subset)
+    fleet = read_fleet(spec, data_dir)
+    fleet.card.update(asset_column=spec.asset, time_column=spec.time)
+    return fleet, spec

@@ -32,7 +32,7 @@ import numpy as np
 from prognos.edge_runtime.intervals import empirical_coverage, fit_conformal
 from prognos.pipeline.report import plots
 from prognos.pipeline.config import RunConfig
-from prognos.pipeline.data.dataset import fit_preprocessor, inputs_of, fitting_index, rows_of, split_units, window_index
+from prognos.pipeline.data.dataset import CMAPSS_LAYOUT, fit_preprocessor, inputs_of, fitting_index, rows_of, split_units, window_index
 from prognos.edge_runtime.scoring import rul_metrics
 
 CUTS_PER_ENGINE = 10  # 1,000 truncated engines over FD001's 100: 10x the test set, so less noise
@@ -64,7 +64,7 @@ def truncated_last_windows(table: np.ndarray, pairs, pre) -> tuple[np.ndarray, n
     return np.stack(x).astype(np.float32), np.asarray(true, float)
 
 
-def _run_fold(cfg: RunConfig, table, val_units, layout) -> dict:
+def _run_fold(cfg: RunConfig, table, val_units, log_dir=None, layout=CMAPSS_LAYOUT) -> dict:
     from prognos.pipeline.rul.train import fit
 
     train_units = np.setdiff1d(np.unique(table[:, 0]).astype(int), val_units)
@@ -76,7 +76,8 @@ def _run_fold(cfg: RunConfig, table, val_units, layout) -> dict:
     pre = fit_preprocessor(fit_rows, cfg.data, layout)
     start = cfg.data.min_cycles
     model, history = fit(cfg, pre, fitting_index(fit_rows, pre, cfg),
-                         None if stop_units is None else window_index(rows_of(table, stop_units), pre, start))
+                         None if stop_units is None else window_index(rows_of(table, stop_units), pre, start),
+                         log_dir=log_dir)
     held = window_index(rows_of(table, val_units), pre, start)
     pred = model.predict(held.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
     pairs = truncation_points(table, val_units, cfg.data.seed)
@@ -99,7 +100,7 @@ def cross_validate(cfg: RunConfig, out_dir, k: int = 5, coverage: float = 0.9) -
     folds = []
     for i, val_units in enumerate(unit_folds(table, k, cfg.data.seed)):
         print(f"[prognos] CV fold {i + 1}/{k}: {len(val_units)} held-out engines", flush=True)
-        folds.append(_run_fold(cfg, table, val_units, layout))
+        folds.append(_run_fold(cfg, table, val_units, log_dir=out / "tb" / f"fold{i + 1}", layout=layout))
     summary = summarize(folds, coverage)
     summary.update(config=cfg.to_dict(), k=k, seconds=round(time.time() - t0, 1),
                    data=source)

@@ -25,7 +25,7 @@ from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.intervals import fit_conformal
 from prognos.pipeline.config import RunConfig
 from prognos.pipeline.rul.cv import calibration_set
-from prognos.pipeline.data.dataset import fit_preprocessor, fitting_index, rows_of, split_units, window_index
+from prognos.pipeline.data.dataset import CMAPSS_LAYOUT, fit_preprocessor, fitting_index, rows_of, split_units, window_index
 from prognos.pipeline.rul.ensemble import average_oof, build_ensemble, folds_of, score_ensemble
 
 FORMATS = ("tflite_fp32", "tflite_int8_fused")  # the fused int8 LSTM is the small file (README: compression)
@@ -46,11 +46,11 @@ def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
     return out
 
 
-def train_member(cfg: RunConfig, epochs: int, table: np.ndarray, layout):
+def train_member(cfg: RunConfig, epochs: int, table: np.ndarray, log_dir=None, layout=CMAPSS_LAYOUT):
     from prognos.pipeline.rul.train import fit
 
     pre = fit_preprocessor(table, cfg.data, layout)
-    model, _ = fit(cfg, pre, fitting_index(table, pre, cfg), None, stop_epoch=epochs)
+    model, _ = fit(cfg, pre, fitting_index(table, pre, cfg), None, stop_epoch=epochs, log_dir=log_dir)
     return model
 
 
@@ -67,7 +67,7 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9, offset: 
     for i, (cfg, epochs) in enumerate(members):
         print(f"[prognos] final member {i + 1}/{len(members)}: {cfg.model.name}, window {cfg.data.window}, "
               f"{epochs} epochs on all {len(np.unique(table[:, 0]))} training units", flush=True)
-        models.append(train_member(cfg, epochs, table, layout))
+        models.append(train_member(cfg, epochs, table, log_dir=run_dir / "tb" / f"member{i + 1}", layout=layout))
     windows = [c.data.window for c, _ in members]
     model = build_ensemble(models, windows) if len(models) > 1 else models[0]
     cfg = replace(members[0][0], data=replace(members[0][0].data, window=max(windows)))

@@ -35,22 +35,23 @@ def run_recipe(data_dir, run_dir, schema=None, subset=None, recipe_path=None, fo
 
 
 def data_step(data_dir, schema, subset, run_dir: Path) -> dict:
-    """The fleet, its short data card (printed), and where the CV will read it from."""
-    fleet = load_fleet(data_dir, subset, schema)
-    lives = np.bincount(fleet.table[:, 0].astype(int), minlength=len(fleet.assets))
-    card = {"source": fleet.card.get("source", str(data_dir)), "assets": len(fleet.assets),
-            "failed": int(fleet.failed.sum()), "censored": int((~fleet.failed).sum()), "rows": len(fleet.table),
-            "settings": fleet.settings, "sensors": fleet.sensors,
-            "life_min_median_max": [int(lives.min()), float(np.median(lives)), int(lives.max())],
-            "reader": fleet.card}
-    print(f"[prognos] data: {card['assets']} assets ({card['failed']} failed, {card['censored']} censored), "
-          f"{card['rows']:,} rows, {len(fleet.settings)} settings, {len(fleet.sensors)} sensors", flush=True)
-    write_json(run_dir / "data_card.json", card)
-    preset = None if schema else "cmapss"
-    source = {"data_dir": str(data_dir), "schema": str(schema) if schema else None, "subset": subset}
-    table = table_of_fleet(fleet)[0] if card["failed"] else None
-    return {"fleet": fleet, "card": card, "failed": card["failed"], "preset": preset, "source": source,
-            "table": table}
+    """The fleet (pipeline.data.readers), its data card (pipeline.data.card; printed in short), and
+    where the CV will read it from: the C-MAPSS preset reads the text files, any other spec the fleet."""
+    from prognos.pipeline.data.card import data_card, summary, write_card
+
+    fleet, spec = load_fleet(data_dir, subset, schema)
+    card = data_card(fleet)
+    write_card(card, run_dir)
+    print(summary(card), flush=True)
+    preset = "cmapss" if spec.format == "cmapss" else None
+    if preset is None and not schema:
+        schema = Path(data_dir) / "schema.toml"  # found there by readers.find_spec
+    source = {"data_dir": str(data_dir), "schema": None if preset else str(schema), "subset": subset}
+    failed = int(fleet.failed.sum())
+    table = table_of_fleet(fleet)[0] if failed else None
+    short = {"source": str(data_dir), "assets": len(fleet.assets), "failed": failed,
+             "censored": len(fleet.assets) - failed, "rows": len(fleet.table)}
+    return {"fleet": fleet, "card": short, "failed": failed, "preset": preset, "source": source, "table": table}
 
 
 def choose(cv_dirs: dict) -> dict:
