@@ -54,11 +54,15 @@ def test_shipped_configs_load():
     from prognos.models.registry import hparams_of
     from prognos.pipeline.config import RunConfig
 
+    from prognos.pipeline.rul.recipe import RECIPE, candidate_configs, load_recipe
+
     paths = sorted((Path(__file__).parents[1] / "configs").rglob("*.toml"))
-    assert any(p.parent.name == "search" for p in paths)
-    for p in paths:
-        cfg = RunConfig.load(p)
-        assert cfg.data.window > 0 and set(cfg.model.hparams) <= set(hparams_of(cfg.model.name)), p
+    assert any(p.parent.name == "search" for p in paths) and RECIPE in paths
+    for p in paths:  # the recipe's candidates as `prognos rul` builds them (pipeline.rul.recipe)
+        cfgs = ([c for _, c in candidate_configs(load_recipe(p), "cmapss", {"rul_cap": 125.0, "window_cap": 50}, {})]
+                if p == RECIPE else [RunConfig.load(p)])
+        for cfg in cfgs:
+            assert cfg.data.window > 0 and set(cfg.model.hparams) <= set(hparams_of(cfg.model.name)), p
 
 
 def test_every_subcommand_has_a_command():

@@ -59,7 +59,8 @@ def choose(cv_dirs: dict) -> dict:
     subsets = subsets_by_cv(cv_dirs)
     best = subsets[0]
     shifted = shifted_cv(average_oof([cv_dirs[m] for m in best["members"]]))
-    adopt = shifted["score_per_100"] < best["score_per_100"]
+    # adopted only if, cross-fitted, it lowers the NASA score without raising the RMSE
+    adopt = shifted["score_per_100"] < best["score_per_100"] and shifted["test_rmse"] <= best["test_rmse"]
     return {"members": best["members"], "cv": {"test_rmse": best["test_rmse"], "score_per_100": best["score_per_100"]},
             "shift": {**shifted, "adopted": adopt}, "offset": shifted["shift"] if adopt else 0.0,
             "subsets": subsets}
