@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-
 from prognos.pipeline.data.tables import load_fleet, table_of_fleet
 from prognos.pipeline.rul.ensemble import average_oof
 from prognos.pipeline.rul.recipe import (RECIPE, candidate_configs, copy_best, load_recipe, resolve_auto, shifted_cv,
