@@ -15,6 +15,8 @@ def register(sub) -> None:
     r.add_argument("--recipe", help="candidate set (default configs/recipe.toml)")
     r.add_argument("--folds", type=int, default=5, help="CV folds by asset (default 5)")
     r.add_argument("--epochs", type=int, help="override every candidate's epochs (quick runs, tests)")
+    r.add_argument("--health", action="store_true", help="the health-monitoring path (anomaly bundle) even if assets "
+                                                         "failed; their failures measure how early the alarm rises")
     r.set_defaults(func=cmd_rul)
 
 
@@ -24,6 +26,7 @@ def cmd_rul(args):
     from prognos.pipeline.rul.recipe_steps import run_recipe
 
     run = args.run or f"artifacts/rul-{Path(args.data_dir).resolve().name}"
-    out = run_recipe(args.data_dir, run, args.schema, args.subset, args.recipe, args.folds, args.epochs)
+    out = run_recipe(args.data_dir, run, args.schema, args.subset, args.recipe, args.folds, args.epochs,
+                     args.health)
     print((Path(run) / "recipe.md").read_text() if (Path(run) / "recipe.md").is_file() else out.get("summary", ""))
     print(f"[prognos] wrote {run}/recipe.json and {run}/bundles/best")

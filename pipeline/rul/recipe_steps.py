@@ -16,12 +16,14 @@ PARITY_BUDGET = 0.5  # bundles/best: the smallest bundle within this RMSE of the
 
 
 def run_recipe(data_dir, run_dir, schema=None, subset=None, recipe_path=None, folds: int = 5,
-               epochs: int | None = None) -> dict:
+               epochs: int | None = None, health: bool = False) -> dict:
+    """The recipe; `health`: the health-monitoring path even if assets failed (their failures then
+    measure how early the alarm rises)."""
     run_dir, t0 = Path(run_dir), time.time()
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe = load_recipe(recipe_path)
     data = data_step(data_dir, schema, subset, run_dir)
-    if data["failed"] == 0:
+    if data["failed"] == 0 or health:
         return health_step(data, run_dir, t0, epochs)
     resolved, why = resolve_auto(data["table"])
     named = candidate_configs(recipe, data["preset"], resolved, data["source"])
@@ -108,9 +110,10 @@ def summary_md(out: dict) -> str:
 def health_step(data: dict, run_dir: Path, t0: float, epochs: int | None = None) -> dict:
     from prognos.pipeline.rul.health import HealthConfig, health_run
 
-    print("[prognos] no asset in this fleet failed: there is nothing to learn a remaining useful life from. "
-          "Taking the health-monitoring path: an autoencoder on each asset's early (healthy) history, alarms "
-          "when new windows stop looking like it.", flush=True)
+    if not data["failed"]:
+        print("[prognos] no asset in this fleet failed: there is nothing to learn a remaining useful life from. "
+              "Taking the health-monitoring path: an autoencoder on each asset's early (healthy) history, alarms "
+              "when new windows stop looking like it.", flush=True)
     cfg = HealthConfig(**({"epochs": epochs} if epochs else {}))
     out = {"data": data["card"], "path": "health monitoring (no failures)", **health_run(data["fleet"], run_dir, cfg)}
     out["seconds"] = {"total": round(time.time() - t0, 1)}
