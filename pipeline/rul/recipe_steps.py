@@ -125,7 +125,8 @@ def health_step(data: dict, run_dir: Path, t0: float, epochs: int | None = None)
 def health_md(out: dict) -> str:
     leads = out["cycles_before_failure_alarm_rose"]
     return "\n".join([f"# prognos rul: {out['data']['source']}", "",
-                      f"No asset failed ({out['data']['assets']} assets): health monitoring. Autoencoder on the "
+                      f"Health monitoring ({out['data']['assets']} assets, {out['data']['failed']} failed). "
+                      "Autoencoder on the "
                       f"first {out['config']['healthy_share']:.0%} of each asset's history, window {out['window']}, "
                       f"{out['regimes']} regime(s).",
                       f"False alarms on held-out healthy windows: {out['false_alarm_rate_check_healthy']:.3f} "
