@@ -22,8 +22,11 @@ def register(sub) -> None:
     vb.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
                     help="model builder argument, repeatable, e.g. --hparam alpha=0.25 (mobilenet_v1/v2) or "
                          "--hparam base_width=0.25 (efficientnet_b0); values are read as JSON")
-    vb.add_argument("--kind", choices=("spectrogram", "log_mel", "envelope_spectrum", "fft"),
-                    help="model input computed by edge_runtime.dsp_spec (default spectrogram, (129, 29, 1))")
+    vb.add_argument("--kind", choices=("spectrogram", "log_mel", "envelope_spectrum", "fft", "fault_orders"),
+                    help="model input computed by edge_runtime.dsp_spec (default spectrogram, (129, 29, 1)); "
+                         "fault_orders: envelope lines at the bearing's fault orders, transfers across bearings")
+    vb.add_argument("--bearing", help="kind fault_orders: the data's bearing, a name (6205, 6203), a TOML file or "
+                                      "FILE.toml:NAME (default 6205, the CWRU drive end)")
     vb.add_argument("--samples-per-rev", type=int, help="order-normalized input: angular resampling at this many "
                     "samples per shaft revolution (from each file's RPM; the device needs --shaft-hz)")
     vb.add_argument("--classes", type=int, choices=(10, 4),
@@ -68,6 +71,7 @@ def register(sub) -> None:
     vs.add_argument("--load", type=int, default=0, help="motor load HP (default 0)")
     vs.add_argument("--seconds", type=float, default=5.0)
     vs.add_argument("--seed", type=int, default=1, help="seed (default 1; training's simulator uses 0)")
+    _add_transfer(sub)
     vb.set_defaults(func=cmd_vibration)
     va.set_defaults(func=cmd_vibration_anomaly)
     vg.set_defaults(func=cmd_vibration_gan)
@@ -80,7 +84,7 @@ def cmd_vibration(args):
     args.loads, args.test_loads, args.formats = int_list(args.loads), int_list(args.test_loads), str_list(args.formats)
     args.hparams = hparams_of(args.hparam) or None
     cfg = config_from(VibrationConfig, args, "vibration", ("model", "epochs", "patience", "warmup", "classes", "kind",
-                      "samples_per_rev", "sim_seconds", "seed", "hparams", "loads", "test_loads", "formats"))
+                      "samples_per_rev", "sim_seconds", "seed", "hparams", "loads", "test_loads", "formats", "bearing"))
     m = vibration_run(cfg, args.run, args.data_dir)
     print(json.dumps({k: m[k] for k in ("data", "train_windows", "val_windows", "epochs_run", "val_accuracy",
                                         "agreement_with_keras", "cross_load", "bundles") if k in m}, indent=2))
@@ -128,3 +132,33 @@ def cmd_vibration_sim(args):
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, x.astype(np.float32))
     print(f"[prognos] wrote {args.out}: {args.cls} at {args.load} HP, {len(x)} samples")
+
+
+def _add_transfer(sub) -> None:
+    vt = sub.add_parser("vibration-transfer", help="train a 4-class fault_orders model on one bearing, score it on "
+                        "another (simulator), or on held-back fault sizes (--data-dir, CWRU drive end)")
+    vt.add_argument("--run", required=True, help="run folder (transfer.json, the runs, simulated data)")
+    vt.add_argument("--config", help="TOML file with a [transfer] table (keys of TransferConfig); flags override it")
+    vt.add_argument("--data-dir", help="folder of CWRU drive-end .mat files: hold back each fault size in turn")
+    vt.add_argument("--train-bearing", help="simulator: bearing trained on (default 6205; name, TOML or FILE:NAME)")
+    vt.add_argument("--test-bearing", help="simulator: bearing scored (default 6203)")
+    vt.add_argument("--loads", help="motor loads in HP, comma-separated (default 0,1)")
+    vt.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 4)")
+    vt.add_argument("--window", type=int, help="raw samples per window (default 2048)")
+    vt.add_argument("--epochs", type=int, help="maximum epochs (default 40, early stopping)")
+    vt.add_argument("--formats", help="bundle formats, comma-separated (default tflite_int8)")
+    vt.add_argument("--no-controls", dest="controls", action="store_false", default=None,
+                    help="skip the controls (read at the training bearing's orders; Hz envelope-spectrum MLP)")
+    vt.add_argument("--seed", type=int)
+    vt.set_defaults(func=cmd_vibration_transfer)
+
+
+def cmd_vibration_transfer(args):
+    from prognos.pipeline.vibration.transfer import TransferConfig, transfer_run
+
+    args.loads, args.formats = int_list(args.loads), str_list(args.formats)
+    cfg = config_from(TransferConfig, args, "transfer", ("train_bearing", "test_bearing", "loads", "sim_seconds",
+                                                         "window", "epochs", "formats", "controls", "seed"))
+    r = transfer_run(cfg, args.run, args.data_dir)
+    print(json.dumps({k: v for k, v in r.items() if k != "config"}, indent=2))
+    print(f"[prognos] wrote {args.run}/transfer.json")
