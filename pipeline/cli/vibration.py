@@ -147,8 +147,8 @@ def _add_transfer(sub) -> None:
     vt.add_argument("--window", type=int, help="raw samples per window (default 2048)")
     vt.add_argument("--epochs", type=int, help="maximum epochs (default 40, early stopping)")
     vt.add_argument("--formats", help="bundle formats, comma-separated (default tflite_int8)")
-    vt.add_argument("--no-controls", dest="controls", action="store_false", default=None,
-                    help="skip the controls (read at the training bearing's orders; Hz envelope-spectrum MLP)")
+    vt.add_argument("--no-hz-control", dest="hz_control", action="store_false", default=None,
+                    help="skip the control that trains the same MLP on the Hz envelope spectrum")
     vt.add_argument("--seed", type=int)
     vt.set_defaults(func=cmd_vibration_transfer)
 
@@ -158,7 +158,7 @@ def cmd_vibration_transfer(args):
 
     args.loads, args.formats = int_list(args.loads), str_list(args.formats)
     cfg = config_from(TransferConfig, args, "transfer", ("train_bearing", "test_bearing", "loads", "sim_seconds",
-                                                         "window", "epochs", "formats", "controls", "seed"))
+                                                         "window", "epochs", "formats", "hz_control", "seed"))
     r = transfer_run(cfg, args.run, args.data_dir)
     print(json.dumps({k: v for k, v in r.items() if k != "config"}, indent=2))
     print(f"[prognos] wrote {args.run}/transfer.json")
