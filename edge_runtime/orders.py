@@ -110,25 +110,51 @@ def describe(spec: OrderSpec) -> dict:
 
 
 def bands_hz(spec: OrderSpec, sample_rate: float) -> list[tuple[float, float]]:
-    if spec.bands:
-        return [_pair(b, "OrderSpec.bands entry") for b in spec.bands]
-    return [(lo * sample_rate, hi * sample_rate) for lo, hi in DEFAULT_BANDS]
+    """The envelope bands in Hz: OrderSpec.bands, or DEFAULT_BANDS times the sample rate."""
+    if not spec.bands:
+        return [(lo * sample_rate, hi * sample_rate) for lo, hi in DEFAULT_BANDS]
+    bands = [_pair(b, "OrderSpec.bands entry") for b in spec.bands]
+    for lo, hi in bands:
+        if not 0 <= lo < hi <= sample_rate / 2:
+            raise ConfigError(f"OrderSpec.bands: [{lo:g}, {hi:g}] Hz; expected 0 <= low < high <= sample_rate/2 = "
+                              f"{sample_rate / 2:g}")
+    return bands
 
 
-def line_snr(spectrum: np.ndarray, df: float, freqs_hz: np.ndarray, tolerance: float,
-             background_hz: float) -> np.ndarray:
-    """20 log10(peak / median background) in dB at each frequency of `freqs_hz` (bins of width df Hz)."""
-    n = len(spectrum)
-    out = np.zeros(len(freqs_hz))
-    for i, f in enumerate(freqs_hz):
-        half = max(tolerance * f, df)
-        lo, hi = int(np.floor((f - half) / df)), int(np.ceil((f + half) / df)) + 1
-        blo, bhi = int(np.floor((f - background_hz) / df)), int(np.ceil((f + background_hz) / df)) + 1
-        lo, hi, blo, bhi = max(lo, 1), min(hi, n), max(blo, 1), min(bhi, n)
-        if hi <= lo or bhi - blo < 3:
-            continue  # the line lies beyond the spectrum: no evidence either way
-        peak, bg = spectrum[lo:hi].max(), np.median(spectrum[blo:bhi])
-        out[i] = 20 * np.log10((peak + 1e-12) / (bg + 1e-12))
+def line_snr(spectrum: np.ndarray, df: float, freqs_hz, tolerance: float, background_hz: float) -> np.ndarray:
+    """20 log10(peak / median background) in dB at each frequency of `freqs_hz` (bins of width df Hz).
+
+    Peak: the largest bin within +-max(tolerance f, df) of f; background: the median of the bins within
+    +-background_hz of f. DC is never read; a line beyond the spectrum reads 0 dB (no evidence).
+    """
+    n, f = len(spectrum), np.asarray(freqs_hz, np.float64)
+    half = np.maximum(tolerance * f, df)
+    lo = np.clip(np.floor((f - half) / df).astype(int), 1, n)
+    hi = np.clip(np.ceil((f + half) / df).astype(int) + 1, 1, n)
+    idx = lo[:, None] + np.arange(max(1, int((hi - lo).max(initial=1))))
+    inside = idx < hi[:, None]
+    peak = np.where(inside, spectrum[np.minimum(idx, n - 1)], -np.inf).max(axis=1)
+    k = max(1, int(np.ceil(background_hz / df)))
+    bidx = np.round(f / df).astype(int)[:, None] + np.arange(-k, k + 1)
+    valid = (bidx >= 1) & (bidx < n)
+    background = np.ma.median(np.ma.masked_array(spectrum[np.clip(bidx, 0, n - 1)], ~valid), axis=1).filled(0.0)
+    snr = 20 * np.log10((np.maximum(peak, 0.0) + 1e-12) / (background + 1e-12))
+    return np.where((hi > lo) & (valid.sum(axis=1) >= 3), snr, 0.0)
+
+
+def band_envelope_spectra(x: np.ndarray, sample_rate: float, bands) -> list[np.ndarray]:
+    """dsp.envelope_spectrum(x, sample_rate, band) for every band, sharing one forward FFT of x."""
+    n = len(x)
+    spec = np.fft.fft(x)
+    f = np.abs(np.fft.fftfreq(n, 1.0 / sample_rate))
+    h = np.zeros(n)  # dsp.analytic_signal's weights: 2 on positive bins, 1 at Nyquist, 0 at DC and negative
+    h[1:(n + 1) // 2] = 2.0
+    if n % 2 == 0:
+        h[n // 2] = 1.0
+    out = []
+    for lo, hi in bands:
+        env = np.abs(np.fft.ifft(spec * np.where((f >= lo) & (f <= hi), h, 0.0)))
+        out.append(dsp.fft_magnitude(env - env.mean()).astype(np.float64))
     return out
 
 
@@ -138,12 +164,10 @@ def features(x, sample_rate: float, spec: OrderSpec, shaft_hz=None) -> np.ndarra
     hz = shaft_speed(spec, x, sample_rate, shaft_hz)
     targets = np.array([order for _, order in lines(spec)]) * hz
     df = sample_rate / len(x)
-    best = np.full(len(targets), -np.inf)
-    for band in bands_hz(spec, sample_rate):
-        env = dsp.envelope_spectrum(x, sample_rate, band)
-        best = np.maximum(best, line_snr(env.astype(np.float64), df, targets, spec.tolerance, hz))
+    envelopes = band_envelope_spectra(x, sample_rate, bands_hz(spec, sample_rate))
+    snr = [line_snr(env, df, targets, spec.tolerance, hz) for env in envelopes]
     kurt = 10 * np.log10(max(float(dsp.kurtosis(x)), 1e-3) / 3)
-    return np.append(best, kurt).astype(np.float32)
+    return np.append(np.max(snr, axis=0), kurt).astype(np.float32)
 
 
 def shaft_speed(spec: OrderSpec, x, sample_rate: float, shaft_hz=None) -> float:

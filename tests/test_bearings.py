@@ -7,7 +7,8 @@ import pytest
 from prognos.edge_runtime.bearings import BEARINGS, Bearing, get_bearing, load_bearings
 from prognos.edge_runtime.dsp_spec import DspSpec, apply, with_bearing
 from prognos.edge_runtime.errors import ConfigError
-from prognos.edge_runtime.orders import OrderSpec, estimate_shaft_hz, feature_names, features
+from prognos.edge_runtime import dsp
+from prognos.edge_runtime.orders import OrderSpec, band_envelope_spectra, estimate_shaft_hz, feature_names, features
 
 RATE = 12000.0
 SHAFT = 1797 / 60  # CWRU 0 HP
@@ -44,6 +45,14 @@ def test_a_bpfo_line_peaks_at_the_bpfo_feature(name):
     names = feature_names(spec)
     assert names[int(np.argmax(f[:-1]))] == "BPFO x1"  # the last feature is the kurtosis
     assert f[names.index("BPFO x1")] > 15 and f[names.index("BPFI x1")] < 10
+
+
+@pytest.mark.parametrize("n", [2048, 2047])
+def test_band_envelopes_share_one_fft_and_equal_dsp_envelope_spectrum(n):
+    x = np.random.default_rng(2).normal(size=n)
+    bands = [(500.0, 2000.0), (3000.0, 6000.0)]  # the second one up to Nyquist
+    for env, band in zip(band_envelope_spectra(x, RATE, bands), bands):
+        np.testing.assert_array_equal(env, dsp.envelope_spectrum(x, RATE, band))
 
 
 def test_shaft_speed_configured_or_estimated():
@@ -118,7 +127,8 @@ def transfer(tmp_path_factory):
     from prognos.pipeline.vibration.transfer import TransferConfig, transfer_run
 
     run = tmp_path_factory.mktemp("transfer")
-    cfg = TransferConfig(loads=[0], sim_seconds=2.0, epochs=25, formats=["tflite_fp32"], hz_control=False)
+    cfg = TransferConfig(loads=[0], sim_seconds=2.0, window=2048, hop=1024, epochs=25, formats=["tflite_fp32"],
+                         hz_control=False)
     return run, transfer_run(cfg, run)["simulated"]
 
 

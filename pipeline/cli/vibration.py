@@ -143,8 +143,8 @@ def _add_transfer(sub) -> None:
     vt.add_argument("--train-bearing", help="simulator: bearing trained on (default 6205; name, TOML or FILE:NAME)")
     vt.add_argument("--test-bearing", help="simulator: bearing scored (default 6203)")
     vt.add_argument("--loads", help="motor loads in HP, comma-separated (default 0,1)")
-    vt.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 4)")
-    vt.add_argument("--window", type=int, help="raw samples per window (default 2048)")
+    vt.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    vt.add_argument("--window", type=int, help="raw samples per window (default 8192; hop a quarter of it)")
     vt.add_argument("--epochs", type=int, help="maximum epochs (default 40, early stopping)")
     vt.add_argument("--formats", help="bundle formats, comma-separated (default tflite_int8)")
     vt.add_argument("--no-hz-control", dest="hz_control", action="store_false", default=None,
@@ -159,6 +159,8 @@ def cmd_vibration_transfer(args):
     args.loads, args.formats = int_list(args.loads), str_list(args.formats)
     cfg = config_from(TransferConfig, args, "transfer", ("train_bearing", "test_bearing", "loads", "sim_seconds",
                                                          "window", "epochs", "formats", "hz_control", "seed"))
+    if args.window is not None:
+        cfg.hop = max(1, args.window // 4)
     r = transfer_run(cfg, args.run, args.data_dir)
     print(json.dumps({k: v for k, v in r.items() if k != "config"}, indent=2))
     print(f"[prognos] wrote {args.run}/transfer.json")

@@ -49,6 +49,8 @@ class VibrationConfig:
     norm: str = "per_bin"  # z-score per frequency bin, fitted on training windows only
     window: int = 2048  # 0.17 s at 12 kHz, ~5 shaft revolutions
     hop: int = 1024  # 50 % overlap between training windows
+    order_window: int = 8192  # kind fault_orders: 0.68 s, 1.5 Hz envelope bins (BPFO apart from BPFI - 2x sidebands)
+    order_hop: int = 2048  # kind fault_orders: 75 % overlap
     samples_per_rev: int = 0  # > 0: order-normalized features (angular resampling by the recording's shaft speed)
     order_samples: int = 1920  # after angular resampling: 4.8 revolutions at 400/rev; a 2048 window holds 4.92 at 3 HP
     train_fraction: float = 0.8  # first 80 % of each recording trains, the rest (after a gap) validates
@@ -85,7 +87,7 @@ def base_spec(cfg: VibrationConfig, shaft_source: str = "") -> DspSpec:
     """The unfitted DspSpec of a run: Hz features, order features with angular resampling, or fault orders."""
     if cfg.kind == "fault_orders":
         orders = OrderSpec(bearing=get_bearing(cfg.bearing).to_dict(), shaft_source=shaft_source or "given")
-        return DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop, orders=orders.to_dict())
+        return DspSpec(kind=cfg.kind, window=cfg.order_window, hop=cfg.order_hop, orders=orders.to_dict())
     if cfg.samples_per_rev:
         return DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop, samples_per_rev=cfg.samples_per_rev,
                        order_samples=cfg.order_samples)
@@ -209,7 +211,8 @@ def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None, records=None) ->
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     records, source = (records, str(data_dir)) if records is not None else load_records(cfg, run_dir, data_dir)
-    split = split_windows(records, cfg.window, cfg.hop, cfg.train_fraction, LABELS[cfg.classes][0])
+    spec = base_spec(cfg)
+    split = split_windows(records, spec.window, spec.hop, cfg.train_fraction, LABELS[cfg.classes][0])
     if len(split.x_val) == 0 or len(np.unique(split.y_train)) < 2:
         raise ConfigError(f"{source}: {len(split.x_train)} training / {len(split.x_val)} validation windows in "
                           f"{len(np.unique(split.y_train))} classes; need validation windows and >= 2 classes")

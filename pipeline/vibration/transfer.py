@@ -34,9 +34,9 @@ class TransferConfig:
     train_bearing: str = "6205"  # name, TOML file or FILE.toml:NAME (edge_runtime.bearings)
     test_bearing: str = "6203"
     loads: list = field(default_factory=lambda: [0, 1])  # motor loads (HP): shaft speeds of the CWRU table
-    sim_seconds: float = 4.0  # simulator: seconds per fault recording (normal: twice that)
-    window: int = 2048
-    hop: int = 1024
+    sim_seconds: float = 10.0  # simulator: seconds per fault recording (normal: twice that), as CWRU
+    window: int = 8192  # 0.68 s at 12 kHz: 1.5 Hz envelope bins
+    hop: int = 2048
     epochs: int = 40
     patience: int = 8
     hparams: dict = field(default_factory=lambda: {"widths": [64, 32], "dropout": 0.2})  # the mlp
@@ -48,6 +48,7 @@ class TransferConfig:
 def vib_config(tcfg: TransferConfig, kind: str = "fault_orders", bearing: str | None = None) -> VibrationConfig:
     return VibrationConfig(model="mlp", hparams=dict(tcfg.hparams), classes=4, kind=kind,
                            bearing=bearing or tcfg.train_bearing, window=tcfg.window, hop=tcfg.hop,
+                           order_window=tcfg.window, order_hop=tcfg.hop,
                            epochs=tcfg.epochs, patience=tcfg.patience, seed=tcfg.seed, formats=list(tcfg.formats))
 
 
