@@ -25,6 +25,7 @@ User bearings come from TOML, one table per bearing (`load_bearings`):
     pitch_diameter = 51.5
     contact_angle = 0.0      # degrees
 """
+
 from __future__ import annotations
 
 import math
@@ -56,20 +57,28 @@ class Bearing:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
         if not 0 < self.ball_diameter < self.pitch_diameter:
-            raise ConfigError(f"{where}: expected 0 < ball_diameter < pitch_diameter, got "
-                              f"{self.ball_diameter!r} and {self.pitch_diameter!r}")
+            raise ConfigError(
+                f"{where}: expected 0 < ball_diameter < pitch_diameter, got "
+                f"{self.ball_diameter!r} and {self.pitch_diameter!r}"
+            )
         if not 0 <= self.contact_angle < 90:
             raise ConfigError(f"{where}: contact_angle must be in [0, 90) degrees, got {self.contact_angle!r}")
         if self.n_balls * self.ball_diameter >= math.pi * self.pitch_diameter:
-            raise ConfigError(f"{where}: {self.n_balls} balls of {self.ball_diameter} do not fit on a pitch "
-                              f"circle of diameter {self.pitch_diameter} (n d < pi D expected)")
+            raise ConfigError(
+                f"{where}: {self.n_balls} balls of {self.ball_diameter} do not fit on a pitch "
+                f"circle of diameter {self.pitch_diameter} (n d < pi D expected)"
+            )
 
     def orders(self) -> dict:
         """{"BPFI", "BPFO", "BSF", "FTF"}: fault frequencies per shaft revolution (see module docstring)."""
         r = self.ball_diameter / self.pitch_diameter * math.cos(math.radians(self.contact_angle))
         n = self.n_balls
-        return {"BPFI": n / 2 * (1 + r), "BPFO": n / 2 * (1 - r),
-                "BSF": self.pitch_diameter / (2 * self.ball_diameter) * (1 - r * r), "FTF": (1 - r) / 2}
+        return {
+            "BPFI": n / 2 * (1 + r),
+            "BPFO": n / 2 * (1 - r),
+            "BSF": self.pitch_diameter / (2 * self.ball_diameter) * (1 - r * r),
+            "FTF": (1 - r) / 2,
+        }
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,15 +90,20 @@ class Bearing:
             raise ConfigError(f"{where}: expected a table of bearing geometry, got {d!r}")
         missing = sorted({"n_balls", "ball_diameter", "pitch_diameter"} - set(d))
         if missing:
-            raise ConfigError(f"{where}: missing {missing}; a bearing needs n_balls, ball_diameter, "
-                              "pitch_diameter (and optionally contact_angle)")
+            raise ConfigError(
+                f"{where}: missing {missing}; a bearing needs n_balls, ball_diameter, "
+                "pitch_diameter (and optionally contact_angle)"
+            )
         return fill(cls, {"name": where, **d}, where)
 
 
-BEARINGS = {b.name: b for b in (
-    Bearing("6205", n_balls=9, ball_diameter=0.3126, pitch_diameter=1.537),  # SKF 6205, CWRU drive end
-    Bearing("6203", n_balls=8, ball_diameter=0.2656, pitch_diameter=1.122),  # SKF 6203, CWRU fan end
-)}
+BEARINGS = {
+    b.name: b
+    for b in (
+        Bearing("6205", n_balls=9, ball_diameter=0.3126, pitch_diameter=1.537),  # SKF 6205, CWRU drive end
+        Bearing("6203", n_balls=8, ball_diameter=0.2656, pitch_diameter=1.122),  # SKF 6203, CWRU fan end
+    )
+}
 
 
 def load_bearings(path) -> dict:
@@ -97,8 +111,10 @@ def load_bearings(path) -> dict:
     data = load_toml(path)
     tables = data.get("bearings")
     if set(data) != {"bearings"} or not isinstance(tables, dict) or not tables:
-        raise ConfigError(f"{path}: expected [bearings.<name>] tables (n_balls, ball_diameter, pitch_diameter, "
-                          f"contact_angle), got top-level keys {sorted(data)}")
+        raise ConfigError(
+            f"{path}: expected [bearings.<name>] tables (n_balls, ball_diameter, pitch_diameter, "
+            f"contact_angle), got top-level keys {sorted(data)}"
+        )
     return {name: Bearing.from_dict(t, name) for name, t in tables.items()}
 
 
@@ -111,8 +127,10 @@ def get_bearing(ref) -> Bearing:
         return BEARINGS[ref]
     path, _, name = ref.rpartition(":") if ".toml:" in ref else (ref, "", "")
     if not Path(path).suffix == ".toml":
-        raise ConfigError(f"bearing {ref!r}: unknown name; expected one of {sorted(BEARINGS)}, a TOML file "
-                          "with [bearings.<name>] tables, or FILE.toml:NAME")
+        raise ConfigError(
+            f"bearing {ref!r}: unknown name; expected one of {sorted(BEARINGS)}, a TOML file "
+            "with [bearings.<name>] tables, or FILE.toml:NAME"
+        )
     table = load_bearings(path)
     if not name and len(table) == 1:
         return next(iter(table.values()))

@@ -20,6 +20,7 @@ Shaft speed, in this order: the value passed to `features` (a tachometer / RPM p
 `--shaft-hz`), `OrderSpec.shaft_hz` (configured), an estimate from the window's spectrum within
 `OrderSpec.shaft_range` (`estimate_shaft_hz`), else ConfigError.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -65,8 +66,9 @@ class OrderSpec:
     @classmethod
     def from_dict(cls, d) -> "OrderSpec":
         if not isinstance(d, dict) or sorted(set(d) - set(cls.__dataclass_fields__)):
-            raise ConfigError(f"OrderSpec: expected a table with keys among {sorted(cls.__dataclass_fields__)}, "
-                              f"got {d!r}")
+            raise ConfigError(
+                f"OrderSpec: expected a table with keys among {sorted(cls.__dataclass_fields__)}, got {d!r}"
+            )
         return cls(**d)
 
 
@@ -88,11 +90,17 @@ def lines(spec: OrderSpec) -> list[tuple[str, float]]:
     """(feature name, order) of every envelope line read, in feature order (bearing-independent names)."""
     o = Bearing.from_dict(spec.bearing).orders()
     out = []
-    for name, base, side, side_name in (("BPFO", o["BPFO"], 1.0, "1x"), ("BPFI", o["BPFI"], 1.0, "1x"),
-                                        ("2BSF", 2 * o["BSF"], o["FTF"], "FTF")):
+    for name, base, side, side_name in (
+        ("BPFO", o["BPFO"], 1.0, "1x"),
+        ("BPFI", o["BPFI"], 1.0, "1x"),
+        ("2BSF", 2 * o["BSF"], o["FTF"], "FTF"),
+    ):
         for h in range(1, spec.harmonics + 1):
-            out += [(f"{name} x{h}", h * base), (f"{name} x{h} -{side_name}", h * base - side),
-                    (f"{name} x{h} +{side_name}", h * base + side)]
+            out += [
+                (f"{name} x{h}", h * base),
+                (f"{name} x{h} -{side_name}", h * base - side),
+                (f"{name} x{h} +{side_name}", h * base + side),
+            ]
     return out + [("BSF x1", o["BSF"]), ("FTF x1", o["FTF"]), ("shaft x1", 1.0), ("shaft x2", 2.0)]
 
 
@@ -103,10 +111,16 @@ def feature_names(spec: OrderSpec) -> list[str]:
 def describe(spec: OrderSpec) -> dict:
     """What a manifest shows: the bearing geometry, its fault orders, the shaft speed source, feature names."""
     orders = Bearing.from_dict(spec.bearing).orders()
-    return {"bearing": spec.bearing, "orders_per_rev": {k: round(v, 5) for k, v in orders.items()},
-            "shaft_speed": {"training": spec.shaft_source, "configured_hz": spec.shaft_hz,
-                            "estimate_range_hz": spec.shaft_range},
-            "features": feature_names(spec)}
+    return {
+        "bearing": spec.bearing,
+        "orders_per_rev": {k: round(v, 5) for k, v in orders.items()},
+        "shaft_speed": {
+            "training": spec.shaft_source,
+            "configured_hz": spec.shaft_hz,
+            "estimate_range_hz": spec.shaft_range,
+        },
+        "features": feature_names(spec),
+    }
 
 
 def bands_hz(spec: OrderSpec, sample_rate: float) -> list[tuple[float, float]]:
@@ -116,8 +130,9 @@ def bands_hz(spec: OrderSpec, sample_rate: float) -> list[tuple[float, float]]:
     bands = [_pair(b, "OrderSpec.bands entry") for b in spec.bands]
     for lo, hi in bands:
         if not 0 <= lo < hi <= sample_rate / 2:
-            raise ConfigError(f"OrderSpec.bands: [{lo:g}, {hi:g}] Hz; expected 0 <= low < high <= sample_rate/2 = "
-                              f"{sample_rate / 2:g}")
+            raise ConfigError(
+                f"OrderSpec.bands: [{lo:g}, {hi:g}] Hz; expected 0 <= low < high <= sample_rate/2 = {sample_rate / 2:g}"
+            )
     return bands
 
 
@@ -148,7 +163,7 @@ def band_envelope_spectra(x: np.ndarray, sample_rate: float, bands) -> list[np.n
     spec = np.fft.fft(x)
     f = np.abs(np.fft.fftfreq(n, 1.0 / sample_rate))
     h = np.zeros(n)  # dsp.analytic_signal's weights: 2 on positive bins, 1 at Nyquist, 0 at DC and negative
-    h[1:(n + 1) // 2] = 2.0
+    h[1 : (n + 1) // 2] = 2.0
     if n % 2 == 0:
         h[n // 2] = 1.0
     out = []
@@ -178,8 +193,10 @@ def shaft_speed(spec: OrderSpec, x, sample_rate: float, shaft_hz=None) -> float:
         return spec.shaft_hz
     if spec.shaft_range is not None:
         return estimate_shaft_hz(x, sample_rate, *spec.shaft_range)
-    raise ConfigError("fault-order features need the shaft speed: pass shaft_hz (--shaft-hz, a tachometer), "
-                      "or set OrderSpec.shaft_hz or shaft_range (estimate from the spectrum)")
+    raise ConfigError(
+        "fault-order features need the shaft speed: pass shaft_hz (--shaft-hz, a tachometer), "
+        "or set OrderSpec.shaft_hz or shaft_range (estimate from the spectrum)"
+    )
 
 
 def estimate_shaft_hz(x, sample_rate: float, lo: float, hi: float, harmonics: int = 3, pad: int = 8) -> float:
@@ -193,8 +210,10 @@ def estimate_shaft_hz(x, sample_rate: float, lo: float, hi: float, harmonics: in
     mag = np.abs(np.fft.rfft((x - x.mean()) * dsp.hann(len(x)), n))
     df = sample_rate / n
     if not 0 < lo < hi or harmonics * hi >= sample_rate / 2:
-        raise ConfigError(f"shaft_range [{lo}, {hi}] Hz: expected 0 < low < high and {harmonics} x high below "
-                          f"Nyquist ({sample_rate / 2:g} Hz)")
+        raise ConfigError(
+            f"shaft_range [{lo}, {hi}] Hz: expected 0 < low < high and {harmonics} x high below "
+            f"Nyquist ({sample_rate / 2:g} Hz)"
+        )
     cand = np.arange(lo, hi + df, df)
     score = sum(np.log(np.interp(k * cand, np.arange(len(mag)) * df, mag) + 1e-12) for k in range(1, harmonics + 1))
     return float(cand[int(np.argmax(score))])

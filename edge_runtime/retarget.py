@@ -5,6 +5,7 @@ deploy) runs bundles as they are, so a device that monitors a 6203 gets a copy o
 bundle whose DspSpec carries the 6203 geometry (and, optionally, a configured shaft speed). The model
 file and its sha256 are unchanged; the copy is verified by loading it before it is reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ def retarget(src, out, bearing=None, shaft_hz=None) -> Path:
     src, out = Path(src), Path(out)
     bundle = Bundle(src)
     if bundle.dsp is None or bundle.dsp.kind != "fault_orders":
-        raise BundleError(f"{src}: DspSpec kind {getattr(bundle.dsp, 'kind', None)!r}; only 'fault_orders' bundles "
-                          "(prognos vibration --kind fault_orders) read a bearing's geometry")
+        raise BundleError(
+            f"{src}: DspSpec kind {getattr(bundle.dsp, 'kind', None)!r}; only 'fault_orders' bundles "
+            "(prognos vibration --kind fault_orders) read a bearing's geometry"
+        )
     if out.resolve() == src.resolve():
         raise ConfigError(f"--out {out}: the same folder as --bundle; write the retargeted copy elsewhere")
     spec = with_bearing(bundle.dsp, bearing, shaft_hz)

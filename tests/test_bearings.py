@@ -1,4 +1,5 @@
 """Bearing geometries, fault-order features, and the transfer of a diagnosis to a bearing never trained on."""
+
 import json
 
 import numpy as np
@@ -15,11 +16,15 @@ SHAFT = 1797 / 60  # CWRU 0 HP
 
 # by hand from the published geometry (inches): r = d / D, BPFI = n/2 (1 + r), BPFO = n/2 (1 - r)
 # 6205: n 9, d 0.3126, D 1.537 -> r 0.203383; 6203: n 8, d 0.2656, D 1.122 -> r 0.236720
-HAND = {"6205": {"BPFI": 4.5 * 1.203383, "BPFO": 4.5 * 0.796617},
-        "6203": {"BPFI": 4.0 * 1.236720, "BPFO": 4.0 * 0.763280}}
+HAND = {
+    "6205": {"BPFI": 4.5 * 1.203383, "BPFO": 4.5 * 0.796617},
+    "6203": {"BPFI": 4.0 * 1.236720, "BPFO": 4.0 * 0.763280},
+}
 # the CWRU data README's table (rounded by the data center)
-PUBLISHED = {"6205": {"BPFI": 5.4152, "BPFO": 3.5848, "BSF": 2.357, "FTF": 0.3983},
-             "6203": {"BPFI": 4.9469, "BPFO": 3.0530, "BSF": 1.9940, "FTF": 0.3817}}
+PUBLISHED = {
+    "6205": {"BPFI": 5.4152, "BPFO": 3.5848, "BSF": 2.357, "FTF": 0.3983},
+    "6203": {"BPFI": 4.9469, "BPFO": 3.0530, "BSF": 1.9940, "FTF": 0.3817},
+}
 
 
 @pytest.mark.parametrize("name", ["6205", "6203"])
@@ -72,9 +77,11 @@ def test_shaft_speed_configured_or_estimated():
 
 def test_user_bearing_from_toml(tmp_path):
     path = tmp_path / "plant.toml"
-    path.write_text("[bearings.pump6306]\nn_balls = 8\nball_diameter = 12.7\npitch_diameter = 52.5\n"
-                    "[bearings.fan7205]\nn_balls = 13\nball_diameter = 7.9\npitch_diameter = 38.5\n"
-                    "contact_angle = 40.0\n")
+    path.write_text(
+        "[bearings.pump6306]\nn_balls = 8\nball_diameter = 12.7\npitch_diameter = 52.5\n"
+        "[bearings.fan7205]\nn_balls = 13\nball_diameter = 7.9\npitch_diameter = 38.5\n"
+        "contact_angle = 40.0\n"
+    )
     table = load_bearings(path)
     assert sorted(table) == ["fan7205", "pump6306"]
     pump = get_bearing(f"{path}:pump6306")
@@ -92,17 +99,20 @@ def test_user_bearing_from_toml(tmp_path):
     assert apply(again, _am_line(pump.orders()["BPFO"] * 25.0)).shape == (len(feature_names(OrderSpec(**spec.orders))),)
 
 
-@pytest.mark.parametrize("table, match", [
-    ({"n_balls": 2, "ball_diameter": 1.0, "pitch_diameter": 5.0}, "n_balls must be an integer >= 3"),
-    ({"n_balls": 9.5, "ball_diameter": 1.0, "pitch_diameter": 5.0}, "n_balls"),
-    ({"n_balls": 9, "ball_diameter": 6.0, "pitch_diameter": 5.0}, "0 < ball_diameter < pitch_diameter"),
-    ({"n_balls": 9, "ball_diameter": -1.0, "pitch_diameter": 5.0}, "0 < ball_diameter"),
-    ({"n_balls": 20, "ball_diameter": 1.0, "pitch_diameter": 5.0}, "do not fit"),
-    ({"n_balls": 9, "ball_diameter": 1.0, "pitch_diameter": 5.0, "contact_angle": 95.0}, "contact_angle"),
-    ({"n_balls": 9, "ball_diameter": "1", "pitch_diameter": 5.0}, "ball_diameter"),
-    ({"n_balls": 9, "pitch_diameter": 5.0}, "missing"),
-    ({"n_balls": 9, "ball_diameter": 1.0, "pitch_diameter": 5.0, "balls": 3}, "unknown keys"),
-])
+@pytest.mark.parametrize(
+    "table, match",
+    [
+        ({"n_balls": 2, "ball_diameter": 1.0, "pitch_diameter": 5.0}, "n_balls must be an integer >= 3"),
+        ({"n_balls": 9.5, "ball_diameter": 1.0, "pitch_diameter": 5.0}, "n_balls"),
+        ({"n_balls": 9, "ball_diameter": 6.0, "pitch_diameter": 5.0}, "0 < ball_diameter < pitch_diameter"),
+        ({"n_balls": 9, "ball_diameter": -1.0, "pitch_diameter": 5.0}, "0 < ball_diameter"),
+        ({"n_balls": 20, "ball_diameter": 1.0, "pitch_diameter": 5.0}, "do not fit"),
+        ({"n_balls": 9, "ball_diameter": 1.0, "pitch_diameter": 5.0, "contact_angle": 95.0}, "contact_angle"),
+        ({"n_balls": 9, "ball_diameter": "1", "pitch_diameter": 5.0}, "ball_diameter"),
+        ({"n_balls": 9, "pitch_diameter": 5.0}, "missing"),
+        ({"n_balls": 9, "ball_diameter": 1.0, "pitch_diameter": 5.0, "balls": 3}, "unknown keys"),
+    ],
+)
 def test_bad_geometry_is_a_config_error(table, match):
     with pytest.raises(ConfigError, match=match):
         Bearing.from_dict(table, "mine")
@@ -127,8 +137,9 @@ def transfer(tmp_path_factory):
     from prognos.pipeline.vibration.transfer import TransferConfig, transfer_run
 
     run = tmp_path_factory.mktemp("transfer")
-    cfg = TransferConfig(loads=[0], sim_seconds=2.0, window=2048, hop=1024, epochs=25, formats=["tflite_fp32"],
-                         hz_control=False)
+    cfg = TransferConfig(
+        loads=[0], sim_seconds=2.0, window=2048, hop=1024, epochs=25, formats=["tflite_fp32"], hz_control=False
+    )
     return run, transfer_run(cfg, run)["simulated"]
 
 
@@ -152,15 +163,59 @@ def test_device_reads_another_bearing_by_flag_or_retargeted_bundle(transfer, tmp
     assert manifest["fault_orders"]["shaft_speed"]["training"].startswith("per recording")
     x = simulate_recording("outer_race", 14, 0, 1.0, seed=11, bearing="6203").astype(np.float32)
     np.save(tmp_path / "or.npy", x)
-    assert main(["classify", "--bundle", str(bundle), "--input", str(tmp_path / "or.npy"), "--bearing", "6203",
-                 "--shaft-hz", str(SHAFT), "--expect", "outer_race"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "--bundle",
+                str(bundle),
+                "--input",
+                str(tmp_path / "or.npy"),
+                "--bearing",
+                "6203",
+                "--shaft-hz",
+                str(SHAFT),
+                "--expect",
+                "outer_race",
+            ]
+        )
+        == 0
+    )
     by_flag = capsys.readouterr()
     assert json.loads(by_flag.err.strip().splitlines()[-1])["accuracy"] >= 0.8
-    assert main(["retarget", "--bundle", str(bundle), "--bearing", "6203", "--shaft-hz", str(SHAFT),
-                 "--out", str(tmp_path / "b6203")]) == 0
+    assert (
+        main(
+            [
+                "retarget",
+                "--bundle",
+                str(bundle),
+                "--bearing",
+                "6203",
+                "--shaft-hz",
+                str(SHAFT),
+                "--out",
+                str(tmp_path / "b6203"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["classify", "--bundle", str(tmp_path / "b6203"), "--input", str(tmp_path / "or.npy")]) == 0
     assert capsys.readouterr().out == by_flag.out  # the retargeted bundle reads the same, no flags needed
-    assert main(["classify", "--bundle", str(bundle), "--input", str(tmp_path / "or.npy"), "--bearing", "6299",
-                 "--shaft-hz", "30"]) == 2
+    assert (
+        main(
+            [
+                "classify",
+                "--bundle",
+                str(bundle),
+                "--input",
+                str(tmp_path / "or.npy"),
+                "--bearing",
+                "6299",
+                "--shaft-hz",
+                "30",
+            ]
+        )
+        == 2
+    )
     assert "unknown name" in capsys.readouterr().err

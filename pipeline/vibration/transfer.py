@@ -15,6 +15,7 @@ fault size in turn is the held-back bearing (every CWRU fault size is its own se
 recorded at every load): train on the other sizes and the healthy recording, score every window
 of the held-back size's recordings.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,10 +47,21 @@ class TransferConfig:
 
 
 def vib_config(tcfg: TransferConfig, kind: str = "fault_orders", bearing: str | None = None) -> VibrationConfig:
-    return VibrationConfig(model="mlp", hparams=dict(tcfg.hparams), classes=4, kind=kind,
-                           bearing=bearing or tcfg.train_bearing, window=tcfg.window, hop=tcfg.hop,
-                           order_window=tcfg.window, order_hop=tcfg.hop,
-                           epochs=tcfg.epochs, patience=tcfg.patience, seed=tcfg.seed, formats=list(tcfg.formats))
+    return VibrationConfig(
+        model="mlp",
+        hparams=dict(tcfg.hparams),
+        classes=4,
+        kind=kind,
+        bearing=bearing or tcfg.train_bearing,
+        window=tcfg.window,
+        hop=tcfg.hop,
+        order_window=tcfg.window,
+        order_hop=tcfg.hop,
+        epochs=tcfg.epochs,
+        patience=tcfg.patience,
+        seed=tcfg.seed,
+        formats=list(tcfg.formats),
+    )
 
 
 def train_on(cfg: VibrationConfig, run_dir: Path, records, source: str):
@@ -66,8 +78,9 @@ def simulated(tcfg: TransferConfig, run_dir: Path, bearing: str, seed: int):
     from prognos.pipeline.data.bearing_sim import write_dataset
 
     name = get_bearing(bearing).name
-    folder = write_dataset(run_dir / f"data-{name}", loads=tcfg.loads, seconds=tcfg.sim_seconds, seed=seed,
-                           bearing=bearing)
+    folder = write_dataset(
+        run_dir / f"data-{name}", loads=tcfg.loads, seconds=tcfg.sim_seconds, seed=seed, bearing=bearing
+    )
     return load_folder(folder), str(folder)
 
 
@@ -75,10 +88,18 @@ def check(tcfg: TransferConfig, run_dir: Path, train, test, test_bearing: str) -
     """Train on `train` (records, source), score `test` read with `test_bearing`, plus the controls."""
     cfg = vib_config(tcfg)
     metrics, model, spec, bundles = train_on(cfg, run_dir / "fault_orders", *train)
-    out = {"train": {"data": train[1], "bearing": get_bearing(tcfg.train_bearing).name,
-                     "val_accuracy": metrics["val_accuracy"]},
-           "test": {"data": test[1], "bearing": get_bearing(test_bearing).name,
-                    **score_records(cfg, model, with_bearing(spec, test_bearing), bundles, test[0])}}
+    out = {
+        "train": {
+            "data": train[1],
+            "bearing": get_bearing(tcfg.train_bearing).name,
+            "val_accuracy": metrics["val_accuracy"],
+        },
+        "test": {
+            "data": test[1],
+            "bearing": get_bearing(test_bearing).name,
+            **score_records(cfg, model, with_bearing(spec, test_bearing), bundles, test[0]),
+        },
+    }
     out["controls"] = {}
     if get_bearing(test_bearing) != get_bearing(tcfg.train_bearing):
         out["controls"]["read_at_train_orders"] = score_records(cfg, model, spec, {}, test[0])["accuracy"]
@@ -98,8 +119,9 @@ def held_back_sizes(tcfg: TransferConfig, run_dir: Path, data_dir) -> dict:
         keep = [r for r in records if r.label.size_mils != size]
         held = [r for r in records if r.label.size_mils == size]
         sub = replace(tcfg, hz_control=False)
-        out[f"held_back_{size:03d}"] = check(sub, run_dir / f"held-{size:03d}", (keep, str(data_dir)),
-                                             (held, str(data_dir)), tcfg.train_bearing)
+        out[f"held_back_{size:03d}"] = check(
+            sub, run_dir / f"held-{size:03d}", (keep, str(data_dir)), (held, str(data_dir)), tcfg.train_bearing
+        )
     return out
 
 
@@ -108,8 +130,15 @@ def transfer_run(tcfg: TransferConfig, run_dir, data_dir=None) -> dict:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if data_dir is None:
-        result = {"simulated": check(tcfg, run_dir, simulated(tcfg, run_dir, tcfg.train_bearing, tcfg.seed),
-                                     simulated(tcfg, run_dir, tcfg.test_bearing, tcfg.seed + 1), tcfg.test_bearing)}
+        result = {
+            "simulated": check(
+                tcfg,
+                run_dir,
+                simulated(tcfg, run_dir, tcfg.train_bearing, tcfg.seed),
+                simulated(tcfg, run_dir, tcfg.test_bearing, tcfg.seed + 1),
+                tcfg.test_bearing,
+            )
+        }
     else:
         result = {"cwru_drive_end": held_back_sizes(tcfg, run_dir, data_dir)}
     result["config"] = asdict(tcfg)
