@@ -59,3 +59,11 @@ def test_shipped_configs_load():
     for p in paths:
         cfg = RunConfig.load(p)
         assert cfg.data.window > 0 and set(cfg.model.hparams) <= set(hparams_of(cfg.model.name)), p
+
+
+def test_every_subcommand_has_a_command():
+    from prognos.pipeline.cli import _parser
+
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    assert len(sub.choices) >= 24
+    assert [name for name, p in sub.choices.items() if not callable(p.get_default("func"))] == []
