@@ -45,7 +45,8 @@ class VibrationConfig:
     hparams: dict = field(default_factory=dict)  # builder arguments, e.g. {"alpha": 0.25} for a MobileNet
     classes: int = 10  # 10 (normal + 3 fault types x 3 sizes) or 4 (normal / inner / ball / outer race)
     kind: str = "spectrogram"  # DspSpec.kind
-    bearing: str = "6205"  # kind fault_orders: bearing of the data (name, TOML file or FILE.toml:NAME); CWRU drive end
+    bearing: str = "6205"  # the data's bearing (name, TOML file or FILE.toml:NAME): read by kind fault_orders,
+    # simulated when there is no data_dir; 6205 = CWRU drive end
     norm: str = "per_bin"  # z-score per frequency bin, fitted on training windows only
     window: int = 2048  # 0.17 s at 12 kHz, ~5 shaft revolutions
     hop: int = 1024  # 50 % overlap between training windows
@@ -74,7 +75,9 @@ def load_records(cfg: VibrationConfig, run_dir: Path, data_dir=None):
     if data_dir is None:
         from prognos.pipeline.data.bearing_sim import write_dataset
 
-        data_dir = write_dataset(run_dir / "data", loads=cfg.sim_loads, seconds=cfg.sim_seconds, seed=cfg.seed)
+        data_dir = write_dataset(
+            run_dir / "data", loads=cfg.sim_loads, seconds=cfg.sim_seconds, seed=cfg.seed, bearing=cfg.bearing
+        )
     return load_folder(data_dir, cfg.loads), str(data_dir)
 
 
