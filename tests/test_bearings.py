@@ -153,7 +153,9 @@ def test_transfer_to_a_simulated_bearing_never_trained_on(transfer):
 
 
 def test_device_reads_another_bearing_by_flag_or_retargeted_bundle(transfer, tmp_path, capsys):
+    from prognos.edge_runtime.bundle import Bundle
     from prognos.edge_runtime.cli import main
+    from prognos.edge_runtime.errors import BundleError
     from prognos.pipeline.data.bearing_sim import simulate_recording
 
     run, r = transfer
@@ -219,3 +221,8 @@ def test_device_reads_another_bearing_by_flag_or_retargeted_bundle(transfer, tmp
         == 2
     )
     assert "unknown name" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "b6203" / "manifest.json").read_text())
+    manifest["preprocessing"]["dsp"]["orders"]["bearing"]["n_balls"] = 2  # a geometry no bearing has
+    (tmp_path / "b6203" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="n_balls must be an integer >= 3"):
+        Bundle(tmp_path / "b6203")
