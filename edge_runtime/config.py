@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prognos.edge_runtime.alerts import Rule
 from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.samples import SampleConfig
 from prognos.edge_runtime.stream import StreamConfig
 
 
@@ -45,17 +46,19 @@ class ServiceConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    samples: SampleConfig = field(default_factory=SampleConfig)  # raw sample input (vibration bundles)
     rules: list = field(default_factory=list)  # [[rules]] tables -> alerts.Rule; empty = the bundle's rules
     source: str = ""  # the config file this came from (not a TOML key); /healthz reports its real path
 
     @classmethod
     def from_dict(cls, d: dict, base: Path = Path(".")) -> "ServiceConfig":
         d = dict(d)
-        sections = {"stream": StreamConfig, "mqtt": MqttConfig, "http": HttpConfig}
+        sections = {"stream": StreamConfig, "mqtt": MqttConfig, "http": HttpConfig, "samples": SampleConfig}
         parts = {name: _fill(kind, d.pop(name, {}), name) for name, kind in sections.items()}
         rules = [Rule.from_dict(r) for r in d.pop("rules", [])]
         cfg = _fill(cls, d, "top level")
-        cfg.stream, cfg.mqtt, cfg.http, cfg.rules = parts["stream"], parts["mqtt"], parts["http"], rules
+        cfg.stream, cfg.mqtt, cfg.http, cfg.samples = parts["stream"], parts["mqtt"], parts["http"], parts["samples"]
+        cfg.rules = rules
         for name in ("bundle", "watch", "input", "predictions", "alerts"):
             value = getattr(cfg, name)
             if value and value not in ("-", "mqtt", "none") and not Path(value).is_absolute():
@@ -79,7 +82,7 @@ class ServiceConfig:
 def _fill(cls, values, where: str):
     if not isinstance(values, dict):
         raise ConfigError(f"config [{where}]: expected a table, got {values!r}")
-    names = {f.name for f in fields(cls)} - {"stream", "mqtt", "http", "rules", "source"}
+    names = {f.name for f in fields(cls)} - {"stream", "mqtt", "http", "samples", "rules", "source"}
     unknown = set(values) - names
     if unknown:
         raise ConfigError(f"config [{where}]: unknown keys {sorted(unknown)}; expected {sorted(names)}")

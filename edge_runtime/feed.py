@@ -68,6 +68,10 @@ class Feeder:
         self._logged = defaultdict(int)
         self._minute = 0
 
+    def items(self, src, stopping=None):
+        """Queue items of a text input (a binary file object): ("lines", [...]) as bytes arrive."""
+        return (("lines", lines) for lines in read_line_batches(src.fileno(), chunk=16384))
+
     def feed_lines(self, lines) -> tuple[list, list]:
         preds, events = [], []
         for line in lines:
