@@ -17,7 +17,7 @@ from prognos.edge_runtime.errors import DataError, PrognosError
 
 # modules of this package that register subcommands: each has `register(subparsers)`; a parser it adds
 # sets `func` (set_defaults), called with the parsed args. Keep imports inside the commands (--help is instant).
-DOMAINS: tuple[str, ...] = ()
+DOMAINS: tuple[str, ...] = ("vibration_service",)
 
 
 def _add_run(p, required=False):
