@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from prognos.edge_runtime import dsp_spec
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.samples import SampleConfig, encode_binary
@@ -95,12 +94,12 @@ def vib_bench(bundle_dir, seconds: float = 2.0, threads: int = 1, batch: int = 6
 def vib_table(r: dict) -> list[str]:
     v, pw, sp = r["vibration"], r["vibration"]["per_window"], r["vibration"]["service"]
     return [
-        f"vibration          {v['task']} at {v['sample_rate']:g} Hz, window {v['window']}, hop {v['hop']} "
-        f"({v['sample_rate'] / v['hop']:.1f} windows/s per channel), {v['kind']}",
+        (f"vibration          {v['task']} at {v['sample_rate']:g} Hz, window {v['window']}, hop {v['hop']} "
+         f"({v['sample_rate'] / v['hop']:.1f} windows/s per channel), {v['kind']}"),
         f"DSP per window     {pw['dsp_us']:8.1f} us CPU (batch of {pw['batch']})",
         f"model per window   {pw['model_us']:8.1f} us CPU (batch of {pw['batch']})",
-        f"service path       {sp['samples_per_cpu_s']:8d} samples per CPU second, one thread ({sp['assets']} assets, "
-        f"{sp['block_s']:g} s binary blocks: decode, framing, DSP, model, JSON); {sp['windows_per_cpu_s']} windows "
-        f"per CPU s; wall clock on this machine now: {sp['samples_per_wall_s']} samples/s",
-        f"real-time channels {v['channels_per_core']:8.1f} per core at {v['sample_rate']:g} Hz "
-        f"(DSP + model alone: {v['channels_per_core_dsp_model_only']})"]
+        (f"service path       {sp['samples_per_cpu_s']:8d} samples per CPU second, one thread ({sp['assets']} assets, "
+         f"{sp['block_s']:g} s binary blocks: decode, framing, DSP, model, JSON); {sp['windows_per_cpu_s']} windows "
+         f"per CPU s; wall clock on this machine now: {sp['samples_per_wall_s']} samples/s"),
+        (f"real-time channels {v['channels_per_core']:8.1f} per core at {v['sample_rate']:g} Hz "
+         f"(DSP + model alone: {v['channels_per_core_dsp_model_only']})")]

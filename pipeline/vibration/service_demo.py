@@ -22,7 +22,6 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.samples import encode_binary
 from prognos.pipeline.data.bearing_sim import simulate_recording
@@ -112,9 +111,10 @@ def run_demo(bundle, out, port: int = 1883, http: int = 9108, pace: float = 1.0)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     broker, got = ensure_broker(port, out), []
-    serve = subprocess.Popen([str(Path(sys.executable).parent / "prognos-edge"), "serve", "--bundle", str(bundle),
-                              "--input", "mqtt", "--mqtt", f"127.0.0.1:{port}", "--http", str(http),
-                              "--predictions", "none", "--alerts", "none"], stderr=open(out / "serve.log", "w"))
+    with open(out / "serve.log", "w") as log:
+        serve = subprocess.Popen([str(Path(sys.executable).parent / "prognos-edge"), "serve", "--bundle", str(bundle),
+                                  "--input", "mqtt", "--mqtt", f"127.0.0.1:{port}", "--http", str(http),
+                                  "--predictions", "none", "--alerts", "none"], stderr=log)
     try:
         _wait(lambda: _healthy(http), "prognos-edge serve /healthz")
         sub = _collector(port, got)
@@ -140,7 +140,10 @@ def _summarize(out: Path, got: list, sent: int, spec: dict) -> dict:
     alerts = [m for t, m in got if t.startswith("prognos/alerts/")]
     (out / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds))
     (out / "alerts.jsonl").write_text("".join(json.dumps(a) + "\n" for a in alerts))
-    seconds = lambda a: round((a["window"] * spec["hop"] + spec["window"]) / SAMPLE_RATE, 2)  # noqa: E731 (window end)
+
+    def seconds(a):  # the end of the alert's window, in seconds of the asset's stream
+        return round((a["window"] * spec["hop"] + spec["window"]) / SAMPLE_RATE, 2)
+
     return {"blocks_published": sent, "windows": len(preds),
             "alerts": [{"asset": a["asset"], "alert": a["alert"], "at_s": seconds(a), "rule": a["rule"]} for a in alerts],
             "phases_pump_1": [{"signal": f if f == "normal" else f"{f} {s} mils", "seconds": sec} for f, s, sec in PHASES],
