@@ -277,7 +277,8 @@ def test_stdin_and_fifo_streams(int8, tmp_path, via):
     raw = x.astype("<f4").tobytes()
     if via == "stdin":
         r = subprocess.run([str(EXE), "serve", "--bundle", str(int8), "--input", "-", "--samples", "f32",
-                            "--asset", "fan", "--alerts", "none"], input=raw, capture_output=True, cwd=ROOT, timeout=60)
+                            "--asset", "fan", "--alerts", "none"], input=raw, capture_output=True, cwd=ROOT, timeout=60,
+                           check=True)
         stdout = r.stdout.decode()
     else:
         fifo = tmp_path / "fan.f32"
@@ -290,3 +291,23 @@ def test_stdin_and_fifo_streams(int8, tmp_path, via):
         writer.join()
     preds = [json.loads(line) for line in stdout.splitlines()]
     assert _key(preds) == ref and {p["asset"] for p in preds} == {"fan"}
+
+
+@pytest.mark.slow  # trains its own autoencoder (~20 s)
+def test_anomaly_bundle_scores_json_lines_on_stdin_as_prognos_edge_anomaly(tmp_path):
+    from prognos.pipeline.vibration.anomaly import AnomalyConfig, anomaly_run
+    from prognos.pipeline.vibration.train import VibrationConfig
+
+    cfg = AnomalyConfig(epochs=1, formats=["tflite_fp32"])
+    anomaly_run(cfg, VibrationConfig(sim_seconds=3.0, sim_loads=[0], loads=[0]), tmp_path / "run")
+    bundle = tmp_path / "run" / "anomaly_bundles" / "tflite_fp32"
+    x = _sim("outer_race", 21, seconds=1.0, seed=4)
+    ref = [(o["window"], o["score"], o["status"]) for o in vibration_stream(Bundle(bundle), x, "anomaly")]
+    lines = "".join(encode_json("fan-2", i, RATE, x[s : s + 600]).decode() + "\n"
+                    for i, s in enumerate(range(0, len(x), 600)))
+    r = subprocess.run([str(EXE), "serve", "--bundle", str(bundle), "--input", "-", "--samples", "jsonl"],
+                       input=lines.encode(), capture_output=True, cwd=ROOT, timeout=60, check=True)
+    out = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    preds = [o for o in out if "alert" not in o]
+    assert [(o["window"], o["score"], o["status"]) for o in preds] == ref
+    assert all(o["threshold"] > 0 and o["asset"] == "fan-2" for o in preds)
