@@ -186,13 +186,7 @@ class SampleFeeder(Feeder):
         preds, events = [], []
         for where, thunk in make_blocks:
             self.engine.stats.blocks_in += 1
-            try:
-                full = self.engine.add(thunk(), where)
-            except RowError as e:
-                self._reject(e)
-                continue
-            if full:
-                self._flush(preds, events)
+            self._accept(lambda thunk=thunk, where=where: self.engine.add(thunk(), where), preds, events)
         self._flush(preds, events)
         return preds, events
 
