@@ -3,6 +3,7 @@
 The main job on the embedded default (a simulated turbofan fleet, no download): `prognos demo`.
 Real NASA C-MAPSS data: `--data-dir DIR` with train_FD001.txt (and test_FD001.txt) in it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,9 @@ DOMAINS: tuple[str, ...] = ("demo", "training", "compress", "vibration", "vibrat
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="prognos", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="prognos", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--verbose", action="store_true", help="also show TensorFlow's native start-up log lines")
     sub = p.add_subparsers(dest="command", required=True)
     for name in DOMAINS:

@@ -1,4 +1,5 @@
 """Training at scale: stream a simulated fleet through tf.data."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """RUL training commands: simulate, train, cv, search, ensemble, final, evaluate."""
+
 from __future__ import annotations
 
 import json
@@ -35,21 +36,32 @@ def register(sub) -> None:
     se.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     se.add_argument("--data-dir", help="override every candidate's data folder")
     se.add_argument("--epochs", type=int, help="override every candidate's maximum epochs (quick searches)")
-    se.add_argument("--split-seed", type=int, help="override every candidate's data.seed: another split into "
-                    "folds and other test-protocol cuts, to check a choice on folds it was not selected on")
+    se.add_argument(
+        "--split-seed",
+        type=int,
+        help="override every candidate's data.seed: another split into "
+        "folds and other test-protocol cuts, to check a choice on folds it was not selected on",
+    )
     se.set_defaults(func=cmd_search)
     en = sub.add_parser("ensemble", help="CV score of averaging search candidates' out-of-fold predictions")
     en.add_argument("cv_dirs", nargs="+", help="candidate folders with cv.json and oof.npz (same folds)")
     en.add_argument("--out", help="also write the summary to this JSON file")
     en.set_defaults(func=cmd_ensemble)
-    fi = sub.add_parser("final", help="retrain chosen CV candidate(s) on every training unit (median best epoch), "
-                                      "export, interval from out-of-fold residuals; final.json")
-    fi.add_argument("cv_dirs", nargs="+", help="candidate folders with cv.json and oof.npz; several: one averaged "
-                                               "ensemble model")
+    fi = sub.add_parser(
+        "final",
+        help="retrain chosen CV candidate(s) on every training unit (median best epoch), "
+        "export, interval from out-of-fold residuals; final.json",
+    )
+    fi.add_argument(
+        "cv_dirs", nargs="+", help="candidate folders with cv.json and oof.npz; several: one averaged ensemble model"
+    )
     add_run(fi, required=True)
-    fi.add_argument("--formats", help="export-table variants to build (default tflite_fp32,tflite_int8_fused: "
-                                      "the fused int8 LSTM is the small one; a GRU has no fused op and its int8 "
-                                      "calibration crashes the converter, use tflite_int8 (unrolled) for it)")
+    fi.add_argument(
+        "--formats",
+        help="export-table variants to build (default tflite_fp32,tflite_int8_fused: "
+        "the fused int8 LSTM is the small one; a GRU has no fused op and its int8 "
+        "calibration crashes the converter, use tflite_int8 (unrolled) for it)",
+    )
     fi.set_defaults(func=cmd_final)
 
 
@@ -66,8 +78,10 @@ def cmd_train(args):
 
     metrics = train_run(run_config(args), args.run)
     print(json.dumps(metrics, indent=2))
-    print(f"[prognos] artifacts in {artifact_dir(args.run)}/ (model.keras, metrics.json, learning_curve.png, "
-          "rul_validation.png)")
+    print(
+        f"[prognos] artifacts in {artifact_dir(args.run)}/ (model.keras, metrics.json, learning_curve.png, "
+        "rul_validation.png)"
+    )
 
 
 def cmd_evaluate(args):
@@ -98,13 +112,32 @@ def cmd_ensemble(args):
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(summary, indent=2))
-    print(json.dumps({k: summary[k] for k in ("members", "params", "member_test_rmse", "member_rmse", "rmse_mean",
-                                              "rmse_std", "coverage_mean", "test_protocol")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in (
+                    "members",
+                    "params",
+                    "member_test_rmse",
+                    "member_rmse",
+                    "rmse_mean",
+                    "rmse_std",
+                    "coverage_mean",
+                    "test_protocol",
+                )
+            },
+            indent=2,
+        )
+    )
     t = summary["test_protocol"]
-    print(f"[prognos] average of {len(args.cv_dirs)}: CV RMSE {t['rmse_mean']:.2f} ± {t['rmse_std']:.2f} test protocol "
-          f"(NASA {t['score_per_100_engines_mean']:.0f} / 100 engines), {summary['rmse_mean']:.2f} ± "
-          f"{summary['rmse_std']:.2f} all windows; 90 % interval coverage {summary['coverage_mean']:.3f} / "
-          f"{t['coverage_mean']:.3f}", file=sys.stderr)
+    print(
+        f"[prognos] average of {len(args.cv_dirs)}: CV RMSE {t['rmse_mean']:.2f} ± {t['rmse_std']:.2f} test protocol "
+        f"(NASA {t['score_per_100_engines_mean']:.0f} / 100 engines), {summary['rmse_mean']:.2f} ± "
+        f"{summary['rmse_std']:.2f} all windows; 90 % interval coverage {summary['coverage_mean']:.3f} / "
+        f"{t['coverage_mean']:.3f}",
+        file=sys.stderr,
+    )
 
 
 def cmd_final(args):

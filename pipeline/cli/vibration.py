@@ -1,4 +1,5 @@
 """Vibration commands: bearing fault classification, anomaly detection, GAN augmentation, simulator."""
+
 from __future__ import annotations
 
 import json
@@ -8,50 +9,96 @@ from prognos.pipeline.cli.common import config_from, hparams_of, int_list, str_l
 
 
 def register(sub) -> None:
-    vb = sub.add_parser("vibration", help="bearing fault classification (CWRU or simulator): train, confusion "
-                                          "matrix, fp32 + int8 TFLite bundles of task 'classify'")
+    vb = sub.add_parser(
+        "vibration",
+        help="bearing fault classification (CWRU or simulator): train, confusion "
+        "matrix, fp32 + int8 TFLite bundles of task 'classify'",
+    )
     vb.add_argument("--run", required=True, help="run folder")
-    vb.add_argument("--config", help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
-                    "pipeline/vibration's config dataclasses; flags override it")
+    vb.add_argument(
+        "--config",
+        help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
+        "pipeline/vibration's config dataclasses; flags override it",
+    )
     vb.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
     vb.add_argument("--model", help="registered model on spectrograms (default lenet)")
     vb.add_argument("--epochs", type=int, help="maximum epochs (default 30, early stopping)")
     vb.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
-    vb.add_argument("--warmup", type=int, help="epochs before early stopping may stop or pick the best weights "
-                    "(default 0; ~15 for MobileNet/EfficientNet, whose validation sits at chance while BN settles)")
-    vb.add_argument("--hparam", action="append", default=[], metavar="KEY=VALUE",
-                    help="model builder argument, repeatable, e.g. --hparam alpha=0.25 (mobilenet_v1/v2) or "
-                         "--hparam base_width=0.25 (efficientnet_b0); values are read as JSON")
-    vb.add_argument("--kind", choices=("spectrogram", "log_mel", "envelope_spectrum", "fft"),
-                    help="model input computed by edge_runtime.dsp_spec (default spectrogram, (129, 29, 1))")
-    vb.add_argument("--samples-per-rev", type=int, help="order-normalized input: angular resampling at this many "
-                    "samples per shaft revolution (from each file's RPM; the device needs --shaft-hz)")
-    vb.add_argument("--classes", type=int, choices=(10, 4),
-                    help="10 (normal + 3 fault types x 3 sizes, default) or 4 (normal / inner / ball / outer race)")
+    vb.add_argument(
+        "--warmup",
+        type=int,
+        help="epochs before early stopping may stop or pick the best weights "
+        "(default 0; ~15 for MobileNet/EfficientNet, whose validation sits at chance while BN settles)",
+    )
+    vb.add_argument(
+        "--hparam",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model builder argument, repeatable, e.g. --hparam alpha=0.25 (mobilenet_v1/v2) or "
+        "--hparam base_width=0.25 (efficientnet_b0); values are read as JSON",
+    )
+    vb.add_argument(
+        "--kind",
+        choices=("spectrogram", "log_mel", "envelope_spectrum", "fft"),
+        help="model input computed by edge_runtime.dsp_spec (default spectrogram, (129, 29, 1))",
+    )
+    vb.add_argument(
+        "--samples-per-rev",
+        type=int,
+        help="order-normalized input: angular resampling at this many "
+        "samples per shaft revolution (from each file's RPM; the device needs --shaft-hz)",
+    )
+    vb.add_argument(
+        "--classes",
+        type=int,
+        choices=(10, 4),
+        help="10 (normal + 3 fault types x 3 sizes, default) or 4 (normal / inner / ball / outer race)",
+    )
     vb.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
-    vb.add_argument("--test-loads", help="cross-load check: also score every window of these loads, e.g. "
-                                         "--loads 0 --test-loads 1")
+    vb.add_argument(
+        "--test-loads", help="cross-load check: also score every window of these loads, e.g. --loads 0 --test-loads 1"
+    )
     vb.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
     vb.add_argument("--formats", help="bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
     vb.add_argument("--seed", type=int)
-    va = sub.add_parser("vibration-anomaly", help="autoencoder on healthy windows only: false alarms, detection "
-                                                   "rate per fault class, AUC (pipeline side; no bundle yet)")
+    va = sub.add_parser(
+        "vibration-anomaly",
+        help="autoencoder on healthy windows only: false alarms, detection "
+        "rate per fault class, AUC (pipeline side; no bundle yet)",
+    )
     va.add_argument("--run", required=True, help="run folder")
-    va.add_argument("--config", help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
-                    "pipeline/vibration's config dataclasses; flags override it")
+    va.add_argument(
+        "--config",
+        help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
+        "pipeline/vibration's config dataclasses; flags override it",
+    )
     va.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
-    va.add_argument("--model", choices=("dense_ae", "vae"), help="dense autoencoder (default) or VAE; score = "
-                    "reconstruction MSE of the log-mel features (VAE: decoder of the posterior mean)")
+    va.add_argument(
+        "--model",
+        choices=("dense_ae", "vae"),
+        help="dense autoencoder (default) or VAE; score = "
+        "reconstruction MSE of the log-mel features (VAE: decoder of the posterior mean)",
+    )
     va.add_argument("--epochs", type=int, help="maximum epochs (default 40)")
-    va.add_argument("--quantile", type=float, help="threshold = this quantile of held-out healthy scores "
-                    "(default 0.99: 1 %% false alarms expected)")
+    va.add_argument(
+        "--quantile",
+        type=float,
+        help="threshold = this quantile of held-out healthy scores (default 0.99: 1 %% false alarms expected)",
+    )
     va.add_argument("--formats", help="anomaly bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
     va.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
-    vg = sub.add_parser("vibration-gan", help="GAN augmentation experiment: classifier with few real windows of "
-                        "rare fault classes, without / oversampled / with conditional-GAN windows (same seed and split)")
+    vg = sub.add_parser(
+        "vibration-gan",
+        help="GAN augmentation experiment: classifier with few real windows of "
+        "rare fault classes, without / oversampled / with conditional-GAN windows (same seed and split)",
+    )
     vg.add_argument("--run", required=True, help="run folder")
-    vg.add_argument("--config", help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
-                    "pipeline/vibration's config dataclasses; flags override it")
+    vg.add_argument(
+        "--config",
+        help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
+        "pipeline/vibration's config dataclasses; flags override it",
+    )
     vg.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
     vg.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
     vg.add_argument("--rare", help="rare classes, comma-separated (default B007,B014,B021)")
@@ -79,11 +126,46 @@ def cmd_vibration(args):
 
     args.loads, args.test_loads, args.formats = int_list(args.loads), int_list(args.test_loads), str_list(args.formats)
     args.hparams = hparams_of(args.hparam) or None
-    cfg = config_from(VibrationConfig, args, "vibration", ("model", "epochs", "patience", "warmup", "classes", "kind",
-                      "samples_per_rev", "sim_seconds", "seed", "hparams", "loads", "test_loads", "formats"))
+    cfg = config_from(
+        VibrationConfig,
+        args,
+        "vibration",
+        (
+            "model",
+            "epochs",
+            "patience",
+            "warmup",
+            "classes",
+            "kind",
+            "samples_per_rev",
+            "sim_seconds",
+            "seed",
+            "hparams",
+            "loads",
+            "test_loads",
+            "formats",
+        ),
+    )
     m = vibration_run(cfg, args.run, args.data_dir)
-    print(json.dumps({k: m[k] for k in ("data", "train_windows", "val_windows", "epochs_run", "val_accuracy",
-                                        "agreement_with_keras", "cross_load", "bundles") if k in m}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: m[k]
+                for k in (
+                    "data",
+                    "train_windows",
+                    "val_windows",
+                    "epochs_run",
+                    "val_accuracy",
+                    "agreement_with_keras",
+                    "cross_load",
+                    "bundles",
+                )
+                if k in m
+            },
+            indent=2,
+        )
+    )
     print(f"[prognos] artifacts in {args.run}/ (model.keras, metrics.json, confusion.png, bundles/)")
 
 

@@ -113,7 +113,7 @@ def gan_run(cfg: GanConfig, vcfg: VibrationConfig, run_dir, data_dir=None, gan_s
                "gan_final": {k: v[-1] for k, v in gan_hist.items()}, "arms": {}}
     rare_val = np.isin(yv, rare_ids)
     for arm, (xa, ya) in arm_sets(cfg, gan, x, y, rare_ids, rng).items():
-        model, hist = fit_classifier(vcfg, xa, ya, xv, yv)
+        model, hist = fit_classifier(vcfg, xa, ya, xv, yv, log_dir=run_dir / "tb" / arm)
         pred = model.predict(xv, verbose=0).argmax(1)
         metrics["arms"][arm] = {"train_windows": len(xa), "epochs_run": len(hist["loss"]),
                                 "val_accuracy": float(np.mean(pred == yv)),
