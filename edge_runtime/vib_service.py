@@ -13,7 +13,6 @@ rejected block under its reason.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 
@@ -227,8 +226,3 @@ def _checked(b: Block) -> Block:
     check_samples(b.samples, f"asset {b.asset} block {b.seq}")
     return b
 
-
-def block_lines(asset: str, samples, rate_hz: float, block: int) -> list[str]:
-    """JSON lines of consecutive blocks of `samples` (seq from 0): what `serve --input - --format jsonl` reads."""
-    return [json.dumps({"asset": asset, "seq": i, "rate_hz": rate_hz, "samples": samples[s : s + block].tolist()})
-            for i, s in enumerate(range(0, len(samples), block))]
