@@ -7,7 +7,8 @@ file suffix (.npy, .wav, .jsonl; anything else is raw float32 little-endian). He
 from the first bytes: .npy with numpy's own header reader (float or int dtype, 1-D or (n, 1)), WAV
 with the stdlib `wave` module (8/16/32-bit PCM, first channel, its own rate; scaled to [-1, 1)).
 With samples.follow a regular file is read on as it grows (polled, like `tail -f`) until the
-service stops; a FIFO or stdin ends when its writer closes it.
+service stops (not JSON lines: those are read to the end); a FIFO or stdin ends when its writer
+closes it. A JSON line may be as long as samples.max_block_bytes.
 """
 from __future__ import annotations
 
@@ -109,7 +110,8 @@ def sample_items(src, cfg: SampleConfig, bundle_rate: float, stopping=None):
     """Queue items from a binary file object (see the module docstring); raises DataError on a bad header."""
     fmt = format_of(src, cfg)
     if fmt == "jsonl":
-        yield from (("lines", lines) for lines in read_line_batches(src.fileno(), chunk=16384))
+        lines = read_line_batches(src.fileno(), max_line=cfg.max_block_bytes, chunk=CHUNK)
+        yield from (("lines", batch) for batch in lines)
         return
     name = getattr(src, "name", "")
     asset = cfg.asset or (Path(name).stem if isinstance(name, str) and not name.startswith("<") else "stdin")

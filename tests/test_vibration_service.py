@@ -270,15 +270,16 @@ def test_followed_file_is_read_as_it_grows(int8, tmp_path):
     assert _key(preds) == ref and {p["asset"] for p in preds} == {"pump3"} and summary["gaps"] == 0
 
 
-@pytest.mark.parametrize("via", ["stdin", "fifo"])
+@pytest.mark.parametrize("via", ["stdin", "jsonl", "fifo"])
 def test_stdin_and_fifo_streams(int8, tmp_path, via):
     x = _sim(seconds=1.0, seed=8)
     ref = _key(vibration_stream(Bundle(int8), x))
     raw = x.astype("<f4").tobytes()
-    if via == "stdin":
-        r = subprocess.run([str(EXE), "serve", "--bundle", str(int8), "--input", "-", "--samples", "f32",
-                            "--asset", "fan", "--alerts", "none"], input=raw, capture_output=True, cwd=ROOT, timeout=60,
-                           check=True)
+    if via != "fifo":  # raw float32 of one asset, or JSON lines of 0.5 s blocks (~120 KB a line)
+        lines = b"".join(encode_json("fan", i, RATE, x[s : s + 6000]) + b"\n" for i, s in enumerate((0, 6000)))
+        r = subprocess.run([str(EXE), "serve", "--bundle", str(int8), "--input", "-", "--samples",
+                            "f32" if via == "stdin" else "jsonl", "--asset", "fan", "--alerts", "none"],
+                           input=raw if via == "stdin" else lines, capture_output=True, cwd=ROOT, timeout=60, check=True)
         stdout = r.stdout.decode()
     else:
         fifo = tmp_path / "fan.f32"
