@@ -83,6 +83,8 @@ class VibrationEngine:
         self._set_bundle(bundle)
 
     def _set_bundle(self, bundle: Bundle) -> None:
+        # one silent window first: a spec that needs a shaft speed the config lacks fails here, at start-up
+        dsp_spec.apply_many(bundle.dsp, np.zeros((1, bundle.dsp.window), np.float32), self.shaft_hz)
         self.bundle, self.spec = bundle, bundle.dsp
         self.task = bundle.manifest["task"]
 

@@ -158,6 +158,15 @@ def test_label_rules_are_k_of_n_and_refuse_nonsense():
         Rule("score", ">", "high")
 
 
+def test_example_config_reads_samples_and_label_rules():
+    from prognos.edge_runtime.config import ServiceConfig
+
+    cfg = ServiceConfig.load(ROOT / "configs" / "edge_vibration.toml")
+    assert cfg.samples.max_block_bytes == 4 << 20 and not cfg.samples.resample and cfg.input == "mqtt"
+    assert [(r.op, r.threshold, r.k, r.n) for r in cfg.rules] == [
+        ("in", ("OR007", "OR014", "OR021"), 3, 5), ("==", "fault", 3, 5)]
+
+
 def test_fault_raises_and_repair_clears_the_default_alert(int8):
     f = _feeder(int8)
     fault, healthy = _sim("inner_race", 21, seconds=1.0), _sim("normal", 0, seconds=1.0, seed=3)
