@@ -38,7 +38,7 @@ _PROBE = ("import time; t = time.perf_counter(); from prognos.edge_runtime.bundl
 
 def probe_rss(bundle: Bundle) -> float:
     """Peak RSS (MB) of this process after streaming 2,000 rows of 64 assets through `bundle` to JSON
-    (a vibration bundle: 20 blocks of 0.1 s from each of 64 assets)."""
+    (a vibration bundle: 12 rounds of one block from each of 64 assets)."""
     if bundle.dsp is not None:
         from prognos.edge_runtime.vib_bench import service_path
 
@@ -132,7 +132,7 @@ def table(r: dict) -> str:
         from prognos.edge_runtime.vib_bench import vib_table
 
         return "\n".join(head + vib_table(r) + [f"service RSS        {r['service_peak_rss_mb']:8.1f} MB (peak, fresh "
-                                                 "interpreter: load + 20 blocks of 64 assets)"])
+                                                 "interpreter: load + 64 assets streaming)"])
     return "\n".join(head + [
         f"invoke  p50 / p99  {r['invoke']['p50_us']:8.1f} / {r['invoke']['p99_us']:.1f} us (one window)",
         f"row->JSON p50/p99  {r['end_to_end_row_to_json']['p50_us']:8.1f} / "
