@@ -136,12 +136,13 @@ def test_every_bad_block_is_counted_and_nothing_else_is_lost(int8):
     bad = [(f"prognos/sensors/{r}", p) for r, p in _bad_payloads().items()]
     bad += [("prognos/sensors/x", encode_json("#", 0, RATE, [1.0])),  # wildcard asset
             ("prognos/sensors/x", encode_json("p" * 200, 0, RATE, [1.0])),  # too long an id
+            ("prognos/sensors/x", b'{"asset": "a", "seq": 0, "rate_hz": 12000, "samples": ["1", 2]}'),  # strings
             ("prognos/sensors/x", b"\x00" * (100 << 20))]  # 100 MB: refused by its size, never parsed
     msgs = [m for i, g in enumerate(good) for m in [g, *bad[i : i + 1]]]  # good and bad blocks interleaved
     msgs.append(good[3])  # a repeated block: out of order
     preds, _ = f.feed_payloads(msgs)
     assert _key(preds) == ref  # every window of the good asset, as `classify` computes it
-    want = {r: 1 for r in _bad_payloads()} | {"bad_asset": 3, "too_large": 1, "out_of_order": 1}
+    want = {r: 1 for r in _bad_payloads()} | {"bad_asset": 3, "bad_dtype": 2, "too_large": 1, "out_of_order": 1}
     assert dict(f.engine.stats.rejected) == want
     assert f.engine.stats.blocks_in == len(msgs) and f.engine.stats.blocks_accepted == len(good)
 
