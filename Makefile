@@ -61,6 +61,14 @@ test-slow: $(STAMP)  ## slow cases only
 simulate: $(STAMP)  ## write a simulated fleet to artifacts/sim-data
 	$(BIN)/prognos simulate --out artifacts/sim-data
 
+.PHONY: simulate-fleet data-card
+simulate-fleet: $(STAMP)  ## write a simulated pump fleet CSV (timestamps, regimes, censored assets) + schema.toml to artifacts/fleet-data
+	$(BIN)/prognos simulate-fleet --out artifacts/fleet-data
+
+data-card: $(STAMP)  ## data card of DATA_DIR [SCHEMA=file] before training -> RUN/data_card.json (docs/own-data.md)
+	$(if $(DATA_DIR),,$(error make data-card needs DATA_DIR=folder (e.g. artifacts/fleet-data after make simulate-fleet)))
+	$(BIN)/prognos data-card --data-dir $(DATA_DIR) $(if $(SCHEMA),--schema $(SCHEMA)) --out $(RUN)
+
 train: $(STAMP)  ## train MODEL on DATA_DIR (default: simulator) into RUN
 	$(BIN)/prognos train $(TRAIN_FLAGS)
 
