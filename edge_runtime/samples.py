@@ -42,6 +42,7 @@ class SampleConfig:
     max_block_bytes: int = 4 << 20  # larger payloads are rejected unread (a 12 kHz second is 48 KB in binary)
     max_asset_len: int = 128  # bytes of an asset id (it becomes an MQTT topic level)
     shaft_hz: float | None = None  # shaft speed for order-normalized bundles (DspSpec.samples_per_rev > 0)
+    bearing: str | None = None  # fault_orders bundles: this machine's bearing (name, TOML file or FILE.toml:NAME)
 
     def __post_init__(self):
         if self.format not in ("", "f32", "npy", "wav", "jsonl"):

@@ -83,9 +83,11 @@ class VibrationEngine:
         self._set_bundle(bundle)
 
     def _set_bundle(self, bundle: Bundle) -> None:
+        # the device's own bearing (kind fault_orders reads its fault orders); at load and at every hot-swap
+        spec = dsp_spec.with_bearing(bundle.dsp, self.samples.bearing) if self.samples.bearing else bundle.dsp
         # one silent window first: a spec that needs a shaft speed the config lacks fails here, at start-up
-        dsp_spec.apply_many(bundle.dsp, np.zeros((1, bundle.dsp.window), np.float32), self.shaft_hz)
-        self.bundle, self.spec = bundle, bundle.dsp
+        dsp_spec.apply_many(spec, np.zeros((1, spec.window), np.float32), self.shaft_hz)
+        self.bundle, self.spec = bundle, spec
         self.task = bundle.manifest["task"]
 
     @property
