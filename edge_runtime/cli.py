@@ -10,7 +10,22 @@ INPUT_HELP = ("Rows: C-MAPSS 26-column text, CSV with a header naming unit, cycl
               "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}.")
 
 
+def _add_trust(p):
+    p.add_argument("--trust", action="append", metavar="PUBKEY_FILE", help="trusted public key (signing.pub), "
+                   "repeatable: the bundle must be signed by one of them (adds to the config's trusted_keys)")
+    p.add_argument("--allow-unsigned", action="store_true", default=None,
+                   help="development only: accept an unsigned bundle (logged loudly)")
+
+
+def _trust(args):
+    """The signing.Trust of --trust / --allow-unsigned (classify, anomaly); None when neither is given."""
+    from prognos.edge_runtime.signing import Trust
+
+    return Trust.from_files(args.trust or [], bool(args.allow_unsigned)) if args.trust or args.allow_unsigned else None
+
+
 def _add_stream(p, input_default="-"):
+    _add_trust(p)
     p.add_argument("--bundle", help="bundle directory (model file + manifest.json)")
     p.add_argument("--input", default=None, help=f"input file, - for stdin, or mqtt (default {input_default})")
     p.add_argument("--threads", type=int, default=None, help="interpreter threads (default 1)")
@@ -42,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--bundle", required=True, help="bundle directory of task 'classify' (prognos vibration)")
     c.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
     c.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    _add_trust(c)
     c.add_argument("--expect", help="true class name: print windows and accuracy to stderr at the end")
     c.add_argument("--shaft-hz", type=float, help="shaft speed in Hz; needed by order-normalized bundles "
                    "(DspSpec samples_per_rev > 0, trained with `prognos vibration --samples-per-rev`)")
@@ -50,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--bundle", required=True, help="bundle directory of task 'anomaly' (prognos vibration-anomaly)")
     a.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
     a.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    _add_trust(a)
     _add_tools(sub)
     return p
 
@@ -75,8 +92,13 @@ def _add_tools(sub) -> None:
                                       "install it on a device folder or ssh://user@host[:port]/path")
     d.add_argument("--device", required=True, help="a folder, or ssh://user@host[:port]/path")
     d.add_argument("--bundle", required=True, help="bundle directory")
-    d.add_argument("--config", help="service config (TOML) without `bundle`; default: MQTT on 127.0.0.1, "
-                                    "/healthz on 9100")
+    d.add_argument("--config", help="service config (TOML) without `bundle` and `trusted_keys`; default: MQTT on "
+                                    "127.0.0.1, /healthz on 9100")
+    d.add_argument("--trust", action="append", metavar="PUBKEY_FILE", default=[],
+                   help="public key(s) the device trusts (repeatable; shipped as keys/ and set as trusted_keys); "
+                        "required unless the config says allow_unsigned = true")
+    k = sub.add_parser("keygen", help="write an ed25519 signing key pair: DIR/signing.key (0600) and DIR/signing.pub")
+    k.add_argument("--out", required=True, help="folder for the key pair (created; an existing key is kept)")
     h = sub.add_parser("healthcheck", help="wait for the configured service's /healthz (used by deploy on the device)")
     h.add_argument("--config", required=True, help="service config (TOML)")
     h.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a 200 (default 30)")
@@ -102,6 +124,9 @@ def _service_config(args):
             setattr(cfg, key, getattr(args, flag))
     if args.max_batch is not None:
         cfg.stream.max_batch = args.max_batch
+    cfg.trusted_keys += args.trust or []
+    if args.allow_unsigned:
+        cfg.allow_unsigned = True
     if getattr(args, "http", None) is not None:
         cfg.http.port = args.http
     if getattr(args, "mqtt", None):
@@ -132,7 +157,7 @@ def cmd_classify(args) -> int:
     from prognos.edge_runtime.bundle import Bundle
     from prognos.edge_runtime.vibration import read_samples, vibration_stream
 
-    bundle = Bundle(args.bundle, num_threads=args.threads)
+    bundle = Bundle(args.bundle, num_threads=args.threads, trust=_trust(args))
     if args.expect is not None and args.expect not in bundle.classes:
         print(f"prognos-edge: error: --expect {args.expect!r}; the bundle's classes are {bundle.classes}",
               file=sys.stderr)
@@ -154,7 +179,8 @@ def cmd_anomaly(args) -> int:
     from prognos.edge_runtime.bundle import Bundle
     from prognos.edge_runtime.vibration import read_samples, vibration_stream
 
-    outs = vibration_stream(Bundle(args.bundle, num_threads=args.threads), read_samples(args.input), "anomaly")
+    bundle = Bundle(args.bundle, num_threads=args.threads, trust=_trust(args))
+    outs = vibration_stream(bundle, read_samples(args.input), "anomaly")
     for o in outs:
         print(json.dumps(o))
     flagged = sum(o["status"] == "anomalous" for o in outs)
@@ -186,8 +212,17 @@ def cmd_soak(args) -> int:
 def cmd_deploy(args) -> int:
     from prognos.edge_runtime.deploy import deploy
 
-    rid = deploy(args.bundle, args.device, args.config)
+    rid = deploy(args.bundle, args.device, args.config, args.trust)
     print(f"[prognos-deploy] release {rid} installed and healthy on {args.device}")
+    return 0
+
+
+def cmd_keygen(args) -> int:
+    from prognos.edge_runtime.signing import keygen, key_id, load_public_key
+
+    key, pub = keygen(args.out)
+    print(f"wrote {key} (private: keep it on the build machine, mode 0600) and {pub} (key id "
+          f"{key_id(load_public_key(pub))}: give it to devices as trusted_keys / --trust)")
     return 0
 
 
@@ -204,7 +239,9 @@ def cmd_healthcheck(args) -> int:
     if args.check_bundle:
         from prognos.edge_runtime.bundle import Bundle
 
-        print(f"bundle {cfg.bundle} verified: sha256 {Bundle(cfg.bundle).sha256[:12]}")
+        bundle = Bundle(cfg.bundle, trust=cfg.trust())
+        signed = f", signed by trusted key {bundle.signer}" if bundle.signer else ", NOT signed"
+        print(f"bundle {cfg.bundle} verified: sha256 {bundle.sha256[:12]}{signed}")
         return 0
     url, end, last = f"http://{cfg.http.host}:{cfg.http.port}/healthz", time.monotonic() + args.timeout, ""
     want = os.path.realpath(args.config)
@@ -226,7 +263,7 @@ def cmd_healthcheck(args) -> int:
 
 
 COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "anomaly": cmd_anomaly, "serve": cmd_serve,
-            "bench": cmd_bench, "soak": cmd_soak, "deploy": cmd_deploy, "healthcheck": cmd_healthcheck}
+            "bench": cmd_bench, "soak": cmd_soak, "deploy": cmd_deploy, "healthcheck": cmd_healthcheck, "keygen": cmd_keygen}
 
 if __name__ == "__main__":
     sys.exit(main())

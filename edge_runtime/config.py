@@ -6,12 +6,13 @@ Relative paths in a config file are relative to that file's folder, so a deploye
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prognos.edge_runtime.alerts import Rule
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.stream import StreamConfig
+from prognos.edge_runtime.typed_config import fill
 
 
 @dataclass
@@ -46,6 +47,9 @@ class ServiceConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     rules: list = field(default_factory=list)  # [[rules]] tables -> alerts.Rule; empty = the bundle's rules
+    trusted_keys: list = field(default_factory=list)  # public key files (signing.pub); several for rotation.
+    #   Set: every bundle (start, hot-swap) needs a valid signature of one of them (edge_runtime.signing)
+    allow_unsigned: bool = False  # development only: accept unsigned bundles (logged loudly at each load)
     source: str = ""  # the config file this came from (not a TOML key); /healthz reports its real path
 
     @classmethod
@@ -60,7 +64,16 @@ class ServiceConfig:
             value = getattr(cfg, name)
             if value and value not in ("-", "mqtt", "none") and not Path(value).is_absolute():
                 setattr(cfg, name, str(base / value))
+        cfg.trusted_keys = [str(base / k) for k in cfg.trusted_keys]  # an absolute path stays as it is
         return cfg
+
+    def trust(self):
+        """The `signing.Trust` of this config; None when it names no key and does not allow unsigned bundles."""
+        if not self.trusted_keys and not self.allow_unsigned:
+            return None
+        from prognos.edge_runtime.signing import Trust
+
+        return Trust.from_files(self.trusted_keys, self.allow_unsigned)
 
     @classmethod
     def load(cls, path) -> "ServiceConfig":
@@ -77,13 +90,4 @@ class ServiceConfig:
 
 
 def _fill(cls, values, where: str):
-    if not isinstance(values, dict):
-        raise ConfigError(f"config [{where}]: expected a table, got {values!r}")
-    names = {f.name for f in fields(cls)} - {"stream", "mqtt", "http", "rules", "source"}
-    unknown = set(values) - names
-    if unknown:
-        raise ConfigError(f"config [{where}]: unknown keys {sorted(unknown)}; expected {sorted(names)}")
-    try:
-        return cls(**values)
-    except TypeError as e:
-        raise ConfigError(f"config [{where}]: {e}") from None
+    return fill(cls, values, where, skip=("stream", "mqtt", "http", "rules", "source"))

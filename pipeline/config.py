@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.typed_config import fill
 
 
 @dataclass
@@ -77,8 +78,4 @@ class RunConfig:
 
 
 def _fill(cls, values: dict):
-    names = {f.name for f in fields(cls)}
-    unknown = set(values) - names
-    if unknown:
-        raise ConfigError(f"config [{cls.__name__}]: unknown keys {sorted(unknown)}; expected {sorted(names)}")
-    return cls(**values)
+    return fill(cls, values, cls.__name__.removesuffix("Config").lower())

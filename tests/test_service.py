@@ -114,7 +114,10 @@ def test_example_config_loads():
     path = ROOT / "edge_runtime" / "device" / "edge.example.toml"
     cfg = ServiceConfig.load(path)
     assert cfg.input == "mqtt" and cfg.http.port == 9100 and cfg.rules[0].hysteresis == 5.0
-    assert ServiceConfig.from_dict(__import__("tomllib").loads(service_config(None))).bundle == "bundle"
+    text, cfg = service_config(None, ["keys/key0.pub"])
+    assert cfg.bundle == "bundle" and cfg.trusted_keys == ["keys/key0.pub"] and text.startswith('bundle = "bundle"')
+    with pytest.raises(ConfigError, match="no trusted key; pass --trust"):
+        service_config(None)
     assert "[http]" in DEFAULT_CONFIG
 
 

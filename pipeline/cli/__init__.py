@@ -14,10 +14,11 @@ from functools import partial
 from pathlib import Path
 
 from prognos.edge_runtime.errors import DataError, PrognosError
+from prognos.pipeline.cli.sign import add_sign_key, sign_written
 
 # modules of this package that register subcommands: each has `register(subparsers)`; a parser it adds
 # sets `func` (set_defaults), called with the parsed args. Keep imports inside the commands (--help is instant).
-DOMAINS: tuple[str, ...] = ()
+DOMAINS: tuple[str, ...] = ("sign",)
 
 
 def _add_run(p, required=False):
@@ -49,6 +50,7 @@ def _add_export(p):
     p.add_argument("--sparsity", type=float, help="override the table's target sparsity of pruning steps")
     p.add_argument("--schedule", choices=("polynomial", "constant"), help="override the pruning schedule")
     p.add_argument("--clusters", type=int, help="override the table's number of clusters per kernel")
+    add_sign_key(p)
 
 
 def _add_bench(b):
@@ -126,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     fi.add_argument("--formats", help="export-table variants to build (default tflite_fp32,tflite_int8_fused: "
                                       "the fused int8 LSTM is the small one; a GRU has no fused op and its int8 "
                                       "calibration crashes the converter, use tflite_int8 (unrolled) for it)")
+    add_sign_key(fi)
     d = sub.add_parser("demo", help="simulate -> train -> quantize -> export -> bench, on the embedded default")
     _add_run(d)
     _add_train(d)
@@ -182,6 +185,7 @@ def _add_vibration(sub) -> None:
     vb.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
     vb.add_argument("--formats", help="bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
     vb.add_argument("--seed", type=int)
+    add_sign_key(vb)
     va = sub.add_parser("vibration-anomaly", help="autoencoder on healthy windows only: false alarms, detection "
                                                    "rate per fault class, AUC (pipeline side; no bundle yet)")
     va.add_argument("--run", required=True, help="run folder")
@@ -193,6 +197,7 @@ def _add_vibration(sub) -> None:
                     "(default 0.99: 1 %% false alarms expected)")
     va.add_argument("--formats", help="anomaly bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
     va.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    add_sign_key(va)
     vg = sub.add_parser("vibration-gan", help="GAN augmentation experiment: classifier with few real windows of "
                         "rare fault classes, without / oversampled / with conditional-GAN windows (same seed and split)")
     vg.add_argument("--run", required=True, help="run folder")
@@ -277,6 +282,7 @@ def cmd_export(args, group="export"):
     parity = export_run(load_run(args.run), formats, args.calibration, *_tune(args))
     print(f"[prognos] parity report: {args.run}/parity.json")
     bad = failed(parity, formats)
+    sign_written(args, [Path(args.run) / "bundles" / f for f in formats if f not in bad])
     if bad:
         raise PrognosError(f"{len(bad)} of {len(formats)} formats failed (recorded in {args.run}/parity.json): "
                            + "; ".join(f"{k}: {v}" for k, v in bad.items()))
@@ -294,6 +300,8 @@ def cmd_optimize(args):
     tune_cfg, _ = _tune(args)
     result = optimize_run(load_run(args.run), args.budget, args.prefer, formats, args.calibration, tune_cfg, args.min_seconds,
                           args.reuse)
+    built = [r["format"] for r in result["rows"] if "error" not in r] + ["best"]
+    sign_written(args, [Path(args.run) / "bundles" / f for f in built])
     print((Path(args.run) / "report" / "optimize.md").read_text())
     print(f"[prognos] chosen {result['chosen']} -> {args.run}/bundles/best; report in {args.run}/report/ "
           "(optimize.md, optimize.json, optimize.png, tune_*.json)")
@@ -410,6 +418,7 @@ def cmd_final(args):
     from prognos.pipeline.rul.final import FORMATS, final_run
 
     result = final_run(args.cv_dirs, args.run, args.formats.split(",") if args.formats else FORMATS)
+    sign_written(args, [Path(args.run) / "bundles" / f for f, row in result["bundles"].items() if "error" not in row])
     print(json.dumps(result, indent=2))
     print(f"[prognos] wrote {args.run}/final.json, model.keras and bundles/")
 
@@ -473,6 +482,7 @@ def cmd_vibration(args):
     if args.formats:
         cfg.formats = args.formats.split(",")
     m = vibration_run(cfg, args.run, args.data_dir)
+    sign_written(args, m["bundles"].values())
     print(json.dumps({k: m[k] for k in ("data", "train_windows", "val_windows", "epochs_run", "val_accuracy",
                                         "agreement_with_keras", "cross_load", "bundles") if k in m}, indent=2))
     print(f"[prognos] artifacts in {args.run}/ (model.keras, metrics.json, confusion.png, bundles/)")
@@ -492,6 +502,7 @@ def cmd_vibration_anomaly(args):
     if args.sim_seconds is not None:
         vcfg.sim_seconds = args.sim_seconds
     m = anomaly_run(cfg, vcfg, args.run, args.data_dir)
+    sign_written(args, [b["bundle"] for b in m["bundles"].values()])
     print(json.dumps({k: v for k, v in m.items() if k != "config"}, indent=2))
     print(f"[prognos] artifacts in {args.run}/ (anomaly_model.keras, anomaly_metrics.json, anomaly_bundles/)")
 
