@@ -13,6 +13,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+from prognos.edge_runtime.cli import PATH_ERRORS, count, nonnegative, positive, path_message
 from prognos.edge_runtime.errors import DataError, PrognosError
 from prognos.pipeline.cli.sign import add_sign_key, sign_written
 
@@ -31,7 +32,7 @@ def _add_train(p):
     p.add_argument("--data-dir", help="folder with C-MAPSS train_<subset>.txt; omit to use the built-in simulator")
     p.add_argument("--subset", help="subset name when the folder holds several (e.g. FD001)")
     p.add_argument("--model", help="registered model name (default lstm)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping on validation loss)")
+    p.add_argument("--epochs", type=count, help="maximum epochs (early stopping on validation loss)")
     p.add_argument("--seed", type=int, help="seed for split, initialization and simulator")
     p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"),
                    help="tf.distribute strategy (default auto: TF_CONFIG cluster -> multiworker, "
@@ -45,8 +46,8 @@ def _add_export(p):
     _add_run(p)
     p.add_argument("--formats", "--variant", dest="formats",
                    help="comma-separated variants from the export table (see `prognos formats`)")
-    p.add_argument("--calibration", type=int, default=256, help="int8 calibration windows (default 256)")
-    p.add_argument("--tune-epochs", type=int, help="fine-tuning epochs of prune / cluster / QAT steps (default 4)")
+    p.add_argument("--calibration", type=count, default=256, help="int8 calibration windows (default 256)")
+    p.add_argument("--tune-epochs", type=count, help="fine-tuning epochs of prune / cluster / QAT steps (default 4)")
     p.add_argument("--sparsity", type=float, help="override the table's target sparsity of pruning steps")
     p.add_argument("--schedule", choices=("polynomial", "constant"), help="override the pruning schedule")
     p.add_argument("--clusters", type=int, help="override the table's number of clusters per kernel")
@@ -61,7 +62,7 @@ def _add_bench(b):
     b.add_argument("--formats", help="comma-separated: keras and bundle names (default keras, TFLite fp32, "
                                      "fp16, dynamic, int8, ONNX fp32, int8); 'all' = every bundle of the run")
     b.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    b.add_argument("--min-seconds", type=float, default=1.0, help="minimum timed seconds per latency (default 1)")
+    b.add_argument("--min-seconds", type=positive, default=1.0, help="minimum timed seconds per latency (default 1)")
     b.add_argument("--out", help="folder for the combined table of several runs (default artifacts/bench)")
 
 
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("simulate", help="write a simulated turbofan fleet in the C-MAPSS text format")
     s.add_argument("--out", default="artifacts/sim-data", help="output folder (default artifacts/sim-data)")
-    s.add_argument("--units", type=int, default=100, help="training and test units each (default 100)")
+    s.add_argument("--units", type=count, default=100, help="training and test units each (default 100)")
     s.add_argument("--seed", type=int, default=0)
     t = sub.add_parser("train", help="train a model; writes model.keras, metrics, plots into --run")
     _add_run(t)
@@ -83,17 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     o = sub.add_parser("optimize", help="build every variant, keep the fastest (or smallest) one within an RMSE "
                                         "budget as bundles/best; trade-off table and plot in report/")
     _add_export(o)
-    o.add_argument("--budget", type=float, required=True, help="allowed validation RMSE above the Keras model [cycles]")
+    o.add_argument("--budget", type=nonnegative, required=True, help="allowed validation RMSE above the Keras model [cycles]")
     o.add_argument("--prefer", choices=("fastest", "smallest"), default="fastest",
                    help="fastest: lowest single-window latency; smallest: lowest gzip size (default fastest)")
-    o.add_argument("--min-seconds", type=float, default=1.0, help="timed seconds per candidate (default 1)")
+    o.add_argument("--min-seconds", type=positive, default=1.0, help="timed seconds per candidate (default 1)")
     o.add_argument("--reuse", action="store_true", help="keep verified bundles newer than model.keras (no rebuild)")
     sub.add_parser("formats", help="list the export table")
     pr = sub.add_parser("profile", help="LiteRT per-op profile of a .tflite bundle (ops timed one by one) -> "
                                         "<run>/report/profile.json")
     _add_run(pr)
     pr.add_argument("--bundle", help="bundle directory (default <run>/bundles/tflite_int8)")
-    pr.add_argument("--min-seconds", type=float, default=0.05, help="timed seconds per distinct op (default 0.05)")
+    pr.add_argument("--min-seconds", type=positive, default=0.05, help="timed seconds per distinct op (default 0.05)")
     rp = sub.add_parser("report", help="self-contained HTML report of a run (plots, benchmark, op profile, model "
                                        "card) -> <run>/report/index.html; makes the run (demo pipeline) and the "
                                        "op profile first if missing")
@@ -108,13 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cv", help="k-fold cross-validation by engine unit; writes cv.json and plots into --run")
     _add_run(c)
     _add_train(c)
-    c.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
+    c.add_argument("--folds", type=count, default=5, help="number of folds (default 5)")
     se = sub.add_parser("search", help="cross-validate several TOML configs and rank them by CV RMSE")
     se.add_argument("configs", nargs="+", help="candidate TOML configs (e.g. configs/search/*.toml)")
     se.add_argument("--out", default="artifacts/search", help="output folder (default artifacts/search)")
-    se.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
+    se.add_argument("--folds", type=count, default=5, help="number of folds (default 5)")
     se.add_argument("--data-dir", help="override every candidate's data folder")
-    se.add_argument("--epochs", type=int, help="override every candidate's maximum epochs (quick searches)")
+    se.add_argument("--epochs", type=count, help="override every candidate's maximum epochs (quick searches)")
     se.add_argument("--split-seed", type=int, help="override every candidate's data.seed: another split into "
                     "folds and other test-protocol cuts, to check a choice on folds it was not selected on")
     en = sub.add_parser("ensemble", help="CV score of averaging search candidates' out-of-fold predictions")
@@ -133,9 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_run(d)
     _add_train(d)
     sc = sub.add_parser("scale", help="stream a simulated fleet through the tf.data pipeline: windows/s, peak RSS")
-    sc.add_argument("--units", type=int, default=10000, help="simulated engines (default 10000)")
-    sc.add_argument("--batch", type=int, default=1024, help="windows per batch (default 1024)")
-    sc.add_argument("--epochs", type=int, default=3, help="passes over the windows (default 3; median reported)")
+    sc.add_argument("--units", type=count, default=10000, help="simulated engines (default 10000)")
+    sc.add_argument("--batch", type=count, default=1024, help="windows per batch (default 1024)")
+    sc.add_argument("--epochs", type=count, default=3, help="passes over the windows (default 3; median reported)")
     sc.add_argument("--fit-steps", type=int, default=0, help="also time this many training steps of --model")
     sc.add_argument("--model", default="lstm", help="model for --fit-steps (default lstm)")
     sc.add_argument("--seed", type=int, default=0)
@@ -149,10 +150,10 @@ def _parser() -> argparse.ArgumentParser:
                                    "minutes (the EfficientNets convert slowly).")
     z.add_argument("--out", default="artifacts/zoo", help="output folder (default artifacts/zoo)")
     z.add_argument("--models", help="comma-separated registered model names (default: all)")
-    z.add_argument("--min-seconds", type=float, default=0.5, help="timed seconds per latency cell (default 0.5)")
+    z.add_argument("--min-seconds", type=positive, default=0.5, help="timed seconds per latency cell (default 0.5)")
     z.add_argument("--merge", nargs="+", metavar="ZOO_JSON", help="build nothing: combine zoo.json files of "
                                                                    "split runs into OUT (later files win per model)")
-    z.add_argument("--jobs", type=int, default=1, help="models built at once in worker processes (default 1; "
+    z.add_argument("--jobs", type=count, default=1, help="models built at once in worker processes (default 1; "
                                                        "each worker imports TensorFlow, ~1 GB)")
     _add_vibration(sub)
     for name in DOMAINS:  # one module per domain adds its subcommands (each sets `func`)
@@ -166,7 +167,7 @@ def _add_vibration(sub) -> None:
     vb.add_argument("--run", required=True, help="run folder")
     vb.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
     vb.add_argument("--model", help="registered model on spectrograms (default lenet)")
-    vb.add_argument("--epochs", type=int, help="maximum epochs (default 30, early stopping)")
+    vb.add_argument("--epochs", type=count, help="maximum epochs (default 30, early stopping)")
     vb.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
     vb.add_argument("--warmup", type=int, help="epochs before early stopping may stop or pick the best weights "
                     "(default 0; ~15 for MobileNet/EfficientNet, whose validation sits at chance while BN settles)")
@@ -182,7 +183,7 @@ def _add_vibration(sub) -> None:
     vb.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
     vb.add_argument("--test-loads", help="cross-load check: also score every window of these loads, e.g. "
                                          "--loads 0 --test-loads 1")
-    vb.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    vb.add_argument("--sim-seconds", type=positive, help="simulator: seconds per fault recording (default 10)")
     vb.add_argument("--formats", help="bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
     vb.add_argument("--seed", type=int)
     add_sign_key(vb)
@@ -192,11 +193,11 @@ def _add_vibration(sub) -> None:
     va.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
     va.add_argument("--model", choices=("dense_ae", "vae"), help="dense autoencoder (default) or VAE; score = "
                     "reconstruction MSE of the log-mel features (VAE: decoder of the posterior mean)")
-    va.add_argument("--epochs", type=int, help="maximum epochs (default 40)")
+    va.add_argument("--epochs", type=count, help="maximum epochs (default 40)")
     va.add_argument("--quantile", type=float, help="threshold = this quantile of held-out healthy scores "
                     "(default 0.99: 1 %% false alarms expected)")
     va.add_argument("--formats", help="anomaly bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
-    va.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    va.add_argument("--sim-seconds", type=positive, help="simulator: seconds per fault recording (default 10)")
     add_sign_key(va)
     vg = sub.add_parser("vibration-gan", help="GAN augmentation experiment: classifier with few real windows of "
                         "rare fault classes, without / oversampled / with conditional-GAN windows (same seed and split)")
@@ -205,17 +206,17 @@ def _add_vibration(sub) -> None:
     vg.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
     vg.add_argument("--rare", help="rare classes, comma-separated (default B007,B014,B021)")
     vg.add_argument("--keep", type=float, help="fraction of the rare classes' training windows kept (default 0.05)")
-    vg.add_argument("--gan-epochs", type=int, help="cGAN epochs (default 150)")
+    vg.add_argument("--gan-epochs", type=count, help="cGAN epochs (default 150)")
     vg.add_argument("--gan-steps", type=int, help="train the cGAN for only this many steps (smoke test)")
     vg.add_argument("--model", help="classifier of every arm (default lenet, on the (1024, 1) FFT spectrum)")
-    vg.add_argument("--epochs", type=int, help="classifier maximum epochs (default 30, early stopping)")
-    vg.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    vg.add_argument("--epochs", type=count, help="classifier maximum epochs (default 30, early stopping)")
+    vg.add_argument("--sim-seconds", type=positive, help="simulator: seconds per fault recording (default 10)")
     vg.add_argument("--seed", type=int)
     vs = sub.add_parser("vibration-sim", help="write one simulated bearing recording as a 1-D .npy (raw g at 12 kHz)")
     vs.add_argument("--out", required=True, help="output .npy file")
     vs.add_argument("--class", dest="cls", default="IR014", help="one of the 10 CWRU classes (default IR014)")
     vs.add_argument("--load", type=int, default=0, help="motor load HP (default 0)")
-    vs.add_argument("--seconds", type=float, default=5.0)
+    vs.add_argument("--seconds", type=positive, default=5.0)
     vs.add_argument("--seed", type=int, default=1, help="seed (default 1; training's simulator uses 0)")
 
 
@@ -225,6 +226,9 @@ def main(argv=None) -> int:
         (getattr(args, "func", None) or COMMANDS[args.command])(args)
     except PrognosError as e:
         print(f"prognos: error: {e}", file=sys.stderr)
+        return 2
+    except PATH_ERRORS as e:  # a path the user named that is missing or not readable/writable
+        print(f"prognos: error: {path_message(e)}", file=sys.stderr)
         return 2
     return 0
 
