@@ -5,14 +5,13 @@ Relative paths in a config file are relative to that file's folder, so a deploye
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prognos.edge_runtime.alerts import Rule
+from prognos.edge_runtime.configfile import fill, load_toml
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.stream import StreamConfig
-from prognos.edge_runtime.typed_config import fill
 
 
 @dataclass
@@ -50,16 +49,17 @@ class ServiceConfig:
     trusted_keys: list = field(default_factory=list)  # public key files (signing.pub); several for rotation.
     #   Set: every bundle (start, hot-swap) needs a valid signature of one of them (edge_runtime.signing)
     allow_unsigned: bool = False  # development only: accept unsigned bundles (logged loudly at each load)
-    source: str = ""  # the config file this came from (not a TOML key); /healthz reports its real path
+    source: str = field(default="", metadata={"toml": False})  # the config file this came from; /healthz
+    #   reports its real path
 
     @classmethod
     def from_dict(cls, d: dict, base: Path = Path(".")) -> "ServiceConfig":
         d = dict(d)
-        sections = {"stream": StreamConfig, "mqtt": MqttConfig, "http": HttpConfig}
-        parts = {name: _fill(kind, d.pop(name, {}), name) for name, kind in sections.items()}
-        rules = [Rule.from_dict(r) for r in d.pop("rules", [])]
-        cfg = _fill(cls, d, "top level")
-        cfg.stream, cfg.mqtt, cfg.http, cfg.rules = parts["stream"], parts["mqtt"], parts["http"], rules
+        rules = d.pop("rules", [])
+        if not isinstance(rules, list):
+            raise ConfigError(f"config: rules = {rules!r}; expected [[rules]] tables")
+        cfg = fill(cls, d, "service")
+        cfg.rules = [Rule.from_dict(r) for r in rules]
         for name in ("bundle", "watch", "input", "predictions", "alerts"):
             value = getattr(cfg, name)
             if value and value not in ("-", "mqtt", "none") and not Path(value).is_absolute():
@@ -77,17 +77,6 @@ class ServiceConfig:
 
     @classmethod
     def load(cls, path) -> "ServiceConfig":
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML ({e})") from None
-        cfg = cls.from_dict(data, path.parent)
+        cfg = cls.from_dict(load_toml(path), Path(path).parent)
         cfg.source = str(path)
         return cfg
-
-
-def _fill(cls, values, where: str):
-    return fill(cls, values, where, skip=("stream", "mqtt", "http", "rules", "source"))

@@ -71,12 +71,12 @@ def clear_error(r, *needles):
 def test_config_value_of_the_wrong_type_names_key_value_and_type(tmp_path):
     (tmp_path / "c.toml").write_text('[train]\nepochs = "40"\n')
     r = run_cli("prognos", "train", "--config", str(tmp_path / "c.toml"), "--run", str(tmp_path / "run"))
-    clear_error(r, "[train]: epochs = '40' is a str; expected int")
-    (tmp_path / "e.toml").write_text('input = 3\n[stream]\nmax_batch = "8"\n')
-    clear_error(run_cli("prognos-edge", "serve", "--config", str(tmp_path / "e.toml")), "[stream]: max_batch = '8'")
+    clear_error(r, "train.epochs = '40' (str); expected int")
+    (tmp_path / "e.toml").write_text('[stream]\nmax_batch = "8"\n')
+    clear_error(run_cli("prognos-edge", "serve", "--config", str(tmp_path / "e.toml")), "stream.max_batch = '8' (str)")
     (tmp_path / "e.toml").write_text('trusted_keys = "k.pub"\n')
     clear_error(run_cli("prognos-edge", "serve", "--config", str(tmp_path / "e.toml")),
-                "trusted_keys = 'k.pub' is a str; expected list")
+                "trusted_keys = 'k.pub' (str); expected list")
 
 
 def test_data_and_path_mistakes_are_clear_errors(tiny_run, sim_dir, tmp_path):
@@ -103,3 +103,11 @@ def test_data_and_path_mistakes_are_clear_errors(tiny_run, sim_dir, tmp_path):
     ]
     for args, needle in cases:
         clear_error(run_cli(*args, stdin=""), needle)
+
+
+def test_every_subcommand_has_a_command():
+    from prognos.pipeline.cli import _parser
+
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    assert len(sub.choices) >= 24
+    assert [name for name, p in sub.choices.items() if not callable(p.get_default("func"))] == []
