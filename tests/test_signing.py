@@ -105,3 +105,21 @@ def test_cli_keygen_sign_and_deploy_refusals(tmp_path, keys, tiny_run):
                     "--config", str(cfg), "--trust", str(keys["a"][1]))
         assert r.returncode == 2 and REASONS[how] in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "dev").exists()  # refused before anything reached the device
+
+
+def test_bundle_writers_sign_when_a_key_is_configured(tmp_path, keys, tiny_run, monkeypatch):
+    """The hook every bundle-writing command calls last: --sign-key, else $PROGNOS_SIGNING_KEY, else nothing."""
+    from argparse import Namespace
+
+    from prognos.pipeline.cli.sign import ENV, sign_written
+
+    trust = Trust.from_files([keys["a"][1], keys["b"][1]])
+    monkeypatch.delenv(ENV, raising=False)
+    plain = signed_copy(tiny_run, tmp_path, "plain")
+    sign_written(Namespace(), [plain])
+    assert "signature" not in json.loads((plain / "manifest.json").read_text())
+    monkeypatch.setenv(ENV, str(keys["a"][0]))
+    by_env, by_flag = signed_copy(tiny_run, tmp_path, "env"), signed_copy(tiny_run, tmp_path, "flag")
+    sign_written(Namespace(), [by_env])
+    sign_written(Namespace(sign_key=str(keys["b"][0])), [by_flag])  # the flag wins over the environment
+    assert Bundle(by_env, trust=trust).signer != Bundle(by_flag, trust=trust).signer
