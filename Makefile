@@ -119,9 +119,9 @@ edge-bench: $(STAMP)  ## on-device latency of BUNDLE: load, invoke, row->JSON p5
 soak: $(STAMP)  ## ROWS rows (default 10^6) with 1 % faults through BUNDLE: RSS over time, rejections counted
 	$(BIN)/prognos-edge soak --bundle $(BUNDLE) --rows $(ROWS) --malformed 0.01
 
-deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
-	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir"; exit 2; }
-	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG))
+deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG, TRUST=public key files) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
+	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir TRUST=keys/signing.pub"; exit 2; }
+	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG)) $(foreach k,$(TRUST),--trust $(k))
 
 tensorboard: $(STAMP)  ## TensorBoard on RUN's logs (RUN/tb: every fit of train, cv, final, vibration) at :6006
 	$(BIN)/tensorboard --logdir $(RUN) --port 6006

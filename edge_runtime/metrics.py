@@ -46,6 +46,7 @@ class StreamStats:
     warnings: Counter = field(default_factory=Counter)
     assets_evicted: int = 0
     swaps: Counter = field(default_factory=Counter)  # ok / refused
+    ood: Counter = field(default_factory=Counter)  # rows outside the training range, per feature
     latency: Histogram = field(default_factory=Histogram)
 
     def reject(self, reason: str) -> None:
@@ -55,7 +56,7 @@ class StreamStats:
         return {"rows_in": self.rows_in, "accepted": self.accepted, "predictions": self.predictions,
                 "rejected": dict(self.rejected), "rejected_total": sum(self.rejected.values()),
                 "warnings": dict(self.warnings), "batches": self.batches,
-                "assets_evicted": self.assets_evicted, "swaps": dict(self.swaps)}
+                "assets_evicted": self.assets_evicted, "swaps": dict(self.swaps), "ood": dict(self.ood)}
 
     def health(self) -> dict:
         return {"rows_in": self.rows_in, "predictions": self.predictions}
@@ -146,6 +147,8 @@ def prometheus(stats, sha256: str, extra: dict | None = None) -> str:
            stats.latency.lines("prognos_inference_seconds"))
     metric("prognos_model_swaps_total", "counter", "Hot-swaps of the model bundle, by result.",
            [f'prognos_model_swaps_total{{result="{r}"}} {c}' for r, c in sorted(stats.swaps.items())])
+    metric("prognos_ood_rows_total", "counter", "Rows outside the training range of a feature (the manifest's "
+           "input_ranges), by feature.", [f'prognos_ood_rows_total{{feature="{f}"}} {c}' for f, c in sorted(stats.ood.items())])
     metric("prognos_model_info", "gauge", "The model bundle in use (value 1).",
            [f'prognos_model_info{{sha256="{sha256}"}} 1'])
     for name, (help_, value) in (extra or {}).items():
