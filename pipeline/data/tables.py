@@ -1,9 +1,10 @@
-"""Training tables of any source: the C-MAPSS preset or a `Fleet` from a dataset spec, with their `Layout`.
+"""Training tables of any fleet: a `Fleet` (pipeline.data.readers: dataset spec or C-MAPSS preset) as
+the numeric table the RUL code trains on, with its `Layout`.
 
 The training code works on one numeric table per data set (asset id, time, settings, sensors; see
 pipeline.data.dataset.Layout). C-MAPSS text files already have that layout with unit numbers as
-asset ids; a `Fleet` (pipeline.data.fleet, produced by the spec readers) is converted here with
-asset ids 1..n in the fleet's asset order, and its declared regime, if any, as a last column.
+asset ids (pipeline.rul.train reads them directly); a `Fleet` is converted here with asset ids 1..n
+in the fleet's asset order, and its declared regime, if any, as a last column.
 """
 from __future__ import annotations
 
@@ -13,15 +14,6 @@ from prognos.edge_runtime.errors import DataError
 from prognos.edge_runtime.schema import SENSORS, SETTINGS
 from prognos.pipeline.data.dataset import CMAPSS_LAYOUT, Layout
 from prognos.pipeline.data.fleet import Fleet
-
-
-def fleet_from_cmapss(table: np.ndarray, source: str = "") -> Fleet:
-    """A C-MAPSS table as a Fleet: every unit ran to failure (the training files' protocol)."""
-    units = np.unique(table[:, 0]).astype(int)
-    index = np.searchsorted(units, table[:, 0].astype(int))
-    out = np.column_stack([index, table[:, 1:]]).astype(np.float64)
-    return Fleet(out, list(SETTINGS), list(SENSORS), [str(u) for u in units], np.ones(len(units), bool),
-                 card={"source": source, "preset": "C-MAPSS text (unit, cycle, 3 settings, 21 sensors)"})
 
 
 def table_of_fleet(fleet: Fleet, failed_only: bool = True) -> tuple[np.ndarray, Layout]:
