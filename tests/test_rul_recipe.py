@@ -126,3 +126,16 @@ def test_fleet_without_failures_gets_an_anomaly_bundle_the_edge_serves(tmp_path)
     outs = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(outs) == 79 and {"score", "threshold", "status"} <= set(outs[-1])
     assert {o["status"] for o in outs} <= {"warmup", "healthy", "anomalous"}
+
+
+def test_bias_shift_moves_late_predictions_earlier_without_costing_rmse():
+    from prognos.edge_runtime.scoring import rul_metrics
+    from prognos.pipeline.rul.recipe import fit_shift, shift
+
+    rng = np.random.default_rng(0)
+    true = rng.uniform(0, 125, 2000)
+    late = true + 5 + rng.normal(0, 3, 2000)
+    b = fit_shift(late, true)
+    assert b <= -3 and rul_metrics(shift(late, b), true)["rmse"] < rul_metrics(late, true)["rmse"]
+    assert rul_metrics(shift(late, b), true)["score"] < rul_metrics(late, true)["score"]
+    assert shift(np.array([1.0]), -5.0)[0] == 0.0  # clipped at 0, as the device does
