@@ -4,6 +4,7 @@ Each notebook runs in a fresh kernel of THIS interpreter (the project's .venv): 
 temporary JUPYTER_PATH pins it, so a `python3` kernelspec of another Python on the machine is never used.
 The cwd is a temporary folder, so nothing a notebook writes lands in the repository.
 """
+
 import json
 import re
 import subprocess
@@ -55,8 +56,9 @@ def test_notebook_executes(path, venv_kernel, tmp_path):
 
 
 def test_notebooks_in_git_are_stripped():
-    tracked = subprocess.run(["git", "ls-files", "docs/lecture/*.ipynb"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", "docs/lecture/*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     if not tracked:
         pytest.skip("not a git checkout")
     assert sorted(tracked) == [str(p.relative_to(ROOT)) for p in NOTEBOOKS], "every lecture notebook is committed"
