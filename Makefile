@@ -214,3 +214,7 @@ rul: $(STAMP)  ## the whole recipe on DATA_DIR [SCHEMA= SUBSET= RUN=]: data card
 	@test -n "$(DATA_DIR)" || { echo "usage: make rul DATA_DIR=folder [SCHEMA=spec.toml] [SUBSET=FD002] [RUN=dir]"; exit 2; }
 	$(BIN)/prognos rul --data-dir $(DATA_DIR) $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(SUBSET),--subset $(SUBSET)) \
 		$(if $(filter command line,$(origin RUN)),--run $(RUN))
+
+.PHONY: lecture
+lecture: $(STAMP)  ## execute the lecture notebooks (docs/lecture/) headless in the .venv kernel; prints each one's time
+	$(BIN)/python -m pytest -q tests/test_notebooks.py --durations=0
