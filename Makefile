@@ -30,7 +30,7 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
+.PHONY: help venv demo test test-slow edge-fixtures test-edge train export quantize prune cluster qat optimize bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy zoo-report
 
 help:  ## list the targets
@@ -50,6 +50,15 @@ demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (e
 
 test: $(STAMP)  ## fast test suite (CI)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
+
+EDGE_FIXTURES ?= artifacts/edge-fixtures
+EDGE_VERSIONS ?= 3.10 3.11 3.12 3.13
+edge-fixtures: $(STAMP)  ## tiny fleet + trained run + bundles for the edge tests -> EDGE_FIXTURES
+	rm -rf $(EDGE_FIXTURES)
+	$(BIN)/python -m tests.edge_fixtures $(EDGE_FIXTURES)
+
+test-edge: edge-fixtures  ## the edge test subset on each of EDGE_VERSIONS, in fresh prognos-edge venvs (CI)
+	.ci/edge-pythons $(EDGE_FIXTURES) $(EDGE_VERSIONS)
 
 test-slow: $(STAMP)  ## slow cases only
 	$(BIN)/python -m pytest -q -m slow $(TEST_ARGS)

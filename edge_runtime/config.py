@@ -5,10 +5,10 @@ Relative paths in a config file are relative to that file's folder, so a deploye
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from prognos.edge_runtime.compat import tomllib
 from prognos.edge_runtime.alerts import Rule
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.stream import StreamConfig

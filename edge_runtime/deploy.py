@@ -16,11 +16,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
+from prognos.edge_runtime.compat import tomllib
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.config import ServiceConfig
 from prognos.edge_runtime.errors import ConfigError, PrognosError

@@ -3,6 +3,8 @@ import pytest
 
 from prognos.edge_runtime.scoring import nasa_score, rmse, rul_metrics
 
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
+
 
 def test_nasa_score_hand_worked():
     # d = pred - true = [-13, 0, 10]: exp(1)-1 + 0 + exp(1)-1 = 2(e-1) = 3.43656...

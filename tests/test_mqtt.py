@@ -8,9 +8,12 @@ import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from tests.conftest import ROOT, free_port
 from tests.test_service import get, wait_for
+
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
 
 
 def _client(host, port, topics=()):

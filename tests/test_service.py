@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.compat import tomllib
 from prognos.edge_runtime.config import ServiceConfig
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.feed import Feeder
@@ -21,6 +22,8 @@ from prognos.edge_runtime.hotswap import BundleWatcher, try_swap
 from prognos.edge_runtime.schema import CMAPSS_COLUMNS
 from prognos.edge_runtime.stream import StreamEngine
 from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
 
 
 def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
@@ -114,7 +117,7 @@ def test_example_config_loads():
     path = ROOT / "edge_runtime" / "device" / "edge.example.toml"
     cfg = ServiceConfig.load(path)
     assert cfg.input == "mqtt" and cfg.http.port == 9100 and cfg.rules[0].hysteresis == 5.0
-    assert ServiceConfig.from_dict(__import__("tomllib").loads(service_config(None))).bundle == "bundle"
+    assert ServiceConfig.from_dict(tomllib.loads(service_config(None))).bundle == "bundle"
     assert "[http]" in DEFAULT_CONFIG
 
 

@@ -5,6 +5,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
+
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_short_soak_counts_every_fault(tiny_run, fmt):
