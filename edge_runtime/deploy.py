@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-from prognos.edge_runtime.compat import tomllib
 from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.compat import tomllib
 from prognos.edge_runtime.config import ServiceConfig
 from prognos.edge_runtime.errors import ConfigError, PrognosError
 

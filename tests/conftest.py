@@ -69,8 +69,8 @@ def make_tiny_run(run: Path, sim: Path) -> dict:
     """
     from prognos.export.run import export_run
     from prognos.pipeline.config import RunConfig
-    from prognos.pipeline.rul.train import train_run
     from prognos.pipeline.rul.runs import load_run
+    from prognos.pipeline.rul.train import train_run
 
     cfg = RunConfig()
     cfg.data.data_dir, cfg.data.val_fraction, cfg.data.smoothing = str(sim), 0.25, 0.3
