@@ -9,7 +9,16 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
+_LABEL_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
 BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0)
+
+
+def sample(name: str, value, **labels) -> str:
+    """One sample line; label values escaped per the text format (backslash, double quote, line feed)."""
+    if not labels:
+        return f"{name} {value}"
+    inner = ",".join(f'{k}="{str(v).translate(_LABEL_ESCAPES)}"' for k, v in labels.items())
+    return f"{name}{{{inner}}} {value}"
 
 
 @dataclass
@@ -30,7 +39,7 @@ class Histogram:
         out, running = [], 0
         for le, c in zip([*map(repr, self.buckets), "+Inf"], self.counts):
             running += c
-            out.append(f'{name}_bucket{{le="{le}"}} {running}')
+            out.append(sample(f"{name}_bucket", running, le=le))
         return out + [f"{name}_sum {self.total:.6f}", f"{name}_count {self.n}"]
 
 
@@ -67,9 +76,9 @@ def prometheus(stats: StreamStats, sha256: str, extra: dict | None = None) -> st
     metric("prognos_rows_accepted_total", "counter", "Rows accepted into an asset window.",
            [f"prognos_rows_accepted_total {stats.accepted}"])
     metric("prognos_rows_rejected_total", "counter", "Rows rejected, by reason.",
-           [f'prognos_rows_rejected_total{{reason="{r}"}} {c}' for r, c in sorted(stats.rejected.items())])
+           [sample("prognos_rows_rejected_total", c, reason=r) for r, c in sorted(stats.rejected.items())])
     metric("prognos_row_warnings_total", "counter", "Accepted rows with something odd, by kind.",
-           [f'prognos_row_warnings_total{{kind="{k}"}} {c}' for k, c in sorted(stats.warnings.items())])
+           [sample("prognos_row_warnings_total", c, kind=k) for k, c in sorted(stats.warnings.items())])
     metric("prognos_inferences_total", "counter", "Windows run through the model.",
            [f"prognos_inferences_total {stats.predictions}"])
     metric("prognos_inference_batches_total", "counter", "Backend calls (one per batch of windows).",
@@ -77,9 +86,9 @@ def prometheus(stats: StreamStats, sha256: str, extra: dict | None = None) -> st
     metric("prognos_inference_seconds", "histogram", "Latency of one backend call (a batch of windows).",
            stats.latency.lines("prognos_inference_seconds"))
     metric("prognos_model_swaps_total", "counter", "Hot-swaps of the model bundle, by result.",
-           [f'prognos_model_swaps_total{{result="{r}"}} {c}' for r, c in sorted(stats.swaps.items())])
+           [sample("prognos_model_swaps_total", c, result=r) for r, c in sorted(stats.swaps.items())])
     metric("prognos_model_info", "gauge", "The model bundle in use (value 1).",
-           [f'prognos_model_info{{sha256="{sha256}"}} 1'])
+           [sample("prognos_model_info", 1, sha256=sha256)])
     for name, (help_, value) in (extra or {}).items():
         metric(name, "gauge", help_, [f"{name} {value}"])
     return "\n".join(lines) + "\n"
