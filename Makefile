@@ -57,7 +57,8 @@ edge-fixtures: $(STAMP)  ## tiny fleet + trained run + bundles for the edge test
 	rm -rf $(EDGE_FIXTURES)
 	$(BIN)/python -m tests.edge_fixtures $(EDGE_FIXTURES)
 
-test-edge: edge-fixtures  ## the edge test subset on each of EDGE_VERSIONS, in fresh prognos-edge venvs (CI)
+test-edge: edge-fixtures  ## wheels on PyPI for every device Python + the edge tests on each of EDGE_VERSIONS (CI)
+	$(BIN)/python -m pytest -q -m registry $(TEST_ARGS)
 	.ci/edge-pythons $(EDGE_FIXTURES) $(EDGE_VERSIONS)
 
 test-slow: $(STAMP)  ## slow cases only
