@@ -40,8 +40,10 @@ def openssl(d: Path, *args: str) -> None:
 
 
 def make_ca(d: Path, name: str) -> None:
+    # keyUsage: Python 3.13 verifies strictly (ssl.VERIFY_X509_STRICT) and refuses a CA without it
     openssl(d, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.crt")
+            "-subj", f"/CN={name}", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout", f"{name}.key", "-out", f"{name}.crt")
 
 
 def make_cert(d: Path, ca: str, name: str, ext: str) -> None:
@@ -120,6 +122,14 @@ def serve(tmp: Path, d: Path, port: int, bundle: Path, password: str = PASSWORD,
     return proc, http, err
 
 
+def wait_health(http: int, err: Path, want, what: str):
+    """wait_for a /healthz answer `want(status, body)` accepts; a timeout shows the service's log."""
+    try:
+        return wait_for(lambda: (lambda r: want(*r) and r)(get(f"http://127.0.0.1:{http}/healthz")), what=what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; service log:\n{err.read_text()}") from None
+
+
 def stop(proc) -> int:
     proc.send_signal(signal.SIGTERM)
     return proc.wait(timeout=20)
@@ -133,8 +143,7 @@ def test_predictions_flow_over_tls_with_auth(tls_broker, tiny_run, sim_dir, tmp_
     proc, http, err = serve(tmp_path, d, port, bundle, protocol=protocol, client_id=f"gw-{protocol}")
     sub, got = client_as_tester(d, port, ["prognos/predictions/#"])
     try:
-        health = wait_for(lambda: (lambda r: r[0] == 200 and r)(get(f"http://127.0.0.1:{http}/healthz")),
-                          what="service connected over TLS")
+        health = wait_health(http, err, lambda status, body: status == 200, "service connected over TLS")
         rows = [line.split() for line in (sim_dir / "test_SIM.txt").read_text().splitlines()]
         cols = ["unit", "cycle", "setting1", "setting2", "setting3"] + [f"s{i}" for i in range(1, 22)]
         unit1 = [dict(zip(cols, map(float, r))) for r in rows if r[0] == "1"][:32]
@@ -171,8 +180,7 @@ def assert_refused_and_running(proc, http, err, d, broker_says, reason):
     and logged the reason once per client (pub, sub)."""
     tries = (d / "log.txt").read_text().count(broker_says)
     try:
-        status, body = wait_for(lambda: (lambda r: reason in r[1] and r)(get(f"http://127.0.0.1:{http}/healthz")),
-                                what=f"/healthz naming {reason!r}")
+        status, body = wait_health(http, err, lambda status, body: reason in body, f"/healthz naming {reason!r}")
         wait_for(lambda: (d / "log.txt").read_text().count(broker_says) >= tries + 4, timeout=30,
                  what="paho retrying")
         alive = proc.poll() is None

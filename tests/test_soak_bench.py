@@ -5,9 +5,8 @@ import pytest
 
 from tests.conftest import run_cli
 
-pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
 
-
+@pytest.mark.edge  # (the bench below is not: 14 s of measuring per Python)
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_short_soak_counts_every_fault(tiny_run, fmt):
     r = run_cli("prognos-edge", "soak", "--bundle", str(tiny_run["dir"] / "bundles" / "onnx_fp32"), "--rows", "15000",
