@@ -30,7 +30,8 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test test-slow edge-fixtures test-edge train export quantize prune cluster qat optimize bench profile report evaluate \
+.PHONY: help venv demo test lint tensorboard test-slow edge-fixtures test-edge train export quantize prune cluster qat optimize \
+	bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy zoo-report
 
 help:  ## list the targets
@@ -40,10 +41,10 @@ help:  ## list the targets
 $(STAMP): pyproject.toml edge_runtime/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev]"
+	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev,mlflow]"
 	@touch $@
 
-venv: $(STAMP)  ## create .venv and install prognos-edge + prognos[train,dev] (editable)
+venv: $(STAMP)  ## create .venv and install prognos-edge + prognos[train,dev,mlflow] (editable)
 
 demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (embedded default)
 	$(BIN)/prognos demo $(TRAIN_FLAGS)
@@ -61,11 +62,23 @@ test-edge: edge-fixtures  ## wheels on PyPI for every device Python + the edge t
 	$(BIN)/python -m pytest -q -m registry $(TEST_ARGS)
 	.ci/edge-pythons $(EDGE_FIXTURES) $(EDGE_VERSIONS)
 
+lint: $(STAMP)  ## ruff: lint (short rule set in pyproject.toml) and format check
+	$(BIN)/ruff check pipeline models export edge_runtime tests
+	$(BIN)/ruff format --check pipeline models export edge_runtime tests
+
 test-slow: $(STAMP)  ## slow cases only
 	$(BIN)/python -m pytest -q -m slow $(TEST_ARGS)
 
 simulate: $(STAMP)  ## write a simulated fleet to artifacts/sim-data
 	$(BIN)/prognos simulate --out artifacts/sim-data
+
+.PHONY: simulate-fleet data-card
+simulate-fleet: $(STAMP)  ## write a simulated pump fleet CSV (timestamps, regimes, censored assets) + schema.toml to artifacts/fleet-data
+	$(BIN)/prognos simulate-fleet --out artifacts/fleet-data
+
+data-card: $(STAMP)  ## data card of DATA_DIR [SCHEMA=file] before training -> RUN/data_card.json (docs/own-data.md)
+	$(if $(DATA_DIR),,$(error make data-card needs DATA_DIR=folder (e.g. artifacts/fleet-data after make simulate-fleet)))
+	$(BIN)/prognos data-card --data-dir $(DATA_DIR) $(if $(SCHEMA),--schema $(SCHEMA)) --out $(RUN)
 
 train: $(STAMP)  ## train MODEL on DATA_DIR (default: simulator) into RUN
 	$(BIN)/prognos train $(TRAIN_FLAGS)
@@ -120,6 +133,9 @@ soak: $(STAMP)  ## ROWS rows (default 10^6) with 1 % faults through BUNDLE: RSS 
 deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
 	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir"; exit 2; }
 	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG))
+
+tensorboard: $(STAMP)  ## TensorBoard on RUN's logs (RUN/tb: every fit of train, cv, final, vibration) at :6006
+	$(BIN)/tensorboard --logdir $(RUN) --port 6006
 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts

@@ -205,6 +205,10 @@ def cmd_healthcheck(args) -> int:
         from prognos.edge_runtime.bundle import Bundle
 
         print(f"bundle {cfg.bundle} verified: sha256 {Bundle(cfg.bundle).sha256[:12]}")
+        if cfg.mqtt.host:  # the TLS and password files live on the device, not in the release
+            from prognos.edge_runtime.mqtt import check_files
+
+            check_files(cfg.mqtt)
         return 0
     url, end, last = f"http://{cfg.http.host}:{cfg.http.port}/healthz", time.monotonic() + args.timeout, ""
     want = os.path.realpath(args.config)

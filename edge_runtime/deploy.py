@@ -21,8 +21,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from prognos.edge_runtime.bundle import Bundle
-from prognos.edge_runtime.compat import tomllib
 from prognos.edge_runtime.config import ServiceConfig
+from prognos.edge_runtime.configfile import tomllib
 from prognos.edge_runtime.errors import ConfigError, PrognosError
 
 EDGE = Path(__file__).resolve().parent  # the prognos-edge source folder (edge_runtime/, with its pyproject.toml)

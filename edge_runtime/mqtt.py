@@ -44,6 +44,14 @@ def tls_context(cfg: MqttConfig) -> ssl.SSLContext:
     return ctx
 
 
+def check_files(cfg: MqttConfig) -> None:
+    """Raise ConfigError unless the TLS and password files `cfg` names can be read and parsed."""
+    if cfg.tls:
+        tls_context(cfg)
+    if cfg.password_file:
+        read_password(cfg.password_file)
+
+
 def read_password(path: str) -> str:
     """The first line of `path`; errors name the file, never its content."""
     try:

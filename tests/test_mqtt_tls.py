@@ -8,13 +8,13 @@ in the logs, /healthz or /metrics.
 """
 import getpass
 import json
+import re
 import os
 import signal
 import ssl
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -191,3 +191,43 @@ def assert_refused_and_running(proc, http, err, d, broker_says, reason):
     logged = sorted(line.split(" 127.0.0.1")[0] for line in log.splitlines() if "MQTT" in line)
     assert logged == ["prognos-edge: MQTT pub", "prognos-edge: MQTT sub"] and log.count(reason) == 2, log
     assert PASSWORD not in log + body and "not-the-pw" not in log + body
+
+
+def test_tls_and_auth_config_mistakes_are_clear_errors(tmp_path):
+    from prognos.edge_runtime.config import ServiceConfig
+    from prognos.edge_runtime.errors import ConfigError
+    from prognos.edge_runtime.mqtt import MqttIO
+
+    cfg = ServiceConfig.from_dict({"mqtt": {"tls": True, "ca_file": "ca.crt", "username": "u",
+                                            "password_file": "pw"}}, tmp_path)
+    assert (cfg.mqtt.ca_file, cfg.mqtt.password_file) == (str(tmp_path / "ca.crt"), str(tmp_path / "pw"))
+    for mqtt_keys, message in [({"protocol": "4"}, "protocol '4'; expected"),
+                               ({"ca_file": "ca.crt"}, "ca_file set but tls = false"),
+                               ({"password_file": "pw"}, "password_file set without a username"),
+                               ({"tls": "yes"}, "tls = 'yes' (str); expected bool")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            ServiceConfig.from_dict({"mqtt": mqtt_keys})
+    with pytest.raises(ConfigError, match=r"TLS files .*ca\.crt.*No such file"):
+        MqttIO(cfg.mqtt, None, print)
+    (tmp_path / "ca.crt").write_text("not a certificate")
+    with pytest.raises(ConfigError, match=r"TLS files .*ca\.crt"):
+        MqttIO(cfg.mqtt, None, print)
+    cfg.mqtt.tls, cfg.mqtt.ca_file = False, ""
+    with pytest.raises(ConfigError, match=r"password_file .*pw: cannot read it \(No such file"):
+        MqttIO(cfg.mqtt, None, print)
+    (tmp_path / "pw").write_text("\n")
+    with pytest.raises(ConfigError, match="the first line is empty"):
+        MqttIO(cfg.mqtt, None, print)
+
+
+def test_device_check_refuses_missing_secrets(tiny_run, tmp_path):
+    """deploy runs `healthcheck --check-bundle` on the device before switching: a missing password file fails it."""
+    (tmp_path / "edge.toml").write_text(f'bundle = "{tiny_run["dir"] / "bundles" / "onnx_fp32"}"\n[mqtt]\n'
+                                        'host = "127.0.0.1"\nusername = "device"\npassword_file = "pw"\n')
+    exe = Path(sys.executable).parent / "prognos-edge"
+    check = [str(exe), "healthcheck", "--config", str(tmp_path / "edge.toml"), "--check-bundle"]
+    r = subprocess.run(check, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "password_file" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    (tmp_path / "pw").write_text(PASSWORD + "\n")
+    r = subprocess.run(check, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and PASSWORD not in r.stdout + r.stderr, r.stderr

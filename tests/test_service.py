@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from prognos.edge_runtime.bundle import Bundle
-from prognos.edge_runtime.compat import tomllib
 from prognos.edge_runtime.config import ServiceConfig
+from prognos.edge_runtime.configfile import tomllib
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.feed import Feeder
 from prognos.edge_runtime.hotswap import BundleWatcher, try_swap
@@ -107,7 +107,7 @@ def test_config_file(tmp_path):
     assert cfg.bundle == str(tmp_path / "bundle") and cfg.mqtt.port == 1884 and cfg.http.port == 9100
     assert cfg.stream.max_batch == 8 and (cfg.rules[0].threshold, cfg.rules[0].k) == (20, 2)
     (tmp_path / "bad.toml").write_text('[stream]\nmax_bacth = 8\n')
-    with pytest.raises(ConfigError, match=r"\[stream\]: unknown keys \['max_bacth'\]"):
+    with pytest.raises(ConfigError, match=r"\[service\.stream\]: unknown keys \['max_bacth'\]"):
         ServiceConfig.load(tmp_path / "bad.toml")
 
 

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
+from prognos.edge_runtime.configfile import tomllib
 
-from prognos.edge_runtime.compat import tomllib
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.registry
