@@ -85,7 +85,7 @@ def make_tiny_run(run: Path, sim: Path) -> dict:
 def sim_dir(tmp_path_factory):
     if EDGE_FIXTURES or EDGE_ONLY:
         return _handed_over("sim", tmp_path_factory)
-    return make_sim(tmp_path_factory.mktemp("sim"))
+    return _hand_over("sim", make_sim(tmp_path_factory.mktemp("sim")))
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +94,19 @@ def tiny_run(tmp_path_factory, sim_dir):
         run = _handed_over("run", tmp_path_factory)
         return {"dir": run, "metrics": json.loads((run / "metrics.json").read_text()),
                 "parity": json.loads((run / "parity.json").read_text())}
-    return make_tiny_run(tmp_path_factory.mktemp("run"), sim_dir)
+    run = make_tiny_run(tmp_path_factory.mktemp("run"), sim_dir)
+    _hand_over("run", run["dir"])
+    return run
+
+
+def _hand_over(name: str, path: Path) -> Path:
+    """With PROGNOS_WRITE_EDGE_FIXTURES=DIR (.ci/run), `make test` leaves a pristine copy of its fleet and
+    run in DIR for the edge runs, which then need no second training (what `make edge-fixtures` does)."""
+    out = os.environ.get("PROGNOS_WRITE_EDGE_FIXTURES")
+    if out:
+        shutil.rmtree(Path(out) / name, ignore_errors=True)
+        shutil.copytree(path, Path(out) / name)
+    return path
 
 
 def run_py(code: str, timeout: int = 120) -> subprocess.CompletedProcess:
