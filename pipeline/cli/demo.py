@@ -7,6 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
+from prognos.edge_runtime.cli import positive
 from prognos.edge_runtime.errors import DataError
 from prognos.pipeline.cli.common import add_run, add_train
 from prognos.pipeline.cli.compress import cmd_export, cmd_profile, cmd_quantize
@@ -64,7 +65,7 @@ def add_bench(b):
         "fp16, dynamic, int8, ONNX fp32, int8); 'all' = every bundle of the run",
     )
     b.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    b.add_argument("--min-seconds", type=float, default=1.0, help="minimum timed seconds per latency (default 1)")
+    b.add_argument("--min-seconds", type=positive, default=1.0, help="minimum timed seconds per latency (default 1)")
     b.add_argument("--out", help="folder for the combined table of several runs (default artifacts/bench)")
 
 
