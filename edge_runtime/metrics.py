@@ -79,7 +79,10 @@ class StreamStats:
             ("prognos_rows_rejected_total", "counter", "Rows rejected, by reason.",
              [sample("prognos_rows_rejected_total", c, reason=r) for r, c in sorted(self.rejected.items())]),
             ("prognos_row_warnings_total", "counter", "Accepted rows with something odd, by kind.",
-             [sample("prognos_row_warnings_total", c, kind=k) for k, c in sorted(self.warnings.items())])]
+             [sample("prognos_row_warnings_total", c, kind=k) for k, c in sorted(self.warnings.items())]),
+            ("prognos_ood_rows_total", "counter", "Rows outside the training range of a feature (the manifest's "
+             "input_ranges), by feature.",
+             [sample("prognos_ood_rows_total", c, feature=f) for f, c in sorted(self.ood.items())])]
 
 
 
@@ -156,8 +159,6 @@ def prometheus(stats, sha256: str, extra: dict | None = None) -> str:
            stats.latency.lines("prognos_inference_seconds"))
     metric("prognos_model_swaps_total", "counter", "Hot-swaps of the model bundle, by result.",
            [sample("prognos_model_swaps_total", c, result=r) for r, c in sorted(stats.swaps.items())])
-    metric("prognos_ood_rows_total", "counter", "Rows outside the training range of a feature (the manifest's "
-           "input_ranges), by feature.", [sample("prognos_ood_rows_total", c, feature=f) for f, c in sorted(stats.ood.items())])
     metric("prognos_model_info", "gauge", "The model bundle in use (value 1).",
            [sample("prognos_model_info", 1, sha256=sha256)])
     for name, (help_, value) in (extra or {}).items():
