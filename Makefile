@@ -30,7 +30,7 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
+.PHONY: help venv demo test lint test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy zoo-report
 
 help:  ## list the targets
@@ -50,6 +50,10 @@ demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (e
 
 test: $(STAMP)  ## fast test suite (CI)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
+
+lint: $(STAMP)  ## ruff: lint (short rule set in pyproject.toml) and format check
+	$(BIN)/ruff check pipeline models export edge_runtime tests
+	$(BIN)/ruff format --check pipeline models export edge_runtime tests
 
 test-slow: $(STAMP)  ## slow cases only
 	$(BIN)/python -m pytest -q -m slow $(TEST_ARGS)

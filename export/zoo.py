@@ -288,7 +288,7 @@ def _short(cell: str, notes: list) -> str:
 
 def markdown(result: dict) -> str:
     m, notes = result["machine"], []
-    lines = [f"# Model zoo: parameters, MACs, sizes, deployment paths, latency",
+    lines = ["# Model zoo: parameters, MACs, sizes, deployment paths, latency",
              "", f"`prognos zoo-report` (make zoo-report) on {m['cpu']}, {m['cores']} cores, {result['date']}; "
              f"untrained nets on ({result['window'][0]}, {result['window'][1]}) windows; latency: LiteRT p50, "
              "1 thread, batch 1." + (f" Merged from {', '.join(result['merged_from'])} (split runs, "

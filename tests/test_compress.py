@@ -14,6 +14,7 @@ import pytest
 
 from prognos.edge_runtime.bundle import Bundle, read_manifest
 from prognos.export.finetune import Tune, TuneConfig
+from prognos.pipeline.rul.runs import load_run
 
 ONE_EPOCH = TuneConfig(epochs=1, batch_size=256)
 

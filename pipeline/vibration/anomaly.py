@@ -104,16 +104,20 @@ def export_anomaly_bundles(cfg: AnomalyConfig, net, spec: DspSpec, xt, xc, run_d
     for fmt in get_formats(cfg.formats):
         data = fmt.write(net, xt[: 256] if fmt.quantized else None)
         backend = open_backend(data, fmt.suffix, name=fmt.name)
-        score = lambda x: reconstruction_mse(x, backend.run(np.asarray(x, np.float32)))  # noqa: E731
-        threshold = float(np.quantile(score(xc), cfg.quantile))
+        threshold = float(np.quantile(_scores(backend, xc), cfg.quantile))
         path = write_bundle(
             run_dir / "anomaly_bundles" / fmt.name, data, fmt, None, {}, {"run": str(run_dir), "model": cfg.model},
             task="anomaly", preprocessing={"dsp": spec.to_dict(), "doc": "prognos.edge_runtime.dsp_spec.apply per window"},
             postprocessing={"score": "reconstruction_mse", "threshold": threshold, "quantile": cfg.quantile,
                             "doc": "score = mean((x - model(x))^2) over the DSP features; anomalous if score > "
                                    f"threshold (the {cfg.quantile} quantile of held-out healthy windows)"})
-        out[fmt.name] = {"bundle": str(path), **report(score(xv), threshold, y)}
+        out[fmt.name] = {"bundle": str(path), **report(_scores(backend, xv), threshold, y)}
     return out
+
+
+def _scores(backend, x):
+    """Reconstruction MSE of windows `x` through the artifact's own runtime."""
+    return reconstruction_mse(x, backend.run(np.asarray(x, np.float32)))
 
 
 def anomaly_run(cfg: AnomalyConfig, vcfg: VibrationConfig, run_dir, data_dir=None) -> dict:
