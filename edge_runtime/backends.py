@@ -6,6 +6,7 @@ scale and zero point the model file declares, so callers never see quantized ten
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,11 +177,46 @@ def _ort_dtype(t: str) -> str:
     return {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8"}.get(t, t)
 
 
+class OpenVinoBackend:
+    """An .onnx model compiled by OpenVINO for the CPU: optional (`pip install 'prognos-edge[openvino]'`),
+    chosen with runtime="openvino" (`prognos-edge bench --runtime openvino`). f32 inference precision:
+    its CPU plugin would otherwise run bf16 on CPUs that have it, and parity with the export would go."""
+
+    def __init__(self, model: bytes, num_threads: int = 1, name: str = "model.onnx"):
+        try:
+            import openvino as ov
+        except ImportError:
+            raise BundleError(f"{name}: runtime 'openvino' needs the openvino package "
+                              "(pip install 'prognos-edge[openvino]')") from None
+        core = ov.Core()
+        try:
+            compiled = core.compile_model(core.read_model(io.BytesIO(model)), "CPU", {
+                "INFERENCE_NUM_THREADS": num_threads, "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_PRECISION_HINT": "f32"})
+        except RuntimeError as e:
+            raise BundleError(f"{name}: OpenVINO cannot compile this model ({e})") from None
+        self._req = compiled.create_infer_request()
+        self.inputs = [TensorSpec(p.any_name, _ov_shape(p), "float32") for p in compiled.inputs]
+        self.outputs = [TensorSpec(p.any_name, _ov_shape(p), "float32") for p in compiled.outputs]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._req.infer({0: np.asarray(x, np.float32)})[0], np.float32)
+
+
+def _ov_shape(port) -> tuple:
+    return tuple(int(d.get_length()) if d.is_static else "batch" for d in port.get_partial_shape())
+
+
 BACKENDS = {".tflite": LiteRTBackend, ".onnx": OnnxBackend}
+RUNTIMES = {"openvino": {".onnx": OpenVinoBackend}}  # optional runtimes, by name then model suffix
 
 
-def open_backend(model: bytes, suffix: str, num_threads: int = 1, name: str = "model"):
-    """The backend for a model file suffix ('.tflite' or '.onnx')."""
-    if suffix not in BACKENDS:
-        raise BundleError(f"{name}: unknown model format {suffix!r}; expected one of {sorted(BACKENDS)}")
-    return BACKENDS[suffix](model, num_threads=num_threads, name=name)
+def open_backend(model: bytes, suffix: str, num_threads: int = 1, name: str = "model", runtime: str | None = None):
+    """The backend for a model file suffix ('.tflite' or '.onnx'), or of an optional `runtime`."""
+    table = BACKENDS if runtime is None else RUNTIMES.get(runtime)
+    if table is None:
+        raise BundleError(f"{name}: unknown runtime {runtime!r}; expected one of {sorted(RUNTIMES)} or none")
+    if suffix not in table:
+        raise BundleError(f"{name}: model format {suffix!r} not run by runtime {runtime or 'default'!r}; "
+                          f"expected one of {sorted(table)}")
+    return table[suffix](model, num_threads=num_threads, name=name)

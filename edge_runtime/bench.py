@@ -141,9 +141,10 @@ def mac_bound(bundle: Bundle, threads: int, peak_seconds: float) -> dict:
 
 
 def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5, fleets=FLEETS,
-          peak_seconds: float = 0.5) -> dict:
+          peak_seconds: float = 0.5, runtime: str | None = None) -> dict:
+    """Every measurement of the module docstring; `runtime` (e.g. "openvino") for all but load and RSS."""
     fresh = fresh_process(bundle_dir, probes)
-    bundle = Bundle(bundle_dir, num_threads=threads)
+    bundle = Bundle(bundle_dir, num_threads=threads, runtime=runtime)
     pre = bundle.preprocessor
     windows = np.random.default_rng(0).normal(size=(max(fleets), pre.window, len(pre.features))).astype(np.float32)
     invoke = time_calls(lambda: bundle.backend.run(windows[:1]), min_seconds=seconds)
@@ -154,7 +155,8 @@ def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5, f
     if "bound_us" in bound:
         bound["x_bound_single"] = round(invoke["p50_us"] / bound["bound_us"], 2)
         bound["x_bound_batched"] = {str(b["batch"]): round(b["per_window_us"] / bound["bound_us"], 2) for b in batches}
-    return {"bundle": str(bundle_dir), "format": bundle.manifest["format"], "machine": machine_info(),
+    return {"bundle": str(bundle_dir), "format": bundle.manifest["format"], "runtime": runtime or "default",
+            "machine": machine_info(),
             "threads": threads, "batched_backend": getattr(bundle.backend, "batched", True),
             "probes": probes, **fresh, "reload_s": reload_seconds(bundle_dir, threads), "invoke": invoke,
             "end_to_end_row_to_json": e2e, "e2e_over_invoke_p50": round(e2e["p50_us"] / invoke["p50_us"], 2),

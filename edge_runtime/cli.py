@@ -62,6 +62,8 @@ def _add_tools(sub) -> None:
                                         "fastest within the accuracy budget to DIR/best, write DIR/best.json (why)")
     b.add_argument("--assets", default="64,1024", help="fleet sizes streamed at once, comma-separated (default 64,1024)")
     b.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1: numbers per core)")
+    b.add_argument("--runtime", choices=["openvino"], help="an optional runtime instead of the bundle's default "
+                                                           "(openvino: .onnx bundles; pip install 'prognos-edge[openvino]')")
     b.add_argument("--budget", type=float, default=0.3, help="--candidates: largest validation RMSE increase over "
                                                              "the Keras model (cycles, default 0.3)")
     b.add_argument("--seconds", type=float, default=2.0, help="timed seconds per measurement (default 2)")
@@ -183,7 +185,7 @@ def cmd_bench(args) -> int:
         return 0
     if not args.bundle:
         raise ConfigError("bench: give --bundle DIR (one bundle) or --candidates DIR (a folder of bundles)")
-    result = bench(args.bundle, args.seconds, args.threads, args.probes, fleets)
+    result = bench(args.bundle, args.seconds, args.threads, args.probes, fleets, runtime=args.runtime)
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
 
