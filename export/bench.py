@@ -28,7 +28,9 @@ import numpy as np
 from prognos.edge_runtime.timing import machine_info
 from prognos.export.bundle import library_versions
 
-DEFAULT_FORMATS = ["keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic", "tflite_int8", "onnx_fp32", "onnx_int8"]
+# "best": the bundle `prognos-edge bench --candidates` (or the demo, `final`) installed as the recommendation
+DEFAULT_FORMATS = ["keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic", "tflite_int8", "tflite_int8_dense",
+                   "onnx_fp32", "onnx_int8", "best"]
 # formats whose matmuls run in int8 use the int8 peak (names containing these); dynamic-range ("hybrid")
 # kernels quantize activations on the fly and multiply int8 x int8
 from prognos.edge_runtime.bench import INT8_PEAK  # noqa: E402  (one list for both benches)
@@ -88,6 +90,8 @@ def _cells(run_dir: Path, fmt: str, val: Path, threads, min_seconds: float, batc
     rows = []
     for t in threads:
         row = {"model": run_dir.name, "format": fmt, "threads": t, **_sizes(path)}
+        if fmt == "best" and path.is_file():  # the bound's peak follows what the recommendation is
+            row["bundle_format"] = json.loads((spec_path / "manifest.json").read_text())["format"]
         if not path.is_file():
             row["error"] = f"no {fmt} bundle in {run_dir}/bundles (make quantize RUN={run_dir})"
         else:
@@ -110,7 +114,7 @@ def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
         for name, fmt in (("vs_keras", "keras"), ("vs_onnx_fp32", "onnx_fp32")):
             base = ref.get((fmt, r["threads"]))
             r[name] = float(f"{r['p50_us'] / base:.4g}") if base else None
-        kind = "int8" if any(k in r["format"] for k in INT8_PEAK) else "fp32"
+        kind = "int8" if any(k in r.get("bundle_format", r["format"]) for k in INT8_PEAK) else "fp32"
         rate = peaks.get(str(r["threads"]), {}).get(kind)
         if macs and rate:
             r["bound_us"] = round(macs / rate * 1e6, 3)
