@@ -1,10 +1,12 @@
 """Choose per device: measure candidate bundles on this machine, install the fastest within budget.
 
-`measure` times every candidate's backend on the same random windows, single window and a batch of
-`assets` windows (one per asset), in `rounds` rounds that interleave the candidates, keeping each
-candidate's best round: a burst of other work on a shared machine then hits every candidate alike
-instead of deciding the choice. `fastest` is the lowest batched time per window (what a fleet
-gateway spends per row), ties broken by single-window p50.
+`measure` times every candidate's backend on the same random windows, single window (wall p50) and
+a batch of `assets` windows (one per asset): this process's CPU time per window (`per_window_us`,
+and `rows_per_s` = 1 / it: per core), with the wall p50 next to it. CPU time, because a call of
+milliseconds on a shared machine is descheduled for a share of its wall time that grows with the
+load, which would decide against batches. `rounds` rounds interleave the candidates, keeping each
+candidate's best round. `fastest` is the lowest batched time per window (what a fleet gateway
+spends per row), ties broken by single-window p50.
 
 `choose(DIR)` (`prognos-edge bench --candidates DIR`) does this for every bundle under DIR, keeps
 those whose validation RMSE (measured in the runtime at export, manifest `metrics`) is within
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,10 +45,12 @@ def measure(bundle_dirs: dict, window_shape: tuple, seconds: float = 1.0, thread
     for _ in range(rounds):
         for name, b in backends.items():
             one = time_calls(lambda b=b: b.run(x[:1]), seconds / rounds / 2)
+            c0 = time.process_time()
             many = time_calls(lambda b=b: b.run(x), seconds / rounds / 2, warmup=3, min_calls=5)
+            cpu_us = (time.process_time() - c0) / (many["calls"] + 3) / assets * 1e6
             row = {"single_p50_us": one["p50_us"], "single_p99_us": one["p99_us"], "batch": assets,
-                   "per_window_us": round(many["p50_us"] / assets, 3),
-                   "rows_per_s": round(assets / many["p50_us"] * 1e6, 1)}
+                   "per_window_us": round(cpu_us, 3), "rows_per_s": round(1e6 / cpu_us, 1),
+                   "wall_per_window_us": round(many["p50_us"] / assets, 3)}
             if name not in best or row["per_window_us"] < best[name]["per_window_us"]:
                 best[name] = row
     return {**out, **best}
@@ -97,7 +102,8 @@ def choose(folder, seconds: float = 1.0, threads: int = 1, assets: int = 64, bud
 def _why(rows: dict, chosen: str) -> str:
     ok = sorted((r["per_window_us"], n) for n, r in rows.items() if "error" not in r and r["within_budget"])
     runner = f"; next {ok[1][1]} at {ok[1][0]:.1f} us" if len(ok) > 1 else ""
-    return f"{chosen}: {rows[chosen]['per_window_us']:.1f} us per window at batch {rows[chosen]['batch']}{runner}"
+    return (f"{chosen}: {rows[chosen]['per_window_us']:.1f} us CPU per window at batch {rows[chosen]['batch']}"
+            f"{runner}")
 
 
 def install(folder: Path, name: str, result: dict) -> None:
@@ -114,7 +120,7 @@ def install(folder: Path, name: str, result: dict) -> None:
 
 def summary(result: dict) -> str:
     lines = [f"candidates in {result['folder']} on {result['machine']['cpu']} ({result['threads']} thread(s), "
-             f"batch {result['assets']}):"]
+             f"batch {result['assets']}; CPU time per window, rows/s per core):"]
     for name, r in result["candidates"].items():
         if "error" in r:
             lines.append(f"  {name:24s} failed: {r['error'][:100]}")
