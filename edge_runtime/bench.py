@@ -13,7 +13,7 @@ Reports, on synthetic rows drawn around the bundle's training statistics:
   model alone on a batch of N windows (`model_batch`);
 - bound: MACs per window (manifest `macs_per_window`) / this CPU's measured peak MAC rate at one
   thread (edge_runtime.peak; the int8 peak for int8 and dynamic-range formats, fp32 otherwise), and
-  `x_bound`: single-window p50 and batched time per window over that bound;
+  `x_bound`: single-window p50 and batched CPU time per window over that bound;
 - RSS: peak of a fresh interpreter that loaded the bundle and streamed 2,000 rows (what the
   service needs, without the benchmark's own synthetic data).
 Timing protocol: `edge_runtime.timing.time_calls` (the project's one timer).
@@ -157,7 +157,8 @@ def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5, f
     bound = mac_bound(bundle, threads, peak_seconds)
     if "bound_us" in bound:
         bound["x_bound_single"] = round(invoke["p50_us"] / bound["bound_us"], 2)
-        bound["x_bound_batched"] = {str(b["batch"]): round(b["per_window_us"] / bound["bound_us"], 2) for b in batches}
+        bound["x_bound_batched"] = {str(b["batch"]): round(b["cpu_per_window_us"] / bound["bound_us"], 2)
+                                    for b in batches}  # CPU time per window: robust to a shared machine
     return {"bundle": str(bundle_dir), "format": bundle.manifest["format"], "runtime": runtime or "default",
             "machine": machine_info(),
             "threads": threads, "batched_backend": getattr(bundle.backend, "batched", True),
@@ -202,3 +203,25 @@ def _bound_line(b: dict) -> str:
     batched = ", ".join(f"{v}x at batch {k}" for k, v in b["x_bound_batched"].items())
     return (f"MAC bound          {b['bound_us']:8.2f} us per window ({b['macs']:,} MACs at the {b['peak']} peak "
             f"{b['peak_mac_per_s'] / 1e9:.0f} GMAC/s); single window {b['x_bound_single']}x, {batched}")
+
+
+def markdown(r: dict) -> str:
+    """The fleet and bound numbers of one `bench` result as a Markdown table (docs/throughput.md)."""
+    b, inv = r["mac_bound"], r["invoke"]
+    head = (f"`prognos-edge bench --bundle {r['bundle']}` ({r['format']}, runtime {r.get('runtime', 'default')}, "
+            f"{r['threads']} thread) on {r['machine']['cpu']}, {r['machine']['cores']} cores; single window p50 "
+            f"{inv['p50_us']:.1f} µs, p99 {inv['p99_us']:.1f} µs; bound {_bound_text(b)}")
+    lines = [head, "", "| assets | rows/s (wall) | rows per CPU-second (per core) | model µs/window, wall | "
+             "model µs/window, CPU | × bound (batched) |", "|---:|---:|---:|---:|---:|---:|"]
+    for f, m in zip(r["fleet"], r["model_batch"]):
+        ratio = b.get("x_bound_batched", {}).get(str(m["batch"]), "–")
+        lines.append(f"| {f['assets']} | {f['rows_per_s']:,.0f} | {f['rows_per_cpu_s']:,.0f} | {m['per_window_us']:.1f} "
+                     f"| {m['cpu_per_window_us']:.1f} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def _bound_text(b: dict) -> str:
+    if "error" in b:
+        return f"none ({b['error']})"
+    return (f"{b['bound_us']:.2f} µs per window ({b['macs']:,} MACs / {b['peak']} peak "
+            f"{b['peak_mac_per_s'] / 1e9:.0f} GMAC/s), single window {b['x_bound_single']}× the bound")

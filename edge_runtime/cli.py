@@ -68,6 +68,7 @@ def _add_tools(sub) -> None:
                                                              "the Keras model (cycles, default 0.3)")
     b.add_argument("--seconds", type=float, default=2.0, help="timed seconds per measurement (default 2)")
     b.add_argument("--json", action="store_true", help="print the full result as JSON")
+    b.add_argument("--markdown", action="store_true", help="print the fleet numbers as a Markdown table")
     b.add_argument("--probes", type=int, default=5, help="fresh interpreters for load time and RSS (default 5)")
     sk = sub.add_parser("soak", help="a long stream with injected faults; RSS over time, every rejection counted",
                         description="Exits 1 unless every injected fault was counted under its reason, no "
@@ -174,7 +175,7 @@ def cmd_anomaly(args) -> int:
 def cmd_bench(args) -> int:
     import json
 
-    from prognos.edge_runtime.bench import bench, parse_assets, table
+    from prognos.edge_runtime.bench import bench, markdown, parse_assets, table
 
     fleets = parse_assets(args.assets)
     if args.candidates:
@@ -186,7 +187,7 @@ def cmd_bench(args) -> int:
     if not args.bundle:
         raise ConfigError("bench: give --bundle DIR (one bundle) or --candidates DIR (a folder of bundles)")
     result = bench(args.bundle, args.seconds, args.threads, args.probes, fleets, runtime=args.runtime)
-    print(json.dumps(result, indent=2) if args.json else table(result))
+    print(json.dumps(result, indent=2) if args.json else markdown(result) if args.markdown else table(result))
     return 0
 
 
