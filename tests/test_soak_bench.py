@@ -31,4 +31,5 @@ def test_bench_reports_latency_load_and_rss(tiny_run):
     assert 0 < b["process_cpu_until_loaded_s"] < 10
     assert 0 < b["invoke"]["p50_us"] <= b["invoke"]["p99_us"] and b["invoke"]["calls"] >= 50
     assert b["end_to_end_row_to_json"]["p50_us"] > b["invoke"]["p50_us"] * 0.5
-    assert b["throughput_rows_per_s_64_assets"] > 100 and 10 < b["service_peak_rss_mb"] < 1000
+    assert [f["assets"] for f in b["fleet"]] == [64, 1024] and b["fleet"][0]["rows_per_s"] > 100
+    assert 10 < b["service_peak_rss_mb"] < 1000
