@@ -30,7 +30,7 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test lint test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
+.PHONY: help venv demo test lint tensorboard test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy zoo-report
 
 help:  ## list the targets
@@ -40,10 +40,10 @@ help:  ## list the targets
 $(STAMP): pyproject.toml edge_runtime/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev]"
+	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev,mlflow]"
 	@touch $@
 
-venv: $(STAMP)  ## create .venv and install prognos-edge + prognos[train,dev] (editable)
+venv: $(STAMP)  ## create .venv and install prognos-edge + prognos[train,dev,mlflow] (editable)
 
 demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (embedded default)
 	$(BIN)/prognos demo $(TRAIN_FLAGS)
@@ -60,6 +60,14 @@ test-slow: $(STAMP)  ## slow cases only
 
 simulate: $(STAMP)  ## write a simulated fleet to artifacts/sim-data
 	$(BIN)/prognos simulate --out artifacts/sim-data
+
+.PHONY: simulate-fleet data-card
+simulate-fleet: $(STAMP)  ## write a simulated pump fleet CSV (timestamps, regimes, censored assets) + schema.toml to artifacts/fleet-data
+	$(BIN)/prognos simulate-fleet --out artifacts/fleet-data
+
+data-card: $(STAMP)  ## data card of DATA_DIR [SCHEMA=file] before training -> RUN/data_card.json (docs/own-data.md)
+	$(if $(DATA_DIR),,$(error make data-card needs DATA_DIR=folder (e.g. artifacts/fleet-data after make simulate-fleet)))
+	$(BIN)/prognos data-card --data-dir $(DATA_DIR) $(if $(SCHEMA),--schema $(SCHEMA)) --out $(RUN)
 
 train: $(STAMP)  ## train MODEL on DATA_DIR (default: simulator) into RUN
 	$(BIN)/prognos train $(TRAIN_FLAGS)
@@ -111,9 +119,12 @@ edge-bench: $(STAMP)  ## on-device latency of BUNDLE: load, invoke, row->JSON p5
 soak: $(STAMP)  ## ROWS rows (default 10^6) with 1 % faults through BUNDLE: RSS over time, rejections counted
 	$(BIN)/prognos-edge soak --bundle $(BUNDLE) --rows $(ROWS) --malformed 0.01
 
-deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
-	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir"; exit 2; }
-	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG))
+deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG, TRUST=public key files) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
+	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir TRUST=keys/signing.pub"; exit 2; }
+	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG)) $(foreach k,$(TRUST),--trust $(k))
+
+tensorboard: $(STAMP)  ## TensorBoard on RUN's logs (RUN/tb: every fit of train, cv, final, vibration) at :6006
+	$(BIN)/tensorboard --logdir $(RUN) --port 6006
 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts
@@ -135,9 +146,9 @@ VIB_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(EPOCHS),--epochs $(EPOCHS)) $
 	$(if $(CLASSES),--classes $(CLASSES)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))
 VIB_MODELS ?= lenet mobilenet_v1 mobilenet_v2 efficientnet_b0
 VIB_TRAIN_LOADS := 0,1  # 2 and 3 HP are held back: never trained, tuned or selected on
-.PHONY: demo-vibration train-vibration vibration-models anomaly-vibration gan-vibration
+.PHONY: demo-vibration train-vibration vibration-models anomaly-vibration gan-vibration vibration-transfer
 
-demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundles (classify + anomaly) -> `prognos-edge classify` / `anomaly` on a new IR014 recording
+demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundles (classify + anomaly) -> `prognos-edge classify` / `anomaly` on a new IR014 recording -> `serve` over MQTT (alert on a fault, cleared after repair)
 	$(BIN)/prognos vibration --run $(VIB_RUN) $(VIB_FLAGS)
 	$(BIN)/prognos vibration-sim --class IR014 --seed 1 --seconds 5 --out $(VIB_RUN)/demo_IR014.npy
 	$(BIN)/prognos-edge classify --bundle $(VIB_RUN)/bundles/tflite_int8 --input $(VIB_RUN)/demo_IR014.npy \
@@ -147,6 +158,8 @@ demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundles (classify + anom
 	$(BIN)/prognos-edge anomaly --bundle $(VIB_RUN)/anomaly/anomaly_bundles/tflite_int8 \
 		--input $(VIB_RUN)/demo_IR014.npy > $(VIB_RUN)/demo_IR014_anomaly.jsonl
 	@tail -1 $(VIB_RUN)/demo_IR014_anomaly.jsonl
+	$(BIN)/prognos vibration-serve-demo --bundle $(VIB_RUN)/bundles/tflite_int8 --out $(VIB_RUN)/service \
+		$(if $(MQTT_PORT),--port $(MQTT_PORT))
 
 train-vibration: $(STAMP)  ## train the vibration classifier on CWRU .mat files in DATA_DIR into VIB_RUN (MODEL, CLASSES=4, LOADS, TEST_LOADS)
 	@test -n "$(DATA_DIR)" || { echo "usage: make train-vibration DATA_DIR=../shared/data/cwru"; exit 2; }
@@ -163,6 +176,9 @@ anomaly-vibration: $(STAMP)  ## dense autoencoder and VAE on healthy windows (DA
 
 gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault windows, without / oversampled / with cGAN windows
 	$(BIN)/prognos vibration-gan --run $(VIB_RUN)-gan $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
+
+vibration-transfer: $(STAMP)  ## fault type across bearings: fault-order MLP trained on simulated 6205, scored on 6203; DATA_DIR: CWRU fault sizes held back in turn
+	$(BIN)/prognos vibration-transfer --run $(VIB_RUN)-transfer $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
 
 # FD001 accuracy (pipeline/rul/: cv, search, ensemble, final); configs in configs/search/.
 FD001_CHOSEN ?= lstm_w50_warp4_mix4_e2_age lstm32_w50_warp4_mix4_e3_age cnn1d_li_w50_warp_e13_age

@@ -11,6 +11,7 @@ from pathlib import Path
 from prognos.edge_runtime.alerts import Rule
 from prognos.edge_runtime.configfile import fill, load_toml
 from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.samples import SampleConfig
 from prognos.edge_runtime.stream import StreamConfig
 
 
@@ -45,7 +46,11 @@ class ServiceConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    samples: SampleConfig = field(default_factory=SampleConfig)  # raw sample input (vibration bundles)
     rules: list = field(default_factory=list)  # [[rules]] tables -> alerts.Rule; empty = the bundle's rules
+    trusted_keys: list = field(default_factory=list)  # public key files (signing.pub); several for rotation.
+    #   Set: every bundle (start, hot-swap) needs a valid signature of one of them (edge_runtime.signing)
+    allow_unsigned: bool = False  # development only: accept unsigned bundles (logged loudly at each load)
     source: str = field(default="", metadata={"toml": False})  # the config file this came from; /healthz
     #   reports its real path
 
@@ -61,7 +66,16 @@ class ServiceConfig:
             value = getattr(cfg, name)
             if value and value not in ("-", "mqtt", "none") and not Path(value).is_absolute():
                 setattr(cfg, name, str(base / value))
+        cfg.trusted_keys = [str(base / k) for k in cfg.trusted_keys]  # an absolute path stays as it is
         return cfg
+
+    def trust(self):
+        """The `signing.Trust` of this config; None when it names no key and does not allow unsigned bundles."""
+        if not self.trusted_keys and not self.allow_unsigned:
+            return None
+        from prognos.edge_runtime.signing import Trust
+
+        return Trust.from_files(self.trusted_keys, self.allow_unsigned)
 
     @classmethod
     def load(cls, path) -> "ServiceConfig":

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.tables import Table
 from prognos.edge_runtime.bundle import read_manifest
 from prognos.edge_runtime.choose import measure
 from prognos.edge_runtime.timing import machine_info
@@ -120,24 +121,27 @@ def _write_report(run_dir: Path, result: dict):
     tradeoff(ok, result["keras_val_rmse"], result["budget"], result["chosen"], out / "optimize.png")
 
 
-def markdown_table(result: dict) -> str:
+def table(result: dict) -> Table:
     m = result["machine"]
-    lines = [f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']}",
-             f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer {result['prefer']}`; "
-             f"Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; 1 thread; p50/p99: one window; batch 64: one window "
-             f"per asset, the model alone)", "",
-             "| format | val RMSE | Δ RMSE | size KB | gzip KB | size ×fp32 | gzip ×fp32 | p50 µs | p99 µs "
-             "| µs/window, batch 64 | rows/s | within budget |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    out = Table(["format", "val RMSE", "Δ RMSE", "size KB", "gzip KB", "size ×fp32", "gzip ×fp32", "p50 µs", "p99 µs",
+                 "µs/window, batch 64", "rows/s", "within budget"], "lrrrrrrrrrrc",
+                before=[f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']} "
+                        f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer "
+                        f"{result['prefer']}`; Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; 1 thread; p50/p99: one "
+                        "window; batch 64: one window per asset, CPU time of the model alone)"],
+                after=[f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept)."])
     fp32 = next((r["size_bytes"] for r in result["rows"] if r["format"] == FP32 and "error" not in r), None)
     for r in result["rows"]:
         if "error" in r:
-            lines.append(f"| {r['format']} | failed: {r['error'][:90]} | | | | | | | | | | |")
+            out.add(r["format"], f"failed: {r['error'][:90]}", *[""] * 10)
             continue
         mark = "**chosen**" if r["format"] == result["chosen"] else ("yes" if r["within_budget"] else "no")
         ratios = [f"{r[k] / fp32:.3f}" if fp32 else "" for k in ("size_bytes", "gzip_bytes")]
-        lines.append(f"| {r['format']} | {r['val_rmse']:.3f} | {r['rmse_delta']:+.3f} | {r['size_bytes'] / 1024:.1f} "
-                     f"| {r['gzip_bytes'] / 1024:.1f} | {ratios[0]} | {ratios[1]} | {r['p50_us']:.0f} | {r['p99_us']:.0f} "
-                     f"| {r['per_window_us']:.1f} | {r['rows_per_s']:,.0f} | {mark} |")
-    lines += ["", f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept)."]
-    return "\n".join(lines) + "\n"
+        out.add(r["format"], f"{r['val_rmse']:.3f}", f"{r['rmse_delta']:+.3f}", f"{r['size_bytes'] / 1024:.1f}",
+                f"{r['gzip_bytes'] / 1024:.1f}", *ratios, f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}",
+                f"{r['per_window_us']:.1f}", f"{r['rows_per_s']:,.0f}", mark)
+    return out
+
+
+def markdown_table(result: dict) -> str:
+    return table(result).markdown()

@@ -52,15 +52,22 @@ def test_ensemble_refuses_members_on_other_folds(searched, tmp_path):
         average_oof([searched[0], other])
 
 
-def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(searched, tmp_path):
+def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(searched, tmp_path, monkeypatch):
     from prognos.edge_runtime.bundle import Bundle
     from prognos.models.kerasapi import keras
+    from prognos.pipeline.rul import train
     from prognos.pipeline.rul.cv import calibration_set
     from prognos.pipeline.rul.ensemble import average_oof, folds_of
     from prognos.pipeline.rul.final import final_run
 
+    fitted_with, fit = [], train.fit  # the preprocessor each member is actually trained with
+    monkeypatch.setattr(train, "fit", lambda cfg, pre, *a, **k: fitted_with.append(pre.to_dict()) or fit(cfg, pre, *a, **k))
     run = tmp_path / "final"
     result = final_run(searched, run, ["tflite_fp32", "tflite_int8"])
+    assert len(fitted_with) == 2
+    for name in ("tflite_fp32", "tflite_int8"):  # the train/serve contract: the members' preprocessing, at the
+        shipped = Bundle(run / "bundles" / name).manifest["preprocessing"]  # ensemble's (longest) window
+        assert all({**pre, "window": 30} == shipped for pre in fitted_with)
     cvs = [json.loads((d / "cv.json").read_text()) for d in searched]
     assert [m["epochs"] for m in result["members"]] == [int(np.median(c["best_epochs"])) for c in cvs]
     model = keras.models.load_model(run / "model.keras", safe_mode=True)

@@ -1,9 +1,10 @@
 """Vibration slice end to end on a short simulated CWRU-like dataset (3 s per fault class; trained at
 0 HP, cross-load scored at 1 HP).
 
-One tiny run (lenet, 4 epochs) is trained once per module and shared: time-segment split, metrics
-and confusion matrix, classify bundles, and the TF-free edge `classify` command in a subprocess
-agreeing with Keras on the same windows. Then tiny runs of the 4-class variant, the anomaly
+One tiny run (lenet, 4 epochs; conftest's session fixture `vib_run`, also served by
+test_vibration_service.py) is shared: time-segment split, metrics and confusion matrix, classify
+bundles, and the TF-free edge `classify` command in a subprocess agreeing with Keras on the same
+windows. Then tiny runs of the 4-class variant, the anomaly
 autoencoders (dense and VAE) through their bundles and the TF-free edge `anomaly` command, and the
 GAN augmentation experiment with a two-step cGAN.
 """
@@ -15,20 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prognos.edge_runtime.bundle import read_manifest
 from prognos.edge_runtime.dsp_spec import DspSpec, apply_many, input_shape, windows
 from prognos.edge_runtime.errors import BundleError
 from prognos.pipeline.data.cwru import CLASSES_10, CwruLabel, CwruRecord, split_windows
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def vib_run(tmp_path_factory):
-    from prognos.pipeline.vibration.train import VibrationConfig, vibration_run
-
-    run = tmp_path_factory.mktemp("vib")
-    cfg = VibrationConfig(epochs=4, sim_seconds=3.0, patience=4, sim_loads=[0, 1], loads=[0], test_loads=[1])
-    return run, vibration_run(cfg, run)
 
 
 def test_time_segment_split_has_no_overlap():
@@ -68,6 +61,9 @@ def test_run_metrics_and_artifacts(vib_run):
     spec = DspSpec.from_dict(manifest["preprocessing"]["dsp"])
     assert spec.norm == "per_bin" and len(spec.mean) == 129 and (spec.window, spec.hop) == (2048, 1024)
     assert manifest["inputs"][0]["dtype"] == "int8" and manifest["inputs"][0]["shape"][1:] == [129, 29, 1]
+    trained_with = json.loads((run / "dsp_spec.json").read_text())  # the DspSpec the training inputs came from
+    for name in m["bundles"]:  # the train/serve contract: every bundle carries exactly that spec
+        assert read_manifest(run / "bundles" / name)["preprocessing"]["dsp"] == trained_with
 
 
 def test_bundle_refuses_spec_that_does_not_match_model(vib_run, tmp_path):
@@ -169,6 +165,9 @@ def test_anomaly_bundle_end_to_end_on_the_edge(model, tmp_path):
 
     bundle = tmp_path / "run" / "anomaly_bundles" / "tflite_int8"
     manifest = json.loads((bundle / "manifest.json").read_text())
+    trained_with = json.loads((tmp_path / "run" / "anomaly_dsp_spec.json").read_text())
+    for rep in m["bundles"].values():  # the train/serve contract: the DspSpec the autoencoder was fitted on
+        assert read_manifest(rep["bundle"])["preprocessing"]["dsp"] == trained_with
     assert manifest["task"] == "anomaly" and manifest["postprocessing"]["threshold"] == m["bundles"]["tflite_int8"][
         "threshold"]
     scores = {}
@@ -212,8 +211,10 @@ def test_gan_augmentation_experiment_smoke(tmp_path):
     assert m["train_windows"]["IR007"] == 27  # first 80 % of a 3 s file: (28800 - 2048) // 1024 + 1
     real, over, gan = (m["arms"][a]["train_windows"] for a in ("real", "oversampled", "gan"))
     assert real == sum(m["train_windows"].values()) and over == gan == real + 2 * (27 - 3)  # back to the median
-    for arm in m["arms"].values():
-        assert 0 <= arm["val_accuracy_rare"] <= 1 and arm["epochs_run"] == 1
+    n_rare = m["val_windows_per_class"]["B007"] + m["val_windows_per_class"]["OR021"]
+    assert sum(m["val_windows_per_class"].values()) == m["val_windows"] and n_rare > 0
+    for arm in m["arms"].values():  # the rare-class accuracy is over the rare classes' validation windows only
+        assert arm["val_accuracy_rare"] == pytest.approx(arm["val_correct_rare"] / n_rare) and arm["epochs_run"] == 1
     assert json.loads((tmp_path / "gan_metrics.json").read_text())["arms"] == m["arms"]
 
 

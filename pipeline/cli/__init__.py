@@ -3,6 +3,7 @@
 The main job on the embedded default (a simulated turbofan fleet, no download): `prognos demo`.
 Real NASA C-MAPSS data: `--data-dir DIR` with train_FD001.txt (and test_FD001.txt) in it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,16 +11,18 @@ import importlib
 import os
 import sys
 
+from prognos.edge_runtime.cli import PATH_ERRORS, path_message
 from prognos.edge_runtime.errors import PrognosError
 
 # One module of this package per domain; each has `register(subparsers)`, and every parser it adds sets
 # `func` (set_defaults). Imports stay inside the commands, so `--help` never imports TensorFlow.
-DOMAINS: tuple[str, ...] = ("demo", "training", "compress", "vibration", "scale")
+DOMAINS: tuple[str, ...] = ("demo", "training", "compress", "vibration", "vibration_service", "scale", "data", "sign")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="prognos", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="prognos", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--verbose", action="store_true", help="also show TensorFlow's native start-up log lines")
     sub = p.add_subparsers(dest="command", required=True)
     for name in DOMAINS:
@@ -35,6 +38,9 @@ def main(argv=None) -> int:
         args.func(args)
     except PrognosError as e:
         print(f"prognos: error: {e}", file=sys.stderr)
+        return 2
+    except PATH_ERRORS as e:  # a path the user named that is missing or not readable/writable
+        print(f"prognos: error: {path_message(e)}", file=sys.stderr)
         return 2
     return 0
 

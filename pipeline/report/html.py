@@ -1,10 +1,11 @@
 """`prognos report`: one self-contained HTML page for a run folder -> <run>/report/index.html.
 
-Sections: model card (data, preprocessing, metrics, intended use, limits, from config.json /
+Sections: data card (data_card.json, when the run has one: columns, assets, what was filled and
+dropped), model card (data, preprocessing, metrics, intended use, limits, from config.json /
 preprocessor.json / metrics.json / parity.json), learning curves, predictions (RUL per validation
 engine for RUL runs; confusion matrix and ROC for the vibration classifier; detection and ROC for
 the vibration autoencoder), compression trade-off (report/bench.json, else report/optimize.json),
-the benchmark table (report/bench.md) and the LiteRT per-op profile (report/profile.json). Figures
+the benchmark table (report/bench.json) and the LiteRT per-op profile (report/profile.json). Figures
 are matplotlib PNGs embedded as base64 data URIs and the CSS is inline: the file opens from disk
 with no server and no network. A piece the run lacks is shown as "not available: run `make …`".
 """
@@ -14,20 +15,19 @@ import base64
 import csv
 import html
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from prognos.edge_runtime.errors import DataError
-from prognos.pipeline.report import card as report_card, figs as report_figs
+from prognos.pipeline.report import card as report_card, data_card as report_data_card, figs as report_figs
 from prognos.pipeline.report.card import Missing
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 img.fig{max-width:100%;border:1px solid #eee;margin:.4em 0}table{border-collapse:collapse;font-size:.8em}
-td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}
+td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}td.r{text-align:right}td.c{text-align:center}
 .na{background:#fff4e0;border-left:4px solid #f0a020;padding:.4em .8em}code{background:#f4f4f4;padding:0 .2em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}"""
 
@@ -39,24 +39,6 @@ def _json(run: Path, rel: str):
 
 def img(png: bytes, alt: str) -> str:
     return f'<img class="fig" alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-
-
-def md_table(md: str) -> str:
-    """The pipe tables and paragraphs of a small Markdown text as HTML (what bench.md holds)."""
-    out, rows = [], []
-    for line in md.splitlines() + [""]:
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= set("-:") for c in cells):
-                tag = "th" if not rows else "td"
-                rows.append("".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells))
-            continue
-        if rows:
-            out.append("<table>" + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>")
-            rows = []
-        if line.strip():
-            out.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line)) + "</p>")
-    return "\n".join(out)
 
 
 def _history(run: Path) -> dict:
@@ -132,19 +114,22 @@ def tradeoff(run: Path) -> str:
 
 def bench(run: Path) -> str:
     _rul_only(run)
-    if not (run / "report" / "bench.md").is_file():
+    from prognos.export.bench_table import table
+
+    result = _json(run, "report/bench.json")
+    if result is None:
         raise Missing(f"make bench RUN={run}")
-    return md_table((run / "report" / "bench.md").read_text())
+    return table(result).html()
 
 
 def profile(run: Path) -> str:
-    from prognos.export.profile import markdown_table
+    from prognos.export.profile import table
 
     p = _json(run, "report/profile.json")
     if p is None:
         raise Missing(f"make profile RUN={run}")
     method = "".join(f"<p>{html.escape(par)}</p>" for par in p["method"].split("\n\n"))
-    return (md_table(markdown_table(p)) + img(report_figs.op_profile(p["by_type"], f"LiteRT ops of {p['format']}"),
+    return (table(p).html() + img(report_figs.op_profile(p["by_type"], f"LiteRT ops of {p['format']}"),
                                               "LiteRT op profile") + f"<details><summary>Method and limits</summary>"
             f"{method}</details>")
 
@@ -155,9 +140,10 @@ def _na(command: str) -> str:
     return f'<p class="na">not available: run <code>{html.escape(command)}</code></p>'
 
 
-SECTIONS = [("Model card", report_card.card), ("Learning curves", curves), ("Predictions", predictions),
-            ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff), ("Benchmark", bench),
-            ("LiteRT per-op profile", profile)]
+SECTIONS = [("Data card", report_data_card.section), ("Model card", report_card.card), ("Learning curves", curves),
+            ("Predictions", predictions), ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff),
+            ("Benchmark", bench), ("LiteRT per-op profile", profile)]
+ONLY_WITH = {"Anomaly detection": "anomaly_metrics.json", "Data card": report_data_card.CARD_FILE}
 
 
 def build_report(run_dir) -> Path:
@@ -166,8 +152,8 @@ def build_report(run_dir) -> Path:
         raise DataError(f"{run}: no such run folder; expected the --run of `prognos train` or `make demo`")
     body = []
     for title, fn in SECTIONS:
-        if title == "Anomaly detection" and not (run / "anomaly_metrics.json").is_file():
-            continue  # only vibration runs have one
+        if title in ONLY_WITH and not (run / ONLY_WITH[title]).is_file():
+            continue  # only vibration runs have anomaly metrics; only fleet recipes write a data card
         try:
             content = fn(run)
         except Missing as e:
