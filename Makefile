@@ -201,3 +201,7 @@ fd001-check-split: $(STAMP)  ## FD001_CHOSEN and FD001_PREVIOUS on a second fold
 fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, bundles (fastest here -> bundles/best) -> artifacts/fd001/final.json
 	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001/cv --folds 5
 	$(BIN)/prognos final $(foreach c,$(FD001_CHOSEN),artifacts/fd001/cv/$(c)) --run artifacts/fd001
+
+.PHONY: lecture
+lecture: $(STAMP)  ## execute the lecture notebooks (docs/lecture/) headless in the .venv kernel; prints each one's time
+	$(BIN)/python -m pytest -q tests/test_notebooks.py --durations=0
