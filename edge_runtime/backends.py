@@ -1,8 +1,11 @@
 """Inference backends with one tiny API: load from bytes, describe I/O as plain data, run floats.
 
 `LiteRTBackend` wraps ai-edge-litert's Interpreter, `OnnxBackend` wraps onnxruntime's
-InferenceSession. Both take and return float32 arrays; int8 models are (de)quantized here with the
-scale and zero point the model file declares, so callers never see quantized tensors.
+InferenceSession, `OpenVinoBackend` (optional runtime) OpenVINO's compiled model. All take and return
+float32 arrays; int8 models are (de)quantized here with the scale and zero point the model file
+declares, so callers never see quantized tensors. `run(x)` takes a whole batch of windows in one
+call: onnxruntime and OpenVINO through the model's dynamic batch axis, LiteRT through interpreters
+resized per batch size (see LiteRTBackend).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 
 from prognos.edge_runtime.backends import LiteRTBackend, chunks
 from prognos.edge_runtime.bundle import Bundle
-from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.errors import BundleError, ConfigError
 
 # format -> does the backend run it as real batches? keras' unroll=True LSTM (tflite_int8) folds its zero
 # initial state to batch-1 constants that XNNPACK refuses to reshape: it runs window by window
@@ -70,6 +70,16 @@ def test_onnx_takes_any_batch_in_one_call(tiny_run):
     assert isinstance(bundle.backend.inputs[0].shape[0], str)  # a symbolic (dynamic) batch axis
     x = _windows(bundle, 70)
     np.testing.assert_allclose(bundle.backend.run(x), _one_by_one(bundle.backend, x), rtol=1e-5, atol=1e-6)
+
+
+def test_openvino_runs_the_onnx_bundle_like_onnxruntime(tiny_run):
+    pytest.importorskip("openvino")
+    path = tiny_run["dir"] / "bundles" / "onnx_fp32"
+    ort, ov = Bundle(path), Bundle(path, runtime="openvino")
+    x = _windows(ort, 9)
+    np.testing.assert_allclose(ov.backend.run(x), ort.backend.run(x), rtol=1e-4, atol=1e-5)
+    with pytest.raises(BundleError, match="not run by runtime 'openvino'"):
+        Bundle(tiny_run["dir"] / "bundles" / "tflite_fp32", runtime="openvino")
 
 
 def test_bench_fleet_numbers_are_consistent(tiny_run):
