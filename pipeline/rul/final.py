@@ -97,7 +97,7 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
               "cv": {k: cv[k] for k in ("rmse_mean", "rmse_std", "score_per_window_mean", "coverage_mean",
                                         "test_protocol")},
               "interval": spec, "bundles": _bundle_rows(parity, formats, chosen),
-              "best": {k: chosen[k] for k in ("chosen", "why", "rule", "budget_rmse", "assets", "threads")},
+              "best": {k: chosen.get(k) for k in ("chosen", "why", "rule", "budget_rmse", "assets", "threads")},
               "parity_windows": "validation split of config.json (training units: the final model saw them)",
               "seconds": round(time.time() - t0, 1)}
     (run_dir / "final.json").write_text(json.dumps(result, indent=2))
@@ -128,7 +128,11 @@ def _choose(run_dir: Path) -> dict:
     """Measure every bundle on this machine, install the fastest within BUDGET as bundles/best."""
     from prognos.edge_runtime.choose import choose
 
-    result = choose(run_dir / "bundles", seconds=3.0, budget=BUDGET)
+    try:
+        result = choose(run_dir / "bundles", seconds=3.0, budget=BUDGET)
+    except ConfigError as e:  # no bundle within budget: the run stands, without a recommendation
+        print(f"[prognos] no bundles/best: {e}", flush=True)
+        return {"chosen": None, "why": str(e), "candidates": {}}
     print(f"[prognos] bundles/best = {result['why']}", flush=True)
     return result
 
