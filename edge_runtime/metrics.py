@@ -70,7 +70,10 @@ class StreamStats:
             ("prognos_rows_rejected_total", "counter", "Rows rejected, by reason.",
              [f'prognos_rows_rejected_total{{reason="{r}"}} {c}' for r, c in sorted(self.rejected.items())]),
             ("prognos_row_warnings_total", "counter", "Accepted rows with something odd, by kind.",
-             [f'prognos_row_warnings_total{{kind="{k}"}} {c}' for k, c in sorted(self.warnings.items())])]
+             [f'prognos_row_warnings_total{{kind="{k}"}} {c}' for k, c in sorted(self.warnings.items())]),
+            ("prognos_ood_rows_total", "counter", "Rows outside the training range of a feature (the manifest's "
+             "input_ranges), by feature.",
+             [f'prognos_ood_rows_total{{feature="{f}"}} {c}' for f, c in sorted(self.ood.items())])]
 
 
 
@@ -147,8 +150,6 @@ def prometheus(stats, sha256: str, extra: dict | None = None) -> str:
            stats.latency.lines("prognos_inference_seconds"))
     metric("prognos_model_swaps_total", "counter", "Hot-swaps of the model bundle, by result.",
            [f'prognos_model_swaps_total{{result="{r}"}} {c}' for r, c in sorted(stats.swaps.items())])
-    metric("prognos_ood_rows_total", "counter", "Rows outside the training range of a feature (the manifest's "
-           "input_ranges), by feature.", [f'prognos_ood_rows_total{{feature="{f}"}} {c}' for f, c in sorted(stats.ood.items())])
     metric("prognos_model_info", "gauge", "The model bundle in use (value 1).",
            [f'prognos_model_info{{sha256="{sha256}"}} 1'])
     for name, (help_, value) in (extra or {}).items():
