@@ -210,7 +210,7 @@ fd001-check-split: $(STAMP)  ## FD001_CHOSEN and FD001_PREVIOUS on a second fold
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/chosen.json > /dev/null
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_PREVIOUS),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/previous.json > /dev/null
 
-fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, int8 bundle -> artifacts/fd001/final.json
+fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, bundles (fastest here -> bundles/best) -> artifacts/fd001/final.json
 	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001/cv --folds 5
 	$(BIN)/prognos final $(foreach c,$(FD001_CHOSEN),artifacts/fd001/cv/$(c)) --run artifacts/fd001
 

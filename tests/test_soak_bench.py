@@ -32,4 +32,4 @@ def test_bench_reports_latency_load_and_rss(tiny_run):
     assert 0 < b["import_and_load_min_s"] <= b["import_and_load_s"] and b["reload_s"] > 0
     assert b["process_cpu_until_loaded_s"] > 0 and b["service_peak_rss_mb"] > 0
     assert 0 < b["invoke"]["p50_us"] <= b["invoke"]["p99_us"] and b["invoke"]["calls"] >= 50
-    assert b["throughput_rows_per_s_64_assets"] > 0
+    assert [f["assets"] for f in b["fleet"]] == [64, 1024] and b["fleet"][0]["rows_per_s"] > 0
