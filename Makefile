@@ -30,7 +30,8 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test lint tensorboard test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
+.PHONY: help venv demo test lint tensorboard test-slow edge-fixtures test-edge train export quantize prune cluster qat optimize \
+	bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy zoo-report
 
 help:  ## list the targets
@@ -50,6 +51,17 @@ demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (e
 
 test: $(STAMP)  ## fast test suite (CI)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
+
+EDGE_FIXTURES ?= artifacts/edge-fixtures
+EDGE_VERSIONS ?= 3.10 3.11 3.12 3.13
+edge-fixtures: $(STAMP)  ## tiny fleet + trained run + bundles for the edge tests -> EDGE_FIXTURES
+	rm -rf $(EDGE_FIXTURES)
+	$(BIN)/python -m tests.edge_fixtures $(EDGE_FIXTURES)
+
+# REUSE_FIXTURES=1: EDGE_FIXTURES already holds them (.ci/run: `make test` wrote them, PROGNOS_WRITE_EDGE_FIXTURES)
+test-edge: $(if $(REUSE_FIXTURES),$(STAMP),edge-fixtures)  ## wheels on PyPI for every device Python + the edge tests on each of EDGE_VERSIONS (CI)
+	$(BIN)/python -m pytest -q -m registry $(TEST_ARGS)
+	.ci/edge-pythons $(EDGE_FIXTURES) $(EDGE_VERSIONS)
 
 lint: $(STAMP)  ## ruff: lint (short rule set in pyproject.toml) and format check
 	$(BIN)/ruff check pipeline models export edge_runtime tests

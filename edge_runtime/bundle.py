@@ -51,7 +51,7 @@ def read_manifest(bundle_dir: Path) -> dict:
 class Bundle:
     """A verified bundle: `predict(windows)` maps normalized windows to task outputs (RUL in cycles)."""
 
-    def __init__(self, bundle_dir, num_threads: int = 1, trust=None):
+    def __init__(self, bundle_dir, num_threads: int = 1, trust=None, runtime: str | None = None):
         self.path = Path(bundle_dir)
         self.manifest = read_manifest(self.path)
         model_path = self.path / self.manifest["model_file"]
@@ -65,7 +65,7 @@ class Bundle:
         # key id of the verified signature; None: unsigned (allowed by `trust`) or not checked (no trust)
         self.signer = trust.verify(self.manifest, data, self.path) if trust is not None else None
         self.preprocessor, self.dsp = self._read_preprocessing(self.manifest["preprocessing"])
-        self.backend = open_backend(data, model_path.suffix, num_threads, name=str(model_path))
+        self.backend = open_backend(data, model_path.suffix, num_threads, name=str(model_path), runtime=runtime)
         self._check_input_shape()
         self.rul_scale = float(self.manifest["postprocessing"].get("rul_scale", 1.0))
         self.rul_offset = float(self.manifest["postprocessing"].get("rul_offset", 0.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prognos.edge_runtime.errors import PrognosError
+from prognos.edge_runtime.errors import ConfigError, PrognosError
 
 INPUT_HELP = ("Rows (RUL bundles): C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
               "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}. Raw samples "
@@ -125,10 +125,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_tools(sub) -> None:
     b = sub.add_parser("bench", help="on-device latency of a bundle: load time, invoke and row->JSON p50/p99, "
-                                     "throughput, RSS")
-    b.add_argument("--bundle", required=True, help="bundle directory")
+                                     "fleet rows/s, MAC bound, RSS; --candidates: install the fastest bundle")
+    b.add_argument("--bundle", help="bundle directory")
+    b.add_argument("--candidates", help="a folder of bundles (e.g. RUN/bundles): measure each here, copy the "
+                                        "fastest within the accuracy budget to DIR/best, write DIR/best.json (why)")
+    b.add_argument("--assets", default="64,1024", help="fleet sizes streamed at once, comma-separated (default 64,1024)")
+    b.add_argument("--threads", type=count, default=1, help="interpreter threads (default 1: numbers per core)")
+    b.add_argument("--runtime", choices=["openvino"], help="an optional runtime instead of the bundle's default "
+                                                           "(openvino: .onnx bundles; pip install 'prognos-edge[openvino]')")
+    b.add_argument("--budget", type=float, default=0.3, help="--candidates: largest validation RMSE increase over "
+                                                             "the Keras model (cycles, default 0.3)")
     b.add_argument("--seconds", type=positive, default=2.0, help="timed seconds per measurement (default 2)")
     b.add_argument("--json", action="store_true", help="print the full result as JSON")
+    b.add_argument("--markdown", action="store_true", help="print the fleet numbers as a Markdown table")
     b.add_argument("--probes", type=count, default=5, help="fresh interpreters for load time and RSS (default 5)")
     sk = sub.add_parser("soak", help="a long stream with injected faults; RSS over time, every rejection counted",
                         description="Exits 1 unless every injected fault was counted under its reason, no "
@@ -262,10 +271,19 @@ def cmd_anomaly(args) -> int:
 def cmd_bench(args) -> int:
     import json
 
-    from prognos.edge_runtime.bench import bench, table
+    from prognos.edge_runtime.bench import bench, markdown, parse_assets, table
 
-    result = bench(args.bundle, args.seconds, probes=args.probes)
-    print(json.dumps(result, indent=2) if args.json else table(result))
+    fleets = parse_assets(args.assets)
+    if args.candidates:
+        from prognos.edge_runtime.choose import choose, summary
+
+        result = choose(args.candidates, args.seconds, args.threads, fleets[0], args.budget)
+        print(json.dumps(result, indent=2) if args.json else summary(result))
+        return 0
+    if not args.bundle:
+        raise ConfigError("bench: give --bundle DIR (one bundle) or --candidates DIR (a folder of bundles)")
+    result = bench(args.bundle, args.seconds, args.threads, args.probes, fleets, runtime=args.runtime)
+    print(json.dumps(result, indent=2) if args.json else markdown(result) if args.markdown else table(result))
     return 0
 
 
@@ -312,6 +330,10 @@ def cmd_healthcheck(args) -> int:
         bundle = Bundle(cfg.bundle, trust=cfg.trust())
         signed = f", signed by trusted key {bundle.signer}" if bundle.signer else ", NOT signed"
         print(f"bundle {cfg.bundle} verified: sha256 {bundle.sha256[:12]}{signed}")
+        if cfg.mqtt.host:  # the TLS and password files live on the device, not in the release
+            from prognos.edge_runtime.mqtt import check_files
+
+            check_files(cfg.mqtt)
         return 0
     url, end, last = f"http://{cfg.http.host}:{cfg.http.port}/healthz", time.monotonic() + args.timeout, ""
     want = os.path.realpath(args.config)

@@ -21,13 +21,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.config import ServiceConfig
+from prognos.edge_runtime.configfile import tomllib
 from prognos.edge_runtime.errors import ConfigError, PrognosError
 from prognos.edge_runtime.signing import Trust
 

@@ -80,8 +80,9 @@ class Service:
             body = {"model_sha256": self.engine.bundle.sha256, "bundle": str(self.engine.bundle.path),
                     "config": os.path.realpath(self.cfg.source) if self.cfg.source else None, "pid": os.getpid(),
                     "uptime_s": round(time.monotonic() - self.started, 1), **self.engine.stats.health()}
+        mqtt_down = self.mqtt.problem() if self.mqtt else ""
         reason = ("main loop stalled for %.1f s" % age if age > STALE_SECONDS else
-                  "MQTT not connected" if self.mqtt and not self.mqtt.connected() else "")
+                  f"MQTT not connected ({mqtt_down})" if mqtt_down else "")
         return not reason, {"status": "unhealthy" if reason else "ok", **({"reason": reason} if reason else {}), **body}
 
     def metrics_text(self) -> str:

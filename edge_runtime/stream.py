@@ -8,8 +8,9 @@ bounded by max_assets x 2 x window x F floats (the least recently seen asset is 
 
 `add()` accepts a row (or raises `RowError`: duplicate or out-of-order time) and, when the asset is
 due, copies its window into the next batch slot; `flush()` normalizes the batch and runs it in one
-backend call: onnxruntime takes the whole batch (dynamic batch dimension), LiteRT batch-1 models
-loop inside the backend. Accepted rows are never dropped: every due window gets a prediction.
+backend call: onnxruntime takes the whole batch (dynamic batch dimension), LiteRT runs it on
+interpreters resized to the batch (edge_runtime.backends). Accepted rows are never dropped: every
+due window gets a prediction.
 
 Out-of-distribution flag: when the manifest carries `input_ranges` (export.bundle), the newest row of
 each window is compared with the training range of every feature; the prediction gets

@@ -45,12 +45,13 @@ def input_ranges(pre: Preprocessor, train_x) -> dict:
 
 def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor | None, metrics: dict, source: dict,
                  task: str = "rul", preprocessing: dict | None = None, postprocessing: dict | None = None,
-                 alerts: dict | None = None, train_x=None) -> Path:
+                 alerts: dict | None = None, train_x=None, macs: int | None = None) -> Path:
     """Write `model<suffix>` and its manifest into `out_dir`; returns the directory.
 
     Task "rul" takes its preprocessing and postprocessing from `pre`, and its `input_ranges` from the
     normalized training windows `train_x` when given; other tasks (e.g. "classify" with
-    `{"dsp": DspSpec.to_dict()}`) pass `preprocessing` and `postprocessing` explicitly.
+    `{"dsp": DspSpec.to_dict()}`) pass `preprocessing` and `postprocessing` explicitly. `macs`: multiply-
+    accumulates per window (models.macs) of the network, the numerator of `prognos-edge bench`'s bound.
     """
     if task == "rul":
         preprocessing = pre.to_dict()
@@ -77,6 +78,7 @@ def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor | None, met
         "metrics": metrics,
         "source": source,
         "library_versions": library_versions(),
+        **({"macs_per_window": int(macs)} if macs else {}),
     }
     if task == "rul" and train_x is not None:
         manifest["input_ranges"] = input_ranges(pre, train_x)

@@ -82,6 +82,9 @@ def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(search
         assert bundle.interval["half_width"] == fit_conformal(*calibration_set(folds_of(oof)), 0.9)["half_width"]
         assert result["bundles"][name]["size_bytes"] == (run / "bundles" / name / "model.tflite").stat().st_size
     assert json.loads((run / "final.json").read_text())["cv"]["test_protocol"]["rmse_mean"] > 0
+    best = result["best"]["chosen"]  # measured here, installed as bundles/best (edge_runtime.choose)
+    assert best in ("tflite_fp32", "tflite_int8") and result["bundles"][best]["per_window_us"] > 0
+    assert Bundle(run / "bundles" / "best").sha256 == Bundle(run / "bundles" / best).sha256
     for png in ("cv_rul_per_engine.png", "cv_error_histogram.png", "cv_folds.png"):  # the average's CV plots
         assert (run / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

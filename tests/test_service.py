@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.config import ServiceConfig
 from prognos.edge_runtime.errors import ConfigError
@@ -20,7 +19,10 @@ from prognos.edge_runtime.feed import Feeder
 from prognos.edge_runtime.hotswap import BundleWatcher, try_swap
 from prognos.edge_runtime.schema import CMAPSS_COLUMNS
 from prognos.edge_runtime.stream import StreamEngine
+
 from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
 
 
 def get(url: str, timeout: float = 2.0) -> tuple[int, str]:

@@ -12,7 +12,7 @@ from prognos.pipeline.rul.ensemble import average_oof
 from prognos.pipeline.rul.recipe import (RECIPE, candidate_configs, copy_best, load_recipe, resolve_auto, shifted_cv,
                                         subsets_by_cv, write_json)
 
-PARITY_BUDGET = 0.5  # bundles/best: the smallest bundle within this RMSE of the Keras model, else fp32
+PARITY_BUDGET = 0.5  # bundles/best fallback: the smallest bundle within this RMSE of the Keras model, else fp32
 
 
 def run_recipe(data_dir, run_dir, schema=None, subset=None, recipe_path=None, folds: int = 5,
@@ -84,8 +84,10 @@ def final_step(named, data: dict, run_dir: Path, k: int, choices: dict, t0: floa
           f"{chosen['offset']:+.1f} cycles)", flush=True)
     t_cv = time.time() - t0
     result = final_run([cv_dirs[m] for m in chosen["members"]], run_dir, offset=chosen["offset"])
-    best = best_bundle(result["bundles"])
-    copy_best(run_dir, best)
+    best = result["best"]["chosen"]  # pipeline.rul.final: the fastest bundle within budget, measured here
+    if best is None:  # none within budget: still deploy one, the smallest close enough to Keras (or fp32)
+        best = best_bundle(result["bundles"])
+        copy_best(run_dir, best)
     out = {"data": data["card"], "choices": choices, "candidates": rows, "chosen": chosen, "best_bundle": best,
            "final": result, "seconds": {"cv": round(t_cv, 1), "total": round(time.time() - t0, 1)}}
     write_json(run_dir / "recipe.json", out)
