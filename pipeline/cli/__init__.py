@@ -17,7 +17,7 @@ from prognos.edge_runtime.errors import DataError, PrognosError
 
 # modules of this package that register subcommands: each has `register(subparsers)`; a parser it adds
 # sets `func` (set_defaults), called with the parsed args. Keep imports inside the commands (--help is instant).
-DOMAINS: tuple[str, ...] = ()
+DOMAINS: tuple[str, ...] = ("mcu",)
 
 
 def _add_run(p, required=False):
@@ -86,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="fastest: lowest single-window latency; smallest: lowest gzip size (default fastest)")
     o.add_argument("--min-seconds", type=float, default=1.0, help="timed seconds per candidate (default 1)")
     o.add_argument("--reuse", action="store_true", help="keep verified bundles newer than model.keras (no rebuild)")
+    o.add_argument("--target", help="microcontroller (export.targets: cortex-m4, cortex-m7, esp32-s3): choose only "
+                                    "among the variants whose TFLM arena + buffers and model fit it")
     sub.add_parser("formats", help="list the export table")
     pr = sub.add_parser("profile", help="LiteRT per-op profile of a .tflite bundle (ops timed one by one) -> "
                                         "<run>/report/profile.json")
@@ -293,7 +295,7 @@ def cmd_optimize(args):
     formats = args.formats.split(",") if args.formats else None
     tune_cfg, _ = _tune(args)
     result = optimize_run(load_run(args.run), args.budget, args.prefer, formats, args.calibration, tune_cfg, args.min_seconds,
-                          args.reuse)
+                          args.reuse, args.target)
     print((Path(args.run) / "report" / "optimize.md").read_text())
     print(f"[prognos] chosen {result['chosen']} -> {args.run}/bundles/best; report in {args.run}/report/ "
           "(optimize.md, optimize.json, optimize.png, tune_*.json)")
