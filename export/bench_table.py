@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 HEADER = ("| model | format | thr | load ms | p50 µs | p90 µs | p99 µs | × Keras | × ORT fp32 | windows/s "
-          "| peak RSS MB | size KB | gzip KB | val RMSE | × bound |")
-ALIGN = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+          "| peak RSS MB | size KB | gzip KB | val RMSE | × bound | TFLM |")
+ALIGN = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 
 
 def _f(v, fmt: str) -> str:
@@ -15,13 +15,19 @@ def _f(v, fmt: str) -> str:
 def _row(r: dict) -> str:
     head = f"| {r['model']} | {r['format']} | {r['threads']} "
     if "error" in r:
-        return head + f"| error: {r['error'][:80].replace('|', '/')} |" + " |" * 12
+        return head + f"| error: {r['error'][:80].replace('|', '/')} |" + " |" * 13
     rmse = (r.get("val") or {}).get("rmse")
     return head + (f"| {_f(r['load_ms'], '.1f')} | {_f(r['p50_us'], '.0f')} | {_f(r['p90_us'], '.0f')} "
                    f"| {_f(r['p99_us'], '.0f')} | {_f(r.get('vs_keras'), 'ratio')} | {_f(r.get('vs_onnx_fp32'), 'ratio')} "
                    f"| {_f(r['windows_per_s'], ',.0f')} | {_f(r['peak_rss_mb'], '.0f')} "
                    f"| {r['size_bytes'] / 1024:.1f} | {r['gzip_bytes'] / 1024:.1f} | {_f(rmse, '.3f')} "
-                   f"| {_f(r.get('x_bound'), 'ratio')} |")
+                   f"| {_f(r.get('x_bound'), 'ratio')} | {_tflm(r.get('tflm'))} |")
+
+
+def _tflm(check: dict | None) -> str:
+    from prognos.export.tflm import summary
+
+    return summary(check).replace("|", "/")[:60]
 
 
 def _measured(p: dict) -> str:
@@ -61,6 +67,7 @@ def markdown_table(result: dict) -> str:
              f"{_peaks(result)}",
              *_bounds(result), "",
              "p50/p90/p99: one window; × Keras / × ORT fp32: p50 ratio at the same thread count; windows/s: "
-             "validation set in batches of 256; × bound: p50 / (MACs ÷ peak MAC rate).", "", HEADER, ALIGN]
+             "validation set in batches of 256; × bound: p50 / (MACs ÷ peak MAC rate); TFLM: smallest TensorFlow "
+             "Lite Micro arena and max |TFLM − LiteRT| in output steps (export.tflm).", "", HEADER, ALIGN]
     lines += [_row(r) for x in result["models"] for r in x["rows"]]
     return "\n".join(lines) + "\n"

@@ -100,9 +100,11 @@ class _Worker:
             self.proc = None
 
 
-def _reason(why: str) -> str:
-    lines = [ln.strip() for ln in why.splitlines() if ln.strip()]
-    return lines[0] if lines else "TFLM failed to allocate tensors"
+def _reason(why: str, arena: int) -> str:
+    """TFLM's message: a missing kernel as such, anything else as a failure at this arena size."""
+    lines = [ln.strip() for ln in why.splitlines() if ln.strip()] or ["TFLM failed to allocate tensors"]
+    missing = [ln for ln in lines if ln.startswith("Didn't find op")]
+    return missing[0] if missing else f"does not run with a {arena / 1024:g} KB arena ({lines[0]})"
 
 
 def min_arena(worker: _Worker, max_arena: int = MAX_ARENA) -> dict:
@@ -117,10 +119,7 @@ def min_arena(worker: _Worker, max_arena: int = MAX_ARENA) -> dict:
 
     top = worker.ask({"arena": max_arena})
     if not (top and top["ok"]):
-        reason = _reason(top["why"]) if top else "TFLM crashed"
-        if "alloc" in reason.lower() or "memory" in reason.lower():
-            reason = f"does not fit a {max_arena // 2**20} MB arena ({reason})"
-        return {"error": reason}
+        return {"error": _reason(top["why"], max_arena) if top else f"TFLM crashed with a {max_arena} B arena"}
     lo, hi = 0, 1024
     while hi < max_arena and not works(hi):
         lo, hi = hi, min(2 * hi, max_arena)
