@@ -14,6 +14,7 @@ VARIANT ?=
 FORMATS ?= $(VARIANT)
 BUDGET ?= 0.5
 PREFER ?= fastest
+TARGET ?=
 REUSE ?=
 TUNE_EPOCHS ?=
 TEST_ARGS ?=
@@ -31,7 +32,7 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
 .PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
-	simulate formats clean edge-bench soak deploy zoo-report
+	simulate formats clean edge-bench soak deploy zoo-report mcu
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -79,8 +80,9 @@ cluster: $(STAMP) $(RUN)/model.keras  ## weight-clustered int8 bundles of RUN (f
 qat: $(STAMP) $(RUN)/model.keras  ## quantization-aware trained int8 bundles of RUN (QAT, prune- and cluster-preserving)
 	$(BIN)/prognos $@ $(EXPORT_FLAGS)
 
-optimize: $(STAMP) $(RUN)/model.keras  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE -> RUN/bundles/best
-	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse)
+optimize: $(STAMP) $(RUN)/model.keras  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE (TARGET=cortex-m4: only what fits) -> RUN/bundles/best
+	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse) \
+		$(if $(TARGET),--target $(TARGET))
 
 zoo-report: $(STAMP)  ## every registered model: params, MACs, sizes, prune/QAT/int8/ONNX status, latency -> artifacts/zoo
 	$(BIN)/prognos zoo-report $(if $(MODELS),--models $(MODELS))
@@ -110,6 +112,10 @@ soak: $(STAMP)  ## ROWS rows (default 10^6) with 1 % faults through BUNDLE: RSS 
 deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
 	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir"; exit 2; }
 	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG))
+
+MCU_OUT ?= $(RUN)/mcu
+mcu: $(STAMP)  ## BUNDLE as C source for TensorFlow Lite Micro on TARGET (default cortex-m4) -> MCU_OUT (prognos.h/.c, mcu.json)
+	$(BIN)/prognos mcu --bundle $(BUNDLE) --target $(or $(TARGET),cortex-m4) --out $(MCU_OUT)
 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts
