@@ -31,7 +31,7 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
+.PHONY: help venv demo test lint tensorboard test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy zoo-report mcu
 
 help:  ## list the targets
@@ -41,16 +41,20 @@ help:  ## list the targets
 $(STAMP): pyproject.toml edge_runtime/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev]"
+	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev,mlflow]"
 	@touch $@
 
-venv: $(STAMP)  ## create .venv and install prognos-edge + prognos[train,dev] (editable)
+venv: $(STAMP)  ## create .venv and install prognos-edge + prognos[train,dev,mlflow] (editable)
 
 demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (embedded default)
 	$(BIN)/prognos demo $(TRAIN_FLAGS)
 
 test: $(STAMP)  ## fast test suite (CI)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
+
+lint: $(STAMP)  ## ruff: lint (short rule set in pyproject.toml) and format check
+	$(BIN)/ruff check pipeline models export edge_runtime tests
+	$(BIN)/ruff format --check pipeline models export edge_runtime tests
 
 test-slow: $(STAMP)  ## slow cases only
 	$(BIN)/python -m pytest -q -m slow $(TEST_ARGS)
@@ -112,6 +116,9 @@ soak: $(STAMP)  ## ROWS rows (default 10^6) with 1 % faults through BUNDLE: RSS 
 deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
 	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir"; exit 2; }
 	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG))
+
+tensorboard: $(STAMP)  ## TensorBoard on RUN's logs (RUN/tb: every fit of train, cv, final, vibration) at :6006
+	$(BIN)/tensorboard --logdir $(RUN) --port 6006
 
 MCU_OUT ?= $(RUN)/mcu
 mcu: $(STAMP)  ## BUNDLE as C source for TensorFlow Lite Micro on TARGET (default cortex-m4) -> MCU_OUT (prognos.h/.c, mcu.json)

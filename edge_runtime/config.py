@@ -5,11 +5,11 @@ Relative paths in a config file are relative to that file's folder, so a deploye
 """
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prognos.edge_runtime.alerts import Rule
+from prognos.edge_runtime.configfile import fill, load_toml
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.stream import StreamConfig
 
@@ -46,16 +46,17 @@ class ServiceConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     rules: list = field(default_factory=list)  # [[rules]] tables -> alerts.Rule; empty = the bundle's rules
-    source: str = ""  # the config file this came from (not a TOML key); /healthz reports its real path
+    source: str = field(default="", metadata={"toml": False})  # the config file this came from; /healthz
+    #   reports its real path
 
     @classmethod
     def from_dict(cls, d: dict, base: Path = Path(".")) -> "ServiceConfig":
         d = dict(d)
-        sections = {"stream": StreamConfig, "mqtt": MqttConfig, "http": HttpConfig}
-        parts = {name: _fill(kind, d.pop(name, {}), name) for name, kind in sections.items()}
-        rules = [Rule.from_dict(r) for r in d.pop("rules", [])]
-        cfg = _fill(cls, d, "top level")
-        cfg.stream, cfg.mqtt, cfg.http, cfg.rules = parts["stream"], parts["mqtt"], parts["http"], rules
+        rules = d.pop("rules", [])
+        if not isinstance(rules, list):
+            raise ConfigError(f"config: rules = {rules!r}; expected [[rules]] tables")
+        cfg = fill(cls, d, "service")
+        cfg.rules = [Rule.from_dict(r) for r in rules]
         for name in ("bundle", "watch", "input", "predictions", "alerts"):
             value = getattr(cfg, name)
             if value and value not in ("-", "mqtt", "none") and not Path(value).is_absolute():
@@ -64,26 +65,6 @@ class ServiceConfig:
 
     @classmethod
     def load(cls, path) -> "ServiceConfig":
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML ({e})") from None
-        cfg = cls.from_dict(data, path.parent)
+        cfg = cls.from_dict(load_toml(path), Path(path).parent)
         cfg.source = str(path)
         return cfg
-
-
-def _fill(cls, values, where: str):
-    if not isinstance(values, dict):
-        raise ConfigError(f"config [{where}]: expected a table, got {values!r}")
-    names = {f.name for f in fields(cls)} - {"stream", "mqtt", "http", "rules", "source"}
-    unknown = set(values) - names
-    if unknown:
-        raise ConfigError(f"config [{where}]: unknown keys {sorted(unknown)}; expected {sorted(names)}")
-    try:
-        return cls(**values)
-    except TypeError as e:
-        raise ConfigError(f"config [{where}]: {e}") from None

@@ -11,6 +11,7 @@ From a bundle manifest's preprocessing (and postprocessing) section:
 `constants` returns {name: value} (numbers, strings, flat or 2-D lists) that export.mcu writes as C;
 `buffers` the RAM the device needs for them next to the arena (float32 samples and features).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,10 +33,16 @@ def constants(manifest: dict) -> dict:
 
 
 def _rul(pre: dict) -> dict:
-    out = {"window": int(pre["window"]), "n_features": len(pre["features"]), "feature_names": list(pre["features"]),
-           "feature_mean": [float(v) for v in pre["mean"]], "feature_std": [float(v) for v in pre["std"]],
-           "rul_cap": float(pre["rul_cap"]), "smoothing": float(pre.get("smoothing", 0.0)),
-           "padding": pre.get("padding", "edge")}
+    out = {
+        "window": int(pre["window"]),
+        "n_features": len(pre["features"]),
+        "feature_names": list(pre["features"]),
+        "feature_mean": [float(v) for v in pre["mean"]],
+        "feature_std": [float(v) for v in pre["std"]],
+        "rul_cap": float(pre["rul_cap"]),
+        "smoothing": float(pre.get("smoothing", 0.0)),
+        "padding": pre.get("padding", "edge"),
+    }
     for key, value in pre.items():  # e.g. per-regime tables of a richer preprocessor
         if key not in RUL_KEYS and _numeric(value):
             out[key] = value
@@ -54,9 +61,17 @@ def _dsp(d: dict) -> dict:
     from prognos.edge_runtime.dsp_spec import DspSpec, input_shape
 
     spec = DspSpec.from_dict(d)
-    out = {"dsp_kind": spec.kind, "sample_rate": spec.sample_rate, "window": spec.window, "hop": spec.hop,
-           "samples_per_rev": spec.samples_per_rev, "order_samples": spec.order_samples, "norm": spec.norm,
-           "feature_shape": list(input_shape(spec)), "window_function": "hann (periodic)"}
+    out = {
+        "dsp_kind": spec.kind,
+        "sample_rate": spec.sample_rate,
+        "window": spec.window,
+        "hop": spec.hop,
+        "samples_per_rev": spec.samples_per_rev,
+        "order_samples": spec.order_samples,
+        "norm": spec.norm,
+        "feature_shape": list(input_shape(spec)),
+        "window_function": "hann (periodic)",
+    }
     if spec.kind in ("spectrogram", "log_mel"):
         out.update(n_fft=spec.n_fft, stft_hop=spec.stft_hop, db=int(spec.db), log_eps=1e-12)
         out["window_table"] = dsp.hann(spec.n_fft).tolist()
@@ -80,8 +95,10 @@ def buffers(manifest: dict) -> dict:
     pre = manifest.get("preprocessing") or {}
     if "dsp" not in pre:
         rows = int(pre["window"]) * len(pre["features"]) * F32
-        return {"row ring (window x features)": rows, **({"EMA state": len(pre["features"]) * F32}
-                                                         if pre.get("smoothing") else {})}
+        return {
+            "row ring (window x features)": rows,
+            **({"EMA state": len(pre["features"]) * F32} if pre.get("smoothing") else {}),
+        }
     from prognos.edge_runtime.dsp_spec import DspSpec, input_shape
 
     spec = DspSpec.from_dict(pre["dsp"])

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.tables import Table
 from prognos.edge_runtime.bundle import Bundle, read_manifest
 from prognos.edge_runtime.timing import machine_info, time_calls
 from prognos.export.bundle import library_versions
@@ -141,26 +142,30 @@ def _write_report(run_dir: Path, result: dict):
     tradeoff(ok, result["keras_val_rmse"], result["budget"], result["chosen"], out / "optimize.png")
 
 
-def markdown_table(result: dict) -> str:
+def table(result: dict) -> Table:
     m, target = result["machine"], result.get("target")
-    lines = [f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']}",
-             f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer {result['prefer']}"
-             f"{f' --target {target}' if target else ''}`; "
-             f"Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; latency: 1 window, 1 thread)", "",
-             "| format | val RMSE | Δ RMSE | size KB | gzip KB | size ×fp32 | gzip ×fp32 | p50 µs | p99 µs | within budget "
-             "| TFLM (arena, Δ LiteRT) |" + (f" fits {target} |" if target else ""),
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---|" + ("---|" if target else "")]
+    columns = ["format", "val RMSE", "Δ RMSE", "size KB", "gzip KB", "size ×fp32", "gzip ×fp32", "p50 µs", "p99 µs",
+               "within budget", "TFLM (arena, Δ LiteRT)"] + ([f"fits {target}"] if target else [])
+    out = Table(columns, "lrrrrrrrrcl" + ("l" if target else ""),
+                before=[f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']} "
+                        f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer "
+                        f"{result['prefer']}{f' --target {target}' if target else ''}`; Keras fp32 val RMSE "
+                        f"{result['keras_val_rmse']:.3f}; latency: 1 window, 1 thread)"],
+                after=[f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept). "
+                       "TFLM: smallest tensor arena in TensorFlow Lite Micro and max |TFLM − LiteRT| in output steps "
+                       "on validation windows (export.tflm)."])
     fp32 = next((r["size_bytes"] for r in result["rows"] if r["format"] == FP32 and "error" not in r), None)
     for r in result["rows"]:
         if "error" in r:
-            lines.append(f"| {r['format']} | failed: {r['error'][:90]} | | | | | | | | | |" + (" |" if target else ""))
+            out.add(r["format"], f"failed: {r['error'][:90]}", *[""] * (len(columns) - 2))
             continue
         mark = "**chosen**" if r["format"] == result["chosen"] else ("yes" if r["within_budget"] else "no")
         ratios = [f"{r[k] / fp32:.3f}" if fp32 else "" for k in ("size_bytes", "gzip_bytes")]
-        lines.append(f"| {r['format']} | {r['val_rmse']:.3f} | {r['rmse_delta']:+.3f} | {r['size_bytes'] / 1024:.1f} "
-                     f"| {r['gzip_bytes'] / 1024:.1f} | {ratios[0]} | {ratios[1]} | {r['p50_us']:.0f} | {r['p99_us']:.0f} "
-                     f"| {mark} | {tflm.summary(r.get('tflm'))[:90]} |" + (f" {fit_cell(r['fit'])} |" if target else ""))
-    lines += ["", f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept). "
-              "TFLM: smallest tensor arena in TensorFlow Lite Micro and max |TFLM − LiteRT| in output steps "
-              "on validation windows (export.tflm)."]
-    return "\n".join(lines) + "\n"
+        out.add(r["format"], f"{r['val_rmse']:.3f}", f"{r['rmse_delta']:+.3f}", f"{r['size_bytes'] / 1024:.1f}",
+                f"{r['gzip_bytes'] / 1024:.1f}", *ratios, f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}", mark,
+                tflm.summary(r.get("tflm"))[:90], *([fit_cell(r["fit"])] if target else []))
+    return out
+
+
+def markdown_table(result: dict) -> str:
+    return table(result).markdown()

@@ -33,6 +33,7 @@ import numpy as np
 
 from prognos.edge_runtime.bundle import read_manifest
 from prognos.edge_runtime.errors import BundleError
+from prognos.edge_runtime.tables import Table
 from prognos.edge_runtime.timing import time_calls
 
 _DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 7: np.int16, 9: np.int8}
@@ -153,13 +154,17 @@ def profile_bundle(bundle_dir, out: Path | None = None, min_seconds: float = 0.0
     return result
 
 
-def markdown_table(result: dict, top: int = 12) -> str:
-    lines = [f"`{result['bundle']}`: {result['ops']} ops ({result['unique_timed']} distinct, timed once each); "
-             f"minus the fixed {result['invoke_overhead_us']:.1f} µs of one invoke() call: full model "
-             f"{result['full_invoke_us']:.0f} µs, ops alone {result['sum_of_ops_us']:.0f} µs "
-             f"(coverage {result['coverage']})", "", "| op type | count | µs (sum) | share |", "|---|---:|---:|---:|"]
+def table(result: dict, top: int = 12) -> Table:
+    out = Table(["op type", "count", "µs (sum)", "share"], "lrrr", before=[
+        f"`{result['bundle']}`: {result['ops']} ops ({result['unique_timed']} distinct, timed once each); minus the "
+        f"fixed {result['invoke_overhead_us']:.1f} µs of one invoke() call: full model {result['full_invoke_us']:.0f} µs, "
+        f"ops alone {result['sum_of_ops_us']:.0f} µs (coverage {result['coverage']})"])
     for r in result["by_type"][:top]:
         share = "–" if r["share"] is None else f"{100 * r['share']:.1f} %"
         miss = f" ({r['unmeasured']} not runnable alone)" if r["unmeasured"] else ""
-        lines.append(f"| {r['op']}{miss} | {r['count']} | {r['us']:.2f} | {share} |")
-    return "\n".join(lines) + "\n"
+        out.add(f"{r['op']}{miss}", r["count"], f"{r['us']:.2f}", share)
+    return out
+
+
+def markdown_table(result: dict, top: int = 12) -> str:
+    return table(result, top).markdown()

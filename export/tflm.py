@@ -15,6 +15,7 @@ The check a microcontroller build needs before any firmware is written, per arti
 
 Training side only: edge_runtime never imports it. The interpreter runs in export.tflm_worker.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,8 +81,9 @@ class _Worker:
 
     def ask(self, cmd: dict) -> dict | None:
         if self.proc is None:
-            self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL, text=True)
+            self.proc = subprocess.Popen(
+                self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            )
         try:
             self.proc.stdin.write(json.dumps(cmd) + "\n")
             self.proc.stdin.flush()
@@ -141,8 +143,11 @@ def _parity(worker: _Worker, content: bytes, arena: int, windows, n: int, tmp: P
         return {"parity_error": f"TFLM crashed on a validation window at arena {arena}"}
     worst = reply["max_abs"]
     steps = [w / s if s else None for w, s in zip(worst, output_steps(content))]
-    return {"parity_windows": len(index), "parity_max_abs": round(max(worst), 6),
-            "parity_steps": None if None in steps else round(max(steps), 3)}
+    return {
+        "parity_windows": len(index),
+        "parity_max_abs": round(max(worst), 6),
+        "parity_steps": None if None in steps else round(max(steps), 3),
+    }
 
 
 def check(content: bytes, windows=None, n: int = PARITY_WINDOWS, max_arena: int = MAX_ARENA) -> dict:

@@ -12,6 +12,7 @@ Commands: {"arena": n} -> {"ok": bool, "why": TFLM's own message}; {"parity": {"
 TFLM reports why it failed only on the C stderr (MicroPrintf): `c_stderr` captures file
 descriptor 2 around each call.
 """
+
 from __future__ import annotations
 
 import json

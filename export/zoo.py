@@ -32,6 +32,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from prognos.edge_runtime.tables import Table
+
 WINDOW = (32, 14)
 N_OUTPUTS = {"classify": 3}  # other tasks: 1
 N_TRAIN, N_CHECK = 64, 8
@@ -303,24 +305,26 @@ def _short(cell: str, notes: list) -> str:
     return f"fails [{len(notes)}]"
 
 
-def markdown(result: dict) -> str:
+def table(result: dict) -> Table:
     m, notes = result["machine"], []
-    lines = [f"# Model zoo: parameters, MACs, sizes, deployment paths, latency",
-             "", f"`prognos zoo-report` (make zoo-report) on {m['cpu']}, {m['cores']} cores, {result['date']}; "
-             f"untrained nets on ({result['window'][0]}, {result['window'][1]}) windows; latency: LiteRT p50, "
-             "1 thread, batch 1." + (f" Merged from {', '.join(result['merged_from'])} (split runs, "
-                                      "`prognos zoo-report --merge`)." if result.get("merged_from") else ""), "",
-             "| model | net | params | MACs | .keras KB | fp32 KB | int8 KB | TFLite fp32 | PTQ int8 | TFLM | ONNX | "
-             "prune | QAT | fp32 µs | int8 µs |", "|---|---|---:|---:|---:|---:|---:|---|---|---|---|---|---|---:|---:|"]
+    merged = (f" Merged from {', '.join(result['merged_from'])} (split runs, `prognos zoo-report --merge`)."
+              if result.get("merged_from") else "")
+    out = Table(["model", "net", "params", "MACs", ".keras KB", "fp32 KB", "int8 KB", "TFLite fp32", "PTQ int8", "TFLM",
+                 "ONNX", "prune", "QAT", "fp32 µs", "int8 µs"], "llrrrrrllllllrr",
+                before=[f"`prognos zoo-report` (make zoo-report) on {m['cpu']}, {m['cores']} cores, {result['date']}; "
+                        f"untrained nets on ({result['window'][0]}, {result['window'][1]}) windows; latency: LiteRT "
+                        f"p50, 1 thread, batch 1.{merged}"])
     for r in result["rows"]:
-        net = "" if r["net"] == r["model"] else r["net"]
         cells = [_short(r.get(k, "fails: not reached"), notes) for k in ("tflite_fp32", *PATHS)]
-        lines.append(f"| {r['model']} | {net} | {_n(r.get('params'))} | {_n(r.get('macs'))} "
-                     f"| {_kb(r.get('keras_bytes'))} | {_kb(r.get('tflite_fp32_bytes'))} | "
-                     f"{_kb(r.get('tflite_int8_bytes'))} | {' | '.join(cells)} | {_us(r.get('fp32_p50_us'))} | "
-                     f"{_us(r.get('int8_p50_us'))} |")
+        out.add(r["model"], "" if r["net"] == r["model"] else r["net"], _n(r.get("params")), _n(r.get("macs")),
+                _kb(r.get("keras_bytes")), _kb(r.get("tflite_fp32_bytes")), _kb(r.get("tflite_int8_bytes")), *cells,
+                _us(r.get("fp32_p50_us")), _us(r.get("int8_p50_us")))
     uncounted = [f"{r['model']}/{u}" for r in result["rows"] for u in r.get("macs_uncounted", [])]
-    lines += ["", "Uncounted layers (0 MACs): " + (", ".join(uncounted) or "none.")]
+    out.after = ["Uncounted layers (0 MACs): " + (", ".join(uncounted) or "none.")]
     if notes:
-        lines += ["", "Why a path fails:", ""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)]
-    return "\n".join(lines) + "\n"
+        out.after += ["Why a path fails:", "\n".join(f"{i}. {n}" for i, n in enumerate(notes, 1))]
+    return out
+
+
+def markdown(result: dict) -> str:
+    return "# Model zoo: parameters, MACs, sizes, deployment paths, latency\n\n" + table(result).markdown()

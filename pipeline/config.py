@@ -1,11 +1,9 @@
 """Run configuration as small typed dataclasses (nanoGPT's GPTConfig pattern); TOML and CLI only fill them."""
 from __future__ import annotations
 
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
-from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.configfile import fill, load_toml
 
 
 @dataclass
@@ -59,26 +57,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
-        unknown = set(d) - {"data", "model", "train"}
-        if unknown:
-            raise ConfigError(f"config: unknown sections {sorted(unknown)}; expected data, model, train")
-        return cls(_fill(DataConfig, d.get("data", {})), _fill(ModelConfig, d.get("model", {})),
-                   _fill(TrainConfig, d.get("train", {})))
+        return fill(cls, d, "run")
 
     @classmethod
     def load(cls, path) -> "RunConfig":
-        path = Path(path)
-        try:
-            return cls.from_dict(tomllib.loads(path.read_text()))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML ({e})") from None
-
-
-def _fill(cls, values: dict):
-    names = {f.name for f in fields(cls)}
-    unknown = set(values) - names
-    if unknown:
-        raise ConfigError(f"config [{cls.__name__}]: unknown keys {sorted(unknown)}; expected {sorted(names)}")
-    return cls(**values)
+        return cls.from_dict(load_toml(path))

@@ -71,6 +71,7 @@ def test_simulator_is_deterministic_and_loadable(tmp_path):
     train, test = cmapss.load_table(a / "train_SIM.txt"), cmapss.load_table(a / "test_SIM.txt")
     rul = cmapss.load_rul_file(a / "RUL_SIM.txt", 4)
     assert len(np.unique(train[:, 0])) == 5 and (rul >= 0).all()
+    assert len(np.unique(test[:, 0])) == 4
     assert train[:, 1].max() >= 128  # run to failure: at least the shortest FD001 life
     s4 = train[train[:, 0] == 1, 8]  # s4 drifts upward toward failure
     assert s4[-10:].mean() - s4[:10].mean() > 10

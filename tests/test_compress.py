@@ -14,6 +14,7 @@ import pytest
 
 from prognos.edge_runtime.bundle import Bundle, read_manifest
 from prognos.export.finetune import Tune, TuneConfig
+from prognos.pipeline.rul.runs import load_run
 
 ONE_EPOCH = TuneConfig(epochs=1, batch_size=256)
 
@@ -474,6 +475,8 @@ def test_optimize_over_the_whole_table(lstm_run):
 
     result = optimize_run(load_run(lstm_run), budget=3.0, calibration=32, tune_cfg=ONE_EPOCH, min_seconds=0.05)
     assert [r["format"] for r in result["rows"]] == [f.name for f in FORMATS]
+    failed = {r["format"]: r["error"] for r in result["rows"] if "error" in r}
+    assert not failed, failed  # every row of the table builds for the LSTM (a new upstream gap shows up here)
     for r in result["rows"]:
-        assert "error" in r or (r["p50_us"] > 0 and r["gzip_bytes"] < r["size_bytes"]), r
+        assert r["p50_us"] > 0 and r["gzip_bytes"] < r["size_bytes"], r
     assert result["chosen"] is not None

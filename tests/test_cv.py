@@ -72,7 +72,7 @@ def test_truncated_last_window_is_the_sliding_window_at_the_cut(sim_dir):
     pairs = truncation_points(table, [3], seed=0)
     x, true = truncated_last_windows(table, pairs, pre)
     index = window_index(rows_of(table, [3]), pre, 30)
-    for (u, cut), xi, ti in zip(pairs, x, true):
+    for (_, cut), xi, ti in zip(pairs, x, true):
         i = int(np.flatnonzero(index.cycle == cut)[0])
         np.testing.assert_allclose(xi, index.x[i], atol=1e-5)
         assert ti == min(index.y[i] * pre.rul_cap, pre.rul_cap) == pytest.approx(ti)

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -132,11 +131,10 @@ def test_deploy_over_ssh(tiny_run, mqtt_broker, device_env, sshd, tmp_path):
     config = edge_config(tmp_path / "edge.toml", mqtt_broker[1], http)
     env = {**device_env, "PROGNOS_DEPLOY_SSH": ssh}
     try:
-        t0 = time.monotonic()
         r = deploy(env, f"ssh://{getpass.getuser()}@127.0.0.1:{port}{dest}", tiny_run["dir"] / "bundles" / "onnx_fp32",
                    config)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "is healthy" in r.stdout and time.monotonic() - t0 < 120
+        assert "is healthy" in r.stdout
         assert (dest / "current" / "bundle" / "manifest.json").is_file()
         health = json.loads(get(f"http://127.0.0.1:{http}/healthz")[1])
         assert health["model_sha256"] == Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32").sha256

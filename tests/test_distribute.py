@@ -324,10 +324,7 @@ def test_scale_command_reports_windows_and_memory():
     lives = np.unique(table[:, 0], return_counts=True)[1]
     assert out["rows"] == len(table) and out["windows"] == int((lives - 29).sum())
     assert len(out["windows_per_s_each_epoch"]) == 2 and out["windows_per_s"] > 0
-    assert out["materialized_windows_mb"] > 10 * out["raw_arrays_mb"]
-    rss = out["rss_mb"]
-    assert rss["peak_while_streaming"] >= rss["with_raw_arrays"] >= rss["tensorflow"]
-    assert rss["peak_while_building"] >= rss["with_raw_arrays"]
+    assert out["materialized_windows_mb"] > 10 * out["raw_arrays_mb"]  # memory itself: `make scale` measures it
 
 
 def test_cli_errors_for_strategy_and_tf_config(tmp_path):

@@ -2,6 +2,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from prognos.edge_runtime.bundle import Bundle
@@ -43,7 +44,11 @@ def test_cli_stream_matches_evaluate(tiny_run, sim_dir, fmt):
     assert last == pytest.approx(expected, abs=0.011)
     summary = json.loads(r.stderr.strip().splitlines()[-1])["summary"]
     assert summary["accepted"] == len(rows) and summary["rejected_total"] == 0
-    assert all(r["rul_low"] <= r["rul"] <= r["rul_high"] for r in rows)
+    spec = Bundle(bundle).interval  # each row's interval is the bundle's calibrated half-width of its RUL bin
+    half = np.asarray(spec["half_width"])[np.digitize([r["rul"] for r in rows], spec["edges"])]
+    assert [r["rul_high"] for r in rows] == pytest.approx([r["rul"] + h for r, h in zip(rows, half)], abs=0.011)
+    assert [r["rul_low"] for r in rows] == pytest.approx([min(r["rul"], max(0, r["rul"] - h)) for r, h in zip(rows, half)],
+                                                         abs=0.011)
 
 
 def test_bad_rows_are_counted_and_the_stream_goes_on(tiny_run, sim_dir):

@@ -4,6 +4,7 @@ gcc and cross-compiled for Cortex-M4 with arm-none-eabi-gcc), target fit and `op
 Runs on the session's tiny LSTM run (tests/conftest.py), whose int8 bundles export.run has already
 checked in TensorFlow Lite Micro, and on a tiny conv net on log-mel features for the DSP constants.
 """
+
 import json
 import re
 import shutil
@@ -43,8 +44,9 @@ def run(*args, cwd=None) -> subprocess.CompletedProcess:
 def compile_and_run(out, checks: str) -> subprocess.CompletedProcess:
     gcc = need_tool("gcc", "gcc")
     (out / "harness.c").write_text(HARNESS.replace("CHECKS", checks))
-    build = run(gcc, "-std=c99", "-Wall", "-Werror", "-pedantic", "-O1", "harness.c", "prognos.c", "-o", "harness",
-                cwd=out)
+    build = run(
+        gcc, "-std=c99", "-Wall", "-Werror", "-pedantic", "-O1", "harness.c", "prognos.c", "-o", "harness", cwd=out
+    )
     assert build.returncode == 0, build.stderr
     return run(out / "harness")
 
@@ -110,7 +112,8 @@ def test_mcu_files_compile_on_the_host_and_check_the_model(exported, tiny_run):
     assert f'#define PROGNOS_MODEL_SHA256 "{facts["sha256"]}"' in header
     assert "X(UnidirectionalSequenceLSTM)" in header
     assert facts["tflm"]["parity_windows"] > 0 and facts["fit"]["cortex-m4"]["est_latency_ms"] == pytest.approx(
-        12345 / 80e6 * 1e3, abs=1e-3)
+        12345 / 80e6 * 1e3, abs=1e-3
+    )
     pre = json.loads((tiny_run["dir"] / "bundles" / "tflite_int8_fused" / "manifest.json").read_text())["preprocessing"]
     assert facts["constants"]["feature_names"] == pre["features"]
     assert json.loads((out / "mcu.json").read_text())["tflm"] == facts["tflm"]
@@ -131,8 +134,20 @@ def test_mcu_files_cross_compile_for_cortex_m4_into_flash(exported):
     gcc = need_tool("arm-none-eabi-gcc", ARM_TOOLS)
     objdump = need_tool("arm-none-eabi-objdump", ARM_TOOLS)
     size = need_tool("arm-none-eabi-size", ARM_TOOLS)
-    build = run(gcc, "-mcpu=cortex-m4", "-mthumb", "-std=c99", "-Wall", "-Werror", "-Os", "-c", "prognos.c",
-                "-o", "prognos.o", cwd=out)
+    build = run(
+        gcc,
+        "-mcpu=cortex-m4",
+        "-mthumb",
+        "-std=c99",
+        "-Wall",
+        "-Werror",
+        "-Os",
+        "-c",
+        "prognos.c",
+        "-o",
+        "prognos.o",
+        cwd=out,
+    )
     assert build.returncode == 0, build.stderr
     symbols = run(objdump, "-t", "prognos.o", cwd=out).stdout
     model = next(ln.split() for ln in symbols.splitlines() if ln.endswith(" prognos_model"))
@@ -184,14 +199,24 @@ def test_dsp_constants_compile(tmp_path):
     from prognos.export.mcu import export_mcu
     from prognos.models.kerasapi import keras
 
-    spec = DspSpec(kind="log_mel", window=1024, n_fft=128, stft_hop=128, n_mels=8, norm="per_bin",
-                   mean=[0.0] * 8, std=[1.0] * 8)
+    spec = DspSpec(
+        kind="log_mel", window=1024, n_fft=128, stft_hop=128, n_mels=8, norm="per_bin", mean=[0.0] * 8, std=[1.0] * 8
+    )
     x = keras.Input(input_shape(spec))
     y = keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(keras.layers.Conv2D(2, 3)(x)))
     rep = np.random.default_rng(0).normal(size=(16, *input_shape(spec))).astype("float32")
     fmt = BY_NAME["tflite_int8"]
-    write_bundle(tmp_path / "b", fmt.write(keras.Model(x, y), rep), fmt, None, {}, {}, task="classify",
-                 preprocessing={"dsp": spec.to_dict()}, postprocessing={"classes": ["a", "b", "c"]})
+    write_bundle(
+        tmp_path / "b",
+        fmt.write(keras.Model(x, y), rep),
+        fmt,
+        None,
+        {},
+        {},
+        task="classify",
+        preprocessing={"dsp": spec.to_dict()},
+        postprocessing={"classes": ["a", "b", "c"]},
+    )
     facts = export_mcu(tmp_path / "b", "cortex-m4", tmp_path / "fw", rep[:4])
     c = facts["constants"]
     np.testing.assert_array_equal(c["window_table"], dsp.hann(128).tolist())
@@ -208,8 +233,7 @@ def test_optimize_on_a_target_chooses_what_fits_or_says_why_not(tiny_run, tmp_pa
     run = tmp_path / "run"
     shutil.copytree(tiny_run["dir"], run, ignore=shutil.ignore_patterns("report", "bench.*"))
     formats = ["tflite_fp32", "tflite_int8", "tflite_int8_fused"]
-    result = optimize_run(load_run(run), budget=50.0, formats=formats, min_seconds=0.03, reuse=True,
-                          target="cortex-m4")
+    result = optimize_run(load_run(run), budget=50.0, formats=formats, min_seconds=0.03, reuse=True, target="cortex-m4")
     rows = {r["format"]: r for r in result["rows"]}
     assert not rows["tflite_fp32"]["fit"]["fits"] and "no TFLM check" in rows["tflite_fp32"]["fit"]["why"]
     arena = {n: rows[n]["tflm"]["arena_bytes"] for n in ("tflite_int8", "tflite_int8_fused")}
@@ -227,8 +251,9 @@ def test_zoo_report_has_a_tflm_cell():
 
     x = keras.Input((32, 14))
     r = NetReport(keras.Model(x, keras.layers.Dense(1)(keras.layers.Flatten()(x))), min_seconds=0.01)
-    r.row.update(model="tiny", net="tiny", ptq_int8=r.tflite("tflite_int8", "tflite_int8_bytes", "int8_p50_us",
-                                                             r.int8_parity))
+    r.row.update(
+        model="tiny", net="tiny", ptq_int8=r.tflite("tflite_int8", "tflite_int8_bytes", "int8_p50_us", r.int8_parity)
+    )
     r.row["tflm"] = r.tflm()
     assert r.row["tflm"].startswith("ok: arena") and r.row["tflm_arena_bytes"] > 0, r.row
     table = markdown({"machine": {"cpu": "x", "cores": 1}, "date": "d", "window": [32, 14], "rows": [r.row]})

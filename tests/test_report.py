@@ -67,7 +67,6 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_report_renders_in_headless_chromium(reported_run, tmp_path):
-    import numpy as np
     from matplotlib.image import imread
 
     exe = need_tool("chromium", install="chromium")

@@ -44,15 +44,31 @@ def test_batched_windows_equal_one_by_one(tiny_run, sim_dir, fmt):
     assert [p["status"] for p in preds[:3]] == ["warmup"] * 3
 
 
-def test_stride_and_bounded_assets(tiny_run, sim_dir):
-    bundle = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
-    engine = StreamEngine(bundle, StreamConfig(max_batch=8, max_assets=2, stride=5))
-    preds, _ = Feeder(engine).feed_lines(_rows(sim_dir, n_units=3))
-    assert engine.stats.assets_evicted > 0 and len(engine._rings) == 2
-    per_unit = {}
+def _by_unit(preds) -> dict:
+    out = {}
     for p in preds:
-        per_unit.setdefault(p["unit"], []).append(p["cycle"])
-    assert all(len(c) > 0 for c in per_unit.values())
+        out.setdefault(p["unit"], {})[p["cycle"]] = p["rul"]
+    return out
+
+
+def test_stride_predicts_every_nth_row_with_the_same_values(tiny_run, sim_dir):
+    bundle = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
+    every = _by_unit(Feeder(StreamEngine(bundle, StreamConfig(max_batch=8))).feed_lines(_rows(sim_dir))[0])
+    strided = _by_unit(Feeder(StreamEngine(bundle, StreamConfig(max_batch=8, stride=5))).feed_lines(
+        _rows(sim_dir))[0])
+    assert strided.keys() == every.keys()
+    for unit, preds in strided.items():
+        cycles = sorted(preds)
+        assert cycles[0] == min(every[unit]) and len(cycles) == -(-len(every[unit]) // 5) and set(np.diff(cycles)) == {5}
+        assert [preds[c] for c in cycles] == pytest.approx([every[unit][c] for c in cycles], abs=1e-4)
+
+
+def test_assets_beyond_the_bound_are_evicted(tiny_run, sim_dir):
+    bundle = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
+    engine = StreamEngine(bundle, StreamConfig(max_batch=8, max_assets=2))
+    preds, _ = Feeder(engine).feed_lines(_rows(sim_dir, n_units=3))
+    assert len(engine._rings) == 2 and engine.stats.assets_evicted > 0
+    assert engine.stats.predictions == len(preds) == engine.stats.accepted  # evicted assets restart, none lost
     with pytest.raises(ConfigError, match="max_batch must be a positive integer"):
         StreamConfig(max_batch=0)
 

@@ -6,6 +6,7 @@ Both hand export the bundle's validation inputs, re-cut from the run that made i
 the manifest's source), for the TFLM-vs-LiteRT parity, and the Keras model's MACs for the latency
 estimate; without that run both are reported as not measured.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,21 @@ from pathlib import Path
 def register(sub) -> None:
     from prognos.export.targets import TARGETS
 
-    m = sub.add_parser("mcu", help="export an int8 TFLite bundle as C source for TensorFlow Lite Micro: model array, "
-                                   "arena size measured in TFLM, I/O quantization, preprocessing constants")
+    m = sub.add_parser(
+        "mcu",
+        help="export an int8 TFLite bundle as C source for TensorFlow Lite Micro: model array, "
+        "arena size measured in TFLM, I/O quantization, preprocessing constants",
+    )
     m.add_argument("--bundle", required=True, help="bundle directory (a quantized TFLite bundle)")
     m.add_argument("--target", required=True, choices=list(TARGETS), help="microcontroller the model must fit")
     m.add_argument("--out", required=True, help="output folder for <name>.h, <name>.c, mcu.json")
     m.add_argument("--name", default="prognos", help="C prefix of the files and symbols (default prognos)")
     m.set_defaults(func=cmd_mcu)
-    f = sub.add_parser("mcu-fit", help="the fit of bundles on every microcontroller target (TFLM arena, flash, RAM, "
-                                       "estimated latency) as a Markdown table")
+    f = sub.add_parser(
+        "mcu-fit",
+        help="the fit of bundles on every microcontroller target (TFLM arena, flash, RAM, "
+        "estimated latency) as a Markdown table",
+    )
     f.add_argument("bundles", nargs="+", help="bundle directories")
     f.set_defaults(func=cmd_mcu_fit)
 
@@ -61,9 +68,11 @@ def cmd_mcu(args) -> None:
     facts = export_mcu(args.bundle, args.target, args.out, windows, macs, args.name)
     t, f = facts["tflm"], facts["fit"][args.target]
     print(json.dumps({"tflm": t, "fit": f}, indent=2))
-    print(f"[prognos] wrote {', '.join(str(Path(args.out) / n) for n in facts['files'])}: {facts['model_bytes']:,} B "
-          f"model, arena {t['arena_bytes']:,} B, fits {args.target} with {f['flash_free_bytes'] / 1024:.1f} KB flash "
-          f"and {f['ram_free_bytes'] / 1024:.1f} KB RAM to spare")
+    print(
+        f"[prognos] wrote {', '.join(str(Path(args.out) / n) for n in facts['files'])}: {facts['model_bytes']:,} B "
+        f"model, arena {t['arena_bytes']:,} B, fits {args.target} with {f['flash_free_bytes'] / 1024:.1f} KB flash "
+        f"and {f['ram_free_bytes'] / 1024:.1f} KB RAM to spare"
+    )
 
 
 def cmd_mcu_fit(args) -> None:

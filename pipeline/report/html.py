@@ -4,7 +4,7 @@ Sections: model card (data, preprocessing, metrics, intended use, limits, from c
 preprocessor.json / metrics.json / parity.json), learning curves, predictions (RUL per validation
 engine for RUL runs; confusion matrix and ROC for the vibration classifier; detection and ROC for
 the vibration autoencoder), compression trade-off (report/bench.json, else report/optimize.json),
-the benchmark table (report/bench.md) and the LiteRT per-op profile (report/profile.json). Figures
+the benchmark table (report/bench.json) and the LiteRT per-op profile (report/profile.json). Figures
 are matplotlib PNGs embedded as base64 data URIs and the CSS is inline: the file opens from disk
 with no server and no network. A piece the run lacks is shown as "not available: run `make …`".
 """
@@ -14,7 +14,6 @@ import base64
 import csv
 import html
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,24 +38,6 @@ def _json(run: Path, rel: str):
 
 def img(png: bytes, alt: str) -> str:
     return f'<img class="fig" alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-
-
-def md_table(md: str) -> str:
-    """The pipe tables and paragraphs of a small Markdown text as HTML (what bench.md holds)."""
-    out, rows = [], []
-    for line in md.splitlines() + [""]:
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= set("-:") for c in cells):
-                tag = "th" if not rows else "td"
-                rows.append("".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells))
-            continue
-        if rows:
-            out.append("<table>" + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>")
-            rows = []
-        if line.strip():
-            out.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line)) + "</p>")
-    return "\n".join(out)
 
 
 def _history(run: Path) -> dict:
@@ -132,19 +113,22 @@ def tradeoff(run: Path) -> str:
 
 def bench(run: Path) -> str:
     _rul_only(run)
-    if not (run / "report" / "bench.md").is_file():
+    from prognos.export.bench_table import table
+
+    result = _json(run, "report/bench.json")
+    if result is None:
         raise Missing(f"make bench RUN={run}")
-    return md_table((run / "report" / "bench.md").read_text())
+    return table(result).html()
 
 
 def profile(run: Path) -> str:
-    from prognos.export.profile import markdown_table
+    from prognos.export.profile import table
 
     p = _json(run, "report/profile.json")
     if p is None:
         raise Missing(f"make profile RUN={run}")
     method = "".join(f"<p>{html.escape(par)}</p>" for par in p["method"].split("\n\n"))
-    return (md_table(markdown_table(p)) + img(report_figs.op_profile(p["by_type"], f"LiteRT ops of {p['format']}"),
+    return (table(p).html() + img(report_figs.op_profile(p["by_type"], f"LiteRT ops of {p['format']}"),
                                               "LiteRT op profile") + f"<details><summary>Method and limits</summary>"
             f"{method}</details>")
 

@@ -65,7 +65,7 @@ def truncated_last_windows(table: np.ndarray, pairs, pre) -> tuple[np.ndarray, n
     return np.stack(x).astype(np.float32), np.asarray(true, float)
 
 
-def _run_fold(cfg: RunConfig, table, val_units) -> dict:
+def _run_fold(cfg: RunConfig, table, val_units, log_dir=None) -> dict:
     from prognos.pipeline.rul.train import fit
 
     train_units = np.setdiff1d(np.unique(table[:, 0]).astype(int), val_units)
@@ -77,7 +77,8 @@ def _run_fold(cfg: RunConfig, table, val_units) -> dict:
     pre = fit_preprocessor(fit_rows, cfg.data)
     start = cfg.data.min_cycles
     model, history = fit(cfg, pre, fitting_index(fit_rows, pre, cfg),
-                         None if stop_units is None else window_index(rows_of(table, stop_units), pre, start))
+                         None if stop_units is None else window_index(rows_of(table, stop_units), pre, start),
+                         log_dir=log_dir)
     held = window_index(rows_of(table, val_units), pre, start)
     pred = model.predict(held.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
     pairs = truncation_points(table, val_units, cfg.data.seed)
@@ -101,7 +102,7 @@ def cross_validate(cfg: RunConfig, out_dir, k: int = 5, coverage: float = 0.9) -
     folds = []
     for i, val_units in enumerate(unit_folds(table, k, cfg.data.seed)):
         print(f"[prognos] CV fold {i + 1}/{k}: {len(val_units)} held-out engines", flush=True)
-        folds.append(_run_fold(cfg, table, val_units))
+        folds.append(_run_fold(cfg, table, val_units, log_dir=out / "tb" / f"fold{i + 1}"))
     summary = summarize(folds, coverage)
     summary.update(config=cfg.to_dict(), k=k, seconds=round(time.time() - t0, 1),
                    data={"data_dir": str(data_dir), "subset": subset})

@@ -47,11 +47,11 @@ def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
     return out
 
 
-def train_member(cfg: RunConfig, epochs: int, table: np.ndarray):
+def train_member(cfg: RunConfig, epochs: int, table: np.ndarray, log_dir=None):
     from prognos.pipeline.rul.train import fit
 
     pre = fit_preprocessor(table, cfg.data)
-    model, _ = fit(cfg, pre, fitting_index(table, pre, cfg), None, stop_epoch=epochs)
+    model, _ = fit(cfg, pre, fitting_index(table, pre, cfg), None, stop_epoch=epochs, log_dir=log_dir)
     return model
 
 
@@ -68,7 +68,7 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
     for i, (cfg, epochs) in enumerate(members):
         print(f"[prognos] final member {i + 1}/{len(members)}: {cfg.model.name}, window {cfg.data.window}, "
               f"{epochs} epochs on all {len(np.unique(table[:, 0]))} training units", flush=True)
-        models.append(train_member(cfg, epochs, table))
+        models.append(train_member(cfg, epochs, table, log_dir=run_dir / "tb" / f"member{i + 1}"))
     windows = [c.data.window for c, _ in members]
     model = build_ensemble(models, windows) if len(models) > 1 else models[0]
     cfg = replace(members[0][0], data=replace(members[0][0].data, window=max(windows)))

@@ -15,6 +15,7 @@ import numpy as np
 
 from prognos.pipeline.config import RunConfig
 from prognos.pipeline.rul.cv import cross_validate
+from prognos.edge_runtime.tables import Table
 
 
 def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, epochs: int | None = None,
@@ -58,14 +59,14 @@ def _cached(path: Path, cfg: RunConfig, k: int) -> dict | None:
 
 
 def markdown(rows, k: int) -> str:
-    lines = [f"{k}-fold CV by engine unit, held-out engines only. Test protocol: last window of each held-out "
-             "engine cut at random points (pipeline.cv); all windows: every window ending at cycle >= 30.", "",
-             "| candidate | model | window | params | CV RMSE, test protocol | NASA score / 100 engines "
-             "| CV RMSE, all windows | 90 % interval coverage | median best epoch | seconds |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = Table(["candidate", "model", "window", "params", "CV RMSE, test protocol", "NASA score / 100 engines",
+                 "CV RMSE, all windows", "90 % interval coverage", "median best epoch", "seconds"], "llrrrrrrrr",
+                before=[f"{k}-fold CV by engine unit, held-out engines only. Test protocol: last window of each "
+                        "held-out engine cut at random points (pipeline.cv); all windows: every window ending at "
+                        "cycle >= 30."])
     for r in rows:
-        lines.append(f"| {r['candidate']} | {r['model']} | {r['window']} | {r['params']:,} "
-                     f"| {r['test_rmse_mean']:.2f} ± {r['test_rmse_std']:.2f} | {r['test_score_per_100']:.0f} "
-                     f"| {r['rmse_mean']:.2f} ± {r['rmse_std']:.2f} | {r['coverage_mean']:.3f} "
-                     f"| {r['median_best_epoch']} | {r['seconds']:.0f} |")
-    return "\n".join(lines) + "\n"
+        out.add(r["candidate"], r["model"], r["window"], f"{r['params']:,}",
+                f"{r['test_rmse_mean']:.2f} ± {r['test_rmse_std']:.2f}", f"{r['test_score_per_100']:.0f}",
+                f"{r['rmse_mean']:.2f} ± {r['rmse_std']:.2f}", f"{r['coverage_mean']:.3f}", r["median_best_epoch"],
+                f"{r['seconds']:.0f}")
+    return out.markdown()

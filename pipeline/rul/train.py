@@ -82,10 +82,11 @@ def make_optimizer(name: str, lr: float, schedule: str = "constant", total_steps
 
 
 def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex | None, backup_dir=None,
-        stop_epoch: int | None = None):
+        stop_epoch: int | None = None, log_dir=None):
     """Train `cfg.model` under `cfg.train`'s strategy; returns (float32 model outside any strategy,
     history: per-metric lists plus `epoch`, the 1-based numbers of the epochs run here).
 
+    `log_dir`: TensorBoard (and MLflow, when configured) logs of this fit (pipeline.tracking).
     With `backup_dir`, a run interrupted after epoch k resumes at epoch k + 1 when fit is called again.
     With `val` None (the final model on every unit, pipeline.final) it runs exactly `cfg.train.epochs`
     epochs: no validation, no early stopping. `stop_epoch` ends training earlier, while the learning-rate
@@ -113,6 +114,10 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex 
         keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
     if backup_dir is not None:
         callbacks.insert(0, distribute.backup_callback(backup_dir))
+    if log_dir is not None:
+        from prognos.pipeline import tracking
+
+        callbacks += tracking.callbacks(log_dir, {"model": cfg.model.name, **cfg.model.hparams, **vars(cfg.train)})
     stream = tfdata.distributed_training_stream(plan.strategy, train, plan.global_batch, cfg.train.seed,
                                                 cfg.train.input_noise)
     history = model.fit(stream, steps_per_epoch=steps,
@@ -133,7 +138,7 @@ def train_run(cfg: RunConfig, run_dir) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     pre, train, val, data_info = prepare(cfg, run_dir)
-    model, history = fit(cfg, pre, train, val, backup_dir=run_dir / "backup")
+    model, history = fit(cfg, pre, train, val, backup_dir=run_dir / "backup", log_dir=out / "tb" / "train")
     val_pred = tfdata.predict(model, val)[:, 0] * pre.rul_cap
     epochs = history["epoch"] or [cfg.train.epochs]  # empty when restored from a backup of the last epoch
     metrics = {"val": rul_metrics(val_pred, val.y * pre.rul_cap), "epochs": epochs[-1],

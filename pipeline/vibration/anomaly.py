@@ -67,11 +67,12 @@ def report(scores: np.ndarray, threshold: float, y: np.ndarray) -> dict:
             "detection_by_class": {CLASSES_10[k]: float(flagged[y == k].mean()) for k in np.unique(y) if k}}
 
 
-def fit_autoencoder(cfg: AnomalyConfig, xt: np.ndarray, seed: int):
+def fit_autoencoder(cfg: AnomalyConfig, xt: np.ndarray, seed: int, log_dir=None):
     """Train `cfg.model` on healthy windows (early stopping on training loss); returns the scoring network
     x -> x̂ (for the VAE: decoder(μ(x))) and the trained model."""
     from prognos.models import create_model
     from prognos.models.kerasapi import keras, tf
+    from prognos.pipeline import tracking
     from prognos.pipeline.rul.train import make_optimizer
 
     tf.keras.utils.set_random_seed(seed)
@@ -79,7 +80,8 @@ def fit_autoencoder(cfg: AnomalyConfig, xt: np.ndarray, seed: int):
     model = create_model(cfg.model, xt.shape[1:], task="reconstruct", **hparams)
     model.compile(make_optimizer("adam", cfg.lr), None if cfg.model == "vae" else "mse")
     stop = keras.callbacks.EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)
-    model.fit(xt, xt, epochs=cfg.epochs, batch_size=cfg.batch_size, callbacks=[stop], verbose=0)
+    logs = [] if log_dir is None else tracking.callbacks(log_dir, {"model": cfg.model, "epochs": cfg.epochs})
+    model.fit(xt, xt, epochs=cfg.epochs, batch_size=cfg.batch_size, callbacks=[stop, *logs], verbose=0)
     if cfg.model != "vae":
         return model, model
     enc, dec = model.encoder, model.decoder
@@ -104,16 +106,20 @@ def export_anomaly_bundles(cfg: AnomalyConfig, net, spec: DspSpec, xt, xc, run_d
     for fmt in get_formats(cfg.formats):
         data = fmt.write(net, xt[: 256] if fmt.quantized else None)
         backend = open_backend(data, fmt.suffix, name=fmt.name)
-        score = lambda x: reconstruction_mse(x, backend.run(np.asarray(x, np.float32)))  # noqa: E731
-        threshold = float(np.quantile(score(xc), cfg.quantile))
+        threshold = float(np.quantile(_scores(backend, xc), cfg.quantile))
         path = write_bundle(
             run_dir / "anomaly_bundles" / fmt.name, data, fmt, None, {}, {"run": str(run_dir), "model": cfg.model},
             task="anomaly", preprocessing={"dsp": spec.to_dict(), "doc": "prognos.edge_runtime.dsp_spec.apply per window"},
             postprocessing={"score": "reconstruction_mse", "threshold": threshold, "quantile": cfg.quantile,
                             "doc": "score = mean((x - model(x))^2) over the DSP features; anomalous if score > "
                                    f"threshold (the {cfg.quantile} quantile of held-out healthy windows)"})
-        out[fmt.name] = {"bundle": str(path), **report(score(xv), threshold, y)}
+        out[fmt.name] = {"bundle": str(path), **report(_scores(backend, xv), threshold, y)}
     return out
+
+
+def _scores(backend, x):
+    """Reconstruction MSE of windows `x` through the artifact's own runtime."""
+    return reconstruction_mse(x, backend.run(np.asarray(x, np.float32)))
 
 
 def anomaly_run(cfg: AnomalyConfig, vcfg: VibrationConfig, run_dir, data_dir=None) -> dict:
@@ -131,7 +137,7 @@ def anomaly_run(cfg: AnomalyConfig, vcfg: VibrationConfig, run_dir, data_dir=Non
     cut = int(round(len(healthy) * (1 - cfg.calibration)))  # one recording per load: windows in time order
     feats, xv, y = apply_many(spec, healthy), apply_many(spec, split.x_val), split.y_val
     xt, xc = feats[:cut], feats[cut:]
-    net, model = fit_autoencoder(cfg, xt, vcfg.seed)
+    net, model = fit_autoencoder(cfg, xt, vcfg.seed, log_dir=run_dir / "tb" / "autoencoder")
     threshold = float(np.quantile(anomaly_score(net, xc), cfg.quantile))
     scores = anomaly_score(net, xv)
     metrics = {"data": source, "model": cfg.model, "healthy_train_windows": len(xt), "calibration_windows": len(xc),

@@ -109,13 +109,15 @@ def gan_run(cfg: GanConfig, vcfg: VibrationConfig, run_dir, data_dir=None, gan_s
     gan, gan_hist = train_cgan(cfg, x, y, vcfg.seed, gan_steps)
     metrics = {"data": source, "rare": cfg.rare, "input_shape": list(x.shape[1:]), "val_windows": len(xv),
                "train_windows": {c: int(np.sum(y == k)) for k, c in enumerate(CLASSES_10) if np.any(y == k)},
+               "val_windows_per_class": {c: int(np.sum(yv == k)) for k, c in enumerate(CLASSES_10) if np.any(yv == k)},
                "gan_final": {k: v[-1] for k, v in gan_hist.items()}, "arms": {}}
     rare_val = np.isin(yv, rare_ids)
     for arm, (xa, ya) in arm_sets(cfg, gan, x, y, rare_ids, rng).items():
-        model, hist = fit_classifier(vcfg, xa, ya, xv, yv)
+        model, hist = fit_classifier(vcfg, xa, ya, xv, yv, log_dir=run_dir / "tb" / arm)
         pred = model.predict(xv, verbose=0).argmax(1)
         metrics["arms"][arm] = {"train_windows": len(xa), "epochs_run": len(hist["loss"]),
                                 "val_accuracy": float(np.mean(pred == yv)),
+                                "val_correct_rare": int(np.sum(pred[rare_val] == yv[rare_val])),
                                 "val_accuracy_rare": float(np.mean(pred[rare_val] == yv[rare_val]))}
         print(f"[prognos] gan experiment, arm {arm}: {json.dumps(metrics['arms'][arm])}", flush=True)
     metrics["config"] = {"gan": asdict(cfg), "classifier": asdict(vcfg)}

@@ -4,6 +4,7 @@ What `prognos mcu` hands export.mcu for the TFLM-vs-LiteRT parity of a vibration
 config and data source (metrics.json), the same time-segment split as training (cwru.split_windows)
 and the bundle's own DspSpec (the statistics the model was trained with, never refitted).
 """
+
 from __future__ import annotations
 
 import json

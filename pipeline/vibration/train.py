@@ -91,8 +91,9 @@ def features(cfg: VibrationConfig, split, records):
     return spec, apply_many(spec, split.x_train, hz_t), apply_many(spec, split.x_val, hz_v)
 
 
-def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val):
-    """Train `cfg.model` with early stopping on validation loss (best weights restored)."""
+def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val, log_dir=None):
+    """Train `cfg.model` with early stopping on validation loss (best weights restored); TensorBoard
+    (and MLflow, when configured) logs into `log_dir`."""
     from prognos.models import create_model
     from prognos.models.kerasapi import keras, tf
     from prognos.pipeline.rul.train import make_optimizer
@@ -103,8 +104,16 @@ def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val):
     model.compile(make_optimizer("adam", cfg.lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True, start_from_epoch=cfg.warmup)
     hist = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.epochs,
-                     batch_size=cfg.batch_size, callbacks=[stop], verbose=0)
+                     batch_size=cfg.batch_size, callbacks=[stop, *_tracking(log_dir, cfg)], verbose=0)
     return model, {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+
+
+def _tracking(log_dir, cfg: VibrationConfig) -> list:
+    if log_dir is None:
+        return []
+    from prognos.pipeline import tracking
+
+    return tracking.callbacks(log_dir, {k: v for k, v in vars(cfg).items() if k != "hparams"} | cfg.hparams)
 
 
 def confusion(y_true, y_pred, n: int) -> np.ndarray:
@@ -181,7 +190,7 @@ def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None) -> dict:
         raise ConfigError(f"{source}: {len(split.x_train)} training / {len(split.x_val)} validation windows in "
                           f"{len(np.unique(split.y_train))} classes; need validation windows and >= 2 classes")
     spec, xt, xv = features(cfg, split, records)
-    model, history = fit_classifier(cfg, xt, split.y_train, xv, split.y_val)
+    model, history = fit_classifier(cfg, xt, split.y_train, xv, split.y_val, log_dir=run_dir / "tb" / "classifier")
     keras_prob = model.predict(xv, verbose=0)
     keras_pred = keras_prob.argmax(1)
     names = class_names(cfg)
