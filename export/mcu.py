@@ -32,7 +32,8 @@ RESOLVER_NAMES = {
 
 
 def resolver_name(op: str) -> str:
-    return RESOLVER_NAMES.get(op) or "".join(part.capitalize() for part in op.lower().split("_"))
+    """TFLM's MicroMutableOpResolver::Add<name>() for a builtin op: CamelCase, "2D" and "L2" kept as they are."""
+    return RESOLVER_NAMES.get(op) or "".join(p if p[0].isdigit() else p.capitalize() for p in op.split("_"))
 
 
 def _io(spec: dict) -> dict:

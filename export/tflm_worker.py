@@ -1,9 +1,9 @@
 """The TFLM side of export.tflm, in its own process: `python -m prognos.export.tflm_worker MODEL.tflite`.
 
 Why a process: the TFLM interpreter of the `tflite-micro` package dereferences a failed allocation
-instead of reporting it for some models and arena sizes (the fused int8 LSTM segfaults with an arena
-a few KB too small; the same class of bug as tensorflow/tflite-micro#2037), which would kill the
-caller. The parent (export.tflm) sends one JSON command per line on stdin and reads one JSON line
+instead of reporting it for some models and arena sizes (the fused int8 LSTM at 2 and 4 KB, a LeNet
+at 4 KB: a segfault; the same class of bug as tensorflow/tflite-micro#2037, there fixed for one
+allocation), which would kill the caller. The parent (export.tflm) sends one JSON command per line on stdin and reads one JSON line
 back; when this process dies, the parent records the arena size as one that does not work and starts
 a new worker.
 

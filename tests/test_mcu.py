@@ -223,6 +223,15 @@ def test_dsp_constants_compile(tmp_path):
     np.testing.assert_array_equal(c["mel_filterbank"], dsp.mel_filterbank(8, 128, 12000.0).tolist())
     assert facts["buffers"]["raw window"] == 1024 * 4 and facts["tflm"]["parity_steps"] <= 2
     assert compile_and_run(tmp_path / "fw", DSP_CHECKS).returncode == 0
+    assert "X(Conv2D) X(FullyConnected)" in (tmp_path / "fw" / "prognos.h").read_text()
+
+
+def test_resolver_names_are_tflm_method_names():
+    from prognos.export.mcu import resolver_name
+
+    names = ["DEPTHWISE_CONV_2D", "MAX_POOL_2D", "L2_NORMALIZATION", "UNIDIRECTIONAL_SEQUENCE_LSTM", "ADD_N", "PADV2"]
+    assert [resolver_name(n) for n in names] == [
+        "DepthwiseConv2D", "MaxPool2D", "L2Normalization", "UnidirectionalSequenceLSTM", "AddN", "PadV2"]
 
 
 def test_optimize_on_a_target_chooses_what_fits_or_says_why_not(tiny_run, tmp_path, monkeypatch):
