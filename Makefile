@@ -62,6 +62,14 @@ test-slow: $(STAMP)  ## slow cases only
 simulate: $(STAMP)  ## write a simulated fleet to artifacts/sim-data
 	$(BIN)/prognos simulate --out artifacts/sim-data
 
+.PHONY: simulate-fleet data-card
+simulate-fleet: $(STAMP)  ## write a simulated pump fleet CSV (timestamps, regimes, censored assets) + schema.toml to artifacts/fleet-data
+	$(BIN)/prognos simulate-fleet --out artifacts/fleet-data
+
+data-card: $(STAMP)  ## data card of DATA_DIR [SCHEMA=file] before training -> RUN/data_card.json (docs/own-data.md)
+	$(if $(DATA_DIR),,$(error make data-card needs DATA_DIR=folder (e.g. artifacts/fleet-data after make simulate-fleet)))
+	$(BIN)/prognos data-card --data-dir $(DATA_DIR) $(if $(SCHEMA),--schema $(SCHEMA)) --out $(RUN)
+
 train: $(STAMP)  ## train MODEL on DATA_DIR (default: simulator) into RUN
 	$(BIN)/prognos train $(TRAIN_FLAGS)
 
@@ -144,7 +152,7 @@ VIB_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(EPOCHS),--epochs $(EPOCHS)) $
 	$(if $(CLASSES),--classes $(CLASSES)) $(if $(LOADS),--loads $(LOADS)) $(if $(TEST_LOADS),--test-loads $(TEST_LOADS))
 VIB_MODELS ?= lenet mobilenet_v1 mobilenet_v2 efficientnet_b0
 VIB_TRAIN_LOADS := 0,1  # 2 and 3 HP are held back: never trained, tuned or selected on
-.PHONY: demo-vibration train-vibration vibration-models anomaly-vibration gan-vibration
+.PHONY: demo-vibration train-vibration vibration-models anomaly-vibration gan-vibration vibration-transfer
 
 demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundles (classify + anomaly) -> `prognos-edge classify` / `anomaly` on a new IR014 recording
 	$(BIN)/prognos vibration --run $(VIB_RUN) $(VIB_FLAGS)
@@ -172,6 +180,9 @@ anomaly-vibration: $(STAMP)  ## dense autoencoder and VAE on healthy windows (DA
 
 gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault windows, without / oversampled / with cGAN windows
 	$(BIN)/prognos vibration-gan --run $(VIB_RUN)-gan $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
+
+vibration-transfer: $(STAMP)  ## fault type across bearings: fault-order MLP trained on simulated 6205, scored on 6203; DATA_DIR: CWRU fault sizes held back in turn
+	$(BIN)/prognos vibration-transfer --run $(VIB_RUN)-transfer $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
 
 # FD001 accuracy (pipeline/rul/: cv, search, ensemble, final); configs in configs/search/.
 FD001_CHOSEN ?= lstm_w50_warp4_mix4_e2_age lstm32_w50_warp4_mix4_e3_age cnn1d_li_w50_warp_e13_age

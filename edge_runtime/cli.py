@@ -43,13 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
     c.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     c.add_argument("--expect", help="true class name: print windows and accuracy to stderr at the end")
-    c.add_argument("--shaft-hz", type=float, help="shaft speed in Hz; needed by order-normalized bundles "
-                   "(DspSpec samples_per_rev > 0, trained with `prognos vibration --samples-per-rev`)")
+    c.add_argument("--shaft-hz", type=float, help="shaft speed in Hz; needed by order-normalized and fault-order "
+                   "bundles (`prognos vibration --samples-per-rev` / `--kind fault_orders`)")
+    c.add_argument("--bearing", help="fault-order bundles: the monitored bearing, a name (6205, 6203), a TOML file "
+                   "of [bearings.<name>] tables or FILE.toml:NAME (default: the bearing it was trained on)")
     a = sub.add_parser("anomaly", help="score a raw vibration recording with an 'anomaly' bundle; JSON lines "
                                        "{window, start, score, threshold, status healthy|anomalous} out")
     a.add_argument("--bundle", required=True, help="bundle directory of task 'anomaly' (prognos vibration-anomaly)")
     a.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
     a.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    r = sub.add_parser("retarget", help="copy a fault-order bundle for another bearing (and a configured shaft "
+                                        "speed), for `serve` and hot-swap: the manifest's DspSpec reads its orders")
+    r.add_argument("--bundle", required=True, help="bundle directory of a DspSpec kind 'fault_orders'")
+    r.add_argument("--bearing", help="a name (6205, 6203), a TOML file of [bearings.<name>] tables or FILE.toml:NAME")
+    r.add_argument("--shaft-hz", type=float, help="shaft speed (Hz) used when none comes with the samples")
+    r.add_argument("--out", required=True, help="new bundle directory")
     _add_tools(sub)
     return p
 
@@ -130,6 +138,7 @@ def cmd_classify(args) -> int:
     import json
 
     from prognos.edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.dsp_spec import with_bearing
     from prognos.edge_runtime.vibration import read_samples, vibration_stream
 
     bundle = Bundle(args.bundle, num_threads=args.threads)
@@ -137,6 +146,8 @@ def cmd_classify(args) -> int:
         print(f"prognos-edge: error: --expect {args.expect!r}; the bundle's classes are {bundle.classes}",
               file=sys.stderr)
         return 2
+    if args.bearing is not None and bundle.dsp is not None:
+        bundle.dsp = with_bearing(bundle.dsp, args.bearing)  # read this bearing's fault orders
     outs = vibration_stream(bundle, read_samples(args.input), "classify", shaft_hz=args.shaft_hz)
     for o in outs:
         print(json.dumps(o))
@@ -144,6 +155,15 @@ def cmd_classify(args) -> int:
         hits = sum(o["class"] == args.expect for o in outs)
         print(json.dumps({"windows": len(outs), "expected": args.expect,
                           "accuracy": round(hits / len(outs), 4) if outs else None}), file=sys.stderr)
+    return 0
+
+
+def cmd_retarget(args) -> int:
+    from prognos.edge_runtime.retarget import retarget
+
+    out = retarget(args.bundle, args.out, args.bearing, args.shaft_hz)
+    print(f"[prognos-edge] wrote {out}: reads {args.bearing or 'the trained bearing'}"
+          f"{f' at {args.shaft_hz:g} Hz' if args.shaft_hz else ''}")
     return 0
 
 
@@ -225,7 +245,7 @@ def cmd_healthcheck(args) -> int:
     return 1
 
 
-COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "anomaly": cmd_anomaly, "serve": cmd_serve,
+COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "retarget": cmd_retarget, "anomaly": cmd_anomaly, "serve": cmd_serve,
             "bench": cmd_bench, "soak": cmd_soak, "deploy": cmd_deploy, "healthcheck": cmd_healthcheck}
 
 if __name__ == "__main__":

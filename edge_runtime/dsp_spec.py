@@ -10,6 +10,8 @@ bundle manifest as `spec.to_dict()`. Kinds (per raw window of `window` samples):
     envelope_spectrum  (bins, 1)           dsp.envelope_spectrum (optional band-pass), bins <= max_freq
     spectrogram        (n_fft//2+1, T, 1)  dsp.stft_log_spectrogram with stft_hop
     log_mel            (n_mels, T, 1)      dsp.log_mel_spectrogram
+    fault_orders       (F,)                orders.features: envelope lines at the bearing's fault
+                                           orders (`orders`, an OrderSpec dict), dB over background
 
 With samples_per_rev > 0 the window is first angular-resampled (resample.angular_resample, needs
 the shaft speed) and cut to `order_samples`, and every frequency (band, max_freq, mel edges) is in
@@ -23,11 +25,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from prognos.edge_runtime import dsp
+from prognos.edge_runtime import dsp, orders as fault_orders
+from prognos.edge_runtime.bearings import get_bearing
 from prognos.edge_runtime.errors import ConfigError, DataError
 from prognos.edge_runtime.resample import angular_resample
 
-KINDS = ("raw", "time_features", "fft", "envelope_spectrum", "spectrogram", "log_mel")
+KINDS = ("raw", "time_features", "fft", "envelope_spectrum", "spectrogram", "log_mel", "fault_orders")
+DEFAULT_BEARING = get_bearing("6205").to_dict()
+VECTOR_KINDS = ("time_features", "fault_orders")  # one feature vector per window, no channel axis
 NORMS = ("none", "global", "per_bin")
 
 
@@ -50,6 +55,8 @@ class DspSpec:
     norm: str = "none"
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    orders: dict | None = None  # kind fault_orders: orders.OrderSpec.to_dict() (bearing, shaft speed source);
+    # None = the CWRU drive-end SKF 6205 with the speed passed per window
 
     def __post_init__(self):
         _check_choice(self.kind, "kind", KINDS)
@@ -62,6 +69,11 @@ class DspSpec:
             dsp.check_int(self.order_samples, "DspSpec.order_samples (needed with samples_per_rev)", minimum=2)
         if self.kind in ("spectrogram", "log_mel") and self.length < self.n_fft:
             raise ConfigError(f"DspSpec: {self.length} samples per window, expected at least n_fft={self.n_fft}")
+        if self.kind == "fault_orders":
+            if self.samples_per_rev:
+                raise ConfigError("DspSpec: kind='fault_orders' reads lines at orders x shaft_hz itself; "
+                                  "samples_per_rev must be 0")
+            self.orders = fault_orders.OrderSpec.from_dict(self.orders or {"bearing": DEFAULT_BEARING}).to_dict()
         if self.norm == "per_bin" and self.kind == "raw":
             raise ConfigError("DspSpec: norm='per_bin' is meaningless for kind='raw'; use 'global'")
         if len(self.mean) != len(self.std) or any(not s > 0 for s in self.std):
@@ -107,8 +119,10 @@ def _resampled(spec: DspSpec, raw_window, shaft_hz) -> tuple[np.ndarray, float]:
     return y[: spec.order_samples].astype(np.float64), float(spec.samples_per_rev)
 
 
-def _features(spec: DspSpec, x: np.ndarray, rate: float) -> np.ndarray:
+def _features(spec: DspSpec, x: np.ndarray, rate: float, shaft_hz=None) -> np.ndarray:
     """Unnormalized features of one window, without the channel axis."""
+    if spec.kind == "fault_orders":
+        return fault_orders.features(x, rate, fault_orders.OrderSpec.from_dict(spec.orders), shaft_hz)
     if spec.kind == "raw":
         return x.astype(np.float32)
     if spec.kind == "time_features":
@@ -140,8 +154,8 @@ def _normalize(spec: DspSpec, f: np.ndarray) -> np.ndarray:
 
 def apply(spec: DspSpec, raw_window, shaft_hz=None) -> np.ndarray:
     """Model input (float32, shape `input_shape(spec)`) of one raw window of `spec.window` samples."""
-    f = _normalize(spec, _features(spec, *_resampled(spec, raw_window, shaft_hz)))
-    return f if spec.kind == "time_features" else f[..., None]
+    f = _normalize(spec, _features(spec, *_resampled(spec, raw_window, shaft_hz), shaft_hz))
+    return f if spec.kind in VECTOR_KINDS else f[..., None]
 
 
 def apply_many(spec: DspSpec, raw_windows, shaft_hz=None) -> np.ndarray:
@@ -154,9 +168,11 @@ def apply_many(spec: DspSpec, raw_windows, shaft_hz=None) -> np.ndarray:
 
 def input_shape(spec: DspSpec) -> tuple[int, ...]:
     """Shape of one model input (without the batch axis)."""
+    if spec.kind == "fault_orders":
+        return (len(fault_orders.feature_names(fault_orders.OrderSpec.from_dict(spec.orders))),)
     rate = float(spec.samples_per_rev) if spec.samples_per_rev else spec.sample_rate
     shape = _features(spec, np.zeros(spec.length), rate).shape
-    return shape if spec.kind == "time_features" else (*shape, 1)
+    return shape if spec.kind in VECTOR_KINDS else (*shape, 1)
 
 
 def windows(spec: DspSpec, stream) -> np.ndarray:
@@ -180,3 +196,17 @@ def fit_normalization(spec: DspSpec, raw_windows, norm: str = "per_bin", shaft_h
     mean, std = np.atleast_1d(feats.mean(axis=axes)), np.atleast_1d(feats.std(axis=axes))
     std = np.where(std > 0, std, 1.0)
     return replace(plain, norm=norm, mean=mean.tolist(), std=std.tolist())
+
+
+def with_bearing(spec: DspSpec, bearing=None, shaft_hz=None) -> DspSpec:
+    """The spec a device runs for its own bearing: kind fault_orders reads `bearing`'s fault orders
+    (a name, TOML file or FILE.toml:NAME; None keeps the trained one) and uses `shaft_hz` when no
+    speed is passed per window. Other kinds have no bearing: passing one is a ConfigError."""
+    if spec.kind != "fault_orders":
+        if bearing is not None:
+            raise ConfigError(f"--bearing {bearing!r}: this DspSpec is kind {spec.kind!r}, which does not read "
+                              "bearing fault orders; only kind 'fault_orders' (prognos vibration --kind "
+                              "fault_orders) transfers to another bearing")
+        return spec
+    order_spec = fault_orders.with_bearing(fault_orders.OrderSpec.from_dict(spec.orders), bearing, shaft_hz)
+    return replace(spec, orders=order_spec.to_dict())

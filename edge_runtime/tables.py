@@ -31,10 +31,10 @@ class Table:
         return "\n".join(lines + ([""] + _paragraphs(self.after)[:-1] if self.after else [])) + "\n"
 
     def html(self) -> str:
-        style = {"l": "left", "r": "right", "c": "center"}
+        cls = {"l": "", "r": ' class="r"', "c": ' class="c"'}  # the report's stylesheet aligns .r and .c
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f'<td style="text-align:{style[a]}">{_inline(c)}</td>'
-                                        for a, c in zip(self.align, r)) + "</tr>" for r in self.rows)
+        body = "".join("<tr>" + "".join(f"<td{cls[a]}>{_inline(c)}</td>" for a, c in zip(self.align, r)) + "</tr>"
+                       for r in self.rows)
         paras = lambda ps: "".join(f"<p>{_inline(p)}</p>" for p in ps)  # noqa: E731
         return f"{paras(self.before)}<table><tr>{head}</tr>{body}</table>{paras(self.after)}"
 

@@ -30,7 +30,10 @@ def _mlflow():
         import mlflow
     except ImportError:
         raise ConfigError(f"{MLFLOW_ENV} is set but mlflow is not installed; pip install 'prognos[mlflow]'") from None
-    mlflow.set_tracking_uri(os.environ[MLFLOW_ENV])
+    uri = os.environ[MLFLOW_ENV]
+    if uri.startswith("file:") or "://" not in uri:  # a local folder store: MLflow 3 keeps it in maintenance
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # mode and asks for this opt-in
+    mlflow.set_tracking_uri(uri)
     mlflow.set_experiment("prognos")
     return mlflow
 

@@ -24,7 +24,7 @@ def test_bench_matrix(tiny_run):
         kind = "int8" if name == "tflite_int8" else "fp32"  # the bound: MACs at the measured peak of that kind
         assert r["bound_peak"] == kind
         assert r["bound_us"] == pytest.approx(model["macs"] / result["peak_mac_per_s"]["1"][kind] * 1e6, rel=1e-3)
-        assert r["x_bound"] == pytest.approx(r["p50_us"] / r["bound_us"], rel=1e-3)
+        assert r["x_bound"] == pytest.approx(r["p50_us"] / r["bound_us"], rel=5e-3)  # both rounded for the table
         parity = tiny_run["parity"].get(name, {}).get("val", {}).get("rmse")
         if parity is not None:  # the cell's own predictions reproduce the export's parity check
             assert abs(r["val"]["rmse"] - parity) < 1e-2, (name, r["val"], parity)

@@ -47,15 +47,45 @@ def test_evaluate_with_rul_file(tiny_run, sim_dir):
 
 
 def test_shipped_configs_load():
-    """Every config, the search candidates included (`make fd001-search` runs them all): known keys,
+    """Every run config and every sweep candidate (`make fd001-search` runs them all): known keys,
     a registered model and hyper-parameters its builder accepts."""
     from pathlib import Path
 
     from prognos.models.registry import hparams_of
-    from prognos.pipeline.config import RunConfig
+    from prognos.pipeline.rul.search import candidates
 
-    paths = sorted((Path(__file__).parents[1] / "configs").rglob("*.toml"))
-    assert any(p.parent.name == "search" for p in paths)
-    for p in paths:
-        cfg = RunConfig.load(p)
-        assert cfg.data.window > 0 and set(cfg.model.hparams) <= set(hparams_of(cfg.model.name)), p
+    root = Path(__file__).parents[1] / "configs"
+    runs = [p for p in root.glob("*.toml") if "[model]" in p.read_text()]
+    found = candidates([*runs, *sorted((root / "sweeps").glob("*.toml"))])
+    assert len(found) >= len(runs) + 50
+    for _, cfg, source in found:
+        assert cfg.data.window > 0 and set(cfg.model.hparams) <= set(hparams_of(cfg.model.name)), source
+
+
+def test_sweep_candidates_only_and_seeds(tmp_path):
+    import pytest
+
+    from prognos.edge_runtime.errors import ConfigError
+    from prognos.pipeline.rul.search import candidates
+
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[base.train]\nepochs = 3\n[[candidate]]\nname = "a"\nset = { "data.window" = 20 }\n'
+                     '[[candidate]]\nname = "b"\nset = { "model.name" = "gru", "train.epochs" = 5 }\n')
+    found = {n: c for n, c, _ in candidates([sweep], seeds=[1])}
+    assert sorted(found) == ["a", "a_s1", "b", "b_s1"]
+    assert (found["a"].data.window, found["a"].train.epochs, found["b"].train.epochs) == (20, 3, 5)
+    assert found["b_s1"].train.seed == 1 and found["b"].train.seed == 0 and found["b_s1"].model.name == "gru"
+    assert [n for n, _, _ in candidates([sweep], only=["b"])] == ["b"]
+    with pytest.raises(ConfigError, match="--only c: no such candidate; expected some of a, b"):
+        candidates([sweep], only=["c"])
+    sweep.write_text('[[candidate]]\nname = "a"\nset = { "train.epochs" = "3" }\n')
+    with pytest.raises(ConfigError, match=r"train.epochs = '3' \(str\); expected int"):
+        candidates([sweep])
+
+
+def test_every_subcommand_has_a_command():
+    from prognos.pipeline.cli import _parser
+
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    assert len(sub.choices) >= 24
+    assert [name for name, p in sub.choices.items() if not callable(p.get_default("func"))] == []

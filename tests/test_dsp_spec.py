@@ -29,7 +29,7 @@ def test_apply_shape_matches_input_shape(kind):
     spec = DspSpec(kind=kind, max_freq=1000.0)
     w = windows(spec, STREAM)
     assert w.shape == (1 + (12000 - 2048) // 512, 2048)
-    out = apply_many(spec, w[:3])
+    out = apply_many(spec, w[:3], 29.95)  # the shaft speed: fault_orders reads lines at orders x shaft_hz
     assert out.dtype == np.float32 and out.shape == (3, *input_shape(spec))
 
 

@@ -33,8 +33,13 @@ def imports_of(path: Path, modules) -> set[str]:
     return out
 
 
+def sources(layer: str):
+    """The layer's Python files, without build leftovers (setuptools' build/, *.egg-info)."""
+    return [p for p in (ROOT / layer).rglob("*.py") if not {"build", "__pycache__"} & set(p.parts)]
+
+
 def graph() -> dict[str, set[str]]:
-    files = {module_name(p): p for layer in LAYERS for p in (ROOT / layer).rglob("*.py")}
+    files = {module_name(p): p for layer in LAYERS for p in sources(layer)}
     return {mod: {m for m in imports_of(path, files) if m in files and m != mod} for mod, path in files.items()}
 
 
@@ -85,6 +90,6 @@ def test_every_subpackage_is_in_a_distribution():
     """A folder with an __init__.py that no pyproject lists would be missing from the installed wheel."""
     main = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     edge = tomllib.loads((ROOT / "edge_runtime/pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
-    folders = {module_name(p.parent / "__init__.py") for layer_ in LAYERS for p in (ROOT / layer_).rglob("__init__.py")}
+    folders = {module_name(p) for layer_ in LAYERS for p in sources(layer_) if p.name == "__init__.py"}
     assert folders == set(main) | set(edge)
     assert edge == ["prognos.edge_runtime"] and not any(p.startswith("prognos.edge_runtime") for p in main)

@@ -1,5 +1,6 @@
 """The device distribution: prognos-edge ships prognos.edge_runtime only, and installs into an empty venv
 without any training-side module or TensorFlow."""
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,9 +12,10 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="module")
 def edge_wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheels")
+    out, src = tmp_path_factory.mktemp("wheels"), tmp_path_factory.mktemp("src") / "edge_runtime"
+    shutil.copytree(ROOT / "edge_runtime", src, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                        str(ROOT / "edge_runtime")], capture_output=True, text=True, timeout=300)
+                        str(src)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     return next(out.glob("prognos_edge-*.whl"))
 

@@ -14,7 +14,7 @@ def test_markdown_and_html_of_one_table():
     assert "| a/b <x> | 3 |" in md  # a pipe inside a cell cannot break the row
     h = t.html()
     assert "<code>make bench</code>" in h and "<b>note</b>" in h and "a|b &lt;x&gt;" in h
-    assert h.count("<tr>") == 3 and 'text-align:right">12<' in h
+    assert h.count("<tr>") == 3 and '<td class="r">12</td>' in h
 
 
 def test_rows_must_fit_the_columns():

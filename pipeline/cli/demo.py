@@ -73,13 +73,13 @@ def register(sub) -> None:
     add_run(d)
     add_train(d)
     d.set_defaults(func=cmd_demo)
-    add_bench(
-        sub.add_parser(
-            "bench",
-            help="the benchmark matrix: models x formats x threads; latency, "
-            "throughput, RSS, size, RMSE, ratios, physical bound",
-        )
+    b = sub.add_parser(
+        "bench",
+        help="the benchmark matrix: models x formats x threads; latency, throughput, RSS, size, RMSE, ratios, "
+        "physical bound",
     )
+    add_bench(b)
+    b.set_defaults(func=cmd_bench)
     rp = sub.add_parser(
         "report",
         help="self-contained HTML report of a run (plots, benchmark, op profile, model "

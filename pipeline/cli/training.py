@@ -31,7 +31,10 @@ def register(sub) -> None:
     c.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     c.set_defaults(func=cmd_cv)
     se = sub.add_parser("search", help="cross-validate several TOML configs and rank them by CV RMSE")
-    se.add_argument("configs", nargs="+", help="candidate TOML configs (e.g. configs/search/*.toml)")
+    se.add_argument("configs", nargs="+", help="run configs (one candidate each) or sweep files (a base plus "
+                    "[[candidate]] entries, e.g. configs/sweeps/fd001.toml)")
+    se.add_argument("--only", help="comma-separated candidate names to run (default: all)")
+    se.add_argument("--seeds", help="comma-separated training seeds: adds NAME_s<seed> per candidate")
     se.add_argument("--out", default="artifacts/search", help="output folder (default artifacts/search)")
     se.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     se.add_argument("--data-dir", help="override every candidate's data folder")
@@ -101,7 +104,9 @@ def cmd_cv(args):
 def cmd_search(args):
     from prognos.pipeline.rul.search import run_search
 
-    run_search(args.configs, args.out, args.folds, args.data_dir, args.epochs, args.split_seed)
+    only = args.only.split(",") if args.only else None
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else ()
+    run_search(args.configs, args.out, args.folds, args.data_dir, args.epochs, args.split_seed, only, seeds)
     print((Path(args.out) / "search.md").read_text())
 
 

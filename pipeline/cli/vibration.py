@@ -40,8 +40,14 @@ def register(sub) -> None:
     )
     vb.add_argument(
         "--kind",
-        choices=("spectrogram", "log_mel", "envelope_spectrum", "fft"),
-        help="model input computed by edge_runtime.dsp_spec (default spectrogram, (129, 29, 1))",
+        choices=("spectrogram", "log_mel", "envelope_spectrum", "fft", "fault_orders"),
+        help="model input computed by edge_runtime.dsp_spec (default spectrogram, (129, 29, 1)); "
+        "fault_orders: envelope lines at the bearing's fault orders, transfers across bearings",
+    )
+    vb.add_argument(
+        "--bearing",
+        help="kind fault_orders: the data's bearing, a name (6205, 6203), a TOML file or "
+        "FILE.toml:NAME (default 6205, the CWRU drive end)",
     )
     vb.add_argument(
         "--samples-per-rev",
@@ -115,6 +121,8 @@ def register(sub) -> None:
     vs.add_argument("--load", type=int, default=0, help="motor load HP (default 0)")
     vs.add_argument("--seconds", type=float, default=5.0)
     vs.add_argument("--seed", type=int, default=1, help="seed (default 1; training's simulator uses 0)")
+    vs.add_argument("--bearing", default="6205", help="bearing geometry: 6205 (default), 6203, a TOML file or FILE:NAME")
+    _add_transfer(sub)
     vb.set_defaults(func=cmd_vibration)
     va.set_defaults(func=cmd_vibration_anomaly)
     vg.set_defaults(func=cmd_vibration_gan)
@@ -144,6 +152,7 @@ def cmd_vibration(args):
             "loads",
             "test_loads",
             "formats",
+            "bearing",
         ),
     )
     m = vibration_run(cfg, args.run, args.data_dir)
@@ -206,7 +215,39 @@ def cmd_vibration_sim(args):
         raise ConfigError(f"--class {args.cls!r}; expected one of {', '.join(CLASSES_10)}")
     fault = "normal" if args.cls == "normal" else next(f for f, m in FAULT_MODEL.items() if args.cls.startswith(m[0]))
     size = 0 if args.cls == "normal" else int(args.cls[-3:])
-    x = simulate_recording(fault, size, args.load, args.seconds, args.seed)
+    x = simulate_recording(fault, size, args.load, args.seconds, args.seed, bearing=args.bearing)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, x.astype(np.float32))
     print(f"[prognos] wrote {args.out}: {args.cls} at {args.load} HP, {len(x)} samples")
+
+
+def _add_transfer(sub) -> None:
+    vt = sub.add_parser("vibration-transfer", help="train a 4-class fault_orders model on one bearing, score it on "
+                        "another (simulator), or on held-back fault sizes (--data-dir, CWRU drive end)")
+    vt.add_argument("--run", required=True, help="run folder (transfer.json, the runs, simulated data)")
+    vt.add_argument("--config", help="TOML file with a [transfer] table (keys of TransferConfig); flags override it")
+    vt.add_argument("--data-dir", help="folder of CWRU drive-end .mat files: hold back each fault size in turn")
+    vt.add_argument("--train-bearing", help="simulator: bearing trained on (default 6205; name, TOML or FILE:NAME)")
+    vt.add_argument("--test-bearing", help="simulator: bearing scored (default 6203)")
+    vt.add_argument("--loads", help="motor loads in HP, comma-separated (default 0,1)")
+    vt.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    vt.add_argument("--window", type=int, help="raw samples per window (default 8192; hop a quarter of it)")
+    vt.add_argument("--epochs", type=int, help="maximum epochs (default 40, early stopping)")
+    vt.add_argument("--formats", help="bundle formats, comma-separated (default tflite_int8)")
+    vt.add_argument("--no-hz-control", dest="hz_control", action="store_false", default=None,
+                    help="skip the control that trains the same MLP on the Hz envelope spectrum")
+    vt.add_argument("--seed", type=int)
+    vt.set_defaults(func=cmd_vibration_transfer)
+
+
+def cmd_vibration_transfer(args):
+    from prognos.pipeline.vibration.transfer import TransferConfig, transfer_run
+
+    args.loads, args.formats = int_list(args.loads), str_list(args.formats)
+    cfg = config_from(TransferConfig, args, "transfer", ("train_bearing", "test_bearing", "loads", "sim_seconds",
+                                                         "window", "epochs", "formats", "hz_control", "seed"))
+    if args.window is not None:
+        cfg.hop = max(1, args.window // 4)
+    r = transfer_run(cfg, args.run, args.data_dir)
+    print(json.dumps({k: v for k, v in r.items() if k != "config"}, indent=2))
+    print(f"[prognos] wrote {args.run}/transfer.json")

@@ -1,6 +1,7 @@
 """`prognos report`: one self-contained HTML page for a run folder -> <run>/report/index.html.
 
-Sections: model card (data, preprocessing, metrics, intended use, limits, from config.json /
+Sections: data card (data_card.json, when the run has one: columns, assets, what was filled and
+dropped), model card (data, preprocessing, metrics, intended use, limits, from config.json /
 preprocessor.json / metrics.json / parity.json), learning curves, predictions (RUL per validation
 engine for RUL runs; confusion matrix and ROC for the vibration classifier; detection and ROC for
 the vibration autoencoder), compression trade-off (report/bench.json, else report/optimize.json),
@@ -20,13 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from prognos.edge_runtime.errors import DataError
-from prognos.pipeline.report import card as report_card, figs as report_figs
+from prognos.pipeline.report import card as report_card, data_card as report_data_card, figs as report_figs
 from prognos.pipeline.report.card import Missing
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 img.fig{max-width:100%;border:1px solid #eee;margin:.4em 0}table{border-collapse:collapse;font-size:.8em}
-td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}
+td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}td.r{text-align:right}td.c{text-align:center}
 .na{background:#fff4e0;border-left:4px solid #f0a020;padding:.4em .8em}code{background:#f4f4f4;padding:0 .2em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}"""
 
@@ -139,9 +140,10 @@ def _na(command: str) -> str:
     return f'<p class="na">not available: run <code>{html.escape(command)}</code></p>'
 
 
-SECTIONS = [("Model card", report_card.card), ("Learning curves", curves), ("Predictions", predictions),
-            ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff), ("Benchmark", bench),
-            ("LiteRT per-op profile", profile)]
+SECTIONS = [("Data card", report_data_card.section), ("Model card", report_card.card), ("Learning curves", curves),
+            ("Predictions", predictions), ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff),
+            ("Benchmark", bench), ("LiteRT per-op profile", profile)]
+ONLY_WITH = {"Anomaly detection": "anomaly_metrics.json", "Data card": report_data_card.CARD_FILE}
 
 
 def build_report(run_dir) -> Path:
@@ -150,8 +152,8 @@ def build_report(run_dir) -> Path:
         raise DataError(f"{run}: no such run folder; expected the --run of `prognos train` or `make demo`")
     body = []
     for title, fn in SECTIONS:
-        if title == "Anomaly detection" and not (run / "anomaly_metrics.json").is_file():
-            continue  # only vibration runs have one
+        if title in ONLY_WITH and not (run / ONLY_WITH[title]).is_file():
+            continue  # only vibration runs have anomaly metrics; only fleet recipes write a data card
         try:
             content = fn(run)
         except Missing as e:

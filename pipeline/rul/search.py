@@ -1,6 +1,9 @@
 """`prognos search`: cross-validate several run configs and rank them by mean CV RMSE.
 
-Each candidate is one TOML file; the ranking uses only training engines (k-fold by unit), never
+Candidates come from run configs (one TOML file each, named by the file) or sweep files: a `[base]`
+run config plus `[[candidate]]` entries, each a `name`, a `doc` and the dotted keys it `set`s
+(configs/sweeps/fd001.toml). `--seeds` adds a copy of every candidate per training seed. The ranking
+uses only training engines (k-fold by unit), never
 test labels. Candidates are ranked by the test-protocol CV RMSE (last window of truncated held-out
 engines, pipeline.cv: the quantity the literature reports); the all-windows RMSE is shown next to
 it. Writes search.json and search.md (the table) into the output folder; a candidate whose folder
@@ -8,29 +11,63 @@ already holds a cv.json for the same config is not run again (so a search can be
 """
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import numpy as np
 
+from prognos.edge_runtime.configfile import load_toml, override
+from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.tables import Table
 from prognos.pipeline.config import RunConfig
 from prognos.pipeline.rul.cv import cross_validate
-from prognos.edge_runtime.tables import Table
+
+
+def candidates(paths, only=None, seeds=()) -> list[tuple[str, RunConfig, str]]:
+    """(name, config, source) of every candidate in the run-config and sweep files `paths`."""
+    out = []
+    for path in map(Path, paths):
+        data = load_toml(path)
+        if "candidate" not in data:
+            out.append((path.stem, RunConfig.from_dict(data), str(path)))
+            continue
+        base = data.get("base", {})
+        for entry in data["candidate"]:
+            unknown = set(entry) - {"name", "doc", "set"}
+            if unknown or "name" not in entry:
+                raise ConfigError(f"{path}: candidate {entry.get('name')!r}: expected keys name, doc, set; got "
+                                  f"{sorted(entry)}")
+            cfg = RunConfig.from_dict(copy.deepcopy(base))
+            for key, value in entry.get("set", {}).items():
+                override(cfg, key, value)
+            out.append((entry["name"], cfg, f"{path}#{entry['name']}"))
+    if only:
+        names = [n for n, _, _ in out]
+        missing = sorted(set(only) - set(names))
+        if missing:
+            raise ConfigError(f"--only {','.join(missing)}: no such candidate; expected some of {', '.join(names)}")
+        out = [c for c in out if c[0] in only]
+    return out + [(f"{n}_s{s}", _seeded(cfg, s), src) for s in seeds for n, cfg, src in out]
+
+
+def _seeded(cfg: RunConfig, seed: int) -> RunConfig:
+    cfg = copy.deepcopy(cfg)
+    cfg.train.seed = seed
+    return cfg
 
 
 def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, epochs: int | None = None,
-               split_seed: int | None = None) -> list:
+               split_seed: int | None = None, only=None, seeds=()) -> list:
     out = Path(out_dir)
     rows = []
-    for path in config_paths:
-        cfg = RunConfig.load(path)
+    for name, cfg, path in candidates(config_paths, only, seeds):
         if data_dir:
             cfg.data.data_dir = data_dir
         if epochs:
             cfg.train.epochs = epochs
         if split_seed is not None:  # other engines per fold and other cuts: folds no selection looked at
             cfg.data.seed = split_seed
-        name = Path(path).stem
         summary = _cached(out / name / "cv.json", cfg, k)
         if summary is None:
             print(f"[prognos] search candidate {name} ({cfg.model.name})", flush=True)

@@ -2,7 +2,8 @@
 
     .mat recordings ─► cwru.split_windows (time segment per recording, gap of one window)
         ─► dsp_spec.apply (the numpy DSP the device runs; normalization fitted on training windows;
-           optionally order-normalized: angular resampling by each recording's shaft speed)
+           optionally order-normalized: angular resampling by each recording's shaft speed; or
+           kind fault_orders: envelope lines at the bearing's fault orders, edge_runtime.orders)
         ─► registry model, task "classify" (LeNet, MobileNet, EfficientNet, ...; early stopping on
            validation loss after `warmup` epochs)
         ─► fp32 / full-int8 TFLite (+ ONNX) bundles, task "classify", DspSpec in the manifest
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from prognos.edge_runtime.dsp_spec import DspSpec, apply_many, fit_normalization, input_shape, windows
+from prognos.edge_runtime.bearings import get_bearing
+from prognos.edge_runtime.dsp_spec import VECTOR_KINDS, DspSpec, apply_many, fit_normalization, input_shape, windows
+from prognos.edge_runtime.orders import OrderSpec, describe
 from prognos.edge_runtime.errors import ConfigError
 from prognos.pipeline.data.cwru import CLASSES_10, FAULTS, load_folder, split_windows
 
@@ -37,13 +40,18 @@ def class_names(cfg) -> tuple:
 class VibrationConfig:
     """One vibration run; defaults suit 12 kHz CWRU drive-end data on a laptop CPU."""
 
-    model: str = "lenet"  # small CNN on (129, 29, 1) log-spectrograms: ~230k parameters
+    model: str = ""  # "" = lenet (small CNN on (129, 29, 1) log-spectrograms: ~230k parameters), or mlp on the
+    # feature-vector kinds (time_features, fault_orders)
     hparams: dict = field(default_factory=dict)  # builder arguments, e.g. {"alpha": 0.25} for a MobileNet
     classes: int = 10  # 10 (normal + 3 fault types x 3 sizes) or 4 (normal / inner / ball / outer race)
     kind: str = "spectrogram"  # DspSpec.kind
+    bearing: str = "6205"  # the data's bearing (name, TOML file or FILE.toml:NAME): read by kind fault_orders,
+    # simulated when there is no data_dir; 6205 = CWRU drive end
     norm: str = "per_bin"  # z-score per frequency bin, fitted on training windows only
     window: int = 2048  # 0.17 s at 12 kHz, ~5 shaft revolutions
     hop: int = 1024  # 50 % overlap between training windows
+    order_window: int = 8192  # kind fault_orders: 0.68 s, 1.5 Hz envelope bins (BPFO apart from BPFI - 2x sidebands)
+    order_hop: int = 2048  # kind fault_orders: 75 % overlap
     samples_per_rev: int = 0  # > 0: order-normalized features (angular resampling by the recording's shaft speed)
     order_samples: int = 1920  # after angular resampling: 4.8 revolutions at 400/rev; a 2048 window holds 4.92 at 3 HP
     train_fraction: float = 0.8  # first 80 % of each recording trains, the rest (after a gap) validates
@@ -67,12 +75,22 @@ def load_records(cfg: VibrationConfig, run_dir: Path, data_dir=None):
     if data_dir is None:
         from prognos.pipeline.data.bearing_sim import write_dataset
 
-        data_dir = write_dataset(run_dir / "data", loads=cfg.sim_loads, seconds=cfg.sim_seconds, seed=cfg.seed)
+        data_dir = write_dataset(
+            run_dir / "data", loads=cfg.sim_loads, seconds=cfg.sim_seconds, seed=cfg.seed, bearing=cfg.bearing
+        )
     return load_folder(data_dir, cfg.loads), str(data_dir)
 
 
-def base_spec(cfg: VibrationConfig) -> DspSpec:
-    """The unfitted DspSpec of a run: Hz features, or order features with angular resampling."""
+def model_name(cfg: VibrationConfig) -> str:
+    """cfg.model, or the default for its kind: mlp on feature vectors, lenet on spectra and spectrograms."""
+    return cfg.model or ("mlp" if cfg.kind in VECTOR_KINDS else "lenet")
+
+
+def base_spec(cfg: VibrationConfig, shaft_source: str = "") -> DspSpec:
+    """The unfitted DspSpec of a run: Hz features, order features with angular resampling, or fault orders."""
+    if cfg.kind == "fault_orders":
+        orders = OrderSpec(bearing=get_bearing(cfg.bearing).to_dict(), shaft_source=shaft_source or "given")
+        return DspSpec(kind=cfg.kind, window=cfg.order_window, hop=cfg.order_hop, orders=orders.to_dict())
     if cfg.samples_per_rev:
         return DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop, samples_per_rev=cfg.samples_per_rev,
                        order_samples=cfg.order_samples)
@@ -84,10 +102,16 @@ def shaft_speeds(records, rec_index: np.ndarray) -> np.ndarray:
     return np.array([r.shaft_hz for r in records])[rec_index]
 
 
+def shaft_source(records) -> str:
+    """Where the training speeds came from, for the manifest: the file's RPM variable or the load's nominal."""
+    kinds = sorted({"X<nnn>RPM in the file" if r.rpm_source == "file" else "nominal rpm of the load" for r in records})
+    return "per recording: " + " or ".join(kinds)
+
+
 def features(cfg: VibrationConfig, split, records):
     """The fitted DspSpec and the model inputs of the training and validation windows."""
     hz_t, hz_v = shaft_speeds(records, split.rec_train), shaft_speeds(records, split.rec_val)
-    spec = fit_normalization(base_spec(cfg), split.x_train, cfg.norm, hz_t)
+    spec = fit_normalization(base_spec(cfg, shaft_source(records)), split.x_train, cfg.norm, hz_t)
     return spec, apply_many(spec, split.x_train, hz_t), apply_many(spec, split.x_val, hz_v)
 
 
@@ -99,7 +123,7 @@ def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val, log_dir
     from prognos.pipeline.rul.train import make_optimizer
 
     tf.keras.utils.set_random_seed(cfg.seed)
-    model = create_model(cfg.model, x_train.shape[1:], task="classify", n_outputs=len(class_names(cfg)),
+    model = create_model(model_name(cfg), x_train.shape[1:], task="classify", n_outputs=len(class_names(cfg)),
                          **cfg.hparams)
     model.compile(make_optimizer("adam", cfg.lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True, start_from_epoch=cfg.warmup)
@@ -137,6 +161,14 @@ def plot_confusion(c: np.ndarray, path: Path, title: str, names=CLASSES_10):
     save(fig, path)
 
 
+def preprocessing(spec: DspSpec) -> dict:
+    """The manifest's preprocessing: the DspSpec, plus for fault orders the bearing, its orders and the features."""
+    pre = {"dsp": spec.to_dict(), "doc": "prognos.edge_runtime.dsp_spec.apply per window"}
+    if spec.kind == "fault_orders":
+        pre["fault_orders"] = describe(OrderSpec.from_dict(spec.orders))
+    return pre
+
+
 def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir: Path, metrics: dict) -> dict:
     """Write one bundle per format; returns {format: bundle dir}."""
     from prognos.export.bundle import write_bundle
@@ -148,8 +180,8 @@ def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir:
     for fmt in get_formats(cfg.formats):
         data = fmt.write(model, rep if fmt.quantized else None)
         out[fmt.name] = write_bundle(
-            run_dir / "bundles" / fmt.name, data, fmt, None, metrics, {"run": str(run_dir), "model": cfg.model},
-            task="classify", preprocessing={"dsp": spec.to_dict(), "doc": "prognos.edge_runtime.dsp_spec.apply per window"},
+            run_dir / "bundles" / fmt.name, data, fmt, None, metrics, {"run": str(run_dir), "model": model_name(cfg)},
+            task="classify", preprocessing=preprocessing(spec),
             postprocessing={"classes": list(class_names(cfg)), "normal_class": "normal",
                             "doc": "class = classes[argmax(probabilities)]"})
     return out
@@ -166,26 +198,33 @@ def cross_load(cfg: VibrationConfig, model, spec: DspSpec, bundles: dict, data_d
     """Accuracy on all windows of the recordings at `cfg.test_loads` (other motor loads than training's)."""
     if cfg.loads and set(cfg.loads) & set(cfg.test_loads):
         raise ConfigError(f"test_loads {cfg.test_loads} overlap the training loads {cfg.loads}")
-    records = load_folder(data_dir, cfg.test_loads)
+    return {"loads": list(cfg.test_loads), **score_records(cfg, model, spec, bundles, load_folder(data_dir, cfg.test_loads))}
+
+
+def score_records(cfg: VibrationConfig, model, spec: DspSpec, bundles: dict, records) -> dict:
+    """Accuracy (Keras and every bundle) and Keras confusion over all windows of `records`, each
+    featurized with `spec` at its recording's shaft speed."""
     per_rec = [windows(spec, r.signal) for r in records]
     x = np.concatenate(per_rec)
     hz = np.concatenate([np.full(len(w), r.shaft_hz) for w, r in zip(per_rec, records)])
     y = np.concatenate([np.full(len(w), getattr(r.label, LABELS[cfg.classes][0])) for w, r in zip(per_rec, records)])
     feats = apply_many(spec, x, hz)
-    out = {"loads": list(cfg.test_loads), "records": len(records), "windows": len(x),
-           "classes": sorted({class_names(cfg)[k] for k in y.tolist()}),
-           "accuracy": {"keras": float(np.mean(model.predict(feats, verbose=0).argmax(1) == y))}}
+    pred = model.predict(feats, verbose=0).argmax(1)
+    out = {"records": len(records), "windows": len(x), "classes": sorted({class_names(cfg)[k] for k in y.tolist()}),
+           "accuracy": {"keras": float(np.mean(pred == y))},
+           "confusion_keras": confusion(y, pred, len(class_names(cfg))).tolist()}
     for name, path in bundles.items():
         out["accuracy"][name] = float(np.mean(bundle_predictions(path, feats).argmax(1) == y))
     return out
 
 
-def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None) -> dict:
-    """Load, split, featurize, train, evaluate, export; returns metrics (also in metrics.json)."""
+def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None, records=None) -> dict:
+    """Load (or take `records`), split, featurize, train, evaluate, export; returns metrics (also in metrics.json)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    records, source = load_records(cfg, run_dir, data_dir)
-    split = split_windows(records, cfg.window, cfg.hop, cfg.train_fraction, LABELS[cfg.classes][0])
+    records, source = (records, str(data_dir)) if records is not None else load_records(cfg, run_dir, data_dir)
+    spec = base_spec(cfg)
+    split = split_windows(records, spec.window, spec.hop, cfg.train_fraction, LABELS[cfg.classes][0])
     if len(split.x_val) == 0 or len(np.unique(split.y_train)) < 2:
         raise ConfigError(f"{source}: {len(split.x_train)} training / {len(split.x_val)} validation windows in "
                           f"{len(np.unique(split.y_train))} classes; need validation windows and >= 2 classes")
@@ -201,7 +240,7 @@ def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None) -> dict:
                "agreement_with_keras": {}, "confusion_keras": c.tolist(), "classes": list(names)}
     model.save(run_dir / "model.keras")
     (run_dir / "dsp_spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
-    plot_confusion(c, run_dir / "confusion.png", f"{cfg.model}: validation accuracy "
+    plot_confusion(c, run_dir / "confusion.png", f"{model_name(cfg)}: validation accuracy "
                                                  f"{metrics['val_accuracy']['keras']:.3f}", names)
     bundles = export_bundles(cfg, model, spec, xt, run_dir, {"val_accuracy_keras": metrics["val_accuracy"]["keras"]})
     for name, path in bundles.items():
