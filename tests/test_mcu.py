@@ -231,7 +231,13 @@ def test_resolver_names_are_tflm_method_names():
 
     names = ["DEPTHWISE_CONV_2D", "MAX_POOL_2D", "L2_NORMALIZATION", "UNIDIRECTIONAL_SEQUENCE_LSTM", "ADD_N", "PADV2"]
     assert [resolver_name(n) for n in names] == [
-        "DepthwiseConv2D", "MaxPool2D", "L2Normalization", "UnidirectionalSequenceLSTM", "AddN", "PadV2"]
+        "DepthwiseConv2D",
+        "MaxPool2D",
+        "L2Normalization",
+        "UnidirectionalSequenceLSTM",
+        "AddN",
+        "PadV2",
+    ]
 
 
 def test_optimize_on_a_target_chooses_what_fits_or_says_why_not(tiny_run, tmp_path, monkeypatch):
