@@ -129,8 +129,10 @@ tensorboard: $(STAMP)  ## TensorBoard on RUN's logs (RUN/tb: every fit of train,
 	$(BIN)/tensorboard --logdir $(RUN) --port 6006
 
 MCU_OUT ?= $(RUN)/mcu
-mcu: $(STAMP)  ## BUNDLE as C source for TensorFlow Lite Micro on TARGET (default cortex-m4) -> MCU_OUT (prognos.h/.c, mcu.json)
-	$(BIN)/prognos mcu --bundle $(BUNDLE) --target $(or $(TARGET),cortex-m4) --out $(MCU_OUT)
+# the fused int8 LSTM is the microcontroller layout (docs/mcu.md), so it is the default here unless BUNDLE is given
+MCU_BUNDLE = $(if $(filter command line environment,$(origin BUNDLE)),$(BUNDLE),$(RUN)/bundles/tflite_int8_fused)
+mcu: $(STAMP)  ## BUNDLE (default RUN's tflite_int8_fused) as C for TensorFlow Lite Micro on TARGET (default cortex-m4) -> MCU_OUT
+	$(BIN)/prognos mcu --bundle $(MCU_BUNDLE) --target $(or $(TARGET),cortex-m4) --out $(MCU_OUT)
 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts
