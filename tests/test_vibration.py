@@ -68,6 +68,7 @@ def test_run_metrics_and_artifacts(vib_run):
     spec = DspSpec.from_dict(manifest["preprocessing"]["dsp"])
     assert spec.norm == "per_bin" and len(spec.mean) == 129 and (spec.window, spec.hop) == (2048, 1024)
     assert manifest["inputs"][0]["dtype"] == "int8" and manifest["inputs"][0]["shape"][1:] == [129, 29, 1]
+    assert m["tflm"]["tflite_int8"]["ok"] and manifest["tflm"] == m["tflm"]["tflite_int8"]  # export.tflm
 
 
 def test_bundle_refuses_spec_that_does_not_match_model(vib_run, tmp_path):
