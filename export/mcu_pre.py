@@ -44,16 +44,28 @@ def _rul(pre: dict) -> dict:
         "padding": pre.get("padding", "edge"),
     }
     for key, value in pre.items():  # e.g. per-regime tables of a richer preprocessor
-        if key not in RUL_KEYS and _numeric(value):
-            out[key] = value
+        if key not in RUL_KEYS:
+            out.update(_tables(key, value))
     return out
 
 
+def _tables(key: str, value):
+    """(name, numbers) of a numeric scalar, flat or 2-D list, or of every such entry of a nested dict."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _tables(f"{key}_{k}", v)
+    elif _numeric(value):
+        yield key, value
+
+
 def _numeric(value) -> bool:
-    try:
-        return isinstance(value, (int, float, list)) and np.asarray(value, np.float64).ndim <= 2
-    except (TypeError, ValueError):
+    if isinstance(value, bool) or not isinstance(value, (int, float, list)):
         return False
+    try:
+        table = np.asarray(value, np.float64)
+    except (TypeError, ValueError):  # ragged or not numbers
+        return False
+    return table.ndim <= 2 and table.size > 0
 
 
 def _dsp(d: dict) -> dict:

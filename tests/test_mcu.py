@@ -273,3 +273,32 @@ def test_zoo_report_has_a_tflm_cell():
     assert r.row["tflm"].startswith("ok: arena") and r.row["tflm_arena_bytes"] > 0, r.row
     table = markdown({"machine": {"cpu": "x", "cores": 1}, "date": "d", "window": [32, 14], "rows": [r.row]})
     assert "| TFLM |" in table and r.row["tflm"] in table
+
+
+def test_richer_preprocessor_tables_pass_through_and_compile(tmp_path):
+    """Per-regime statistics (or any further numeric table of a preprocessor) become C arrays, none dropped."""
+    from prognos.export import c_source, mcu_pre
+
+    pre = {
+        "features": ["s2", "s3"],
+        "mean": [1.0, 2.0],
+        "std": [0.5, 0.25],
+        "window": 30,
+        "rul_cap": 125.0,
+        "regimes": {
+            "centers": [[0.0, 0.1, 100.0], [42.0, 0.84, 100.0]],
+            "mean": [[1.0, 2.0], [3.0, 4.0]],
+            "doc": "nearest centre",
+        },
+        "empty": [],
+        "selection": {"rule": "x"},
+    }
+    consts = mcu_pre.constants({"preprocessing": pre, "postprocessing": {"rul_scale": 125.0}})
+    assert consts["regimes_centers"] == pre["regimes"]["centers"] and consts["regimes_mean"] == pre["regimes"]["mean"]
+    assert not {"empty", "regimes_doc", "selection_rule"} & set(consts)
+    macros = {"MODEL_LEN": c_source.Raw("20u"), "MODEL_CRC32": c_source.Raw("0u")}
+    (tmp_path / "p.h").write_text(c_source.header("p", ["test"], macros, consts, []))
+    (tmp_path / "p.c").write_text(c_source.source("p", "p.h", b"\0" * 20, consts))
+    build = run(need_tool("gcc", "gcc"), "-std=c99", "-Wall", "-Werror", "-pedantic", "-c", "p.c", cwd=tmp_path)
+    assert build.returncode == 0, build.stderr
+    assert "#define P_REGIMES_CENTERS_ROWS 2" in (tmp_path / "p.h").read_text()
