@@ -156,7 +156,7 @@ VIB_MODELS ?= lenet mobilenet_v1 mobilenet_v2 efficientnet_b0
 VIB_TRAIN_LOADS := 0,1  # 2 and 3 HP are held back: never trained, tuned or selected on
 .PHONY: demo-vibration train-vibration vibration-models anomaly-vibration gan-vibration vibration-transfer
 
-demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundles (classify + anomaly) -> `prognos-edge classify` / `anomaly` on a new IR014 recording
+demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundles (classify + anomaly) -> `prognos-edge classify` / `anomaly` on a new IR014 recording -> `serve` over MQTT (alert on a fault, cleared after repair)
 	$(BIN)/prognos vibration --run $(VIB_RUN) $(VIB_FLAGS)
 	$(BIN)/prognos vibration-sim --class IR014 --seed 1 --seconds 5 --out $(VIB_RUN)/demo_IR014.npy
 	$(BIN)/prognos-edge classify --bundle $(VIB_RUN)/bundles/tflite_int8 --input $(VIB_RUN)/demo_IR014.npy \
@@ -166,6 +166,8 @@ demo-vibration: $(STAMP)  ## simulator -> train -> int8 bundles (classify + anom
 	$(BIN)/prognos-edge anomaly --bundle $(VIB_RUN)/anomaly/anomaly_bundles/tflite_int8 \
 		--input $(VIB_RUN)/demo_IR014.npy > $(VIB_RUN)/demo_IR014_anomaly.jsonl
 	@tail -1 $(VIB_RUN)/demo_IR014_anomaly.jsonl
+	$(BIN)/prognos vibration-serve-demo --bundle $(VIB_RUN)/bundles/tflite_int8 --out $(VIB_RUN)/service \
+		$(if $(MQTT_PORT),--port $(MQTT_PORT))
 
 train-vibration: $(STAMP)  ## train the vibration classifier on CWRU .mat files in DATA_DIR into VIB_RUN (MODEL, CLASSES=4, LOADS, TEST_LOADS)
 	@test -n "$(DATA_DIR)" || { echo "usage: make train-vibration DATA_DIR=../shared/data/cwru"; exit 2; }

@@ -10,6 +10,10 @@ path into nested dicts, e.g. "probs.outer_race"), so the same code raises "RUL b
   threshold (RUL < 30 raises; RUL > 30 + hysteresis counts towards clearing).
 
 This is the usual Schmitt-trigger plus M-of-N detection logic of alarm management (ISA-18.2).
+
+Categorical rules compare a label instead of a number: op "==" / "!=" with a string threshold, or
+"in" with a list ("class in [OR007, OR014, OR021] for 3 of 5 windows"); they clear when the
+condition fails in k of the last n windows (hysteresis has no meaning there and must be 0).
 """
 from __future__ import annotations
 
@@ -20,34 +24,51 @@ from dataclasses import dataclass
 from prognos.edge_runtime.errors import ConfigError
 
 COMPARATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+CATEGORICAL = {"==": operator.eq, "!=": operator.ne, "in": lambda v, options: v in options}
 
 
 @dataclass(frozen=True)
 class Rule:
     field: str
     op: str
-    threshold: float
+    threshold: float | str | tuple  # a number; a label for == / !=; a list of labels for "in"
     hysteresis: float = 0.0  # the clearing value lies this far beyond the threshold
     k: int = 3  # raise/clear when the condition holds in k ...
     n: int = 5  # ... of the last n windows of an asset
     name: str = ""
 
     def __post_init__(self):
-        if self.op not in COMPARATORS:
-            raise ConfigError(f"alert rule {self.field!r}: comparator {self.op!r}; expected one of {list(COMPARATORS)}")
+        if self.op not in COMPARATORS and self.op not in CATEGORICAL:
+            raise ConfigError(f"alert rule {self.field!r}: comparator {self.op!r}; expected one of "
+                              f"{[*COMPARATORS, *CATEGORICAL]}")
+        if self.op == "in":
+            if not isinstance(self.threshold, (list, tuple)) or not self.threshold:
+                raise ConfigError(f"alert rule {self.field!r}: 'in' needs a non-empty list, got {self.threshold!r}")
+            object.__setattr__(self, "threshold", tuple(self.threshold))
+        elif self.op in COMPARATORS and (isinstance(self.threshold, bool)
+                                         or not isinstance(self.threshold, (int, float))):
+            raise ConfigError(f"alert rule {self.field!r}: {self.op} needs a number, got {self.threshold!r}")
+        if self.categorical and self.hysteresis:
+            raise ConfigError(f"alert rule {self.field!r}: hysteresis {self.hysteresis} on a label rule; expected 0")
         if not 1 <= self.k <= self.n:
             raise ConfigError(f"alert rule {self.field!r}: need 1 <= k <= n, got k={self.k}, n={self.n}")
         if self.hysteresis < 0:
             raise ConfigError(f"alert rule {self.field!r}: hysteresis must be >= 0, got {self.hysteresis}")
 
     @property
+    def categorical(self) -> bool:
+        return self.op in CATEGORICAL
+
+    @property
     def label(self) -> str:
-        return self.name or f"{self.field} {self.op} {self.threshold:g}"
+        return self.name or f"{self.field} {self.op} {_fmt(self.threshold)}"
 
-    def entered(self, v: float) -> bool:
-        return COMPARATORS[self.op](v, self.threshold)
+    def entered(self, v) -> bool:
+        return CATEGORICAL[self.op](v, self.threshold) if self.categorical else COMPARATORS[self.op](v, self.threshold)
 
-    def cleared(self, v: float) -> bool:
+    def cleared(self, v) -> bool:
+        if self.categorical:
+            return not self.entered(v)
         below = self.op in ("<", "<=")
         return v > self.threshold + self.hysteresis if below else v < self.threshold - self.hysteresis
 
@@ -128,7 +149,7 @@ class AlertTracker:
         events = []
         for i, rule in enumerate(self.rules):
             value = lookup(pred, rule.field)
-            if not isinstance(value, (int, float)):
+            if not isinstance(value, (int, float)) and not (rule.categorical and isinstance(value, str)):
                 continue
             st = self._state.get((asset, i)) or self._state.setdefault((asset, i), _State(rule.n))
             entered, cleared = st.enter.push(rule.entered(value)), st.clear.push(rule.cleared(value))
@@ -143,12 +164,21 @@ class AlertTracker:
         return events
 
 
-def _event(state: str, rule: Rule, asset, time_key: str, t, value: float, win: _Window) -> dict:
+def _fmt(threshold) -> str:
+    if isinstance(threshold, tuple):
+        return "[" + ", ".join(map(str, threshold)) + "]"
+    return f"{threshold:g}" if isinstance(threshold, (int, float)) else str(threshold)
+
+
+def _event(state: str, rule: Rule, asset, time_key: str, t, value, win: _Window) -> dict:
     if state == "raised":
-        why = f"{rule.field} {rule.op} {rule.threshold:g} in {win.hits} of the last {len(win.bits)} windows"
+        why = f"{rule.field} {rule.op} {_fmt(rule.threshold)} in {win.hits} of the last {len(win.bits)} windows"
+    elif rule.categorical:
+        why = f"not {rule.field} {rule.op} {_fmt(rule.threshold)} in {win.hits} of the last {len(win.bits)} windows"
     else:
         back = rule.threshold + rule.hysteresis if rule.op in ("<", "<=") else rule.threshold - rule.hysteresis
         side = ">" if rule.op in ("<", "<=") else "<"
         why = f"{rule.field} {side} {back:g} in {win.hits} of the last {len(win.bits)} windows"
     return {"alert": state, "rule": rule.label, "asset": asset, time_key: t, "field": rule.field,
-            "value": round(float(value), 4), "threshold": rule.threshold, "reason": why}
+            "value": value if isinstance(value, str) else round(float(value), 4),
+            "threshold": list(rule.threshold) if isinstance(rule.threshold, tuple) else rule.threshold, "reason": why}

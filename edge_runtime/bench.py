@@ -10,6 +10,8 @@ Reports, on synthetic rows drawn around the bundle's training statistics:
 - throughput: rows/s when 64 assets stream at once (windows batched across assets);
 - RSS: peak of a fresh interpreter that loaded the bundle and streamed 2,000 rows (what the
   service needs, without the benchmark's own synthetic data).
+A vibration bundle (raw samples, a DspSpec) gets load, reload and RSS as above and, instead of the
+row measurements, DSP and model per window and real-time channels per core (`edge_runtime.vib_bench`).
 Timing protocol: `edge_runtime.timing.time_calls` (the project's one timer).
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 
 import numpy as np
 
-from prognos.edge_runtime.bundle import Bundle
+from prognos.edge_runtime.bundle import Bundle, read_manifest
 from prognos.edge_runtime.feed import Feeder
 from prognos.edge_runtime.service import to_json_line
 from prognos.edge_runtime.soak import generate
@@ -35,7 +37,13 @@ _PROBE = ("import time; t = time.perf_counter(); from prognos.edge_runtime.bundl
 
 
 def probe_rss(bundle: Bundle) -> float:
-    """Peak RSS (MB) of this process after streaming 2,000 rows of 64 assets through `bundle` to JSON."""
+    """Peak RSS (MB) of this process after streaming 2,000 rows of 64 assets through `bundle` to JSON
+    (a vibration bundle: 12 rounds of one block from each of 64 assets)."""
+    if bundle.dsp is not None:
+        from prognos.edge_runtime.vib_bench import service_path
+
+        service_path(bundle, 0.0, 64)
+        return peak_rss_mb()
     feeder = Feeder(StreamEngine(bundle))
     lines = _lines(bundle, 2000, 64)
     for i in range(0, len(lines), 256):
@@ -75,7 +83,17 @@ def _lines(bundle: Bundle, rows: int, assets: int) -> list[str]:
     return buf.getvalue().decode().splitlines()
 
 
+def _vibration(bundle_dir, seconds: float, threads: int, probes: int) -> dict:
+    from prognos.edge_runtime.vib_bench import vib_bench
+
+    return {"bundle": str(bundle_dir), "format": read_manifest(bundle_dir)["format"], "machine": machine_info(),
+            "probes": probes, **fresh_process(bundle_dir, probes), "reload_s": reload_seconds(bundle_dir, threads),
+            "vibration": vib_bench(bundle_dir, seconds, threads)}
+
+
 def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5) -> dict:
+    if "dsp" in read_manifest(bundle_dir)["preprocessing"]:  # raw samples: edge_runtime.vib_bench
+        return _vibration(bundle_dir, seconds, threads, probes)
     fresh = fresh_process(bundle_dir, probes)
     bundle = Bundle(bundle_dir, num_threads=threads)
     pre = bundle.preprocessor
@@ -104,12 +122,18 @@ def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5) -
 
 
 def table(r: dict) -> str:
-    return "\n".join([
+    head = [
         f"bundle {r['bundle']} ({r['format']}) on {r['machine']['cpu']}, {r['machine']['cores']} cores",
         f"import + load      {r['import_and_load_s'] * 1e3:8.1f} ms (fresh interpreter, median of {r['probes']}; "
         f"min {r['import_and_load_min_s'] * 1e3:.1f}; process CPU until loaded "
         f"{r['process_cpu_until_loaded_s'] * 1e3:.1f})",
-        f"reload in process  {r['reload_s'] * 1e3:8.1f} ms (what a hot-swap costs)",
+        f"reload in process  {r['reload_s'] * 1e3:8.1f} ms (what a hot-swap costs)"]
+    if "vibration" in r:
+        from prognos.edge_runtime.vib_bench import vib_table
+
+        return "\n".join(head + vib_table(r) + [f"service RSS        {r['service_peak_rss_mb']:8.1f} MB (peak, fresh "
+                                                 "interpreter: load + 64 assets streaming)"])
+    return "\n".join(head + [
         f"invoke  p50 / p99  {r['invoke']['p50_us']:8.1f} / {r['invoke']['p99_us']:.1f} us (one window)",
         f"row->JSON p50/p99  {r['end_to_end_row_to_json']['p50_us']:8.1f} / "
         f"{r['end_to_end_row_to_json']['p99_us']:.1f} us ({r['e2e_over_invoke_p50']}x invoke)",

@@ -6,8 +6,9 @@ import sys
 
 from prognos.edge_runtime.errors import PrognosError
 
-INPUT_HELP = ("Rows: C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
-              "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}.")
+INPUT_HELP = ("Rows (RUL bundles): C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
+              "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}. Raw samples "
+              "(classify/anomaly bundles): MQTT blocks, JSON lines, .npy, float32 or WAV; docs/vibration-service.md.")
 
 
 def _add_stream(p, input_default="-"):
@@ -37,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--http", type=int, help="serve /healthz and /metrics on this port (127.0.0.1)")
     sv.add_argument("--mqtt", help="broker HOST:PORT (subscribe with --input mqtt; publish predictions/alerts)")
     sv.add_argument("--predictions", help="predictions: a file, - for stdout (default), or none")
+    sv.add_argument("--samples", metavar="FORMAT", choices=["f32", "npy", "wav", "jsonl"],
+                    help="vibration bundles: format of a file/stdin input (default: from the suffix; stdin f32)")
+    sv.add_argument("--follow", action="store_true", default=None, help="vibration: read the input file as it grows")
+    sv.add_argument("--asset", help="vibration: asset id of a file/stdin input (default: the file stem or stdin)")
     c = sub.add_parser("classify", help="classify a raw vibration recording with a 'classify' bundle; JSON lines "
                                         "{window, start, class, prob, status} out, one per full window")
     c.add_argument("--bundle", required=True, help="bundle directory of task 'classify' (prognos vibration)")
@@ -110,6 +115,9 @@ def _service_config(args):
             setattr(cfg, key, getattr(args, flag))
     if args.max_batch is not None:
         cfg.stream.max_batch = args.max_batch
+    for flag, key in (("samples", "format"), ("follow", "follow"), ("asset", "asset")):
+        if getattr(args, flag, None) is not None:
+            setattr(cfg.samples, key, getattr(args, flag))
     if getattr(args, "http", None) is not None:
         cfg.http.port = args.http
     if getattr(args, "mqtt", None):

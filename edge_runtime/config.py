@@ -11,6 +11,7 @@ from pathlib import Path
 from prognos.edge_runtime.alerts import Rule
 from prognos.edge_runtime.configfile import fill, load_toml
 from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.samples import SampleConfig
 from prognos.edge_runtime.stream import StreamConfig
 
 
@@ -45,6 +46,7 @@ class ServiceConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    samples: SampleConfig = field(default_factory=SampleConfig)  # raw sample input (vibration bundles)
     rules: list = field(default_factory=list)  # [[rules]] tables -> alerts.Rule; empty = the bundle's rules
     source: str = field(default="", metadata={"toml": False})  # the config file this came from; /healthz
     #   reports its real path

@@ -68,6 +68,10 @@ class Feeder:
         self._logged = defaultdict(int)
         self._minute = 0
 
+    def items(self, src, stopping=None):
+        """Queue items of a text input (a binary file object): ("lines", [...]) as bytes arrive."""
+        return (("lines", lines) for lines in read_line_batches(src.fileno(), chunk=16384))
+
     def feed_lines(self, lines) -> tuple[list, list]:
         preds, events = [], []
         for line in lines:
@@ -81,15 +85,19 @@ class Feeder:
             if self.parser is None and self._sniff(line):
                 continue
             self.engine.stats.rows_in += 1
-            try:
-                full = self.engine.add(*self.parser.parse(line, self.lineno))
-            except RowError as e:
-                self._reject(e)
-                continue
-            if full:
-                self._flush(preds, events)
+            self._accept(lambda line=line: self.engine.add(*self.parser.parse(line, self.lineno)), preds, events)
         self._flush(preds, events)
         return preds, events
+
+    def _accept(self, add, preds: list, events: list) -> None:
+        """Call `add()` (parse + engine.add), counting a RowError; flush when the batch is full."""
+        try:
+            full = add()
+        except RowError as e:
+            self._reject(e)
+            return
+        if full:
+            self._flush(preds, events)
 
     def feed_payloads(self, messages) -> tuple[list, list]:
         """MQTT messages as (topic, payload bytes): a JSON object or a JSON list of objects each."""
@@ -104,13 +112,8 @@ class Feeder:
                 continue
             for i, item in enumerate(obj if isinstance(obj, list) else [obj]):
                 self.engine.stats.rows_in += 1
-                try:
-                    full = self.engine.add(*parser.parse_obj(item, f"topic {topic} item {i}"))
-                except RowError as e:
-                    self._reject(e)
-                    continue
-                if full:
-                    self._flush(preds, events)
+                self._accept(lambda item=item, where=f"topic {topic} item {i}": self.engine.add(
+                    *parser.parse_obj(item, where)), preds, events)
         self._flush(preds, events)
         return preds, events
 

@@ -2,8 +2,8 @@
 
 A candidate is verified before it can replace the running model: manifest schema and sha256 of the
 model file (`Bundle`), the same input spec as the running bundle (features and window: the asset
-rings hold raw rows of those features), and a smoke inference on one window that must return a
-finite value. The engine is flushed with the old model and the new one is used from the next window
+rings hold raw rows of those features; for a vibration bundle the same task, sample rate, window
+and hop), and a smoke inference on one window that must return a finite value. The engine is flushed with the old model and the new one is used from the next window
 on; a refused bundle is logged and counted, and the old one keeps running. A bundle being copied in
 is usually refused once (sha256 mismatch) and retried when its files change again. SIGHUP retries
 the newest bundle of the folder (or, without a watched folder, reloads the configured bundle path).
@@ -13,15 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.errors import BundleError, PrognosError
 from prognos.edge_runtime.stream import StreamEngine, check_compatible
+from prognos.edge_runtime.vib_service import verify_dsp
 
 
-def verify(path, running: Bundle, num_threads: int = 1) -> Bundle:
+def verify(path, running: Bundle, num_threads: int = 1, shaft_hz=None) -> Bundle:
     """Load and check a candidate bundle against the running one; raises BundleError."""
     new = Bundle(path, num_threads=num_threads)
+    if running.dsp is not None:  # a vibration bundle: same raw stream framing, one window runs
+        return verify_dsp(new, running, shaft_hz)
     check_compatible(running, new)
     pre = new.preprocessor
     y = np.asarray(new.predict(np.zeros((1, pre.window, len(pre.features)), np.float32)))
@@ -72,7 +74,7 @@ def try_swap(engine: StreamEngine, path, log, num_threads: int = 1) -> bool:
     if path is None:
         return False
     try:
-        new = verify(path, engine.bundle, num_threads)
+        new = verify(path, engine.bundle, num_threads, getattr(engine, "shaft_hz", None))
     except PrognosError as e:
         engine.stats.swaps["refused"] += 1
         log(f"prognos-edge: bundle {path} refused, keeping {engine.bundle.sha256[:12]}: {e}")

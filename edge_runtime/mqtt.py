@@ -78,7 +78,7 @@ class MqttIO:
 
     def publish(self, preds: list[dict], events: list[dict]) -> None:
         p, pub = self.cfg.prefix, self._clients["pub"]
-        out = [(f"{p}/predictions/{str(o['unit']).translate(_TOPIC_UNSAFE)}", o)
+        out = [(f"{p}/predictions/{str(o['unit'] if 'unit' in o else o['asset']).translate(_TOPIC_UNSAFE)}", o)
                for o in (preds if self.cfg.publish_predictions else [])]
         out += [(f"{p}/alerts/{str(e['asset']).translate(_TOPIC_UNSAFE)}", e) for e in events]
         for topic, obj in out:

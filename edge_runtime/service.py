@@ -19,7 +19,7 @@ import time
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.config import ServiceConfig
 from prognos.edge_runtime.errors import ConfigError
-from prognos.edge_runtime.feed import Feeder, read_line_batches
+from prognos.edge_runtime.feed import Feeder
 from prognos.edge_runtime.hotswap import BundleWatcher, try_swap
 from prognos.edge_runtime.metrics import prometheus
 from prognos.edge_runtime.stream import StreamEngine
@@ -59,9 +59,7 @@ class Service:
         if not cfg.bundle:
             raise ConfigError("service: no bundle; pass --bundle DIR or set bundle = \"DIR\" in the config")
         self.cfg, self.log = cfg, log
-        bundle = Bundle(cfg.bundle, num_threads=cfg.threads)
-        self.engine = StreamEngine(bundle, cfg.stream, cfg.rules or None, cfg.rul_alert)
-        self.feeder = Feeder(self.engine, cfg.log_rejected, log)
+        self.engine, self.feeder = _pipeline(Bundle(cfg.bundle, num_threads=cfg.threads), cfg, log)
         # bounded: at most 64 chunks of <= 16 KB of lines, or 64 MQTT messages, wait to be processed
         self.queue: queue.Queue = queue.Queue(maxsize=64)
         self.lock = threading.Lock()
@@ -78,8 +76,7 @@ class Service:
             age = time.monotonic() - self.heartbeat
             body = {"model_sha256": self.engine.bundle.sha256, "bundle": str(self.engine.bundle.path),
                     "config": os.path.realpath(self.cfg.source) if self.cfg.source else None, "pid": os.getpid(),
-                    "uptime_s": round(time.monotonic() - self.started, 1), "rows_in": self.engine.stats.rows_in,
-                    "predictions": self.engine.stats.predictions}
+                    "uptime_s": round(time.monotonic() - self.started, 1), **self.engine.stats.health()}
         reason = ("main loop stalled for %.1f s" % age if age > STALE_SECONDS else
                   "MQTT not connected" if self.mqtt and not self.mqtt.connected() else "")
         return not reason, {"status": "unhealthy" if reason else "ok", **({"reason": reason} if reason else {}), **body}
@@ -87,7 +84,7 @@ class Service:
     def metrics_text(self) -> str:
         with self.lock:
             extra = {"prognos_alerts_active": ("Alerts currently raised.", self.engine.alerts.active),
-                     "prognos_assets": ("Assets with a window in memory.", len(self.engine._rings)),
+                     "prognos_assets": ("Assets with a window in memory.", self.engine.n_assets),
                      "prognos_uptime_seconds": ("Seconds since start.", round(time.monotonic() - self.started, 1)),
                      "prognos_mqtt_publish_dropped": ("MQTT publishes dropped (paho's outgoing queue full).",
                                                       self.mqtt.dropped if self.mqtt else 0)}
@@ -152,8 +149,8 @@ class Service:
             preds, events = [], []
             mqtt_msgs = [item for kind, item in items if kind == "mqtt"]
             for kind, item in items:
-                if kind == "lines":
-                    p, e = self.feeder.feed_lines(item)
+                if kind in ("lines", "blocks"):
+                    p, e = getattr(self.feeder, "feed_" + kind)(item)
                     preds += p
                     events += e
                 done = done or kind == "eof"
@@ -193,8 +190,8 @@ class Service:
 
     def _read(self, src) -> None:
         try:
-            for lines in read_line_batches(src.fileno(), chunk=16384):
-                self.queue.put(("lines", lines))
+            for item in self.feeder.items(src, self.stopping):
+                self.queue.put(item)
         finally:
             self.queue.put(("eof", None))
 
@@ -204,6 +201,17 @@ class Service:
         signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())  # Ctrl-C: stop cleanly, print the summary
+
+
+def _pipeline(bundle: Bundle, cfg: ServiceConfig, log):
+    """(engine, feeder): rows of a 'rul' bundle, or raw sample blocks of a vibration bundle (vib_service)."""
+    if bundle.dsp is None:
+        engine = StreamEngine(bundle, cfg.stream, cfg.rules or None, cfg.rul_alert)
+        return engine, Feeder(engine, cfg.log_rejected, log)
+    from prognos.edge_runtime.vib_service import SampleFeeder, VibrationEngine
+
+    engine = VibrationEngine(bundle, cfg.samples, cfg.stream, cfg.rules or None)
+    return engine, SampleFeeder(engine, cfg.log_rejected, log)
 
 
 def _open(path: str):

@@ -124,6 +124,10 @@ class StreamEngine:
     def pending(self) -> int:
         return len(self._meta)
 
+    @property
+    def n_assets(self) -> int:
+        return len(self._rings)
+
     def add(self, asset, t, values) -> bool:
         """Accept one parsed row; True when the batch is full and `flush()` is due."""
         ring = self._rings.get(asset)
@@ -197,6 +201,9 @@ class StreamEngine:
 def check_compatible(old: Bundle, new: Bundle) -> None:
     """The asset rings hold raw rows of `old`'s features: `new` must read the same ones, same window."""
     a, b = old.preprocessor, new.preprocessor
+    if b is None:
+        raise BundleError(f"{new.path}: a {new.manifest['task']!r} bundle of raw samples; the running bundle "
+                          "reads sensor rows")
     if a.features != b.features or a.window != b.window:
         raise BundleError(f"{new.path}: input spec window={b.window} features={b.features} is not compatible "
                           f"with the running bundle's window={a.window} features={a.features}")

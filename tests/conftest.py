@@ -55,6 +55,17 @@ def tiny_run(tmp_path_factory, sim_dir):
     return {"dir": run, "metrics": metrics, "parity": parity}
 
 
+@pytest.fixture(scope="session")
+def vib_run(tmp_path_factory):
+    """A tiny 10-class LeNet vibration run (4 epochs on 3 s simulated recordings at 0 HP, cross-load 1 HP) with
+    fp32 and int8 classify bundles: (run dir, metrics)."""
+    from prognos.pipeline.vibration.train import VibrationConfig, vibration_run
+
+    run = tmp_path_factory.mktemp("vib")
+    cfg = VibrationConfig(epochs=4, sim_seconds=3.0, patience=4, sim_loads=[0, 1], loads=[0], test_loads=[1])
+    return run, vibration_run(cfg, run)
+
+
 def run_py(code: str, timeout: int = 120) -> subprocess.CompletedProcess:
     """Run Python code in a fresh interpreter (the project's venv) and capture its output."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=ROOT)

@@ -226,3 +226,30 @@ def test_device_reads_another_bearing_by_flag_or_retargeted_bundle(transfer, tmp
     (tmp_path / "b6203" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="n_balls must be an integer >= 3"):
         Bundle(tmp_path / "b6203")
+
+
+def test_service_reads_the_configured_bearing_like_classify(transfer):
+    """`serve` with [samples] bearing = "6203" frames a 6203 stream through the 6205-trained bundle with
+    the 6203's orders: the same classes as the order-normalized transfer, and a bundle of another kind refuses."""
+    from prognos.edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.errors import ConfigError
+    from prognos.edge_runtime.samples import Block, SampleConfig
+    from prognos.edge_runtime.vib_service import SampleFeeder, VibrationEngine
+    from prognos.pipeline.data.bearing_sim import simulate_recording
+
+    run, _ = transfer
+    bundle = Bundle(run / "fault_orders" / "bundles" / "tflite_fp32")
+    x = simulate_recording("outer_race", 14, 0, 2.0, seed=11, bearing="6203").astype(np.float32)
+    blocks = [Block("m-1", i, bundle.dsp.sample_rate, x[i * 4096:(i + 1) * 4096]) for i in range(len(x) // 4096)]
+
+    def classes(samples):
+        preds, _ = SampleFeeder(VibrationEngine(bundle, samples)).feed_blocks(blocks)
+        return [p["class"] for p in preds]
+
+    own = classes(SampleConfig(bearing="6203", shaft_hz=SHAFT))
+    assert len(own) > 3 and np.mean([c == "outer_race" for c in own]) >= 0.8
+    assert classes(SampleConfig(bearing="6205", shaft_hz=SHAFT)) != own  # the bearing changes what is read
+    from prognos.edge_runtime.dsp_spec import DspSpec, with_bearing
+
+    with pytest.raises(ConfigError, match="does not read"):  # what the engine calls for a spectrogram bundle
+        with_bearing(DspSpec(kind="spectrogram"), "6203")

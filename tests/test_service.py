@@ -104,7 +104,7 @@ def test_config_file(tmp_path):
     assert cfg.bundle == str(tmp_path / "bundle") and cfg.mqtt.port == 1884 and cfg.http.port == 9100
     assert cfg.stream.max_batch == 8 and (cfg.rules[0].threshold, cfg.rules[0].k) == (20, 2)
     (tmp_path / "bad.toml").write_text('[stream]\nmax_bacth = 8\n')
-    with pytest.raises(ConfigError, match=r"\[stream\]: unknown keys \['max_bacth'\]"):
+    with pytest.raises(ConfigError, match=r"\[service.stream\]: unknown keys \[.max_bacth.\]"):
         ServiceConfig.load(tmp_path / "bad.toml")
 
 

@@ -156,8 +156,8 @@ def test_rules_from_manifest_and_bad_rules():
     rules = rules_from_manifest({"rul_below": 25, "rules": [{"field": "rul", "op": "<", "threshold": 10, "k": 1}]})
     assert [(r.op, r.threshold) for r in rules] == [("<", 10), ("<=", 25)]
     assert [r.threshold for r in rules_from_manifest({"rul_below": 25}, override=40)] == [40]
-    with pytest.raises(ConfigError, match="comparator '=='"):
-        Rule("rul", "==", 1)
+    with pytest.raises(ConfigError, match="comparator '~'"):
+        Rule("rul", "~", 1)
     with pytest.raises(ConfigError, match="need 1 <= k <= n"):
         Rule("rul", "<", 1, k=4, n=3)
     with pytest.raises(ConfigError, match="expected a table with field, op, threshold"):

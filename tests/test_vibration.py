@@ -1,9 +1,10 @@
 """Vibration slice end to end on a short simulated CWRU-like dataset (3 s per fault class; trained at
 0 HP, cross-load scored at 1 HP).
 
-One tiny run (lenet, 4 epochs) is trained once per module and shared: time-segment split, metrics
-and confusion matrix, classify bundles, and the TF-free edge `classify` command in a subprocess
-agreeing with Keras on the same windows. Then tiny runs of the 4-class variant, the anomaly
+One tiny run (lenet, 4 epochs; conftest's session fixture `vib_run`, also served by
+test_vibration_service.py) is shared: time-segment split, metrics and confusion matrix, classify
+bundles, and the TF-free edge `classify` command in a subprocess agreeing with Keras on the same
+windows. Then tiny runs of the 4-class variant, the anomaly
 autoencoders (dense and VAE) through their bundles and the TF-free edge `anomaly` command, and the
 GAN augmentation experiment with a two-step cGAN.
 """
@@ -20,15 +21,6 @@ from prognos.edge_runtime.errors import BundleError
 from prognos.pipeline.data.cwru import CLASSES_10, CwruLabel, CwruRecord, split_windows
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def vib_run(tmp_path_factory):
-    from prognos.pipeline.vibration.train import VibrationConfig, vibration_run
-
-    run = tmp_path_factory.mktemp("vib")
-    cfg = VibrationConfig(epochs=4, sim_seconds=3.0, patience=4, sim_loads=[0, 1], loads=[0], test_loads=[1])
-    return run, vibration_run(cfg, run)
 
 
 def test_time_segment_split_has_no_overlap():

@@ -15,7 +15,7 @@ from prognos.edge_runtime.errors import PrognosError
 
 # One module of this package per domain; each has `register(subparsers)`, and every parser it adds sets
 # `func` (set_defaults). Imports stay inside the commands, so `--help` never imports TensorFlow.
-DOMAINS: tuple[str, ...] = ("demo", "training", "compress", "vibration", "scale", "data", "mcu")
+DOMAINS: tuple[str, ...] = ("demo", "training", "compress", "vibration", "vibration_service", "scale", "data", "mcu")
 
 
 def _parser() -> argparse.ArgumentParser:
