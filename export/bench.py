@@ -114,7 +114,7 @@ def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
         kind = "int8" if any(k in r["format"] for k in INT8_PEAK) else "fp32"
         rate = peaks.get(str(r["threads"]), {}).get(kind)
         if macs and rate:
-            r["bound_us"] = round(macs / rate * 1e6, 3)
+            r["bound_us"] = float(f"{macs / rate * 1e6:.4g}")  # 4 significant digits (a sub-µs bound too)
             r["bound_peak"] = kind
             r["x_bound"] = float(f"{r['p50_us'] / r['bound_us']:.4g}")
 
