@@ -31,7 +31,8 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test lint tensorboard test-slow train export quantize prune cluster qat optimize bench profile report evaluate \
+.PHONY: help venv demo test lint tensorboard test-slow edge-fixtures test-edge train export quantize prune cluster qat optimize \
+	bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy zoo-report mcu
 
 help:  ## list the targets
@@ -51,6 +52,17 @@ demo: $(STAMP)  ## main job: simulate -> train -> quantize -> export -> bench (e
 
 test: $(STAMP)  ## fast test suite (CI)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
+
+EDGE_FIXTURES ?= artifacts/edge-fixtures
+EDGE_VERSIONS ?= 3.10 3.11 3.12 3.13
+edge-fixtures: $(STAMP)  ## tiny fleet + trained run + bundles for the edge tests -> EDGE_FIXTURES
+	rm -rf $(EDGE_FIXTURES)
+	$(BIN)/python -m tests.edge_fixtures $(EDGE_FIXTURES)
+
+# REUSE_FIXTURES=1: EDGE_FIXTURES already holds them (.ci/run: `make test` wrote them, PROGNOS_WRITE_EDGE_FIXTURES)
+test-edge: $(if $(REUSE_FIXTURES),$(STAMP),edge-fixtures)  ## wheels on PyPI for every device Python + the edge tests on each of EDGE_VERSIONS (CI)
+	$(BIN)/python -m pytest -q -m registry $(TEST_ARGS)
+	.ci/edge-pythons $(EDGE_FIXTURES) $(EDGE_VERSIONS)
 
 lint: $(STAMP)  ## ruff: lint (short rule set in pyproject.toml) and format check
 	$(BIN)/ruff check pipeline models export edge_runtime tests
@@ -121,9 +133,9 @@ edge-bench: $(STAMP)  ## on-device latency of BUNDLE: load, invoke, row->JSON p5
 soak: $(STAMP)  ## ROWS rows (default 10^6) with 1 % faults through BUNDLE: RSS over time, rejections counted
 	$(BIN)/prognos-edge soak --bundle $(BUNDLE) --rows $(ROWS) --malformed 0.01
 
-deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
-	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir"; exit 2; }
-	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG))
+deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG, TRUST=public key files) and install it on DEVICE (a folder or ssh://user@host[:port]/path)
+	@test -n "$(DEVICE)" || { echo "usage: make deploy DEVICE=/path/or/ssh://user@host[:port]/path BUNDLE=dir TRUST=keys/signing.pub"; exit 2; }
+	$(BIN)/prognos-edge deploy --device $(DEVICE) --bundle $(BUNDLE) $(if $(EDGE_CONFIG),--config $(EDGE_CONFIG)) $(foreach k,$(TRUST),--trust $(k))
 
 tensorboard: $(STAMP)  ## TensorBoard on RUN's logs (RUN/tb: every fit of train, cv, final, vibration) at :6006
 	$(BIN)/tensorboard --logdir $(RUN) --port 6006
@@ -206,6 +218,10 @@ fd001-check-split: $(STAMP)  ## FD001_CHOSEN and FD001_PREVIOUS on a second fold
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/chosen.json > /dev/null
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_PREVIOUS),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/previous.json > /dev/null
 
-fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, int8 bundle -> artifacts/fd001/final.json
+fd001: $(STAMP)  ## CV of FD001_CHOSEN (several: ensemble), retrain on all units, bundles (fastest here -> bundles/best) -> artifacts/fd001/final.json
 	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001/cv --folds 5
 	$(BIN)/prognos final $(foreach c,$(FD001_CHOSEN),artifacts/fd001/cv/$(c)) --run artifacts/fd001
+
+.PHONY: lecture
+lecture: $(STAMP)  ## execute the lecture notebooks (docs/lecture/) headless in the .venv kernel; prints each one's time
+	$(BIN)/python -m pytest -q tests/test_notebooks.py --durations=0

@@ -7,7 +7,13 @@ Reports, on synthetic rows drawn around the bundle's training statistics:
 - invoke: one window through the backend (`backend.run`, quantize/dequantize included), p50/p99;
 - end-to-end: one raw text row in -> its JSON line out, excluding I/O (parse, ring buffer,
   window, model, postprocessing, alerts, json.dumps), one asset, one row at a time, p50/p99;
-- throughput: rows/s when 64 assets stream at once (windows batched across assets);
+- fleet: N assets (default 64 and 1024) each sending one row per tick, fed tick by tick through the
+  same path (text rows -> JSON lines, windows batched across assets, at most `MAX_CHUNK` per backend
+  call): rows/s over wall time and over this process's CPU time (= per core: one thread), and the
+  model alone on a batch of N windows (`model_batch`);
+- bound: MACs per window (manifest `macs_per_window`) / this CPU's measured peak MAC rate at one
+  thread (edge_runtime.peak; the int8 peak for int8 and dynamic-range formats, fp32 otherwise), and
+  `x_bound`: single-window p50 and batched CPU time per window over that bound;
 - RSS: peak of a fresh interpreter that loaded the bundle and streamed 2,000 rows (what the
   service needs, without the benchmark's own synthetic data).
 A vibration bundle (raw samples, a DspSpec) gets load, reload and RSS as above and, instead of the
@@ -24,11 +30,13 @@ import time
 
 import numpy as np
 
+from prognos.edge_runtime.backends import MAX_CHUNK
 from prognos.edge_runtime.bundle import Bundle, read_manifest
+from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.feed import Feeder
 from prognos.edge_runtime.service import to_json_line
 from prognos.edge_runtime.soak import generate
-from prognos.edge_runtime.stream import StreamEngine
+from prognos.edge_runtime.stream import StreamConfig, StreamEngine
 from prognos.edge_runtime.timing import machine_info, peak_rss_mb, rss_mb, time_calls
 
 _PROBE = ("import time; t = time.perf_counter(); from prognos.edge_runtime.bundle import Bundle; b = Bundle({path!r}); "
@@ -91,14 +99,96 @@ def _vibration(bundle_dir, seconds: float, threads: int, probes: int) -> dict:
             "vibration": vib_bench(bundle_dir, seconds, threads)}
 
 
-def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5) -> dict:
+FLEETS = (64, 1024)  # assets streaming at once
+
+
+def parse_assets(text: str) -> tuple[int, ...]:
+    """"64,1024" -> (64, 1024); ConfigError unless positive integers."""
+    try:
+        out = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        out = ()
+    if not out or min(out) < 1:
+        raise ConfigError(f"bench --assets {text!r}: expected positive integers separated by commas, e.g. 64,1024")
+    return out
+
+
+INT8_PEAK = ("int8", "dynamic")  # formats whose matmuls run in int8 (as export.bench)
+
+
+def fleet(bundle: Bundle, assets: int, seconds: float) -> dict:
+    """`assets` assets sending one row per tick, tick by tick through the service path, for >= `seconds`."""
+    ticks = max(4, int(seconds * 30_000 / assets) + 2)  # more rows than the timed seconds need at >= 30 us/row
+    lines = _lines(bundle, assets * ticks, assets)
+    feeder = Feeder(StreamEngine(bundle, StreamConfig(max_batch=min(assets, MAX_CHUNK))))
+    feeder.feed_lines(lines[:assets])  # warm-up tick: rings created, interpreters resized
+    rows = preds = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(assets, len(lines), assets):
+        out, events = feeder.feed_lines(lines[i : i + assets])
+        "".join(map(to_json_line, out + events))
+        rows, preds = rows + assets, preds + len(out)
+        if time.perf_counter() - t0 >= seconds and rows >= 3 * assets:
+            break
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"assets": assets, "rows": rows, "predictions": preds, "seconds": round(wall, 4),
+            "cpu_seconds": round(cpu, 4), "rows_per_s": round(rows / wall, 1),
+            "rows_per_cpu_s": round(rows / cpu, 1) if cpu > 0 else None, "max_batch": min(assets, MAX_CHUNK)}
+
+
+def model_batch(bundle: Bundle, windows: np.ndarray, seconds: float) -> dict:
+    """The backend alone on a batch of len(windows) windows: p50 per call and per window (wall), and this
+    process's CPU time per window over the same calls (what one core spends; robust to a shared machine)."""
+    c0 = time.process_time()
+    t = time_calls(lambda: bundle.backend.run(windows), min_seconds=seconds, warmup=3, min_calls=5)
+    cpu = (time.process_time() - c0) / (t["calls"] + 3)
+    n = len(windows)
+    return {"batch": n, "p50_us": t["p50_us"], "per_window_us": round(t["p50_us"] / n, 3),
+            "windows_per_s": round(n / t["p50_us"] * 1e6, 1), "cpu_per_window_us": round(cpu / n * 1e6, 3)}
+
+
+def mac_bound(bundle: Bundle, threads: int, peak_seconds: float) -> dict:
+    """Bound per window = MACs / peak MAC rate (which peak: int8 for int8 formats, else fp32)."""
+    from prognos.edge_runtime.peak import peak_rates
+
+    macs = bundle.manifest.get("macs_per_window")
+    if not macs:
+        return {"error": "the manifest has no macs_per_window (bundles exported before it was recorded)"}
+    kind = "int8" if any(k in bundle.manifest["format"] for k in INT8_PEAK) else "fp32"
+    peak = peak_rates(threads, peak_seconds)
+    if kind not in peak:
+        return {"macs": macs, "peak": kind, "error": peak.get("int8_error", f"no {kind} peak")}
+    return {"macs": macs, "peak": kind, "peak_mac_per_s": round(peak[kind]), "bound_us": round(macs / peak[kind] * 1e6, 3)}
+
+
+def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5, fleets=FLEETS,
+          peak_seconds: float = 0.5, runtime: str | None = None) -> dict:
+    """Every measurement of the module docstring; `runtime` (e.g. "openvino") for all but load and RSS."""
     if "dsp" in read_manifest(bundle_dir)["preprocessing"]:  # raw samples: edge_runtime.vib_bench
         return _vibration(bundle_dir, seconds, threads, probes)
     fresh = fresh_process(bundle_dir, probes)
-    bundle = Bundle(bundle_dir, num_threads=threads)
+    bundle = Bundle(bundle_dir, num_threads=threads, runtime=runtime)
     pre = bundle.preprocessor
-    window = np.random.default_rng(0).normal(size=(1, pre.window, len(pre.features))).astype(np.float32)
-    invoke = time_calls(lambda: bundle.backend.run(window), min_seconds=seconds)
+    windows = np.random.default_rng(0).normal(size=(max(fleets), pre.window, len(pre.features))).astype(np.float32)
+    invoke = time_calls(lambda: bundle.backend.run(windows[:1]), min_seconds=seconds)
+    e2e = _row_to_json(bundle, seconds)
+    fleet_rows = [fleet(bundle, n, seconds) for n in fleets]
+    batches = [model_batch(bundle, windows[:n], seconds / 2) for n in fleets]
+    bound = mac_bound(bundle, threads, peak_seconds)
+    if "bound_us" in bound:
+        bound["x_bound_single"] = round(invoke["p50_us"] / bound["bound_us"], 2)
+        bound["x_bound_batched"] = {str(b["batch"]): round(b["cpu_per_window_us"] / bound["bound_us"], 2)
+                                    for b in batches}  # CPU time per window: robust to a shared machine
+    return {"bundle": str(bundle_dir), "format": bundle.manifest["format"], "runtime": runtime or "default",
+            "machine": machine_info(),
+            "threads": threads, "batched_backend": getattr(bundle.backend, "batched", True),
+            "probes": probes, **fresh, "reload_s": reload_seconds(bundle_dir, threads), "invoke": invoke,
+            "end_to_end_row_to_json": e2e, "e2e_over_invoke_p50": round(e2e["p50_us"] / invoke["p50_us"], 2),
+            "fleet": fleet_rows, "model_batch": batches, "mac_bound": bound, "bench_rss_mb": round(rss_mb(), 1)}
+
+
+def _row_to_json(bundle: Bundle, seconds: float) -> dict:
+    """One asset, one raw text row at a time -> its JSON line (no I/O)."""
     one = iter(_lines(bundle, max(20_000, int(seconds * 50_000)), 1))  # > calls at >= 20 us per row
     feeder = Feeder(StreamEngine(bundle, rules=None))
 
@@ -106,19 +196,7 @@ def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5) -
         preds, events = feeder.feed_lines([next(one)])
         return "".join(map(to_json_line, preds + events))
 
-    e2e = time_calls(row_to_json, min_seconds=seconds)
-    many = _lines(bundle, 64 * 200, 64)
-    feeder = Feeder(StreamEngine(bundle))
-    t0 = time.perf_counter()
-    for i in range(0, len(many), 256):
-        preds, events = feeder.feed_lines(many[i : i + 256])
-        "".join(map(to_json_line, preds + events))
-    rows_per_s = len(many) / (time.perf_counter() - t0)
-    return {"bundle": str(bundle_dir), "format": bundle.manifest["format"], "machine": machine_info(),
-            "probes": probes, **fresh, "reload_s": reload_seconds(bundle_dir, threads), "invoke": invoke,
-            "end_to_end_row_to_json": e2e,
-            "e2e_over_invoke_p50": round(e2e["p50_us"] / invoke["p50_us"], 2),
-            "throughput_rows_per_s_64_assets": round(rows_per_s), "bench_rss_mb": round(rss_mb(), 1)}
+    return time_calls(row_to_json, min_seconds=seconds)
 
 
 def table(r: dict) -> str:
@@ -137,5 +215,39 @@ def table(r: dict) -> str:
         f"invoke  p50 / p99  {r['invoke']['p50_us']:8.1f} / {r['invoke']['p99_us']:.1f} us (one window)",
         f"row->JSON p50/p99  {r['end_to_end_row_to_json']['p50_us']:8.1f} / "
         f"{r['end_to_end_row_to_json']['p99_us']:.1f} us ({r['e2e_over_invoke_p50']}x invoke)",
-        f"throughput         {r['throughput_rows_per_s_64_assets']:8d} rows/s (64 assets, batched)",
+        *[f"fleet {f['assets']:5d} assets {f['rows_per_s']:8.0f} rows/s ({f['rows_per_cpu_s']:.0f} per CPU-second; "
+          f"batches of {f['max_batch']}; model alone {b['per_window_us']:.1f} us per window, "
+          f"{b['cpu_per_window_us']:.1f} us CPU)"
+          for f, b in zip(r["fleet"], r["model_batch"])],
+        _bound_line(r["mac_bound"]),
         f"service RSS        {r['service_peak_rss_mb']:8.1f} MB (peak, fresh interpreter: load + 2,000 rows)"])
+
+
+def _bound_line(b: dict) -> str:
+    if "error" in b:
+        return f"MAC bound          none: {b['error']}"
+    batched = ", ".join(f"{v}x at batch {k}" for k, v in b["x_bound_batched"].items())
+    return (f"MAC bound          {b['bound_us']:8.2f} us per window ({b['macs']:,} MACs at the {b['peak']} peak "
+            f"{b['peak_mac_per_s'] / 1e9:.0f} GMAC/s); single window {b['x_bound_single']}x, {batched}")
+
+
+def markdown(r: dict) -> str:
+    """The fleet and bound numbers of one `bench` result as a Markdown table (docs/throughput.md)."""
+    b, inv = r["mac_bound"], r["invoke"]
+    head = (f"`prognos-edge bench --bundle {r['bundle']}` ({r['format']}, runtime {r.get('runtime', 'default')}, "
+            f"{r['threads']} thread) on {r['machine']['cpu']}, {r['machine']['cores']} cores; single window p50 "
+            f"{inv['p50_us']:.1f} µs, p99 {inv['p99_us']:.1f} µs; bound {_bound_text(b)}")
+    lines = [head, "", "| assets | rows/s (wall) | rows per CPU-second (per core) | model µs/window, wall | "
+             "model µs/window, CPU | × bound (batched) |", "|---:|---:|---:|---:|---:|---:|"]
+    for f, m in zip(r["fleet"], r["model_batch"]):
+        ratio = b.get("x_bound_batched", {}).get(str(m["batch"]), "–")
+        lines.append(f"| {f['assets']} | {f['rows_per_s']:,.0f} | {f['rows_per_cpu_s']:,.0f} | {m['per_window_us']:.1f} "
+                     f"| {m['cpu_per_window_us']:.1f} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def _bound_text(b: dict) -> str:
+    if "error" in b:
+        return f"none ({b['error']})"
+    return (f"{b['bound_us']:.2f} µs per window ({b['macs']:,} MACs / {b['peak']} peak "
+            f"{b['peak_mac_per_s'] / 1e9:.0f} GMAC/s), single window {b['x_bound_single']}× the bound")

@@ -3,7 +3,9 @@
 manifest.json carries the schema version, task, format, model file name and its sha256, input and
 output specs (shape, dtype, scale, zero point), the fitted preprocessing, the postprocessing, alert
 thresholds, library versions and validation metrics. A bundle whose model file does not hash to the
-manifest's sha256 (truncated, tampered, swapped) is refused before it reaches an interpreter.
+manifest's sha256 (truncated, tampered, swapped) is refused before it reaches an interpreter. Handed
+a `signing.Trust`, the bundle must also carry a valid ed25519 signature of a trusted key over the
+manifest and the model file (edge_runtime.signing): the sha256 alone does not stop a swapped bundle.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def read_manifest(bundle_dir: Path) -> dict:
 class Bundle:
     """A verified bundle: `predict(windows)` maps normalized windows to task outputs (RUL in cycles)."""
 
-    def __init__(self, bundle_dir, num_threads: int = 1):
+    def __init__(self, bundle_dir, num_threads: int = 1, trust=None, runtime: str | None = None):
         self.path = Path(bundle_dir)
         self.manifest = read_manifest(self.path)
         model_path = self.path / self.manifest["model_file"]
@@ -60,8 +62,10 @@ class Bundle:
             raise BundleError(f"{model_path}: sha256 {sha256_of(data)[:12]}… does not match the manifest's "
                               f"{self.manifest['sha256'][:12]}…; the file is truncated or was modified")
         self.sha256 = self.manifest["sha256"]
+        # key id of the verified signature; None: unsigned (allowed by `trust`) or not checked (no trust)
+        self.signer = trust.verify(self.manifest, data, self.path) if trust is not None else None
         self.preprocessor, self.dsp = self._read_preprocessing(self.manifest["preprocessing"])
-        self.backend = open_backend(data, model_path.suffix, num_threads, name=str(model_path))
+        self.backend = open_backend(data, model_path.suffix, num_threads, name=str(model_path), runtime=runtime)
         self._check_input_shape()
         self.rul_scale = float(self.manifest["postprocessing"].get("rul_scale", 1.0))
         self.classes = list(self.manifest["postprocessing"].get("classes", []))

@@ -4,20 +4,74 @@ from __future__ import annotations
 import argparse
 import sys
 
-from prognos.edge_runtime.errors import PrognosError
+from prognos.edge_runtime.errors import ConfigError, PrognosError
 
 INPUT_HELP = ("Rows (RUL bundles): C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
               "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}. Raw samples "
               "(classify/anomaly bundles): MQTT blocks, JSON lines, .npy, float32 or WAV; docs/vibration-service.md.")
 
 
+# file-system errors are the user's (a missing or unreadable path they named), whichever module meets them
+PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def path_message(e: OSError) -> str:
+    return f"{e.filename}: {e.strerror.lower()}" if e.filename else str(e)
+
+
+def count(text: str) -> int:
+    """argparse type: an integer >= 1 (units, epochs, threads, rows ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected an integer >= 1")
+    return value
+
+
+def _number(text: str, low: float, strict: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > low if strict else value >= low) or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: expected a finite number {'>' if strict else '>='} {low:g}")
+    return value
+
+
+def positive(text: str) -> float:
+    """argparse type: a finite number > 0 (seconds, sizes)."""
+    return _number(text, 0.0, strict=True)
+
+
+def nonnegative(text: str) -> float:
+    """argparse type: a finite number >= 0 (budgets, margins)."""
+    return _number(text, 0.0, strict=False)
+
+
+def _add_trust(p):
+    p.add_argument("--trust", action="append", metavar="PUBKEY_FILE", help="trusted public key (signing.pub), "
+                   "repeatable: the bundle must be signed by one of them (adds to the config's trusted_keys)")
+    p.add_argument("--allow-unsigned", action="store_true", default=None,
+                   help="development only: accept an unsigned bundle (logged loudly)")
+
+
+def _trust(args):
+    """The signing.Trust of --trust / --allow-unsigned (classify, anomaly); None when neither is given."""
+    from prognos.edge_runtime.signing import Trust
+
+    return Trust.from_files(args.trust or [], bool(args.allow_unsigned)) if args.trust or args.allow_unsigned else None
+
+
 def _add_stream(p, input_default="-"):
+    _add_trust(p)
     p.add_argument("--bundle", help="bundle directory (model file + manifest.json)")
     p.add_argument("--input", default=None, help=f"input file, - for stdin, or mqtt (default {input_default})")
-    p.add_argument("--threads", type=int, default=None, help="interpreter threads (default 1)")
+    p.add_argument("--threads", type=count, default=None, help="interpreter threads (default 1)")
     p.add_argument("--rul-alert", type=float, default=None,
                    help="status 'alert' when RUL <= this many cycles (default: the bundle's, else 30)")
-    p.add_argument("--max-batch", type=int, default=None, help="windows per backend call (default 64)")
+    p.add_argument("--max-batch", type=count, default=None, help="windows per backend call (default 64)")
     p.add_argument("--alerts", default=None, help="alert events: a file, - for stdout, or none")
 
 
@@ -46,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
                                         "{window, start, class, prob, status} out, one per full window")
     c.add_argument("--bundle", required=True, help="bundle directory of task 'classify' (prognos vibration)")
     c.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
-    c.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    c.add_argument("--threads", type=count, default=1, help="interpreter threads (default 1)")
+    _add_trust(c)
     c.add_argument("--expect", help="true class name: print windows and accuracy to stderr at the end")
     c.add_argument("--shaft-hz", type=float, help="shaft speed in Hz; needed by order-normalized and fault-order "
                    "bundles (`prognos vibration --samples-per-rev` / `--kind fault_orders`)")
@@ -56,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
                                        "{window, start, score, threshold, status healthy|anomalous} out")
     a.add_argument("--bundle", required=True, help="bundle directory of task 'anomaly' (prognos vibration-anomaly)")
     a.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
-    a.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    a.add_argument("--threads", type=count, default=1, help="interpreter threads (default 1)")
+    _add_trust(a)
     r = sub.add_parser("retarget", help="copy a fault-order bundle for another bearing (and a configured shaft "
                                         "speed), for `serve` and hot-swap: the manifest's DspSpec reads its orders")
     r.add_argument("--bundle", required=True, help="bundle directory of a DspSpec kind 'fault_orders'")
@@ -69,30 +125,44 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_tools(sub) -> None:
     b = sub.add_parser("bench", help="on-device latency of a bundle: load time, invoke and row->JSON p50/p99, "
-                                     "throughput, RSS")
-    b.add_argument("--bundle", required=True, help="bundle directory")
-    b.add_argument("--seconds", type=float, default=2.0, help="timed seconds per measurement (default 2)")
+                                     "fleet rows/s, MAC bound, RSS; --candidates: install the fastest bundle")
+    b.add_argument("--bundle", help="bundle directory")
+    b.add_argument("--candidates", help="a folder of bundles (e.g. RUN/bundles): measure each here, copy the "
+                                        "fastest within the accuracy budget to DIR/best, write DIR/best.json (why)")
+    b.add_argument("--assets", default="64,1024", help="fleet sizes streamed at once, comma-separated (default 64,1024)")
+    b.add_argument("--threads", type=count, default=1, help="interpreter threads (default 1: numbers per core)")
+    b.add_argument("--runtime", choices=["openvino"], help="an optional runtime instead of the bundle's default "
+                                                           "(openvino: .onnx bundles; pip install 'prognos-edge[openvino]')")
+    b.add_argument("--budget", type=float, default=0.3, help="--candidates: largest validation RMSE increase over "
+                                                             "the Keras model (cycles, default 0.3)")
+    b.add_argument("--seconds", type=positive, default=2.0, help="timed seconds per measurement (default 2)")
     b.add_argument("--json", action="store_true", help="print the full result as JSON")
-    b.add_argument("--probes", type=int, default=5, help="fresh interpreters for load time and RSS (default 5)")
+    b.add_argument("--markdown", action="store_true", help="print the fleet numbers as a Markdown table")
+    b.add_argument("--probes", type=count, default=5, help="fresh interpreters for load time and RSS (default 5)")
     sk = sub.add_parser("soak", help="a long stream with injected faults; RSS over time, every rejection counted",
                         description="Exits 1 unless every injected fault was counted under its reason, no "
                                     "accepted row was lost and RSS after warm-up stayed within --max-growth-mb.")
     sk.add_argument("--bundle", required=True, help="bundle directory")
-    sk.add_argument("--rows", type=int, default=1_000_000)
+    sk.add_argument("--rows", type=count, default=1_000_000)
     sk.add_argument("--malformed", type=float, default=0.01, help="fraction of broken rows (default 0.01)")
-    sk.add_argument("--assets", type=int, default=100)
+    sk.add_argument("--assets", type=count, default=100)
     sk.add_argument("--format", choices=["text", "json"], default="text")
-    sk.add_argument("--every", type=float, default=5.0, help="RSS sample interval in seconds (default 5)")
+    sk.add_argument("--every", type=positive, default=5.0, help="RSS sample interval in seconds (default 5)")
     sk.add_argument("--max-growth-mb", type=float, default=5.0)
     d = sub.add_parser("deploy", help="package a bundle (wheel, [edge] requirements, config, systemd unit) and "
                                       "install it on a device folder or ssh://user@host[:port]/path")
     d.add_argument("--device", required=True, help="a folder, or ssh://user@host[:port]/path")
     d.add_argument("--bundle", required=True, help="bundle directory")
-    d.add_argument("--config", help="service config (TOML) without `bundle`; default: MQTT on 127.0.0.1, "
-                                    "/healthz on 9100")
+    d.add_argument("--config", help="service config (TOML) without `bundle` and `trusted_keys`; default: MQTT on "
+                                    "127.0.0.1, /healthz on 9100")
+    d.add_argument("--trust", action="append", metavar="PUBKEY_FILE", default=[],
+                   help="public key(s) the device trusts (repeatable; shipped as keys/ and set as trusted_keys); "
+                        "required unless the config says allow_unsigned = true")
+    k = sub.add_parser("keygen", help="write an ed25519 signing key pair: DIR/signing.key (0600) and DIR/signing.pub")
+    k.add_argument("--out", required=True, help="folder for the key pair (created; an existing key is kept)")
     h = sub.add_parser("healthcheck", help="wait for the configured service's /healthz (used by deploy on the device)")
     h.add_argument("--config", required=True, help="service config (TOML)")
-    h.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a 200 (default 30)")
+    h.add_argument("--timeout", type=positive, default=30.0, help="seconds to wait for a 200 (default 30)")
     h.add_argument("--check-bundle", action="store_true", help="only verify the config and its bundle, offline")
 
 
@@ -102,6 +172,9 @@ def main(argv=None) -> int:
         return COMMANDS[args.command](args)
     except PrognosError as e:
         print(f"prognos-edge: error: {e}", file=sys.stderr)
+        return 2
+    except PATH_ERRORS as e:  # a path given on the command line or in a config that is not there / not ours
+        print(f"prognos-edge: error: {path_message(e)}", file=sys.stderr)
         return 2
 
 
@@ -118,6 +191,9 @@ def _service_config(args):
     for flag, key in (("samples", "format"), ("follow", "follow"), ("asset", "asset")):
         if getattr(args, flag, None) is not None:
             setattr(cfg.samples, key, getattr(args, flag))
+    cfg.trusted_keys += args.trust or []
+    if args.allow_unsigned:
+        cfg.allow_unsigned = True
     if getattr(args, "http", None) is not None:
         cfg.http.port = args.http
     if getattr(args, "mqtt", None):
@@ -149,7 +225,7 @@ def cmd_classify(args) -> int:
     from prognos.edge_runtime.dsp_spec import with_bearing
     from prognos.edge_runtime.vibration import read_samples, vibration_stream
 
-    bundle = Bundle(args.bundle, num_threads=args.threads)
+    bundle = Bundle(args.bundle, num_threads=args.threads, trust=_trust(args))
     if args.expect is not None and args.expect not in bundle.classes:
         print(f"prognos-edge: error: --expect {args.expect!r}; the bundle's classes are {bundle.classes}",
               file=sys.stderr)
@@ -182,7 +258,8 @@ def cmd_anomaly(args) -> int:
     from prognos.edge_runtime.bundle import Bundle
     from prognos.edge_runtime.vibration import read_samples, vibration_stream
 
-    outs = vibration_stream(Bundle(args.bundle, num_threads=args.threads), read_samples(args.input), "anomaly")
+    bundle = Bundle(args.bundle, num_threads=args.threads, trust=_trust(args))
+    outs = vibration_stream(bundle, read_samples(args.input), "anomaly")
     for o in outs:
         print(json.dumps(o))
     flagged = sum(o["status"] == "anomalous" for o in outs)
@@ -194,10 +271,19 @@ def cmd_anomaly(args) -> int:
 def cmd_bench(args) -> int:
     import json
 
-    from prognos.edge_runtime.bench import bench, table
+    from prognos.edge_runtime.bench import bench, markdown, parse_assets, table
 
-    result = bench(args.bundle, args.seconds, probes=args.probes)
-    print(json.dumps(result, indent=2) if args.json else table(result))
+    fleets = parse_assets(args.assets)
+    if args.candidates:
+        from prognos.edge_runtime.choose import choose, summary
+
+        result = choose(args.candidates, args.seconds, args.threads, fleets[0], args.budget)
+        print(json.dumps(result, indent=2) if args.json else summary(result))
+        return 0
+    if not args.bundle:
+        raise ConfigError("bench: give --bundle DIR (one bundle) or --candidates DIR (a folder of bundles)")
+    result = bench(args.bundle, args.seconds, args.threads, args.probes, fleets, runtime=args.runtime)
+    print(json.dumps(result, indent=2) if args.json else markdown(result) if args.markdown else table(result))
     return 0
 
 
@@ -214,8 +300,17 @@ def cmd_soak(args) -> int:
 def cmd_deploy(args) -> int:
     from prognos.edge_runtime.deploy import deploy
 
-    rid = deploy(args.bundle, args.device, args.config)
+    rid = deploy(args.bundle, args.device, args.config, args.trust)
     print(f"[prognos-deploy] release {rid} installed and healthy on {args.device}")
+    return 0
+
+
+def cmd_keygen(args) -> int:
+    from prognos.edge_runtime.signing import keygen, key_id, load_public_key
+
+    key, pub = keygen(args.out)
+    print(f"wrote {key} (private: keep it on the build machine, mode 0600) and {pub} (key id "
+          f"{key_id(load_public_key(pub))}: give it to devices as trusted_keys / --trust)")
     return 0
 
 
@@ -232,7 +327,13 @@ def cmd_healthcheck(args) -> int:
     if args.check_bundle:
         from prognos.edge_runtime.bundle import Bundle
 
-        print(f"bundle {cfg.bundle} verified: sha256 {Bundle(cfg.bundle).sha256[:12]}")
+        bundle = Bundle(cfg.bundle, trust=cfg.trust())
+        signed = f", signed by trusted key {bundle.signer}" if bundle.signer else ", NOT signed"
+        print(f"bundle {cfg.bundle} verified: sha256 {bundle.sha256[:12]}{signed}")
+        if cfg.mqtt.host:  # the TLS and password files live on the device, not in the release
+            from prognos.edge_runtime.mqtt import check_files
+
+            check_files(cfg.mqtt)
         return 0
     url, end, last = f"http://{cfg.http.host}:{cfg.http.port}/healthz", time.monotonic() + args.timeout, ""
     want = os.path.realpath(args.config)
@@ -253,8 +354,9 @@ def cmd_healthcheck(args) -> int:
     return 1
 
 
-COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "retarget": cmd_retarget, "anomaly": cmd_anomaly, "serve": cmd_serve,
-            "bench": cmd_bench, "soak": cmd_soak, "deploy": cmd_deploy, "healthcheck": cmd_healthcheck}
+COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "retarget": cmd_retarget, "anomaly": cmd_anomaly,
+            "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak, "deploy": cmd_deploy,
+            "healthcheck": cmd_healthcheck, "keygen": cmd_keygen}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,16 +4,25 @@ Every config of the project (run, vibration, device service) is a dataclass whos
 are the schema: `fill` refuses unknown keys and values of the wrong type with the key, the value and
 the expected type, and recurses into nested dataclass fields (TOML tables). A field whose metadata
 has `toml=False` is set by the program, never by a file.
+
+TOML is parsed here for the whole project: `tomllib` is in the standard library from Python 3.11;
+on 3.10 (a supported device Python) the same parser is the `tomli` package, a prognos-edge
+dependency only there (edge_runtime/pyproject.toml).
 """
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 import types
 import typing
 from pathlib import Path
 
 from prognos.edge_runtime.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 
 def load_toml(path) -> dict:

@@ -3,27 +3,33 @@
 The package is one release folder: the device distribution's wheel (prognos-edge, built from
 edge_runtime/ with `pip wheel --no-deps`: no training-side module), requirements-edge.txt (its
 requirements), the verified bundle, edge.toml (the service config, its
-`bundle` pointing at the packaged copy), the systemd unit, install.sh and supervise.sh. DEVICE is a
+`bundle` pointing at the packaged copy, `trusted_keys` at the packaged keys/), the systemd unit,
+install.sh and supervise.sh. The bundle is verified before packaging (sha256 and, with --trust, its
+signature) and again on the device by install.sh with the device's own config. A config that cannot
+run as a service is refused: its input must not end (only "mqtt"; stdin and files end, and the
+service would exit and be respawned forever), and it must trust keys or say allow_unsigned = true. DEVICE is a
 local folder or ssh://user@host[:port]/path; the release is copied to DEVICE/releases/<id> (rsync
 over ssh for a remote device) and install.sh runs there: venv, pip install, switch the `current`
 symlink, restart (systemd if running, else supervise.sh), /healthz, roll back if unhealthy.
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.config import ServiceConfig
+from prognos.edge_runtime.configfile import tomllib
 from prognos.edge_runtime.errors import ConfigError, PrognosError
+from prognos.edge_runtime.signing import Trust
 
 EDGE = Path(__file__).resolve().parent  # the prognos-edge source folder (edge_runtime/, with its pyproject.toml)
 DEVICE_FILES = EDGE / "device"
@@ -62,22 +68,44 @@ def build_wheel(out: Path) -> Path:
     return next(out.glob("prognos_edge-*.whl"))
 
 
-def service_config(config: str | None) -> str:
-    """The edge.toml text: the given config (or a default) with `bundle = "bundle"` on top."""
-    text = DEFAULT_CONFIG if config is None else Path(config).read_text()
-    data = tomllib.loads(text)
-    if "bundle" in data:
-        raise ConfigError(f"{config}: sets `bundle`; deploy ships the bundle as bundle/ and sets it itself")
-    if not data.get("http", {}).get("port"):
+def service_config(config: str | None, keys: list[str] = ()) -> tuple[str, ServiceConfig]:
+    """The edge.toml text, the given config (or a default) with `bundle = "bundle"` and `trusted_keys` (the
+    packaged keys/ copies) on top, and its ServiceConfig; refuses a config that cannot run as a service."""
+    text = DEFAULT_CONFIG if config is None else _read_config(config)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{config}: not valid TOML ({e})") from None
+    for key, why in (("bundle", "ships the bundle as bundle/"), ("trusted_keys", "ships the --trust keys as keys/")):
+        if key in data:
+            raise ConfigError(f"{config}: sets `{key}`; deploy {why} and sets it itself")
+    if not isinstance(data.get("http", {}), dict) or not data.get("http", {}).get("port"):
         raise ConfigError(f"{config}: no [http] port; the device health check needs /healthz")
-    text = 'bundle = "bundle"\n' + text
-    ServiceConfig.from_dict(tomllib.loads(text))  # refuse a bad config before it reaches the device
-    return text
+    text = f'bundle = "bundle"\ntrusted_keys = {json.dumps(list(keys))}\n' + text
+    cfg = ServiceConfig.from_dict(tomllib.loads(text))  # refuse a bad config before it reaches the device
+    if cfg.input != "mqtt":
+        raise ConfigError(f"{config}: input = {cfg.input!r}; a service needs an input that does not end: "
+                          'input = "mqtt" (stdin and files end, and the service would exit and be respawned)')
+    if not keys and not cfg.allow_unsigned:
+        raise ConfigError(f"{config or 'the default config'}: no trusted key; pass --trust PUBKEY_FILE (the "
+                          "device then runs only bundles signed with its key), or set allow_unsigned = true "
+                          "in the config for a development device")
+    return text, cfg
 
 
-def build_package(bundle_dir, config: str | None, out: Path) -> tuple[Path, str]:
+def _read_config(path) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config ({e.strerror})") from None
+
+
+def build_package(bundle_dir, config: str | None, out: Path, trust_files=()) -> tuple[Path, str]:
     """Write the release folder under `out`; returns (folder, release id)."""
-    bundle = Bundle(bundle_dir)  # verified: manifest, sha256, loadable
+    keys = [f"keys/key{i}.pub" for i in range(len(trust_files))]
+    text, cfg = service_config(config, keys)
+    trust = Trust.from_files(trust_files, cfg.allow_unsigned)
+    bundle = Bundle(bundle_dir, trust=trust)  # verified: manifest, sha256, signature, loadable
     now = datetime.now(timezone.utc)
     rid = f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}-{bundle.sha256[:8]}"  # sorts by time
     rel = out / rid
@@ -85,7 +113,10 @@ def build_package(bundle_dir, config: str | None, out: Path) -> tuple[Path, str]
     build_wheel(rel / "wheels")
     (rel / "requirements-edge.txt").write_text("\n".join(edge_requirements()) + "\n")
     shutil.copytree(bundle.path, rel / "bundle")
-    (rel / "edge.toml").write_text(service_config(config))
+    (rel / "keys").mkdir()
+    for src, dst in zip(trust_files, keys):
+        shutil.copy2(src, rel / dst)
+    (rel / "edge.toml").write_text(text)
     for name in ("install.sh", "supervise.sh", "prognos-edge.service"):
         shutil.copy2(DEVICE_FILES / name, rel / name)
     return rel, rid
@@ -129,9 +160,9 @@ def _run(cmd: list[str], log) -> None:
         raise DeployError(f"`{shlex.join(cmd[:3])} …` failed (exit {r.returncode}); see the log above")
 
 
-def deploy(bundle_dir, device: str, config: str | None = None, log=print) -> str:
+def deploy(bundle_dir, device: str, config: str | None = None, trust_files=(), log=print) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        rel, rid = build_package(bundle_dir, config, Path(tmp))
+        rel, rid = build_package(bundle_dir, config, Path(tmp), list(trust_files))
         log(f"[prognos-deploy] release {rid}: {', '.join(sorted(p.name for p in rel.iterdir()))}")
         install(rel, rid, device, log)
     return rid

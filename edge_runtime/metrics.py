@@ -11,7 +11,16 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+_LABEL_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
 BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0)
+
+
+def sample(name: str, value, **labels) -> str:
+    """One sample line; label values escaped per the text format (backslash, double quote, line feed)."""
+    if not labels:
+        return f"{name} {value}"
+    inner = ",".join(f'{k}="{str(v).translate(_LABEL_ESCAPES)}"' for k, v in labels.items())
+    return f"{name}{{{inner}}} {value}"
 
 
 @dataclass
@@ -32,7 +41,7 @@ class Histogram:
         out, running = [], 0
         for le, c in zip([*map(repr, self.buckets), "+Inf"], self.counts):
             running += c
-            out.append(f'{name}_bucket{{le="{le}"}} {running}')
+            out.append(sample(f"{name}_bucket", running, le=le))
         return out + [f"{name}_sum {self.total:.6f}", f"{name}_count {self.n}"]
 
 
@@ -46,6 +55,7 @@ class StreamStats:
     warnings: Counter = field(default_factory=Counter)
     assets_evicted: int = 0
     swaps: Counter = field(default_factory=Counter)  # ok / refused
+    ood: Counter = field(default_factory=Counter)  # rows outside the training range, per feature
     latency: Histogram = field(default_factory=Histogram)
 
     def reject(self, reason: str) -> None:
@@ -55,7 +65,7 @@ class StreamStats:
         return {"rows_in": self.rows_in, "accepted": self.accepted, "predictions": self.predictions,
                 "rejected": dict(self.rejected), "rejected_total": sum(self.rejected.values()),
                 "warnings": dict(self.warnings), "batches": self.batches,
-                "assets_evicted": self.assets_evicted, "swaps": dict(self.swaps)}
+                "assets_evicted": self.assets_evicted, "swaps": dict(self.swaps), "ood": dict(self.ood)}
 
     def health(self) -> dict:
         return {"rows_in": self.rows_in, "predictions": self.predictions}
@@ -67,9 +77,12 @@ class StreamStats:
             ("prognos_rows_accepted_total", "counter", "Rows accepted into an asset window.",
              [f"prognos_rows_accepted_total {self.accepted}"]),
             ("prognos_rows_rejected_total", "counter", "Rows rejected, by reason.",
-             [f'prognos_rows_rejected_total{{reason="{r}"}} {c}' for r, c in sorted(self.rejected.items())]),
+             [sample("prognos_rows_rejected_total", c, reason=r) for r, c in sorted(self.rejected.items())]),
             ("prognos_row_warnings_total", "counter", "Accepted rows with something odd, by kind.",
-             [f'prognos_row_warnings_total{{kind="{k}"}} {c}' for k, c in sorted(self.warnings.items())])]
+             [sample("prognos_row_warnings_total", c, kind=k) for k, c in sorted(self.warnings.items())]),
+            ("prognos_ood_rows_total", "counter", "Rows outside the training range of a feature (the manifest's "
+             "input_ranges), by feature.",
+             [sample("prognos_ood_rows_total", c, feature=f) for f, c in sorted(self.ood.items())])]
 
 
 
@@ -116,7 +129,7 @@ class SampleStats:
             ("prognos_blocks_in_total", "counter", "Sample blocks read from all inputs.",
              [f"prognos_blocks_in_total {self.blocks_in}"]),
             ("prognos_blocks_rejected_total", "counter", "Sample blocks rejected, by reason.",
-             [f'prognos_blocks_rejected_total{{reason="{r}"}} {c}' for r, c in sorted(self.rejected.items())]),
+             [sample("prognos_blocks_rejected_total", c, reason=r) for r, c in sorted(self.rejected.items())]),
             ("prognos_samples_received_total", "counter", "Samples of accepted blocks.",
              [f"prognos_samples_received_total {self.samples_in}"]),
             ("prognos_sample_gaps_total", "counter", "Sequence gaps (the asset's framing was reset).",
@@ -145,9 +158,9 @@ def prometheus(stats, sha256: str, extra: dict | None = None) -> str:
     metric("prognos_inference_seconds", "histogram", "Latency of one backend call (a batch of windows).",
            stats.latency.lines("prognos_inference_seconds"))
     metric("prognos_model_swaps_total", "counter", "Hot-swaps of the model bundle, by result.",
-           [f'prognos_model_swaps_total{{result="{r}"}} {c}' for r, c in sorted(stats.swaps.items())])
+           [sample("prognos_model_swaps_total", c, result=r) for r, c in sorted(stats.swaps.items())])
     metric("prognos_model_info", "gauge", "The model bundle in use (value 1).",
-           [f'prognos_model_info{{sha256="{sha256}"}} 1'])
+           [sample("prognos_model_info", 1, sha256=sha256)])
     for name, (help_, value) in (extra or {}).items():
         metric(name, "gauge", help_, [f"{name} {value}"])
     return "\n".join(lines) + "\n"

@@ -33,6 +33,7 @@ def retarget(src, out, bearing=None, shaft_hz=None) -> Path:
     manifest = read_manifest(src)
     manifest["preprocessing"]["dsp"] = spec.to_dict()
     manifest["preprocessing"]["fault_orders"] = describe(OrderSpec.from_dict(spec.orders))
+    manifest.pop("signature", None)  # a new manifest: unsigned until `prognos sign` signs it (edge_runtime.signing)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src / manifest["model_file"], out / manifest["model_file"])
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))

@@ -20,7 +20,7 @@ from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.config import ServiceConfig
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.feed import Feeder
-from prognos.edge_runtime.hotswap import BundleWatcher, try_swap
+from prognos.edge_runtime.hotswap import BundleWatcher, log_signer, try_swap
 from prognos.edge_runtime.metrics import prometheus
 from prognos.edge_runtime.stream import StreamEngine
 
@@ -59,7 +59,10 @@ class Service:
         if not cfg.bundle:
             raise ConfigError("service: no bundle; pass --bundle DIR or set bundle = \"DIR\" in the config")
         self.cfg, self.log = cfg, log
-        self.engine, self.feeder = _pipeline(Bundle(cfg.bundle, num_threads=cfg.threads), cfg, log)
+        self.trust = cfg.trust()
+        bundle = Bundle(cfg.bundle, num_threads=cfg.threads, trust=self.trust)
+        log_signer(bundle, self.trust, log)
+        self.engine, self.feeder = _pipeline(bundle, cfg, log)
         # bounded: at most 64 chunks of <= 16 KB of lines, or 64 MQTT messages, wait to be processed
         self.queue: queue.Queue = queue.Queue(maxsize=64)
         self.lock = threading.Lock()
@@ -77,8 +80,9 @@ class Service:
             body = {"model_sha256": self.engine.bundle.sha256, "bundle": str(self.engine.bundle.path),
                     "config": os.path.realpath(self.cfg.source) if self.cfg.source else None, "pid": os.getpid(),
                     "uptime_s": round(time.monotonic() - self.started, 1), **self.engine.stats.health()}
+        mqtt_down = self.mqtt.problem() if self.mqtt else ""
         reason = ("main loop stalled for %.1f s" % age if age > STALE_SECONDS else
-                  "MQTT not connected" if self.mqtt and not self.mqtt.connected() else "")
+                  f"MQTT not connected ({mqtt_down})" if mqtt_down else "")
         return not reason, {"status": "unhealthy" if reason else "ok", **({"reason": reason} if reason else {}), **body}
 
     def metrics_text(self) -> str:
@@ -170,7 +174,7 @@ class Service:
         path = self.watcher.poll(force=forced) if self.watcher else (self.cfg.bundle if forced else None)
         if path is not None:
             with self.lock:
-                try_swap(self.engine, path, self.log, self.cfg.threads)
+                try_swap(self.engine, path, self.log, self.cfg.threads, self.trust)
 
     def _start_inputs(self) -> bool:
         """Start the input thread(s); True if the input ends (a file or stdin), False for MQTT."""

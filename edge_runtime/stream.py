@@ -8,8 +8,14 @@ bounded by max_assets x 2 x window x F floats (the least recently seen asset is 
 
 `add()` accepts a row (or raises `RowError`: duplicate or out-of-order time) and, when the asset is
 due, copies its window into the next batch slot; `flush()` normalizes the batch and runs it in one
-backend call: onnxruntime takes the whole batch (dynamic batch dimension), LiteRT batch-1 models
-loop inside the backend. Accepted rows are never dropped: every due window gets a prediction.
+backend call: onnxruntime takes the whole batch (dynamic batch dimension), LiteRT runs it on
+interpreters resized to the batch (edge_runtime.backends). Accepted rows are never dropped: every
+due window gets a prediction.
+
+Out-of-distribution flag: when the manifest carries `input_ranges` (export.bundle), the newest row of
+each window is compared with the training range of every feature; the prediction gets
+"ood": [features outside] and `stats.ood` counts per feature. Each row is checked once, as it
+enters; the prediction itself is unchanged.
 """
 from __future__ import annotations
 
@@ -119,6 +125,7 @@ class StreamEngine:
         self._std = np.asarray(self.pre.std, np.float32)
         self._batch = np.empty((self.config.max_batch, self.window, len(self.pre.features)), np.float32)
         self._meta: list[tuple] = []
+        self._ranges = _normalized_ranges(bundle)
 
     @property
     def pending(self) -> int:
@@ -175,6 +182,8 @@ class StreamEngine:
         self.stats.batches += 1
         self.stats.predictions += n
         fields = OUTPUTS[self.bundle.manifest["task"]](self.bundle, raw, x)
+        if self._ranges is not None:
+            self._flag_ood(x[:, -1], fields)
         preds, events, rules = [], [], bool(self.alerts.rules)
         for (asset, t, seen), f in zip(self._meta, fields):
             key = "cycle" if type(t) is int else "ts"
@@ -184,6 +193,15 @@ class StreamEngine:
                 events += self.alerts.update(asset, key, t, out)
         self._meta.clear()
         return preds, events
+
+    def _flag_ood(self, newest: np.ndarray, fields: list[dict]) -> None:
+        """Add "ood": [feature names] to the outputs whose newest normalized row leaves the training range."""
+        low, high = self._ranges
+        outside = (newest < low) | (newest > high)
+        for i in np.flatnonzero(outside.any(1)).tolist():
+            names = [self.pre.features[j] for j in np.flatnonzero(outside[i]).tolist()]
+            fields[i]["ood"] = names
+            self.stats.ood.update(names)
 
     def _status(self, f: dict, seen: int) -> str:
         if seen < self.window:
@@ -196,6 +214,17 @@ class StreamEngine:
             raise BundleError("swap: windows are pending; flush() before swapping the model")
         check_compatible(self.bundle, bundle)
         self._set_bundle(bundle)
+
+
+def _normalized_ranges(bundle: Bundle):
+    """The manifest's input_ranges as normalized (low, high) arrays in feature order, or None."""
+    r = bundle.manifest.get("input_ranges")
+    if not r:
+        return None
+    if r.get("features") != bundle.preprocessor.features:
+        raise BundleError(f"{bundle.path}: input_ranges features {r.get('features')} are not the preprocessing's "
+                          f"{bundle.preprocessor.features}")
+    return tuple(bundle.preprocessor.normalize(np.asarray(r[k], np.float64)) for k in ("low", "high"))
 
 
 def check_compatible(old: Bundle, new: Bundle) -> None:

@@ -7,7 +7,7 @@ RMSE of the cell's own predictions, and for quantized TFLite bundles the TensorF
 (export.tflm: arena, parity with LiteRT; from the manifest). Ratios are taken within the same run and thread count, so they
 survive a noisy machine: p50 / Keras `predict_on_batch` p50 and p50 / onnxruntime fp32 p50. The
 physical bound of a model is its MACs per inference (models.macs) / the CPU's measured peak MAC rate
-(export.peak; int8 peak for int8 and dynamic-range formats, fp32 for the rest; the peak at t threads
+(edge_runtime.peak; int8 peak for int8 and dynamic-range formats, fp32 for the rest; the peak at t threads
 is the best measured at t or fewer threads); `x_bound` = p50 /
 bound. The bound counts arithmetic only; the measured latency also carries the Python call path
 (set/get tensor, (de)quantization: a few µs), memory traffic and per-op dispatch. A failing
@@ -29,10 +29,12 @@ import numpy as np
 from prognos.edge_runtime.timing import machine_info
 from prognos.export.bundle import library_versions
 
-DEFAULT_FORMATS = ["keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic", "tflite_int8", "onnx_fp32", "onnx_int8"]
+# "best": the bundle `prognos-edge bench --candidates` (or the demo, `final`) installed as the recommendation
+DEFAULT_FORMATS = ["keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic", "tflite_int8", "tflite_int8_dense",
+                   "onnx_fp32", "onnx_int8", "best"]
 # formats whose matmuls run in int8 use the int8 peak (names containing these); dynamic-range ("hybrid")
 # kernels quantize activations on the fly and multiply int8 x int8
-INT8_PEAK = ("int8", "dynamic")
+from prognos.edge_runtime.bench import INT8_PEAK  # noqa: E402  (one list for both benches)
 
 
 def git_commit() -> str | None:
@@ -89,6 +91,8 @@ def _cells(run_dir: Path, fmt: str, val: Path, threads, min_seconds: float, batc
     rows = []
     for t in threads:
         row = {"model": run_dir.name, "format": fmt, "threads": t, **_sizes(path)}
+        if fmt == "best" and path.is_file():  # the bound's peak follows what the recommendation is
+            row["bundle_format"] = json.loads((spec_path / "manifest.json").read_text())["format"]
         if not path.is_file():
             row["error"] = f"no {fmt} bundle in {run_dir}/bundles (make quantize RUN={run_dir})"
         else:
@@ -111,7 +115,7 @@ def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
         for name, fmt in (("vs_keras", "keras"), ("vs_onnx_fp32", "onnx_fp32")):
             base = ref.get((fmt, r["threads"]))
             r[name] = float(f"{r['p50_us'] / base:.4g}") if base else None
-        kind = "int8" if any(k in r["format"] for k in INT8_PEAK) else "fp32"
+        kind = "int8" if any(k in r.get("bundle_format", r["format"]) for k in INT8_PEAK) else "fp32"
         rate = peaks.get(str(r["threads"]), {}).get(kind)
         if macs and rate:
             r["bound_us"] = float(f"{macs / rate * 1e6:.4g}")  # 4 significant digits (a sub-µs bound too)
@@ -179,7 +183,7 @@ def tflm_of(bundle_dir: Path, windows) -> dict | None:
 
 
 def _peak_or_error(threads: int, seconds: float) -> dict:
-    from prognos.export.peak import peak_rates
+    from prognos.edge_runtime.peak import peak_rates
 
     try:
         return peak_rates(threads, seconds)

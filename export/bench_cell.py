@@ -10,7 +10,9 @@ runtime's thread pools and caches out of the next cell's numbers. Steps, in this
 3. `peak_rss_mb`: the process's peak resident set so far (interpreter + numpy + runtime + model +
    the validation windows, whose size is reported as `val_mb`);
 4. the whole validation set in batches of `batch` windows: `windows_per_s` (one timed pass after
-   one warm-up batch) and the validation metric of these very predictions.
+   one warm-up batch) and the validation metric of these very predictions;
+5. `fleet_rows_per_s`: a batch of `FLEET` windows (one per asset of a fleet, as the edge stream
+   gathers them) timed like 2., windows per second of its p50.
 The spec names `kind` ("keras" | "bundle"), `path`, `threads`, `min_seconds`, `val` (an .npz with
 x, true, rul_cap) and `batch`. The result is one JSON line on stdout.
 """
@@ -21,6 +23,8 @@ import sys
 import time
 
 import numpy as np
+
+FLEET = 64  # assets whose windows one backend call takes (edge_runtime.stream's default max_batch)
 
 
 def _keras(path: str, threads: int):
@@ -54,6 +58,7 @@ def run_cell(spec: dict) -> dict:
     val = np.load(spec["val"])
     x, true, cap = val["x"], val["true"], float(val["rul_cap"])
     latency = time_calls(lambda: model(x[:1]), spec["min_seconds"])
+    fleet = time_calls(lambda: model(x[:FLEET]), spec["min_seconds"], warmup=3, min_calls=5)
     rss = peak_rss_mb()
     batch = spec["batch"]
     model(x[:batch])
@@ -63,6 +68,7 @@ def run_cell(spec: dict) -> dict:
     return {**latency, "import_s": round(import_s, 3), "load_ms": round(load_s * 1e3, 1),
             "peak_rss_mb": round(rss, 1), "val_mb": round(x.nbytes / 2**20, 1),
             "windows_per_s": round(len(x) / seconds, 1), "batch": batch,
+            "fleet_rows_per_s": round(min(FLEET, len(x)) / fleet["p50_us"] * 1e6, 1),
             "val": rul_metrics(pred * cap, true)}
 
 

@@ -1,9 +1,16 @@
-"""Write a deployable bundle: model file + manifest.json (read back by edge_runtime.bundle)."""
+"""Write a deployable bundle: model file + manifest.json (read back by edge_runtime.bundle).
+
+A "rul" bundle also carries `input_ranges`: per feature, the 0.1 % and 99.9 % quantiles of every value
+in the training windows it is handed (raw feature units, after smoothing: what the device's windows
+hold), so the device can flag inputs outside what the model was trained on (edge_runtime.stream).
+"""
 from __future__ import annotations
 
 import json
 from importlib import metadata
 from pathlib import Path
+
+import numpy as np
 
 from prognos.edge_runtime.backends import open_backend
 from prognos.edge_runtime.bundle import SCHEMA_VERSION, sha256_of
@@ -23,13 +30,28 @@ def library_versions() -> dict:
     return out
 
 
+QUANTILES = (0.001, 0.999)
+
+
+def input_ranges(pre: Preprocessor, train_x) -> dict:
+    """Per-feature training range of normalized training windows (N, window, F), in raw feature units."""
+    x = np.asarray(train_x, np.float32).reshape(-1, len(pre.features))
+    low, high = np.quantile(x, QUANTILES, axis=0) * np.asarray(pre.std) + np.asarray(pre.mean)
+    return {"features": list(pre.features), "low": [round(float(v), 6) for v in low],
+            "high": [round(float(v), 6) for v in high], "quantiles": list(QUANTILES), "values": int(len(x)),
+            "doc": "quantiles of every value in the training windows (raw units, after smoothing); the device "
+                   "flags a row outside [low, high] as out of distribution (\"ood\"), the prediction unchanged"}
+
+
 def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor | None, metrics: dict, source: dict,
                  task: str = "rul", preprocessing: dict | None = None, postprocessing: dict | None = None,
-                 alerts: dict | None = None) -> Path:
+                 alerts: dict | None = None, train_x=None, macs: int | None = None) -> Path:
     """Write `model<suffix>` and its manifest into `out_dir`; returns the directory.
 
-    Task "rul" takes its preprocessing and postprocessing from `pre`; other tasks (e.g. "classify" with
-    `{"dsp": DspSpec.to_dict()}`) pass `preprocessing` and `postprocessing` explicitly.
+    Task "rul" takes its preprocessing and postprocessing from `pre`, and its `input_ranges` from the
+    normalized training windows `train_x` when given; other tasks (e.g. "classify" with
+    `{"dsp": DspSpec.to_dict()}`) pass `preprocessing` and `postprocessing` explicitly. `macs`: multiply-
+    accumulates per window (models.macs) of the network, the numerator of `prognos-edge bench`'s bound.
     """
     if task == "rul":
         preprocessing = pre.to_dict()
@@ -56,6 +78,9 @@ def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor | None, met
         "metrics": metrics,
         "source": source,
         "library_versions": library_versions(),
+        **({"macs_per_window": int(macs)} if macs else {}),
     }
+    if task == "rul" and train_x is not None:
+        manifest["input_ranges"] = input_ranges(pre, train_x)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return out

@@ -104,7 +104,7 @@ def to_tflite(model, quant: str = "fp32", representative: np.ndarray | None = No
         single_input(model, f"TFLite {quant}")
     converter = _converter(model, rnn)
     _quantize_options(converter, quant, representative, int_io, per_channel)
-    data = converter.convert()
+    data = batch_free_reshapes(converter.convert())
     return strip_tflite(data) if strip else data
 
 
@@ -113,6 +113,42 @@ def single_input(model, what: str):
     if len(model.inputs) != 1:
         names = [t.name.split(":")[0] for t in model.inputs]
         raise ConfigError(f"{what} takes models with one window input; {model.name!r} has inputs {names}")
+
+
+def batch_free_reshapes(data: bytes) -> bytes:
+    """The batch-1 model with every RESHAPE that keeps the batch axis first written as [-1, ...].
+
+    Models are converted at batch 1 (the fused LSTM needs a static batch), and the converter folds
+    e.g. Conv1D's expand_dims into RESHAPE to the constant [1, 1, T, C]: an interpreter resized to a
+    batch of n windows then refuses the graph. A RESHAPE whose input and new shape both start with the
+    batch of 1 (and hold no other -1) gets -1 there, in its shape tensor and its options; the edge
+    backend checks at load that a batch computes what single windows do (edge_runtime.backends).
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    changed = False
+    for g in model.subgraphs:
+        for op in g.operators:
+            if codes[op.opcodeIndex] != schema.BuiltinOperator.RESHAPE or len(op.inputs) < 2:
+                continue
+            src, shape_t = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]]
+            buf = model.buffers[shape_t.buffer]
+            if buf.data is None or len(buf.data) == 0 or src.shape is None or src.shape[0] != 1:
+                continue
+            shape = np.frombuffer(bytes(buf.data), np.int32).copy()
+            if len(shape) < 2 or shape[0] != 1 or (shape == -1).any():
+                continue
+            shape[0] = -1
+            model.buffers.append(schema.BufferT())
+            model.buffers[-1].data = np.frombuffer(shape.tobytes(), np.uint8)
+            shape_t.buffer = len(model.buffers) - 1
+            if op.builtinOptions is not None and getattr(op.builtinOptions, "newShape", None) is not None:
+                op.builtinOptions.newShape = shape
+            changed = True
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else data
 
 
 def strip_tflite(data: bytes) -> bytes:

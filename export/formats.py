@@ -82,6 +82,8 @@ def _qat_fused(model, rep):
 
 FORMATS = [
     Format("tflite_fp32", ".tflite", False, "TFLite float32, batch 1, fused RNN ops", _tflite("fp32")),
+    Format("tflite_fp32_dense", ".tflite", False, "TFLite float32, LSTM as DenseLSTM (FULLY_CONNECTED + "
+           "element-wise: XNNPACK runs it, fast on batches)", _tflite("fp32", "dense", strip=True)),
     Format("onnx_fp32", ".onnx", False, "ONNX opset 17 via tf2onnx, dynamic batch", _onnx(False)),
     Format("tflite_int8", ".tflite", True, "TFLite full-int8, int8 I/O, RNNs unrolled (fast in LiteRT)",
            _tflite("int8", "unrolled"), "quantize"),

@@ -2,11 +2,12 @@
 
 For each format of the export table (or a given subset) the artifact is built (export_run, with
 its fine-tuning step), its validation RMSE is measured in its real runtime, its size raw and
-gzipped, and its single-window latency (1 thread, export.bench.time_calls; best p50 of 3 rounds
-that interleave all candidates, so a burst of other jobs on the machine hits every candidate
-alike instead of deciding the choice). The fastest (or, with
-`prefer="smallest"`, the smallest gzipped) artifact whose RMSE is within `budget` cycles of the
-fp32 Keras model is copied to R/bundles/best. The whole trade-off table goes to stdout and to
+gzipped, its single-window latency and its time per window on a batch of 64 (one window per asset
+of a fleet) with rows/s, 1 thread (edge_runtime.choose.measure: rounds that interleave all
+candidates, so a burst of other jobs on the machine hits every candidate alike instead of deciding
+the choice). The fastest (lowest batched time per window; or, with `prefer="smallest"`, the
+smallest gzipped) artifact whose RMSE is within `budget` cycles of the fp32 Keras model is copied
+to R/bundles/best. The whole trade-off table goes to stdout and to
 R/report/optimize.{md,json,png}. Failed formats stay in the table with their error.
 """
 from __future__ import annotations
@@ -19,16 +20,17 @@ from pathlib import Path
 
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.tables import Table
-from prognos.edge_runtime.bundle import Bundle, read_manifest
-from prognos.edge_runtime.timing import machine_info, time_calls
+from prognos.edge_runtime.bundle import read_manifest
+from prognos.edge_runtime.choose import measure
+from prognos.edge_runtime.timing import machine_info
 from prognos.export.bundle import library_versions
 from prognos.export import tflm
+from prognos.export.fit import fit_cell, fit_rows, refusal
 from prognos.export.formats import BY_NAME, FORMATS, get_formats
 from prognos.export.run import Trained, export_run
-from prognos.export.fit import fit_cell, fit_rows, refusal
 from prognos.export.targets import get_target
 
-PREFER = {"fastest": "p50_us", "smallest": "gzip_bytes"}
+PREFER = {"fastest": "per_window_us", "smallest": "gzip_bytes"}
 TARGET_PREFER = {"fastest": ("est_latency_ms", "flash_bytes"), "smallest": ("flash_bytes", "est_latency_ms")}
 FP32 = "tflite_fp32"  # the reference file of the size ratios
 
@@ -79,19 +81,12 @@ def _fresh(run_dir: Path, name: str) -> bool:
             and ("tflm" in json.loads(manifest.read_text()) or not tflm.applies(BY_NAME[name])))
 
 
-def latencies(bundle_dirs: dict, window, min_seconds: float, rounds: int = 3) -> dict:
-    """{name: time_calls result} of each bundle's backend on one window; the round with the best p50."""
-    backends, out = {}, {}
-    for name, d in bundle_dirs.items():
-        try:
-            backends[name] = Bundle(d, num_threads=1).backend
-        except Exception as e:  # a bundle that does not load is a failed candidate, not a crash
-            out[name] = {"error": f"{type(e).__name__}: {e}"}
-    runs = {name: [] for name in backends}
-    for _ in range(rounds):
-        for name, backend in backends.items():
-            runs[name].append(time_calls(lambda b=backend: b.run(window), min_seconds / rounds))
-    return {**out, **{name: min(r, key=lambda t: t["p50_us"]) for name, r in runs.items()}}
+def latencies(bundle_dirs: dict, window, min_seconds: float, assets: int = 64) -> dict:
+    """{name: single-window p50/p99 and batched time per window, rows/s} (edge_runtime.choose.measure)."""
+    rows = measure(bundle_dirs, window.shape[1:], min_seconds, 1, assets)
+    return {n: r if "error" in r else {"p50_us": r["single_p50_us"], "p99_us": r["single_p99_us"],
+                                       **{k: r[k] for k in ("batch", "per_window_us", "rows_per_s")}}
+            for n, r in rows.items()}
 
 
 def _row(run_dir: Path, name: str, parity_row: dict, latency: dict | None, keras_rmse: float, budget: float):
@@ -145,25 +140,26 @@ def _write_report(run_dir: Path, result: dict):
 def table(result: dict) -> Table:
     m, target = result["machine"], result.get("target")
     columns = ["format", "val RMSE", "Δ RMSE", "size KB", "gzip KB", "size ×fp32", "gzip ×fp32", "p50 µs", "p99 µs",
-               "within budget", "TFLM (arena, Δ LiteRT)"] + ([f"fits {target}"] if target else [])
-    out = Table(columns, "lrrrrrrrrcl" + ("l" if target else ""),
+               "µs/window, batch 64", "rows/s", "within budget", "TFLM (arena, Δ LiteRT)"]
+    out = Table(columns + ([f"fits {target}"] if target else []), "lrrrrrrrrrrcl" + ("l" if target else ""),
                 before=[f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']} "
                         f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer "
-                        f"{result['prefer']}{f' --target {target}' if target else ''}`; Keras fp32 val RMSE "
-                        f"{result['keras_val_rmse']:.3f}; latency: 1 window, 1 thread)"],
+                        f"{result['prefer']}{f' --target {target}' if target else ''}`; Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; 1 thread; p50/p99: one "
+                        "window; batch 64: one window per asset, CPU time of the model alone)"],
                 after=[f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept). "
-                       "TFLM: smallest tensor arena in TensorFlow Lite Micro and max |TFLM − LiteRT| in output steps "
-                       "on validation windows (export.tflm)."])
+                       "TFLM: smallest tensor arena in TensorFlow Lite Micro and max |TFLM − LiteRT| in output "
+                       "steps on validation windows (export.tflm)."])
     fp32 = next((r["size_bytes"] for r in result["rows"] if r["format"] == FP32 and "error" not in r), None)
     for r in result["rows"]:
         if "error" in r:
-            out.add(r["format"], f"failed: {r['error'][:90]}", *[""] * (len(columns) - 2))
+            out.add(r["format"], f"failed: {r['error'][:90]}", *[""] * (len(out.columns) - 2))
             continue
         mark = "**chosen**" if r["format"] == result["chosen"] else ("yes" if r["within_budget"] else "no")
         ratios = [f"{r[k] / fp32:.3f}" if fp32 else "" for k in ("size_bytes", "gzip_bytes")]
         out.add(r["format"], f"{r['val_rmse']:.3f}", f"{r['rmse_delta']:+.3f}", f"{r['size_bytes'] / 1024:.1f}",
-                f"{r['gzip_bytes'] / 1024:.1f}", *ratios, f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}", mark,
-                tflm.summary(r.get("tflm"))[:90], *([fit_cell(r["fit"])] if target else []))
+                f"{r['gzip_bytes'] / 1024:.1f}", *ratios, f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}",
+                f"{r['per_window_us']:.1f}", f"{r['rows_per_s']:,.0f}", mark, tflm.summary(r.get("tflm"))[:90],
+                *([fit_cell(r["fit"])] if target else []))
     return out
 
 

@@ -5,9 +5,14 @@ from pathlib import Path
 
 
 def pyplot():
+    """matplotlib.pyplot on the headless Agg backend, unless pyplot is already in use (a notebook's
+    inline backend is kept)."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

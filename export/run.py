@@ -59,8 +59,11 @@ def export_run(trained: Trained, formats, calibration: int = 256, tune_cfg: Tune
     parity["keras"] = {"val": keras_metrics}
     rep = representative(train, calibration)
     tuner = Tuner(model, train, val, tune_cfg, calibration=rep)
-    ctx = {"run_dir": run_dir, "pre": pre, "rep": rep, "val": val, "true": true, "keras_pred": keras_pred,
-           "keras_metrics": keras_metrics, "tuner": tuner, "overrides": overrides or {}}
+    from prognos.export.bench import model_macs
+
+    ctx = {"run_dir": run_dir, "pre": pre, "rep": rep, "val": val, "train_x": train.x, "true": true,
+           "keras_pred": keras_pred, "keras_metrics": keras_metrics, "tuner": tuner, "overrides": overrides or {},
+           "macs": model_macs(model)[0]}
     for fmt in get_formats(formats):
         parity[fmt.name] = _export_or_record(fmt, ctx)
         parity_path.write_text(json.dumps(parity, indent=2))
@@ -99,7 +102,7 @@ def _export_one(fmt, ctx) -> dict:
     data = fmt.write(model, ctx["rep"] if fmt.quantized else None)
     out = run_dir / "bundles" / fmt.name
     source = {"run": str(run_dir), "keras_val": keras_metrics, **({"tune": report} if report else {})}
-    write_bundle(out, data, fmt, pre, {}, source)
+    write_bundle(out, data, fmt, pre, {}, source, train_x=ctx["train_x"], macs=ctx["macs"])
     pred, metrics = _verify(out, val.x, true)
     row = {"bundle": str(out), "size_bytes": len(data), "convert_seconds": round(time.time() - t0, 1),
            "max_abs_diff": round(float(np.max(np.abs(pred - ctx["keras_pred"]))), 4),

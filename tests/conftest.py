@@ -2,8 +2,16 @@
 
 The trained run is built once per session (a few seconds of real TensorFlow training and real
 TFLite/ONNX conversion) and shared by the export, bundle and edge-runtime tests.
+
+The edge subset (`pytest -m edge`) runs in a venv holding only prognos-edge, on every Python a
+device may have (3.10-3.13), where TensorFlow and the training side cannot be installed. There the
+fleet and the run come from PROGNOS_EDGE_FIXTURES, a folder `python -m tests.edge_fixtures DIR`
+wrote with the training venv (`make edge-fixtures`): the same real bundles, built by the same code.
 """
+import importlib.util
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,15 +34,34 @@ def cmapss_dir():
     return d
 
 
-@pytest.fixture(scope="session")
-def sim_dir(tmp_path_factory):
+EDGE_FIXTURES = os.environ.get("PROGNOS_EDGE_FIXTURES")  # the folder tests/edge_fixtures.py wrote
+EDGE_ONLY = importlib.util.find_spec("prognos.pipeline") is None  # a prognos-edge venv: no training side
+
+
+def pytest_ignore_collect(collection_path, config):
+    """In a prognos-edge venv, skip test modules that import the training side (they cannot be imported)."""
+    if EDGE_ONLY and collection_path.name.startswith("test_") and collection_path.suffix == ".py":
+        return "pytest.mark.edge" not in collection_path.read_text()
+    return None
+
+
+def _handed_over(name: str, tmp_path_factory) -> Path:
+    """A fresh copy of one folder of PROGNOS_EDGE_FIXTURES (tests may write into it)."""
+    if not EDGE_FIXTURES:
+        pytest.fail("this venv has only prognos-edge: set PROGNOS_EDGE_FIXTURES (written by `make edge-fixtures`)")
+    src = Path(EDGE_FIXTURES) / name
+    if not src.is_dir():
+        pytest.fail(f"PROGNOS_EDGE_FIXTURES={EDGE_FIXTURES} has no {name}/; write it with `make edge-fixtures`")
+    return Path(shutil.copytree(src, tmp_path_factory.mktemp(name) / name))
+
+
+def make_sim(out: Path) -> Path:
     from prognos.pipeline.data.simulate import write_dataset
 
-    return write_dataset(tmp_path_factory.mktemp("sim"), n_train=16, n_test=8, seed=3)
+    return write_dataset(out, n_train=16, n_test=8, seed=3)
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, sim_dir):
+def make_tiny_run(run: Path, sim: Path) -> dict:
     """A 2-epoch LSTM on the tiny fleet, exported to the skeleton's four formats.
 
     The compression variants (fine-tuning steps, more PTQ modes) run on copies of this run in
@@ -42,17 +69,44 @@ def tiny_run(tmp_path_factory, sim_dir):
     """
     from prognos.export.run import export_run
     from prognos.pipeline.config import RunConfig
-    from prognos.pipeline.rul.train import train_run
     from prognos.pipeline.rul.runs import load_run
+    from prognos.pipeline.rul.train import train_run
 
-    run = tmp_path_factory.mktemp("run")
     cfg = RunConfig()
-    cfg.data.data_dir, cfg.data.val_fraction, cfg.data.smoothing = str(sim_dir), 0.25, 0.3
+    cfg.data.data_dir, cfg.data.val_fraction, cfg.data.smoothing = str(sim), 0.25, 0.3
     cfg.train.epochs = 2
     cfg.model.hparams = {"units": [16], "dense": 8}
     metrics = train_run(cfg, run)
     parity = export_run(load_run(run), SKELETON_FORMATS, calibration=32)
     return {"dir": run, "metrics": metrics, "parity": parity}
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory):
+    if EDGE_FIXTURES or EDGE_ONLY:
+        return _handed_over("sim", tmp_path_factory)
+    return _hand_over("sim", make_sim(tmp_path_factory.mktemp("sim")))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, sim_dir):
+    if EDGE_FIXTURES or EDGE_ONLY:
+        run = _handed_over("run", tmp_path_factory)
+        return {"dir": run, "metrics": json.loads((run / "metrics.json").read_text()),
+                "parity": json.loads((run / "parity.json").read_text())}
+    run = make_tiny_run(tmp_path_factory.mktemp("run"), sim_dir)
+    _hand_over("run", run["dir"])
+    return run
+
+
+def _hand_over(name: str, path: Path) -> Path:
+    """With PROGNOS_WRITE_EDGE_FIXTURES=DIR (.ci/run), `make test` leaves a pristine copy of its fleet and
+    run in DIR for the edge runs, which then need no second training (what `make edge-fixtures` does)."""
+    out = os.environ.get("PROGNOS_WRITE_EDGE_FIXTURES")
+    if out:
+        shutil.rmtree(Path(out) / name, ignore_errors=True)
+        shutil.copytree(path, Path(out) / name)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,50 @@ def test_sweep_candidates_only_and_seeds(tmp_path):
         candidates([sweep])
 
 
+def clear_error(r, *needles):
+    """Exit code 2, each needle in stderr, no traceback."""
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    for n in needles:
+        assert n in r.stderr, r.stderr
+
+
+def test_config_value_of_the_wrong_type_names_key_value_and_type(tmp_path):
+    (tmp_path / "c.toml").write_text('[train]\nepochs = "40"\n')
+    r = run_cli("prognos", "train", "--config", str(tmp_path / "c.toml"), "--run", str(tmp_path / "run"))
+    clear_error(r, "train.epochs = '40' (str); expected int")
+    (tmp_path / "e.toml").write_text('[stream]\nmax_batch = "8"\n')
+    clear_error(run_cli("prognos-edge", "serve", "--config", str(tmp_path / "e.toml")), "stream.max_batch = '8' (str)")
+    (tmp_path / "e.toml").write_text('trusted_keys = "k.pub"\n')
+    clear_error(run_cli("prognos-edge", "serve", "--config", str(tmp_path / "e.toml")),
+                "trusted_keys = 'k.pub' (str); expected list")
+
+
+def test_data_and_path_mistakes_are_clear_errors(tiny_run, sim_dir, tmp_path):
+    bundle = str(tiny_run["dir"] / "bundles" / "onnx_fp32")
+    (tmp_path / "norun").mkdir()
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "short.txt").write_text("1 1 2 3\n")
+    (tmp_path / "rul.txt").write_text("10\n20\n")
+    cases = [
+        (["prognos", "evaluate", "--run", str(tmp_path / "norun"), "--test", str(sim_dir / "test_SIM.txt")],
+         "no model.keras; expected a trained run"),
+        (["prognos", "evaluate", "--bundle", bundle, "--test", str(tmp_path / "empty.txt")], "empty file"),
+        (["prognos", "evaluate", "--bundle", bundle, "--test", str(tmp_path / "short.txt")], "4 columns, expected 26"),
+        (["prognos", "evaluate", "--bundle", bundle, "--test", str(tmp_path / "missing.txt")], "no such file"),
+        (["prognos", "evaluate", "--bundle", bundle, "--test", str(sim_dir / "test_SIM.txt"), "--rul",
+          str(tmp_path / "rul.txt")], "2 values, expected one per test unit (8)"),
+        (["prognos", "optimize", "--run", str(tmp_path / "norun"), "--budget", "-1"], "expected a finite number >= 0"),
+        (["prognos", "simulate", "--units", "0", "--out", str(tmp_path / "s")], "expected an integer >= 1"),
+        (["prognos", "simulate", "--out", "/proc/nope/sim"], "/proc/nope: no such file or directory"),
+        (["prognos-edge", "predict", "--bundle", bundle, "--input", str(tmp_path / "missing.txt")], "cannot open"),
+        (["prognos-edge", "predict", "--bundle", bundle, "--threads", "0"], "expected an integer >= 1"),
+        (["prognos-edge", "predict", "--bundle", bundle, "--trust", str(tmp_path / "none.pub")], "no such public key"),
+        (["prognos", "sign", "--bundle", bundle, "--key", str(tmp_path / "rul.txt")], "not an unencrypted PEM"),
+    ]
+    for args, needle in cases:
+        clear_error(run_cli(*args, stdin=""), needle)
+
+
 def test_every_subcommand_has_a_command():
     from prognos.pipeline.cli import _parser
 

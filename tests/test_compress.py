@@ -454,11 +454,14 @@ def test_optimize_picks_the_fastest_within_budget(lstm_run):
     assert set(rows) == set(formats) and all("error" not in r for r in rows.values())
     chosen = rows[result["chosen"]]
     assert chosen["within_budget"] and chosen["rmse_delta"] <= 1.5
-    assert chosen["p50_us"] == min(r["p50_us"] for r in rows.values() if r["within_budget"])
+    assert chosen["per_window_us"] == min(r["per_window_us"] for r in rows.values() if r["within_budget"])
     smallest = select(result["rows"], "smallest")
     assert smallest["gzip_bytes"] == min(r["gzip_bytes"] for r in rows.values() if r["within_budget"])
     best = lstm_run / "bundles" / "best"
     assert read_manifest(best)["source"]["optimize"]["selected"] == result["chosen"]
+    trained_with = json.loads((lstm_run / "preprocessor.json").read_text())  # written by train_run from its fit
+    for name in [*formats, "best"]:  # the train/serve contract of every optimize candidate and the choice
+        assert read_manifest(lstm_run / "bundles" / name)["preprocessing"] == trained_with
     x = np.zeros((2, 30, len(Bundle(best).preprocessor.features)), np.float32)
     np.testing.assert_array_equal(Bundle(best).predict(x), Bundle(lstm_run / "bundles" / result["chosen"]).predict(x))
     for name in ("optimize.md", "optimize.json", "optimize.png"):

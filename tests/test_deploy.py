@@ -26,8 +26,11 @@ from tests.test_service import get, tamper, wait_for
 def device_env(tmp_path_factory):
     """Environment for install.sh: base interpreter, installed deps as an extra site, supervise.sh."""
     site = tmp_path_factory.mktemp("site")
-    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
-        if not entry.name.startswith(("prognos", "__editable__", "_distutils_hack")) and entry.suffix != ".pth":
+    # every site-packages folder on the path: a worktree's venv reaches main's packages through a .pth line
+    dirs = [sysconfig.get_paths()["purelib"], *(p for p in sys.path if p.endswith("site-packages"))]
+    for entry in (e for d in dict.fromkeys(dirs) for e in Path(d).iterdir()):
+        if not entry.name.startswith(("prognos", "__editable__", "_distutils_hack")) and entry.suffix != ".pth" \
+                and not (site / entry.name).exists():
             (site / entry.name).symlink_to(entry)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return {**env, "PROGNOS_PYTHON": os.path.realpath(sys._base_executable), "PROGNOS_DEPLOY_SITE": str(site),
@@ -41,9 +44,22 @@ def edge_config(path: Path, mqtt_port: int, http_port: int) -> Path:
     return path
 
 
-def deploy(env, device, bundle, config):
+@pytest.fixture(scope="module")
+def signed(tiny_run, tmp_path_factory):
+    """The tiny run's bundles signed with a fresh key: {"bundles": folder, "pub": the public key file}."""
+    from prognos.edge_runtime.signing import keygen, sign_bundle
+
+    root = tmp_path_factory.mktemp("signed")
+    key, pub = keygen(root / "key")
+    for fmt in ("tflite_int8", "onnx_fp32"):
+        sign_bundle(shutil.copytree(tiny_run["dir"] / "bundles" / fmt, root / "bundles" / fmt), key)
+    return {"bundles": root / "bundles", "pub": pub}
+
+
+def deploy(env, device, bundle, config, *trust):
     exe = Path(sys.executable).parent / "prognos-edge"
-    return subprocess.run([str(exe), "deploy", "--device", device, "--bundle", str(bundle), "--config", str(config)],
+    return subprocess.run([str(exe), "deploy", "--device", device, "--bundle", str(bundle), "--config", str(config),
+                           *[a for k in trust for a in ("--trust", str(k))]],
                           capture_output=True, text=True, env={**env, "PYTHONPATH": str(ROOT)}, timeout=240, cwd=ROOT)
 
 
@@ -52,18 +68,20 @@ def stop(dest: Path):
         subprocess.run(["sh", str(dest / "current" / "supervise.sh"), "stop", str(dest)], timeout=30)
 
 
-def test_deploy_to_folder_then_roll_back_a_bad_release(tiny_run, mqtt_broker, device_env, tmp_path):
-    bundles, dest, http = tiny_run["dir"] / "bundles", tmp_path / "device", free_port()
+def test_deploy_to_folder_then_roll_back_a_bad_release(signed, mqtt_broker, device_env, tmp_path):
+    bundles, dest, http, pub = signed["bundles"], tmp_path / "device", free_port(), signed["pub"]
     good = edge_config(tmp_path / "good.toml", mqtt_broker[1], http)
     try:
-        r = deploy(device_env, str(dest), bundles / "tflite_int8", good)
+        r = deploy(device_env, str(dest), bundles / "tflite_int8", good, pub)
         assert r.returncode == 0, r.stdout + r.stderr
         first = os.readlink(dest / "current")
         rel = dest / first
-        assert sorted(p.name for p in rel.iterdir()) == ["bundle", "edge.toml", "install.sh", "prognos-edge.service",
-                                                         "requirements-edge.txt", "supervise.sh", "venv", "wheels"]
+        assert sorted(p.name for p in rel.iterdir()) == ["bundle", "edge.toml", "install.sh", "keys",
+                                                         "prognos-edge.service", "requirements-edge.txt",
+                                                         "supervise.sh", "venv", "wheels"]
         assert (rel / "requirements-edge.txt").read_text().split() == \
-            ["ai-edge-litert==2.3.0", "onnxruntime==1.32.0", "paho-mqtt==2.2.0"]
+            ["numpy>=1.26,<3", "ai-edge-litert==2.3.0", "onnxruntime==1.32.0", "paho-mqtt==2.2.0", "cryptography>=42"]
+        assert "signed by trusted key" in r.stdout  # verified on the device too (install.sh --check-bundle)
         assert "@DEST@/current/venv/bin/prognos-edge serve" in (rel / "prognos-edge.service").read_text()
         code = "import prognos.edge_runtime as e; print(e.__file__)"
         where = subprocess.run([str(rel / "venv/bin/python"), "-c", code],
@@ -82,7 +100,7 @@ def test_deploy_to_folder_then_roll_back_a_bad_release(tiny_run, mqtt_broker, de
                  what="the deployed service to predict")
 
         broken = edge_config(tmp_path / "broken.toml", free_port(), http)  # a broker that is not there
-        r = deploy(device_env, str(dest), bundles / "onnx_fp32", broken)
+        r = deploy(device_env, str(dest), bundles / "onnx_fp32", broken, pub)
         assert r.returncode == 2 and "rolling back to " + first.split("/")[-1] in r.stdout, r.stdout + r.stderr
         assert "is healthy" in r.stdout.split("rolling back")[1]
         assert os.readlink(dest / "current") == first and len(list((dest / "releases").iterdir())) == 2
@@ -90,7 +108,7 @@ def test_deploy_to_folder_then_roll_back_a_bad_release(tiny_run, mqtt_broker, de
         assert health["status"] == "ok" and health["model_sha256"] == Bundle(bundles / "tflite_int8").sha256
 
         bad = tamper(shutil.copytree(bundles / "onnx_fp32", tmp_path / "tampered"))
-        r = deploy(device_env, str(dest), bad, good)
+        r = deploy(device_env, str(dest), bad, good, pub)
         assert r.returncode == 2 and "does not match the manifest" in r.stderr
         assert len(list((dest / "releases").iterdir())) == 2  # refused before anything was copied
     finally:
@@ -125,32 +143,55 @@ def sshd(tmp_path):
     proc.wait(timeout=10)
 
 
-def test_deploy_over_ssh(tiny_run, mqtt_broker, device_env, sshd, tmp_path):
+def test_a_failed_first_deploy_leaves_nothing_running(signed, device_env, tmp_path):
+    dest, http = tmp_path / "device", free_port()
+    stdin = tmp_path / "stdin.toml"
+    stdin.write_text(f'input = "-"\n[http]\nport = {http}\n')
+    r = deploy(device_env, str(dest), signed["bundles"] / "onnx_fp32", stdin, signed["pub"])
+    assert r.returncode == 2 and "input = '-'; a service needs an input that does not end" in r.stderr
+    assert not dest.exists()  # refused before anything was copied
+    try:
+        broken = edge_config(tmp_path / "broken.toml", free_port(), http)  # a broker that is not there
+        r = deploy(device_env, str(dest), signed["bundles"] / "onnx_fp32", broken, signed["pub"])
+        assert r.returncode == 2 and "no previous release to roll back to: stopping" in r.stdout, r.stdout + r.stderr
+        assert not (dest / "current").exists()
+        rel = next((dest / "releases").iterdir())
+        status = subprocess.run(["sh", str(rel / "supervise.sh"), "status", str(dest)], capture_output=True)
+        assert status.returncode == 3
+        with pytest.raises(OSError):  # nothing answers: no respawned service left behind
+            get(f"http://127.0.0.1:{http}/healthz")
+    finally:
+        if (dest / "releases").is_dir():
+            for rel in (dest / "releases").iterdir():
+                subprocess.run(["sh", str(rel / "supervise.sh"), "stop", str(dest)], timeout=30)
+
+
+def test_deploy_over_ssh(signed, mqtt_broker, device_env, sshd, tmp_path):
     ssh, port = sshd
     dest, http = tmp_path / "remote", free_port()
     config = edge_config(tmp_path / "edge.toml", mqtt_broker[1], http)
     env = {**device_env, "PROGNOS_DEPLOY_SSH": ssh}
     try:
-        r = deploy(env, f"ssh://{getpass.getuser()}@127.0.0.1:{port}{dest}", tiny_run["dir"] / "bundles" / "onnx_fp32",
-                   config)
+        r = deploy(env, f"ssh://{getpass.getuser()}@127.0.0.1:{port}{dest}", signed["bundles"] / "onnx_fp32",
+                   config, signed["pub"])
         assert r.returncode == 0, r.stdout + r.stderr
         assert "is healthy" in r.stdout
         assert (dest / "current" / "bundle" / "manifest.json").is_file()
         health = json.loads(get(f"http://127.0.0.1:{http}/healthz")[1])
-        assert health["model_sha256"] == Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32").sha256
+        assert health["model_sha256"] == Bundle(signed["bundles"] / "onnx_fp32").sha256
     finally:
         stop(dest)
 
 
 @pytest.mark.slow
-def test_deploy_with_a_real_pip_install(tiny_run, mqtt_broker, tmp_path):
+def test_deploy_with_a_real_pip_install(signed, mqtt_broker, tmp_path):
     """The full device install: pip downloads the [edge] requirements from the package index."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(PROGNOS_PYTHON=os.path.realpath(sys._base_executable), PROGNOS_DEPLOY_INIT="supervise")
     dest, http = tmp_path / "device", free_port()
     try:
-        r = deploy(env, str(dest), tiny_run["dir"] / "bundles" / "tflite_int8",
-                   edge_config(tmp_path / "edge.toml", mqtt_broker[1], http))
+        r = deploy(env, str(dest), signed["bundles"] / "tflite_int8",
+                   edge_config(tmp_path / "edge.toml", mqtt_broker[1], http), signed["pub"])
         assert r.returncode == 0, r.stdout + r.stderr
         assert json.loads(get(f"http://127.0.0.1:{http}/healthz")[1])["status"] == "ok"
         assert not (dest / "current" / "venv" / "lib" / "python3.11" / "site-packages" / "tensorflow").exists()

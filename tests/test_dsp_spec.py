@@ -8,6 +8,8 @@ from prognos.edge_runtime import dsp
 from prognos.edge_runtime.dsp_spec import DspSpec, KINDS, apply, apply_many, fit_normalization, input_shape, windows
 from prognos.edge_runtime.errors import ConfigError, DataError
 
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
+
 RNG = np.random.default_rng(1)
 STREAM = RNG.normal(size=12000)
 

@@ -51,6 +51,7 @@ def test_cli_stream_matches_evaluate(tiny_run, sim_dir, fmt):
                                                          abs=0.011)
 
 
+@pytest.mark.edge
 def test_bad_rows_are_counted_and_the_stream_goes_on(tiny_run, sim_dir):
     good = (sim_dir / "test_SIM.txt").read_text().splitlines()[:30]  # unit 1, cycles 1..30
     bad = ["1 21 0.1", "1 21 " + " ".join(["nan"] * 24), good[5], "1 x " + " ".join(["1"] * 24), good[19]]
@@ -66,6 +67,7 @@ def test_bad_rows_are_counted_and_the_stream_goes_on(tiny_run, sim_dir):
     assert "line 21: 3 fields, expected 26" in r.stderr and "cycle 6 after cycle 20" in r.stderr
 
 
+@pytest.mark.edge
 def test_row_parser_reasons():
     p = RowParser(["s2", "s3"], header=["unit", "cycle", "s2", "s3"])
     assert p.parse("1,2,3.5,4", 2) == (1, 2, [3.5, 4.0])
@@ -85,6 +87,7 @@ def bundle_copy(tiny_run, tmp_path):
     return dst
 
 
+@pytest.mark.edge
 def test_tampered_model_refused(bundle_copy):
     model = bundle_copy / "model.tflite"
     data = bytearray(model.read_bytes())
@@ -94,6 +97,7 @@ def test_tampered_model_refused(bundle_copy):
         Bundle(bundle_copy)
 
 
+@pytest.mark.edge
 def test_truncated_model_refused_by_cli(bundle_copy):
     model = bundle_copy / "model.tflite"
     model.write_bytes(model.read_bytes()[:1000])
@@ -101,6 +105,7 @@ def test_truncated_model_refused_by_cli(bundle_copy):
     assert r.returncode == 2 and "sha256" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.edge
 def test_garbage_model_with_matching_hash_refused(bundle_copy):
     from prognos.edge_runtime.bundle import sha256_of
 
@@ -112,6 +117,7 @@ def test_garbage_model_with_matching_hash_refused(bundle_copy):
         Bundle(bundle_copy)
 
 
+@pytest.mark.edge
 def test_manifest_problems(bundle_copy):
     manifest = json.loads((bundle_copy / "manifest.json").read_text())
     manifest["preprocessing"]["window"] = 12
@@ -126,6 +132,7 @@ def test_manifest_problems(bundle_copy):
         Bundle(bundle_copy)
 
 
+@pytest.mark.edge
 def test_wrong_window_shape(tiny_run):
     import numpy as np
 
@@ -134,6 +141,7 @@ def test_wrong_window_shape(tiny_run):
         b.predict(np.zeros((2, 10, len(b.preprocessor.features))))
 
 
+@pytest.mark.edge
 def test_no_edge_module_imports_tensorflow():
     r = run_py("import pkgutil, importlib, sys, prognos.edge_runtime as edge_runtime\n"
                "mods = [m.name for m in pkgutil.iter_modules(edge_runtime.__path__)]\n"

@@ -52,15 +52,22 @@ def test_ensemble_refuses_members_on_other_folds(searched, tmp_path):
         average_oof([searched[0], other])
 
 
-def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(searched, tmp_path):
+def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(searched, tmp_path, monkeypatch):
     from prognos.edge_runtime.bundle import Bundle
     from prognos.models.kerasapi import keras
+    from prognos.pipeline.rul import train
     from prognos.pipeline.rul.cv import calibration_set
     from prognos.pipeline.rul.ensemble import average_oof, folds_of
     from prognos.pipeline.rul.final import final_run
 
+    fitted_with, fit = [], train.fit  # the preprocessor each member is actually trained with
+    monkeypatch.setattr(train, "fit", lambda cfg, pre, *a, **k: fitted_with.append(pre.to_dict()) or fit(cfg, pre, *a, **k))
     run = tmp_path / "final"
     result = final_run(searched, run, ["tflite_fp32", "tflite_int8"])
+    assert len(fitted_with) == 2
+    for name in ("tflite_fp32", "tflite_int8"):  # the train/serve contract: the members' preprocessing, at the
+        shipped = Bundle(run / "bundles" / name).manifest["preprocessing"]  # ensemble's (longest) window
+        assert all({**pre, "window": 30} == shipped for pre in fitted_with)
     cvs = [json.loads((d / "cv.json").read_text()) for d in searched]
     assert [m["epochs"] for m in result["members"]] == [int(np.median(c["best_epochs"])) for c in cvs]
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
@@ -75,6 +82,9 @@ def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(search
         assert bundle.interval["half_width"] == fit_conformal(*calibration_set(folds_of(oof)), 0.9)["half_width"]
         assert result["bundles"][name]["size_bytes"] == (run / "bundles" / name / "model.tflite").stat().st_size
     assert json.loads((run / "final.json").read_text())["cv"]["test_protocol"]["rmse_mean"] > 0
+    best = result["best"]["chosen"]  # measured here, installed as bundles/best (edge_runtime.choose)
+    assert best in ("tflite_fp32", "tflite_int8") and result["bundles"][best]["per_window_us"] > 0
+    assert Bundle(run / "bundles" / "best").sha256 == Bundle(run / "bundles" / best).sha256
     for png in ("cv_rul_per_engine.png", "cv_error_histogram.png", "cv_folds.png"):  # the average's CV plots
         assert (run / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

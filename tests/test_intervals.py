@@ -4,6 +4,8 @@ import pytest
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.intervals import apply_interval, empirical_coverage, fit_conformal
 
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
+
 
 def test_conformal_coverage_on_fresh_data():
     rng = np.random.default_rng(0)

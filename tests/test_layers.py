@@ -6,8 +6,9 @@ Every `import` / `from ... import` in the source, lazy ones inside functions inc
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
+
+from prognos.edge_runtime.configfile import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["edge_runtime", "models", "export", "pipeline"]  # bottom to top

@@ -151,3 +151,25 @@ def test_deep_beats_wide_on_a_compositional_function():
     x = np.linspace(0, 1, 8 * 64 + 1)
     for depth in (1, 2, 3, 4):
         assert approximation.linear_pieces(approximation.deep_tent(x, depth)) == 2**depth  # 2·depth ReLU units
+
+
+def test_he_and_xavier_initialization_per_layer():
+    rng, depth, width = np.random.default_rng(0), 20, 64
+    x = rng.normal(0, 1, (256, width))
+    rms = {s: gradients.preactivation_rms(gradients.init_weights(depth, width, s, rng), x, "relu")
+           for s in ("he", "xavier", "small")}
+    assert 0.5 < rms["he"][-1] / rms["he"][0] < 2  # He: the signal keeps its scale through 20 ReLU layers
+    assert rms["xavier"][-1] / rms["xavier"][0] == pytest.approx(2 ** (-(depth - 1) / 2), rel=0.5)  # halves Var
+    assert rms["small"][-1] < 1e-20
+    # the schemes' standard deviations are Keras's HeNormal / GlorotNormal ones (square layers)
+    for scheme, init in (("he", keras.initializers.HeNormal(0)), ("xavier", keras.initializers.GlorotNormal(0))):
+        keras_std = float(np.std(init((256, 256))))
+        assert gradients.init_weights(1, 256, scheme, rng)[0].std() == pytest.approx(keras_std, rel=0.02)
+
+
+def test_wide_needs_exponentially_more_units_than_deep():
+    x = np.linspace(0, 1, 8 * 64 + 1)
+    for depth in (3, 4):
+        y = approximation.deep_tent(x, depth)  # exact with 2·depth units in depth layers
+        assert approximation.shallow_relu_fit(x, y, 2 * depth)[0] > 0.4  # one layer, the same number of units
+        assert approximation.shallow_relu_fit(x, y, 2**depth)[0] < 1e-9  # one layer, a unit per linear piece

@@ -3,6 +3,8 @@ import pytest
 
 from prognos.edge_runtime.scoring import nasa_score, rmse, rul_metrics
 
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
+
 
 def test_nasa_score_hand_worked():
     # d = pred - true = [-13, 0, 10]: exp(1)-1 + 0 + exp(1)-1 = 2(e-1) = 3.43656...
@@ -20,3 +22,13 @@ def test_rmse_hand_worked():
     assert rul_metrics([0, 0], [3, 4]) == {"rmse": pytest.approx(3.5355, abs=1e-4),
                                            "score": pytest.approx(np.exp(3 / 13) + np.exp(4 / 13) - 2, abs=1e-4),
                                            "n": 2}
+
+
+def test_prometheus_label_values_are_escaped():
+    from prognos.edge_runtime.metrics import StreamStats, prometheus
+
+    stats = StreamStats()
+    stats.rejected['say "hi"\\\nbye'] += 3  # a double quote, a backslash and a line feed
+    page = prometheus(stats, "ab12")
+    assert 'prognos_rows_rejected_total{reason="say \\"hi\\"\\\\\\nbye"} 3' in page.splitlines()
+    assert all(line.startswith(("# ", "prognos_")) for line in page.splitlines())  # no sample broken in two

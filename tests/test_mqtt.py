@@ -8,9 +8,12 @@ import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from tests.conftest import ROOT, free_port
 from tests.test_service import get, wait_for
+
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
 
 
 def _client(host, port, topics=()):
@@ -81,8 +84,10 @@ def test_health_fails_without_broker(tiny_run):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        status, body = wait_for(lambda: get(f"http://127.0.0.1:{http}/healthz"), what="/healthz")
-        assert status == 503 and json.loads(body)["reason"] == "MQTT not connected"
+        status, body = wait_for(lambda: (lambda r: "refused" in r[1] and r)(get(f"http://127.0.0.1:{http}/healthz")),
+                                what="/healthz with the reason")
+        reason = json.loads(body)["reason"]
+        assert status == 503 and reason.startswith("MQTT not connected") and "Connection refused" in reason, reason
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.config import ServiceConfig
 from prognos.edge_runtime.errors import ConfigError
@@ -20,7 +19,10 @@ from prognos.edge_runtime.feed import Feeder
 from prognos.edge_runtime.hotswap import BundleWatcher, try_swap
 from prognos.edge_runtime.schema import CMAPSS_COLUMNS
 from prognos.edge_runtime.stream import StreamEngine
+
 from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
 
 
 def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
@@ -104,7 +106,7 @@ def test_config_file(tmp_path):
     assert cfg.bundle == str(tmp_path / "bundle") and cfg.mqtt.port == 1884 and cfg.http.port == 9100
     assert cfg.stream.max_batch == 8 and (cfg.rules[0].threshold, cfg.rules[0].k) == (20, 2)
     (tmp_path / "bad.toml").write_text('[stream]\nmax_bacth = 8\n')
-    with pytest.raises(ConfigError, match=r"\[service.stream\]: unknown keys \[.max_bacth.\]"):
+    with pytest.raises(ConfigError, match=r"\[service.stream\]: unknown keys \['max_bacth'\]"):
         ServiceConfig.load(tmp_path / "bad.toml")
 
 
@@ -114,7 +116,10 @@ def test_example_config_loads():
     path = ROOT / "edge_runtime" / "device" / "edge.example.toml"
     cfg = ServiceConfig.load(path)
     assert cfg.input == "mqtt" and cfg.http.port == 9100 and cfg.rules[0].hysteresis == 5.0
-    assert ServiceConfig.from_dict(__import__("tomllib").loads(service_config(None))).bundle == "bundle"
+    text, cfg = service_config(None, ["keys/key0.pub"])
+    assert cfg.bundle == "bundle" and cfg.trusted_keys == ["keys/key0.pub"] and text.startswith('bundle = "bundle"')
+    with pytest.raises(ConfigError, match="no trusted key; pass --trust"):
+        service_config(None)
     assert "[http]" in DEFAULT_CONFIG
 
 

@@ -11,6 +11,8 @@ from prognos.edge_runtime.feed import TOO_LONG, Feeder, read_line_batches
 from prognos.edge_runtime.rows import JsonRowParser, make_parser
 from prognos.edge_runtime.stream import StreamConfig, StreamEngine
 
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
+
 
 def _rows(sim_dir, n_units=3):
     """(unit, cycle, raw feature rows) of the first test units, interleaved cycle by cycle."""

@@ -3,6 +3,8 @@ import pytest
 
 from prognos.edge_runtime.tables import Table
 
+pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
+
 
 def test_markdown_and_html_of_one_table():
     t = Table(["format", "p50 µs"], "lr", before=["Measured by `make bench`."], after=["**note** a|b"])

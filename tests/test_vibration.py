@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prognos.edge_runtime.bundle import read_manifest
 from prognos.edge_runtime.dsp_spec import DspSpec, apply_many, input_shape, windows
 from prognos.edge_runtime.errors import BundleError
 from prognos.pipeline.data.cwru import CLASSES_10, CwruLabel, CwruRecord, split_windows
@@ -61,6 +62,9 @@ def test_run_metrics_and_artifacts(vib_run):
     assert spec.norm == "per_bin" and len(spec.mean) == 129 and (spec.window, spec.hop) == (2048, 1024)
     assert manifest["inputs"][0]["dtype"] == "int8" and manifest["inputs"][0]["shape"][1:] == [129, 29, 1]
     assert m["tflm"]["tflite_int8"]["ok"] and manifest["tflm"] == m["tflm"]["tflite_int8"]  # export.tflm
+    trained_with = json.loads((run / "dsp_spec.json").read_text())  # the DspSpec the training inputs came from
+    for name in m["bundles"]:  # the train/serve contract: every bundle carries exactly that spec
+        assert read_manifest(run / "bundles" / name)["preprocessing"]["dsp"] == trained_with
 
 
 def test_bundle_refuses_spec_that_does_not_match_model(vib_run, tmp_path):
@@ -162,6 +166,9 @@ def test_anomaly_bundle_end_to_end_on_the_edge(model, tmp_path):
 
     bundle = tmp_path / "run" / "anomaly_bundles" / "tflite_int8"
     manifest = json.loads((bundle / "manifest.json").read_text())
+    trained_with = json.loads((tmp_path / "run" / "anomaly_dsp_spec.json").read_text())
+    for rep in m["bundles"].values():  # the train/serve contract: the DspSpec the autoencoder was fitted on
+        assert read_manifest(rep["bundle"])["preprocessing"]["dsp"] == trained_with
     assert manifest["task"] == "anomaly" and manifest["postprocessing"]["threshold"] == m["bundles"]["tflite_int8"][
         "threshold"]
     scores = {}

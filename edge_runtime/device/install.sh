@@ -35,6 +35,14 @@ restart() {
     fi
 }
 
+stop_service() {  # a failed first release: nothing may keep running or start at boot
+    if [ "$(init_kind)" = systemd ]; then
+        systemctl disable --now --quiet prognos-edge || true
+    else
+        sh "$REL/supervise.sh" stop "$DEST"
+    fi
+}
+
 healthy() {
     "$DEST/current/venv/bin/prognos-edge" healthcheck --config "$DEST/current/edge.toml" \
         --timeout "${PROGNOS_DEPLOY_HEALTH_TIMEOUT:-30}"
@@ -72,7 +80,9 @@ if healthy; then
     exit 0
 fi
 if [ -z "$PREV" ] || [ "$PREV" = "$ID" ]; then
-    log "release $ID is unhealthy and there is no previous release to roll back to"
+    log "release $ID is unhealthy and there is no previous release to roll back to: stopping the service"
+    stop_service
+    rm -f "$DEST/current"  # the next deploy must not take this release for a healthy one to roll back to
     exit 1
 fi
 log "release $ID is unhealthy; rolling back to $PREV"

@@ -5,7 +5,8 @@ function on a compact set to any ε. Here the hidden layer is random and only th
 fitted (least squares), so the error as a function of width is cheap to measure exactly; the lecture's
 point — the error falls below a chosen ε once the layer is wide enough — shows the same way.
 Deep vs wide: a compositional function f(x) = g(g(g(x))) (g a "tent" map) has 2³ linear pieces; a deep
-ReLU net represents it with 2 units per layer, while one hidden layer needs a unit per kink.
+ReLU net represents it with 2 units per layer, while one hidden layer of n ReLU units has at most n + 1
+linear pieces on the line, so it needs about 2^depth units (`shallow_relu_fit`).
 """
 from __future__ import annotations
 
@@ -43,6 +44,16 @@ def deep_tent(x, depth: int):
     for _ in range(depth):
         x = tent(x)
     return x
+
+
+def shallow_relu_fit(x, y, width: int) -> tuple[float, np.ndarray]:
+    """Max |error| on x of a one-hidden-layer ReLU net of `width` units relu(x − j/width), j = 0 … width − 1,
+    with a least-squares output layer (kinks on an even grid); returns (max error, predictions)."""
+    knots = np.arange(width) / width
+    features = np.hstack([np.maximum(x[:, None] - knots, 0), np.ones((len(x), 1))])
+    coef, *_ = np.linalg.lstsq(features, y, rcond=None)
+    pred = features @ coef
+    return float(np.max(np.abs(pred - y))), pred
 
 
 def linear_pieces(y) -> int:

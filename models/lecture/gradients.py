@@ -21,8 +21,8 @@ ACTIVATIONS = {
 
 
 def init_weights(depth: int, width: int, scheme: str, rng) -> list[np.ndarray]:
-    """`depth` square weight matrices: "unit" N(0, 1/width)·…, "xavier" N(0, 1/width), "he" N(0, 2/width),
-    "small" N(0, 0.01²)."""
+    """`depth` square weight matrices: "unit" N(0, 1), "xavier" N(0, 1/width) (Glorot: 2/(fan_in + fan_out)),
+    "he" N(0, 2/width), "small" N(0, 0.01²)."""
     std = {"xavier": np.sqrt(1 / width), "he": np.sqrt(2 / width), "small": 0.01, "unit": 1.0}[scheme]
     return [rng.normal(0, std, (width, width)) for _ in range(depth)]
 
@@ -51,6 +51,19 @@ def layer_gradient_norms(weights, x, activation: str = "sigmoid", residual: bool
         norms.append(np.linalg.norm(grad_a.T @ hs[layer]))
         grad_h = grad_a @ weights[layer] + (grad_h if residual else 0)
     return np.array(norms[::-1])
+
+
+def preactivation_rms(weights, x, activation: str = "relu") -> np.ndarray:
+    """Root mean square of every layer's pre-activation a_l = W_l h_(l-1), first layer first.
+
+    Var(a_l) = width · Var(w) · E[h_(l-1)²]; for ReLU E[h²] = ½ Var(a), so He (Var(w) = 2/width) keeps it
+    constant through the layers, Xavier (1/width) halves it per layer and "small" weights collapse it."""
+    act, h, rms = ACTIVATIONS[activation][0], x, []
+    for W in weights:
+        a = h @ W.T
+        rms.append(np.sqrt(np.mean(a**2)))
+        h = act(a)
+    return np.array(rms)
 
 
 def _batchnorm_backward(grad_y, a, mu, sd):

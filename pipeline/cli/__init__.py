@@ -11,11 +11,12 @@ import importlib
 import os
 import sys
 
+from prognos.edge_runtime.cli import PATH_ERRORS, path_message
 from prognos.edge_runtime.errors import PrognosError
 
 # One module of this package per domain; each has `register(subparsers)`, and every parser it adds sets
 # `func` (set_defaults). Imports stay inside the commands, so `--help` never imports TensorFlow.
-DOMAINS: tuple[str, ...] = ("demo", "training", "compress", "vibration", "vibration_service", "scale", "data", "mcu")
+DOMAINS: tuple[str, ...] = ("demo", "training", "compress", "vibration", "vibration_service", "scale", "data", "sign", "mcu")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,9 @@ def main(argv=None) -> int:
         args.func(args)
     except PrognosError as e:
         print(f"prognos: error: {e}", file=sys.stderr)
+        return 2
+    except PATH_ERRORS as e:  # a path the user named that is missing or not readable/writable
+        print(f"prognos: error: {path_message(e)}", file=sys.stderr)
         return 2
     return 0
 

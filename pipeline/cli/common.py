@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 
+from prognos.edge_runtime.cli import count
 from prognos.edge_runtime.configfile import fill, load_toml, override
+from prognos.pipeline.cli.sign import add_sign_key
 
 
 def add_run(p, required=False):
@@ -22,7 +24,7 @@ def add_train(p):
     p.add_argument("--data-dir", help="folder with C-MAPSS train_<subset>.txt; omit to use the built-in simulator")
     p.add_argument("--subset", help="subset name when the folder holds several (e.g. FD001)")
     p.add_argument("--model", help="registered model name (default lstm)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping on validation loss)")
+    p.add_argument("--epochs", type=count, help="maximum epochs (early stopping on validation loss)")
     p.add_argument("--seed", type=int, help="seed for split, initialization and simulator")
     p.add_argument(
         "--strategy",
@@ -51,11 +53,12 @@ def add_export(p):
         dest="formats",
         help="comma-separated variants from the export table (see `prognos formats`)",
     )
-    p.add_argument("--calibration", type=int, default=256, help="int8 calibration windows (default 256)")
-    p.add_argument("--tune-epochs", type=int, help="fine-tuning epochs of prune / cluster / QAT steps (default 4)")
+    p.add_argument("--calibration", type=count, default=256, help="int8 calibration windows (default 256)")
+    p.add_argument("--tune-epochs", type=count, help="fine-tuning epochs of prune / cluster / QAT steps (default 4)")
     p.add_argument("--sparsity", type=float, help="override the table's target sparsity of pruning steps")
     p.add_argument("--schedule", choices=("polynomial", "constant"), help="override the pruning schedule")
     p.add_argument("--clusters", type=int, help="override the table's number of clusters per kernel")
+    add_sign_key(p)
 
 
 def run_config(args):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from prognos.edge_runtime.cli import nonnegative, positive
 from prognos.edge_runtime.errors import PrognosError
 from prognos.pipeline.cli.common import add_export, add_run, formats_of, tune_of
+from prognos.pipeline.cli.sign import sign_written
 
 
 def register(sub) -> None:
@@ -22,14 +24,14 @@ def register(sub) -> None:
         "budget as bundles/best; trade-off table and plot in report/",
     )
     add_export(o)
-    o.add_argument("--budget", type=float, required=True, help="allowed validation RMSE above the Keras model [cycles]")
+    o.add_argument("--budget", type=nonnegative, required=True, help="allowed validation RMSE above the Keras model [cycles]")
     o.add_argument(
         "--prefer",
         choices=("fastest", "smallest"),
         default="fastest",
         help="fastest: lowest single-window latency; smallest: lowest gzip size (default fastest)",
     )
-    o.add_argument("--min-seconds", type=float, default=1.0, help="timed seconds per candidate (default 1)")
+    o.add_argument("--min-seconds", type=positive, default=1.0, help="timed seconds per candidate (default 1)")
     o.add_argument("--reuse", action="store_true", help="keep verified bundles newer than model.keras (no rebuild)")
     o.add_argument(
         "--target",
@@ -43,7 +45,7 @@ def register(sub) -> None:
     )
     add_run(pr)
     pr.add_argument("--bundle", help="bundle directory (default <run>/bundles/tflite_int8)")
-    pr.add_argument("--min-seconds", type=float, default=0.05, help="timed seconds per distinct op (default 0.05)")
+    pr.add_argument("--min-seconds", type=positive, default=0.05, help="timed seconds per distinct op (default 0.05)")
     pr.set_defaults(func=cmd_profile)
     z = sub.add_parser(
         "zoo-report",
@@ -58,7 +60,7 @@ def register(sub) -> None:
     )
     z.add_argument("--out", default="artifacts/zoo", help="output folder (default artifacts/zoo)")
     z.add_argument("--models", help="comma-separated registered model names (default: all)")
-    z.add_argument("--min-seconds", type=float, default=0.5, help="timed seconds per latency cell (default 0.5)")
+    z.add_argument("--min-seconds", type=positive, default=0.5, help="timed seconds per latency cell (default 0.5)")
     z.add_argument(
         "--merge",
         nargs="+",
@@ -88,6 +90,7 @@ def cmd_export(args, group="export"):
         if "error" not in parity[name]:
             tracking.log_bundle(parity[name]["bundle"], parity[name]["val"])
     bad = failed(parity, formats)
+    sign_written(args, [Path(args.run) / "bundles" / f for f in formats if f not in bad])
     if bad:
         raise PrognosError(
             f"{len(bad)} of {len(formats)} formats failed (recorded in {args.run}/parity.json): "
@@ -116,6 +119,8 @@ def cmd_optimize(args):
         args.reuse,
         args.target,
     )
+    built = [r["format"] for r in result["rows"] if "error" not in r] + ["best"]
+    sign_written(args, [Path(args.run) / "bundles" / f for f in built])
     print((Path(args.run) / "report" / "optimize.md").read_text())
     print(
         f"[prognos] chosen {result['chosen']} -> {args.run}/bundles/best; report in {args.run}/report/ "

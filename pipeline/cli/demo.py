@@ -7,6 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
+from prognos.edge_runtime.cli import positive
 from prognos.edge_runtime.errors import DataError
 from prognos.pipeline.cli.common import add_run, add_train
 from prognos.pipeline.cli.compress import cmd_export, cmd_profile, cmd_quantize
@@ -39,11 +40,15 @@ def _ensure_run(run: str, model: str | None = None) -> None:
 
 
 def _produce(args):
-    """The demo pipeline up to the bundles: train, quantize, export."""
+    """The demo pipeline up to the bundles: train, quantize, export, then the fastest bundle on this
+    machine within 0.3 RMSE of the Keras model installed as bundles/best (edge_runtime.choose)."""
+    from prognos.edge_runtime.choose import choose, summary
+
     cmd_train(args)
     args.formats, args.calibration = None, 256
     cmd_quantize(args)
     cmd_export(args)
+    print(summary(choose(Path(args.run) / "bundles", seconds=2.0)), flush=True)
 
 
 def add_bench(b):
@@ -64,7 +69,7 @@ def add_bench(b):
         "fp16, dynamic, int8, ONNX fp32, int8); 'all' = every bundle of the run",
     )
     b.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    b.add_argument("--min-seconds", type=float, default=1.0, help="minimum timed seconds per latency (default 1)")
+    b.add_argument("--min-seconds", type=positive, default=1.0, help="minimum timed seconds per latency (default 1)")
     b.add_argument("--out", help="folder for the combined table of several runs (default artifacts/bench)")
 
 
@@ -96,7 +101,7 @@ def cmd_demo(args):
     cmd_bench(argparse.Namespace(run=[args.run], models=None, formats=None, threads="1", min_seconds=0.5, out=None))
     print(
         f"[prognos] demo finished in {time.time() - t0:.0f} s. Try the edge runtime on the simulated test fleet:\n"
-        f"  .venv/bin/prognos-edge predict --bundle {args.run}/bundles/tflite_int8 "
+        f"  .venv/bin/prognos-edge predict --bundle {args.run}/bundles/best "
         f"--input {args.run}/data/test_SIM.txt | tail -3"
     )
 

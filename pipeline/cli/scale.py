@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from prognos.edge_runtime.cli import count
+
 
 def register(sub) -> None:
     sc = sub.add_parser("scale", help="stream a simulated fleet through the tf.data pipeline: windows/s, peak RSS")
-    sc.add_argument("--units", type=int, default=10000, help="simulated engines (default 10000)")
-    sc.add_argument("--batch", type=int, default=1024, help="windows per batch (default 1024)")
-    sc.add_argument("--epochs", type=int, default=3, help="passes over the windows (default 3; median reported)")
+    sc.add_argument("--units", type=count, default=10000, help="simulated engines (default 10000)")
+    sc.add_argument("--batch", type=count, default=1024, help="windows per batch (default 1024)")
+    sc.add_argument("--epochs", type=count, default=3, help="passes over the windows (default 3; median reported)")
     sc.add_argument("--fit-steps", type=int, default=0, help="also time this many training steps of --model")
     sc.add_argument("--model", default="lstm", help="model for --fit-steps (default lstm)")
     sc.add_argument("--seed", type=int, default=0)

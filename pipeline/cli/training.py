@@ -6,13 +6,15 @@ import json
 import sys
 from pathlib import Path
 
+from prognos.edge_runtime.cli import count
 from prognos.pipeline.cli.common import add_run, add_train, run_config
+from prognos.pipeline.cli.sign import add_sign_key, sign_written
 
 
 def register(sub) -> None:
     s = sub.add_parser("simulate", help="write a simulated turbofan fleet in the C-MAPSS text format")
     s.add_argument("--out", default="artifacts/sim-data", help="output folder (default artifacts/sim-data)")
-    s.add_argument("--units", type=int, default=100, help="training and test units each (default 100)")
+    s.add_argument("--units", type=count, default=100, help="training and test units each (default 100)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_simulate)
     t = sub.add_parser("train", help="train a model; writes model.keras, metrics, plots into --run")
@@ -28,7 +30,7 @@ def register(sub) -> None:
     c = sub.add_parser("cv", help="k-fold cross-validation by engine unit; writes cv.json and plots into --run")
     add_run(c)
     add_train(c)
-    c.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
+    c.add_argument("--folds", type=count, default=5, help="number of folds (default 5)")
     c.set_defaults(func=cmd_cv)
     se = sub.add_parser("search", help="cross-validate several TOML configs and rank them by CV RMSE")
     se.add_argument("configs", nargs="+", help="run configs (one candidate each) or sweep files (a base plus "
@@ -36,9 +38,9 @@ def register(sub) -> None:
     se.add_argument("--only", help="comma-separated candidate names to run (default: all)")
     se.add_argument("--seeds", help="comma-separated training seeds: adds NAME_s<seed> per candidate")
     se.add_argument("--out", default="artifacts/search", help="output folder (default artifacts/search)")
-    se.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
+    se.add_argument("--folds", type=count, default=5, help="number of folds (default 5)")
     se.add_argument("--data-dir", help="override every candidate's data folder")
-    se.add_argument("--epochs", type=int, help="override every candidate's maximum epochs (quick searches)")
+    se.add_argument("--epochs", type=count, help="override every candidate's maximum epochs (quick searches)")
     se.add_argument(
         "--split-seed",
         type=int,
@@ -65,6 +67,7 @@ def register(sub) -> None:
         "the fused int8 LSTM is the small one; a GRU has no fused op and its int8 "
         "calibration crashes the converter, use tflite_int8 (unrolled) for it)",
     )
+    add_sign_key(fi)
     fi.set_defaults(func=cmd_final)
 
 
@@ -76,8 +79,8 @@ def cmd_simulate(args):
 
 
 def cmd_train(args):
-    from prognos.pipeline.scale.distribute import artifact_dir
     from prognos.pipeline.rul.train import train_run
+    from prognos.pipeline.scale.distribute import artifact_dir
 
     metrics = train_run(run_config(args), args.run)
     print(json.dumps(metrics, indent=2))
@@ -149,5 +152,6 @@ def cmd_final(args):
     from prognos.pipeline.rul.final import FORMATS, final_run
 
     result = final_run(args.cv_dirs, args.run, args.formats.split(",") if args.formats else FORMATS)
+    sign_written(args, [Path(args.run) / "bundles" / f for f, row in result["bundles"].items() if "error" not in row])
     print(json.dumps(result, indent=2))
     print(f"[prognos] wrote {args.run}/final.json, model.keras and bundles/")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from prognos.edge_runtime.cli import count, positive
 from prognos.pipeline.cli.common import config_from, hparams_of, int_list, str_list
+from prognos.pipeline.cli.sign import add_sign_key, sign_written
 
 
 def register(sub) -> None:
@@ -22,7 +24,7 @@ def register(sub) -> None:
     )
     vb.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
     vb.add_argument("--model", help="registered model on spectrograms (default lenet)")
-    vb.add_argument("--epochs", type=int, help="maximum epochs (default 30, early stopping)")
+    vb.add_argument("--epochs", type=count, help="maximum epochs (default 30, early stopping)")
     vb.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
     vb.add_argument(
         "--warmup",
@@ -65,9 +67,10 @@ def register(sub) -> None:
     vb.add_argument(
         "--test-loads", help="cross-load check: also score every window of these loads, e.g. --loads 0 --test-loads 1"
     )
-    vb.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    vb.add_argument("--sim-seconds", type=positive, help="simulator: seconds per fault recording (default 10)")
     vb.add_argument("--formats", help="bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
     vb.add_argument("--seed", type=int)
+    add_sign_key(vb)
     va = sub.add_parser(
         "vibration-anomaly",
         help="autoencoder on healthy windows only: false alarms, detection "
@@ -86,14 +89,15 @@ def register(sub) -> None:
         help="dense autoencoder (default) or VAE; score = "
         "reconstruction MSE of the log-mel features (VAE: decoder of the posterior mean)",
     )
-    va.add_argument("--epochs", type=int, help="maximum epochs (default 40)")
+    va.add_argument("--epochs", type=count, help="maximum epochs (default 40)")
     va.add_argument(
         "--quantile",
         type=float,
         help="threshold = this quantile of held-out healthy scores (default 0.99: 1 %% false alarms expected)",
     )
     va.add_argument("--formats", help="anomaly bundle formats, comma-separated (default tflite_fp32,tflite_int8)")
-    va.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    va.add_argument("--sim-seconds", type=positive, help="simulator: seconds per fault recording (default 10)")
+    add_sign_key(va)
     vg = sub.add_parser(
         "vibration-gan",
         help="GAN augmentation experiment: classifier with few real windows of "
@@ -109,17 +113,17 @@ def register(sub) -> None:
     vg.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
     vg.add_argument("--rare", help="rare classes, comma-separated (default B007,B014,B021)")
     vg.add_argument("--keep", type=float, help="fraction of the rare classes' training windows kept (default 0.05)")
-    vg.add_argument("--gan-epochs", type=int, help="cGAN epochs (default 150)")
+    vg.add_argument("--gan-epochs", type=count, help="cGAN epochs (default 150)")
     vg.add_argument("--gan-steps", type=int, help="train the cGAN for only this many steps (smoke test)")
     vg.add_argument("--model", help="classifier of every arm (default lenet, on the (1024, 1) FFT spectrum)")
-    vg.add_argument("--epochs", type=int, help="classifier maximum epochs (default 30, early stopping)")
-    vg.add_argument("--sim-seconds", type=float, help="simulator: seconds per fault recording (default 10)")
+    vg.add_argument("--epochs", type=count, help="classifier maximum epochs (default 30, early stopping)")
+    vg.add_argument("--sim-seconds", type=positive, help="simulator: seconds per fault recording (default 10)")
     vg.add_argument("--seed", type=int)
     vs = sub.add_parser("vibration-sim", help="write one simulated bearing recording as a 1-D .npy (raw g at 12 kHz)")
     vs.add_argument("--out", required=True, help="output .npy file")
     vs.add_argument("--class", dest="cls", default="IR014", help="one of the 10 CWRU classes (default IR014)")
     vs.add_argument("--load", type=int, default=0, help="motor load HP (default 0)")
-    vs.add_argument("--seconds", type=float, default=5.0)
+    vs.add_argument("--seconds", type=positive, default=5.0)
     vs.add_argument("--seed", type=int, default=1, help="seed (default 1; training's simulator uses 0)")
     vs.add_argument("--bearing", default="6205", help="bearing geometry: 6205 (default), 6203, a TOML file or FILE:NAME")
     _add_transfer(sub)
@@ -156,6 +160,7 @@ def cmd_vibration(args):
         ),
     )
     m = vibration_run(cfg, args.run, args.data_dir)
+    sign_written(args, m["bundles"].values())
     print(
         json.dumps(
             {
@@ -179,21 +184,22 @@ def cmd_vibration(args):
 
 
 def cmd_vibration_anomaly(args):
-    from prognos.pipeline.vibration.train import VibrationConfig
     from prognos.pipeline.vibration.anomaly import AnomalyConfig, anomaly_run
+    from prognos.pipeline.vibration.train import VibrationConfig
 
     args.formats = str_list(args.formats)
     cfg = config_from(AnomalyConfig, args, "anomaly", ("model", "epochs", "quantile", "formats"))
     cfg.__post_init__()
     vcfg = config_from(VibrationConfig, args, "vibration", ("sim_seconds",))
     m = anomaly_run(cfg, vcfg, args.run, args.data_dir)
+    sign_written(args, [b["bundle"] for b in m["bundles"].values()])
     print(json.dumps({k: v for k, v in m.items() if k != "config"}, indent=2))
     print(f"[prognos] artifacts in {args.run}/ (anomaly_model.keras, anomaly_metrics.json, anomaly_bundles/)")
 
 
 def cmd_vibration_gan(args):
-    from prognos.pipeline.vibration.train import VibrationConfig
     from prognos.pipeline.vibration.gan import GanConfig, gan_run
+    from prognos.pipeline.vibration.train import VibrationConfig
 
     args.rare, args.loads = str_list(args.rare), int_list(args.loads)
     cfg = config_from(GanConfig, args, "gan", ("keep", "gan_epochs", "rare"))
@@ -206,7 +212,6 @@ def cmd_vibration_gan(args):
 
 def cmd_vibration_sim(args):
     import numpy as np
-
     from prognos.edge_runtime.errors import ConfigError
     from prognos.pipeline.data.bearing_sim import FAULT_MODEL, simulate_recording
     from prognos.pipeline.data.cwru import CLASSES_10

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prognos.edge_runtime.errors import ConfigError
+from prognos.edge_runtime.errors import ConfigError, DataError
 from prognos.edge_runtime.features import Preprocessor
 from prognos.pipeline.data import cmapss
 from prognos.pipeline.data.dataset import last_windows
@@ -26,9 +26,12 @@ def _predictor(bundle: str | None, run: str | None):
 
         b = Bundle(bundle)
         return b.preprocessor, b.predict
+    run_dir = Path(run)
+    for name in ("model.keras", "preprocessor.json"):
+        if not (run_dir / name).is_file():
+            raise DataError(f"{run_dir}: no {name}; expected a trained run folder (prognos train --run {run_dir})")
     from prognos.models.kerasapi import keras
 
-    run_dir = Path(run)
     pre = Preprocessor.from_dict(json.loads((run_dir / "preprocessor.json").read_text()))
     model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
     return pre, lambda x: model.predict(x, verbose=0)[:, 0] * pre.rul_cap

@@ -29,7 +29,10 @@ from prognos.pipeline.rul.cv import calibration_set
 from prognos.pipeline.data.dataset import fit_preprocessor, fitting_index, rows_of, split_units, window_index
 from prognos.pipeline.rul.ensemble import average_oof, build_ensemble, folds_of, score_ensemble
 
-FORMATS = ("tflite_fp32", "tflite_int8_fused")  # the fused int8 LSTM is the small file (README: compression)
+# candidates for RUN/bundles/best, each measured on this machine (edge_runtime.choose): the fused LSTM
+# (small file), DenseLSTM layouts that XNNPACK runs in fp32 and int8, and onnxruntime's LSTM
+FORMATS = ("tflite_fp32", "tflite_int8_fused", "tflite_fp32_dense", "tflite_int8_dense", "tflite_dynamic", "onnx_fp32")
+BUDGET = 0.3  # RMSE cycles a candidate may lose against the Keras model on the parity windows
 
 
 def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
@@ -87,12 +90,14 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9) -> dict:
     parity = export_run(Trained(model, pre, train, val, run_dir), list(formats))
     cv = score_ensemble(cv_dirs, coverage, plots_to=run_dir / "report")
     spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv)
+    chosen = _choose(run_dir)
     result = {"members": [{"cv_dir": str(d), "model": c.model.name, "window": c.data.window, "epochs": e}
                           for d, (c, e) in zip(cv_dirs, members)],
               "params": int(model.count_params()), "train_seconds": train_seconds,
               "cv": {k: cv[k] for k in ("rmse_mean", "rmse_std", "score_per_window_mean", "coverage_mean",
                                         "test_protocol")},
-              "interval": spec, "bundles": _bundle_rows(parity, formats),
+              "interval": spec, "bundles": _bundle_rows(parity, formats, chosen),
+              "best": {k: chosen.get(k) for k in ("chosen", "why", "rule", "budget_rmse", "assets", "threads")},
               "parity_windows": "validation split of config.json (training units: the final model saw them)",
               "seconds": round(time.time() - t0, 1)}
     (run_dir / "final.json").write_text(json.dumps(result, indent=2))
@@ -119,10 +124,25 @@ def _calibrate_bundles(run_dir: Path, parity: dict, formats, cv_dirs, coverage: 
     return spec
 
 
-def _bundle_rows(parity: dict, formats) -> dict:
+def _choose(run_dir: Path) -> dict:
+    """Measure every bundle on this machine, install the fastest within BUDGET as bundles/best."""
+    from prognos.edge_runtime.choose import choose
+
+    try:
+        result = choose(run_dir / "bundles", seconds=3.0, budget=BUDGET)
+    except ConfigError as e:  # no bundle within budget: the run stands, without a recommendation
+        print(f"[prognos] no bundles/best: {e}", flush=True)
+        return {"chosen": None, "why": str(e), "candidates": {}}
+    print(f"[prognos] bundles/best = {result['why']}", flush=True)
+    return result
+
+
+def _bundle_rows(parity: dict, formats, chosen: dict) -> dict:
+    """Size and accuracy change per bundle, with its latency and rows/s as measured for the choice."""
     rows = {}
     for name in formats:
         p = parity.get(name, {})
         rows[name] = {"error": p["error"]} if "error" in p else {
-            "size_bytes": p["size_bytes"], "rmse_delta_vs_keras": p["rmse_delta"], "max_abs_diff": p["max_abs_diff"]}
+            "size_bytes": p["size_bytes"], "rmse_delta_vs_keras": p["rmse_delta"], "max_abs_diff": p["max_abs_diff"],
+            **{k: v for k, v in chosen["candidates"].get(name, {}).items() if k not in ("format", "rmse_delta")}}
     return rows

@@ -6,7 +6,7 @@ products (n^3 MACs) at n = 256 and 512, which stay in cache (at n = 1024 this CP
 memory, not arithmetic); the best rate counts. Each is measured in a fresh process with the
 thread count fixed before the library loads (OMP/OPENBLAS/MKL env for numpy, intra_op_num_threads
 for onnxruntime), as the best of repeated calls over `seconds`, since a peak is what the hardware
-does when nothing interferes. `python -m export.peak THREADS SECONDS` prints {"fp32": MAC/s,
+does when nothing interferes. `python -m prognos.edge_runtime.peak THREADS SECONDS` prints {"fp32": MAC/s,
 "int8": MAC/s} as one JSON line.
 
 A model's bound is then MACs per inference / peak MAC rate: no runtime can do one inference faster
@@ -64,6 +64,11 @@ def ort_rate(n: int, threads: int, seconds: float, int8: bool) -> float:
 
 
 def rates(threads: int, seconds: float) -> dict:
+    try:
+        import onnx  # noqa: F401  (builds the MatMul graphs: a training-side package, optional on a device)
+    except ImportError:
+        return {"fp32": max(numpy_rate(n, seconds) for n in SIZES), "sizes": list(SIZES),
+                "int8_error": "the onnx package is not installed: no int8 peak (pip install onnx)"}
     fp32 = max(max(numpy_rate(n, seconds), ort_rate(n, threads, seconds, False)) for n in SIZES)
     return {"fp32": fp32, "int8": max(ort_rate(n, threads, seconds, True) for n in SIZES), "sizes": list(SIZES)}
 
@@ -72,7 +77,7 @@ def peak_rates(threads: int, seconds: float = 0.5) -> dict:
     """{"fp32": MAC/s, "int8": MAC/s} with `threads` threads, measured in a fresh process."""
     env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                       "MKL_NUM_THREADS")}}
-    r = subprocess.run([sys.executable, "-m", "prognos.export.peak", str(threads), str(seconds)], env=env,
+    r = subprocess.run([sys.executable, "-m", "prognos.edge_runtime.peak", str(threads), str(seconds)], env=env,
                        capture_output=True, text=True, timeout=300)
     if r.returncode:
         raise RuntimeError(f"peak MAC measurement failed: {r.stderr.strip().splitlines()[-1:]}")
