@@ -14,6 +14,7 @@ VARIANT ?=
 FORMATS ?= $(VARIANT)
 BUDGET ?= 0.5
 PREFER ?= fastest
+TARGET ?=
 REUSE ?=
 TUNE_EPOCHS ?=
 TEST_ARGS ?=
@@ -32,7 +33,7 @@ EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EP
 
 .PHONY: help venv demo test lint tensorboard test-slow edge-fixtures test-edge train export quantize prune cluster qat optimize \
 	bench profile report evaluate \
-	simulate formats clean edge-bench soak deploy zoo-report
+	simulate formats clean edge-bench soak deploy zoo-report mcu
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -103,8 +104,9 @@ cluster: $(STAMP) $(RUN)/model.keras  ## weight-clustered int8 bundles of RUN (f
 qat: $(STAMP) $(RUN)/model.keras  ## quantization-aware trained int8 bundles of RUN (QAT, prune- and cluster-preserving)
 	$(BIN)/prognos $@ $(EXPORT_FLAGS)
 
-optimize: $(STAMP) $(RUN)/model.keras  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE -> RUN/bundles/best
-	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse)
+optimize: $(STAMP) $(RUN)/model.keras  ## all variants; fastest (PREFER=smallest) within BUDGET RMSE (TARGET=cortex-m4: only what fits) -> RUN/bundles/best
+	$(BIN)/prognos optimize $(EXPORT_FLAGS) --budget $(BUDGET) --prefer $(PREFER) $(if $(REUSE),--reuse) \
+		$(if $(TARGET),--target $(TARGET))
 
 zoo-report: $(STAMP)  ## every registered model: params, MACs, sizes, prune/QAT/int8/ONNX status, latency -> artifacts/zoo
 	$(BIN)/prognos zoo-report $(if $(MODELS),--models $(MODELS))
@@ -137,6 +139,12 @@ deploy: $(STAMP)  ## package BUNDLE (+ EDGE_CONFIG, TRUST=public key files) and 
 
 tensorboard: $(STAMP)  ## TensorBoard on RUN's logs (RUN/tb: every fit of train, cv, final, vibration) at :6006
 	$(BIN)/tensorboard --logdir $(RUN) --port 6006
+
+MCU_OUT ?= $(RUN)/mcu
+# the fused int8 LSTM is the microcontroller layout (docs/mcu.md), so it is the default here unless BUNDLE is given
+MCU_BUNDLE = $(if $(filter command line environment,$(origin BUNDLE)),$(BUNDLE),$(RUN)/bundles/tflite_int8_fused)
+mcu: $(STAMP)  ## BUNDLE (default RUN's tflite_int8_fused) as C for TensorFlow Lite Micro on TARGET (default cortex-m4) -> MCU_OUT
+	$(BIN)/prognos mcu --bundle $(MCU_BUNDLE) --target $(or $(TARGET),cortex-m4) --out $(MCU_OUT)
 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts

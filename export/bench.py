@@ -3,7 +3,8 @@
 Per cell (export.bench_cell): import and load time, single-window latency p50/p90/p99 (warm-up, run
 count from a minimum measuring time, Tukey outlier fence: edge_runtime.timing), batched throughput
 over the validation set, that runtime's peak RSS, file size raw and gzipped, and the validation
-RMSE of the cell's own predictions. Ratios are taken within the same run and thread count, so they
+RMSE of the cell's own predictions, and for quantized TFLite bundles the TensorFlow Lite Micro check
+(export.tflm: arena, parity with LiteRT; from the manifest). Ratios are taken within the same run and thread count, so they
 survive a noisy machine: p50 / Keras `predict_on_batch` p50 and p50 / onnxruntime fp32 p50. The
 physical bound of a model is its MACs per inference (models.macs) / the CPU's measured peak MAC rate
 (edge_runtime.peak; int8 peak for int8 and dynamic-range formats, fp32 for the rest; the peak at t threads
@@ -117,7 +118,7 @@ def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
         kind = "int8" if any(k in r.get("bundle_format", r["format"]) for k in INT8_PEAK) else "fp32"
         rate = peaks.get(str(r["threads"]), {}).get(kind)
         if macs and rate:
-            r["bound_us"] = round(macs / rate * 1e6, 3)
+            r["bound_us"] = float(f"{macs / rate * 1e6:.4g}")  # 4 significant digits (a sub-µs bound too)
             r["bound_peak"] = kind
             r["x_bound"] = float(f"{r['p50_us'] / r['bound_us']:.4g}")
 
@@ -131,8 +132,13 @@ def bench_runs(runs, load, formats=None, threads=(1, 2), min_seconds: float = 1.
     with tempfile.TemporaryDirectory(prefix="prognos-bench-") as tmp:
         for run_dir in map(Path, runs):
             print(f"[prognos] bench {run_dir}: {len(formats)} formats x {len(threads)} thread counts", flush=True)
-            val, (macs, macs_error) = _validation(load(run_dir), Path(tmp))
+            trained = load(run_dir)
+            val, (macs, macs_error) = _validation(trained, Path(tmp))
             rows = [row for fmt in formats for row in _cells(run_dir, fmt, val, threads, min_seconds, batch)]
+            checks = {fmt: tflm_of(run_dir / "bundles" / fmt, trained.val.x) for fmt in formats if fmt != "keras"}
+            for r in rows:
+                if checks.get(r["format"]):
+                    r["tflm"] = checks[r["format"]]
             _compare(rows, macs, peaks)
             models.append({"run": str(run_dir), "macs": macs, **({"macs_error": macs_error} if macs_error else {}),
                            "rows": rows})
@@ -160,6 +166,20 @@ def at_least_fewer_threads(peaks: dict) -> dict:
         best = {k: max(v, best.get(k, 0.0)) for k, v in rates.items() if k in ("fp32", "int8")}
         out[str(t)] = {**rates, **best, "measured": {k: rates[k] for k in best}}
     return out
+
+
+def tflm_of(bundle_dir: Path, windows) -> dict | None:
+    """A bundle's TFLM check (export.tflm): from its manifest (export.run records it), else measured now for
+    a quantized TFLite bundle written before the check existed; None for the other formats."""
+    from prognos.export import tflm
+    from prognos.export.formats import BY_NAME
+
+    path = bundle_dir / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.is_file() else {}
+    fmt = BY_NAME.get(manifest.get("format"))
+    if "tflm" in manifest or fmt is None or not tflm.applies(fmt):
+        return manifest.get("tflm")
+    return tflm.check((bundle_dir / manifest["model_file"]).read_bytes(), windows)
 
 
 def _peak_or_error(threads: int, seconds: float) -> dict:

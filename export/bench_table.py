@@ -4,7 +4,7 @@ from __future__ import annotations
 from prognos.edge_runtime.tables import Table
 
 COLUMNS = ["model", "format", "thr", "load ms", "p50 µs", "p90 µs", "p99 µs", "× Keras", "× ORT fp32", "windows/s",
-           "fleet rows/s", "peak RSS MB", "size KB", "gzip KB", "val RMSE", "× bound"]
+           "fleet rows/s", "peak RSS MB", "size KB", "gzip KB", "val RMSE", "× bound", "TFLM"]
 
 
 def _f(v, fmt: str) -> str:
@@ -16,13 +16,19 @@ def _f(v, fmt: str) -> str:
 def _row(r: dict) -> list[str]:
     head = [r["model"], r["format"], r["threads"]]
     if "error" in r:
-        return head + [f"error: {r['error'][:80]}"] + [""] * 12
+        return head + [f"error: {r['error'][:80]}"] + [""] * 13
     rmse = (r.get("val") or {}).get("rmse")
     return head + [_f(r["load_ms"], ".1f"), _f(r["p50_us"], ".0f"), _f(r["p90_us"], ".0f"), _f(r["p99_us"], ".0f"),
                    _f(r.get("vs_keras"), "ratio"), _f(r.get("vs_onnx_fp32"), "ratio"), _f(r["windows_per_s"], ",.0f"),
                    _f(r.get("fleet_rows_per_s"), ",.0f"), _f(r["peak_rss_mb"], ".0f"),
                    f"{r['size_bytes'] / 1024:.1f}", f"{r['gzip_bytes'] / 1024:.1f}",
-                   _f(rmse, ".3f"), _f(r.get("x_bound"), "ratio")]
+                   _f(rmse, ".3f"), _f(r.get("x_bound"), "ratio"), _tflm(r.get("tflm"))]
+
+
+def _tflm(check: dict | None) -> str:
+    from prognos.export.tflm import summary
+
+    return summary(check)[:60]
 
 
 def _measured(p: dict) -> str:
@@ -62,8 +68,9 @@ def table(result: dict) -> Table:
               f"{_peaks(result)}", *_bounds(result),
               "p50/p90/p99: one window; × Keras / × ORT fp32: p50 ratio at the same thread count; windows/s: "
               "validation set in batches of 256; fleet rows/s: one call on 64 windows (one per asset), p50; "
-              "× bound: p50 / (MACs ÷ peak MAC rate)."]
-    out = Table(COLUMNS, "lllrrrrrrrrrrrrr", before=before)
+              "× bound: p50 / (MACs ÷ peak MAC rate); TFLM: smallest TensorFlow Lite Micro arena and max "
+              "|TFLM − LiteRT| in output steps (export.tflm)."]
+    out = Table(COLUMNS, "lllrrrrrrrrrrrrrl", before=before)
     for x in result["models"]:
         for r in x["rows"]:
             out.add(*_row(r))

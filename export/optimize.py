@@ -24,16 +24,23 @@ from prognos.edge_runtime.bundle import read_manifest
 from prognos.edge_runtime.choose import measure
 from prognos.edge_runtime.timing import machine_info
 from prognos.export.bundle import library_versions
-from prognos.export.formats import FORMATS, get_formats
+from prognos.export import tflm
+from prognos.export.fit import fit_cell, fit_rows, refusal
+from prognos.export.formats import BY_NAME, FORMATS, get_formats
 from prognos.export.run import Trained, export_run
+from prognos.export.targets import get_target
 
 PREFER = {"fastest": "per_window_us", "smallest": "gzip_bytes"}
+TARGET_PREFER = {"fastest": ("est_latency_ms", "flash_bytes"), "smallest": ("flash_bytes", "est_latency_ms")}
 FP32 = "tflite_fp32"  # the reference file of the size ratios
 
 
 def optimize_run(trained: Trained, budget: float, prefer: str = "fastest", formats=None, calibration: int = 256,
-                 tune_cfg=None, min_seconds: float = 1.0, reuse: bool = False) -> dict:
-    """Build, measure and choose (see module docstring). `reuse`: keep bundles newer than model.keras."""
+                 tune_cfg=None, min_seconds: float = 1.0, reuse: bool = False, target: str | None = None) -> dict:
+    """Build, measure and choose (see module docstring). `reuse`: keep bundles newer than model.keras;
+    `target` (export.targets): choose only among the variants that fit it."""
+    if target:
+        get_target(target)
     run_dir = Path(trained.out)
     if prefer not in PREFER:
         raise ConfigError(f"optimize: prefer {prefer!r}; expected one of {sorted(PREFER)}")
@@ -49,14 +56,17 @@ def optimize_run(trained: Trained, budget: float, prefer: str = "fastest", forma
     built = [n for n in names if "error" not in parity[n]]
     latency = latencies({n: run_dir / "bundles" / n for n in built}, window, min_seconds)
     rows = [_row(run_dir, n, parity[n], latency.get(n), keras_rmse, budget) for n in names]
-    chosen = select(rows, prefer)
-    result = {"run": str(run_dir), "budget": budget, "prefer": prefer, "keras_val_rmse": keras_rmse,
+    if target:
+        fit_rows(rows, run_dir, target, trained.model)
+    chosen = select(rows, prefer, on_target=bool(target))
+    result = {"run": str(run_dir), "budget": budget, "prefer": prefer, "keras_val_rmse": keras_rmse, "target": target,
               "chosen": chosen["format"] if chosen else None, "rows": rows, "machine": machine_info(),
               "libraries": library_versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if chosen is None:
         _write_report(run_dir, result)
-        raise ConfigError(f"optimize: no artifact within {budget} RMSE of the Keras model ({keras_rmse:.3f}); "
-                          f"see {run_dir}/report/optimize.md")
+        why = refusal(rows, target, budget) if target else \
+            f"no artifact within {budget} RMSE of the Keras model ({keras_rmse:.3f})"
+        raise ConfigError(f"optimize: {why}; see {run_dir}/report/optimize.md")
     _install_best(run_dir, chosen["format"], result)
     _write_report(run_dir, result)
     return result
@@ -67,7 +77,8 @@ def _fresh(run_dir: Path, name: str) -> bool:
     manifest = run_dir / "bundles" / name / "manifest.json"
     parity = run_dir / "parity.json"
     return (manifest.is_file() and parity.is_file() and name in json.loads(parity.read_text())
-            and manifest.stat().st_mtime >= (run_dir / "model.keras").stat().st_mtime)
+            and manifest.stat().st_mtime >= (run_dir / "model.keras").stat().st_mtime
+            and ("tflm" in json.loads(manifest.read_text()) or not tflm.applies(BY_NAME[name])))
 
 
 def latencies(bundle_dirs: dict, window, min_seconds: float, assets: int = 64) -> dict:
@@ -85,7 +96,8 @@ def _row(run_dir: Path, name: str, parity_row: dict, latency: dict | None, keras
     data = (bundle_dir / read_manifest(bundle_dir)["model_file"]).read_bytes()
     delta = round(parity_row["val"]["rmse"] - keras_rmse, 4)
     row = {"format": name, **latency, "size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9)),
-           "val_rmse": parity_row["val"]["rmse"], "rmse_delta": delta, "within_budget": bool(delta <= budget)}
+           "val_rmse": parity_row["val"]["rmse"], "rmse_delta": delta, "within_budget": bool(delta <= budget),
+           **({"tflm": parity_row["tflm"]} if "tflm" in parity_row else {})}
     if bundle_dir.joinpath("model.tflite").is_file():
         from prognos.export.anatomy import anatomy
 
@@ -93,11 +105,15 @@ def _row(run_dir: Path, name: str, parity_row: dict, latency: dict | None, keras
     return row
 
 
-def select(rows: list, prefer: str) -> dict | None:
-    """The within-budget row with the lowest latency (fastest) or gzip size (smallest); ties by the other."""
-    key, other = PREFER[prefer], PREFER["smallest" if prefer == "fastest" else "fastest"]
-    ok = [r for r in rows if r.get("within_budget")]
-    return min(ok, key=lambda r: (r[key], r[other])) if ok else None
+def select(rows: list, prefer: str, on_target: bool = False) -> dict | None:
+    """The within-budget row with the lowest latency (fastest) or gzip size (smallest); ties by the other.
+
+    On a target: among the rows that also fit it, by estimated target latency (fastest; equal for the
+    variants of one model, as MACs are) or flash bytes (smallest), ties by the other."""
+    keys = TARGET_PREFER[prefer] if on_target else (PREFER[prefer], PREFER["smallest" if prefer == "fastest" else "fastest"])
+    ok = [r for r in rows if r.get("within_budget") and (not on_target or r["fit"]["fits"])]
+    source = (lambda r: r["fit"]) if on_target else (lambda r: r)
+    return min(ok, key=lambda r: tuple(source(r).get(k) or 0 for k in keys)) if ok else None
 
 
 def _install_best(run_dir: Path, name: str, result: dict):
@@ -122,24 +138,28 @@ def _write_report(run_dir: Path, result: dict):
 
 
 def table(result: dict) -> Table:
-    m = result["machine"]
-    out = Table(["format", "val RMSE", "Δ RMSE", "size KB", "gzip KB", "size ×fp32", "gzip ×fp32", "p50 µs", "p99 µs",
-                 "µs/window, batch 64", "rows/s", "within budget"], "lrrrrrrrrrrc",
+    m, target = result["machine"], result.get("target")
+    columns = ["format", "val RMSE", "Δ RMSE", "size KB", "gzip KB", "size ×fp32", "gzip ×fp32", "p50 µs", "p99 µs",
+               "µs/window, batch 64", "rows/s", "within budget", "TFLM (arena, Δ LiteRT)"]
+    out = Table(columns + ([f"fits {target}"] if target else []), "lrrrrrrrrrrcl" + ("l" if target else ""),
                 before=[f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']} "
                         f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer "
-                        f"{result['prefer']}`; Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; 1 thread; p50/p99: one "
+                        f"{result['prefer']}{f' --target {target}' if target else ''}`; Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; 1 thread; p50/p99: one "
                         "window; batch 64: one window per asset, CPU time of the model alone)"],
-                after=[f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept)."])
+                after=[f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept). "
+                       "TFLM: smallest tensor arena in TensorFlow Lite Micro and max |TFLM − LiteRT| in output "
+                       "steps on validation windows (export.tflm)."])
     fp32 = next((r["size_bytes"] for r in result["rows"] if r["format"] == FP32 and "error" not in r), None)
     for r in result["rows"]:
         if "error" in r:
-            out.add(r["format"], f"failed: {r['error'][:90]}", *[""] * 10)
+            out.add(r["format"], f"failed: {r['error'][:90]}", *[""] * (len(out.columns) - 2))
             continue
         mark = "**chosen**" if r["format"] == result["chosen"] else ("yes" if r["within_budget"] else "no")
         ratios = [f"{r[k] / fp32:.3f}" if fp32 else "" for k in ("size_bytes", "gzip_bytes")]
         out.add(r["format"], f"{r['val_rmse']:.3f}", f"{r['rmse_delta']:+.3f}", f"{r['size_bytes'] / 1024:.1f}",
                 f"{r['gzip_bytes'] / 1024:.1f}", *ratios, f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}",
-                f"{r['per_window_us']:.1f}", f"{r['rows_per_s']:,.0f}", mark)
+                f"{r['per_window_us']:.1f}", f"{r['rows_per_s']:,.0f}", mark, tflm.summary(r.get("tflm"))[:90],
+                *([fit_cell(r["fit"])] if target else []))
     return out
 
 

@@ -3,7 +3,9 @@
 Formats with a fine-tuning step (export.tune) are converted from the fine-tuned model. Each
 artifact is run on the validation windows in its real runtime (LiteRT or onnxruntime) and compared
 with the Keras model: max |difference| and the RMSE delta go into parity.json, and the validation
-metrics measured in the runtime go into the bundle's manifest. A format that fails (converter
+metrics measured in the runtime go into the bundle's manifest. Quantized TFLite files are also run
+in TensorFlow Lite Micro (export.tflm: op coverage, smallest arena, parity with LiteRT), recorded in
+parity.json and the manifest ("tflm"). A format that fails (converter
 limits, unsupported layers) is recorded in parity.json as {"error": ...}; the others go on.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.intervals import fit_conformal
+from prognos.export import tflm
 from prognos.export.bundle import write_bundle
 from prognos.export.formats import get_formats
 from prognos.export.finetune import TuneConfig
@@ -104,6 +107,8 @@ def _export_one(fmt, ctx) -> dict:
     row = {"bundle": str(out), "size_bytes": len(data), "convert_seconds": round(time.time() - t0, 1),
            "max_abs_diff": round(float(np.max(np.abs(pred - ctx["keras_pred"]))), 4),
            "rmse_delta": round(metrics["rmse"] - keras_metrics["rmse"], 4), "val": metrics}
+    if tflm.applies(fmt):
+        row["tflm"] = tflm.record(out, data, val.x)
     if report:  # the fine-tuned Keras model itself (fake-quantized for QAT), to tell tuning from conversion
         tuned = rul_metrics(model.predict(val.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap, true)
         row["tune"] = _write_tune_report(run_dir, fmt.name, {**report, "tuned_keras_val": tuned})

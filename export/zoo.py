@@ -13,7 +13,9 @@ separately) goes through the project's own export code:
   model has the layers it had, so it converts as the PTQ-int8 column says;
 - QAT: export.qat (the project's tfmot workarounds) through the Tuner, one epoch, then full-int8
   TFLite with int8 I/O run in LiteRT against the fake-quantized Keras model;
-- LiteRT single-window latency (p50, 1 thread) of the fp32 and int8 files.
+- LiteRT single-window latency (p50, 1 thread) of the fp32 and int8 files;
+- TFLM: the PTQ int8 file in TensorFlow Lite Micro (export.tflm): smallest arena and max |TFLM − LiteRT|
+  in output steps on the checked windows, or the missing kernel.
 
 The fine-tuning data are random normal windows whose targets are the float network's own outputs,
 so every output structure trains with mse. Sizes, MACs and latency do not depend on the weights.
@@ -35,7 +37,7 @@ from prognos.edge_runtime.tables import Table
 WINDOW = (32, 14)
 N_OUTPUTS = {"classify": 3}  # other tasks: 1
 N_TRAIN, N_CHECK = 64, 8
-PATHS = ("ptq_int8", "onnx", "prune", "qat")
+PATHS = ("ptq_int8", "tflm", "onnx", "prune", "qat")
 
 
 def build_deployables(name: str, input_shape=WINDOW) -> dict:
@@ -90,6 +92,7 @@ class NetReport:
         self.rep = next(iter(self.train.values()))  # calibration windows (single-input nets)
         self.row: dict = {}
         self._tuner = None
+        self.int8_content = None
 
     def tuner(self):
         from prognos.export.parity import keras_outputs
@@ -117,6 +120,8 @@ class NetReport:
 
         fmt = BY_NAME[fmt_name]
         content = fmt.write(self.net, self.rep if fmt.quantized else None)
+        if fmt.quantized:
+            self.int8_content = content  # for the TFLM cell
         self.row[size_key] = len(content)
         self.row[latency_key] = _latency_us(content, self.min_seconds)
         return check(content)
@@ -133,6 +138,17 @@ class NetReport:
         want = self.want if model is None else keras_outputs(model, self.check)
         got, scales = tflite_outputs(content, self.check, self.net.output_names)
         return _ok(int8_error(want, got, scales), f"ok ({int8_steps(want, got, scales):.1f} steps)")
+
+    def tflm(self):
+        """The PTQ int8 file in TensorFlow Lite Micro (export.tflm): arena and parity with LiteRT, or why not."""
+        from prognos.export.tflm import check, summary
+
+        if self.int8_content is None:
+            raise ValueError("no int8 file (the PTQ int8 cell failed)")
+        inputs = [self.check[k] for k in self.check]
+        result = check(self.int8_content, inputs if len(inputs) > 1 else inputs[0])
+        self.row["tflm_arena_bytes"] = result.get("arena_bytes")
+        return summary(result)
 
     def onnx(self):
         from prognos.export.formats import BY_NAME
@@ -178,6 +194,7 @@ def report_net(model_name: str, net_name: str, net, min_seconds: float) -> dict:
     _cell(r.row, "tflite_fp32", lambda: r.tflite("tflite_fp32", "tflite_fp32_bytes", "fp32_p50_us",
                                                  r.fp32_parity))
     _cell(r.row, "ptq_int8", lambda: r.tflite("tflite_int8", "tflite_int8_bytes", "int8_p50_us", r.int8_parity))
+    _cell(r.row, "tflm", r.tflm)
     _cell(r.row, "onnx", r.onnx)
     _cell(r.row, "prune", r.prune)
     _cell(r.row, "qat", r.qat)
@@ -292,8 +309,8 @@ def table(result: dict) -> Table:
     m, notes = result["machine"], []
     merged = (f" Merged from {', '.join(result['merged_from'])} (split runs, `prognos zoo-report --merge`)."
               if result.get("merged_from") else "")
-    out = Table(["model", "net", "params", "MACs", ".keras KB", "fp32 KB", "int8 KB", "TFLite fp32", "PTQ int8", "ONNX",
-                 "prune", "QAT", "fp32 µs", "int8 µs"], "llrrrrrlllllrr",
+    out = Table(["model", "net", "params", "MACs", ".keras KB", "fp32 KB", "int8 KB", "TFLite fp32", "PTQ int8", "TFLM",
+                 "ONNX", "prune", "QAT", "fp32 µs", "int8 µs"], "llrrrrrllllllrr",
                 before=[f"`prognos zoo-report` (make zoo-report) on {m['cpu']}, {m['cores']} cores, {result['date']}; "
                         f"untrained nets on ({result['window'][0]}, {result['window'][1]}) windows; latency: LiteRT "
                         f"p50, 1 thread, batch 1.{merged}"])

@@ -61,6 +61,7 @@ def test_run_metrics_and_artifacts(vib_run):
     spec = DspSpec.from_dict(manifest["preprocessing"]["dsp"])
     assert spec.norm == "per_bin" and len(spec.mean) == 129 and (spec.window, spec.hop) == (2048, 1024)
     assert manifest["inputs"][0]["dtype"] == "int8" and manifest["inputs"][0]["shape"][1:] == [129, 29, 1]
+    assert m["tflm"]["tflite_int8"]["ok"] and manifest["tflm"] == m["tflm"]["tflite_int8"]  # export.tflm
     trained_with = json.loads((run / "dsp_spec.json").read_text())  # the DspSpec the training inputs came from
     for name in m["bundles"]:  # the train/serve contract: every bundle carries exactly that spec
         assert read_manifest(run / "bundles" / name)["preprocessing"]["dsp"] == trained_with

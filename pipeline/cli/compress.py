@@ -33,6 +33,11 @@ def register(sub) -> None:
     )
     o.add_argument("--min-seconds", type=positive, default=1.0, help="timed seconds per candidate (default 1)")
     o.add_argument("--reuse", action="store_true", help="keep verified bundles newer than model.keras (no rebuild)")
+    o.add_argument(
+        "--target",
+        help="microcontroller (export.targets: cortex-m4, cortex-m7, esp32-s3): choose only among the variants "
+        "whose model, TFLM arena and preprocessing buffers fit it",
+    )
     o.set_defaults(func=cmd_optimize)
     sub.add_parser("formats", help="list the export table").set_defaults(func=cmd_formats)
     pr = sub.add_parser(
@@ -104,7 +109,15 @@ def cmd_optimize(args):
     formats = args.formats.split(",") if args.formats else None
     tune_cfg, _ = tune_of(args)
     result = optimize_run(
-        load_run(args.run), args.budget, args.prefer, formats, args.calibration, tune_cfg, args.min_seconds, args.reuse
+        load_run(args.run),
+        args.budget,
+        args.prefer,
+        formats,
+        args.calibration,
+        tune_cfg,
+        args.min_seconds,
+        args.reuse,
+        args.target,
     )
     built = [r["format"] for r in result["rows"] if "error" not in r] + ["best"]
     sign_written(args, [Path(args.run) / "bundles" / f for f in built])

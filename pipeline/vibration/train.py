@@ -187,6 +187,15 @@ def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir:
     return out
 
 
+def tflm_checks(bundles: dict, x_val: np.ndarray) -> dict:
+    """The TensorFlow Lite Micro check (export.tflm) of the quantized TFLite bundles, also in their manifests."""
+    from prognos.export import tflm
+    from prognos.export.formats import BY_NAME
+
+    return {name: tflm.record(path, (Path(path) / "model.tflite").read_bytes(), x_val)
+            for name, path in bundles.items() if tflm.applies(BY_NAME[name])}
+
+
 def bundle_predictions(bundle_dir, x: np.ndarray) -> np.ndarray:
     """Class probabilities of a bundle in its edge backend (LiteRT or onnxruntime)."""
     from prognos.edge_runtime.bundle import Bundle
@@ -247,6 +256,7 @@ def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None, records=None) ->
         pred = bundle_predictions(path, xv).argmax(1)
         metrics["val_accuracy"][name] = float(np.mean(pred == split.y_val))
         metrics["agreement_with_keras"][name] = float(np.mean(pred == keras_pred))
+    metrics["tflm"] = tflm_checks(bundles, xv)
     if cfg.test_loads:
         metrics["cross_load"] = cross_load(cfg, model, spec, bundles, data_dir or source)
     metrics["bundles"] = {k: str(v) for k, v in bundles.items()}
