@@ -200,21 +200,26 @@ gan-vibration: $(STAMP)  ## GAN augmentation experiment: 5 % of the ball-fault w
 vibration-transfer: $(STAMP)  ## fault type across bearings: fault-order MLP trained on simulated 6205, scored on 6203; DATA_DIR: CWRU fault sizes held back in turn
 	$(BIN)/prognos vibration-transfer --run $(VIB_RUN)-transfer $(if $(DATA_DIR),--data-dir $(DATA_DIR) --loads $(VIB_TRAIN_LOADS))
 
-# FD001 accuracy (pipeline/rul/: cv, search, ensemble, final); configs in configs/search/.
+# FD001 accuracy (pipeline/rul/: cv, search, ensemble, final); candidates in configs/sweeps/fd001.toml.
+SWEEP := configs/sweeps/fd001.toml
+null :=
+space := $(null) $(null)
+comma := ,
+only = --only $(subst $(space),$(comma),$(strip $(1)))
 FD001_CHOSEN ?= lstm_w50_warp4_mix4_e2_age lstm32_w50_warp4_mix4_e3_age cnn1d_li_w50_warp_e13_age
 FD001_PREVIOUS ?= lstm_w50_warp4_e2 lstm32_w50_warp4_e5 cnn1d_li_w50_warp_e13
 FD001_SEARCH ?= artifacts/search-fd001
 .PHONY: fd001 fd001-search fd001-search-quick fd001-check-split
 
-fd001-search: $(STAMP)  ## 5-fold CV of every configs/search/*.toml -> FD001_SEARCH/search.md (done candidates reused)
-	$(BIN)/prognos search configs/search/*.toml --out $(FD001_SEARCH) --folds 5
+fd001-search: $(STAMP)  ## 5-fold CV of every candidate of SWEEP (SEEDS=1,2 adds seed copies) -> FD001_SEARCH/search.md (done candidates reused)
+	$(BIN)/prognos search $(SWEEP) --out $(FD001_SEARCH) --folds 5 $(if $(SEEDS),--seeds $(SEEDS))
 
 fd001-search-quick: $(STAMP)  ## the search's quick version: FD001_CHOSEN, 3 folds, 1 epoch each (of 3-9x warped and mixed engines) -> artifacts/search-quick
-	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/search-quick --folds 3 --epochs 1
+	$(BIN)/prognos search $(SWEEP) $(call only,$(FD001_CHOSEN)) --out artifacts/search-quick --folds 3 --epochs 1
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/search-quick/$(c))
 
 fd001-check-split: $(STAMP)  ## FD001_CHOSEN and FD001_PREVIOUS on a second fold split (data.seed 1: other folds and cuts) -> artifacts/fd001-split1
-	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN) $(FD001_PREVIOUS),configs/search/$(c).toml) --out artifacts/fd001-split1 --folds 5 --split-seed 1
+	$(BIN)/prognos search $(SWEEP) $(call only,$(FD001_CHOSEN) $(FD001_PREVIOUS)) --out artifacts/fd001-split1 --folds 5 --split-seed 1
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_CHOSEN),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/chosen.json > /dev/null
 	$(BIN)/prognos ensemble $(foreach c,$(FD001_PREVIOUS),artifacts/fd001-split1/$(c)) --out artifacts/fd001-split1/previous.json > /dev/null
 
@@ -222,7 +227,7 @@ fd001: $(STAMP)  ## the `make rul` recipe on FD001 (C-MAPSS preset) -> artifacts
 	$(BIN)/prognos rul --data-dir ../shared/data/cmapss --run artifacts/fd001
 
 fd001-previous: $(STAMP)  ## the hand-picked FD001_CHOSEN: CV, retrain on all units, int8 bundle -> artifacts/fd001-previous/final.json
-	$(BIN)/prognos search $(foreach c,$(FD001_CHOSEN),configs/search/$(c).toml) --out artifacts/fd001-previous/cv --folds 5
+	$(BIN)/prognos search $(SWEEP) $(call only,$(FD001_CHOSEN)) --out artifacts/fd001-previous/cv --folds 5
 	$(BIN)/prognos final $(foreach c,$(FD001_CHOSEN),artifacts/fd001-previous/cv/$(c)) --run artifacts/fd001-previous
 
 # Any fleet (pipeline/rul/recipe.py, configs/recipe.toml; docs/rul-recipe.md).

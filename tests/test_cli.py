@@ -69,8 +69,8 @@ def test_sweep_candidates_only_and_seeds(tmp_path):
     from prognos.pipeline.rul.search import candidates
 
     sweep = tmp_path / "s.toml"
-    sweep.write_text('[base.train]\nepochs = 3\n[[candidate]]\nname = "a"\nset = { "data.window" = 20 }\n'
-                     '[[candidate]]\nname = "b"\nset = { "model.name" = "gru", "train.epochs" = 5 }\n')
+    sweep.write_text('[base.train]\nepochs = 3\n[[candidate]]\nname = "a"\ndata = { window = 20 }\n'
+                     '[[candidate]]\nname = "b"\nmodel = { name = "gru" }\ntrain = { epochs = 5 }\n')
     found = {n: c for n, c, _ in candidates([sweep], seeds=[1])}
     assert sorted(found) == ["a", "a_s1", "b", "b_s1"]
     assert (found["a"].data.window, found["a"].train.epochs, found["b"].train.epochs) == (20, 3, 5)
@@ -78,7 +78,7 @@ def test_sweep_candidates_only_and_seeds(tmp_path):
     assert [n for n, _, _ in candidates([sweep], only=["b"])] == ["b"]
     with pytest.raises(ConfigError, match="--only c: no such candidate; expected some of a, b"):
         candidates([sweep], only=["c"])
-    sweep.write_text('[[candidate]]\nname = "a"\nset = { "train.epochs" = "3" }\n')
+    sweep.write_text('[[candidate]]\nname = "a"\ntrain = { epochs = "3" }\n')
     with pytest.raises(ConfigError, match=r"train.epochs = '3' \(str\); expected int"):
         candidates([sweep])
 

@@ -1,8 +1,8 @@
 """`prognos search`: cross-validate several run configs and rank them by mean CV RMSE.
 
 Candidates come from run configs (one TOML file each, named by the file) or sweep files: a `[base]`
-run config plus `[[candidate]]` entries, each a `name`, a `doc` and the dotted keys it `set`s
-(configs/sweeps/fd001.toml). `--seeds` adds a copy of every candidate per training seed. The ranking
+run config plus `[[candidate]]` entries, each a `name`, a `doc` and the `data` / `model` / `train` keys
+it changes (configs/sweeps/fd001.toml; the same shape as the recipe's configs/recipe.toml). `--seeds` adds a copy of every candidate per training seed. The ranking
 uses only training engines (k-fold by unit), never
 test labels. Candidates are ranked by the test-protocol CV RMSE (last window of truncated held-out
 engines, pipeline.cv: the quantity the literature reports); the all-windows RMSE is shown next to
@@ -34,13 +34,14 @@ def candidates(paths, only=None, seeds=()) -> list[tuple[str, RunConfig, str]]:
             continue
         base = data.get("base", {})
         for entry in data["candidate"]:
-            unknown = set(entry) - {"name", "doc", "set"}
+            unknown = set(entry) - {"name", "doc", "data", "model", "train"}
             if unknown or "name" not in entry:
-                raise ConfigError(f"{path}: candidate {entry.get('name')!r}: expected keys name, doc, set; got "
-                                  f"{sorted(entry)}")
+                raise ConfigError(f"{path}: candidate {entry.get('name')!r}: expected keys name, doc, data, model, "
+                                  f"train; got {sorted(entry)}")
             cfg = RunConfig.from_dict(copy.deepcopy(base))
-            for key, value in entry.get("set", {}).items():
-                override(cfg, key, value)
+            for section in ("data", "model", "train"):
+                for key, value in entry.get(section, {}).items():
+                    override(cfg, f"{section}.{key}", value)
             out.append((entry["name"], cfg, f"{path}#{entry['name']}"))
     if only:
         names = [n for n, _, _ in out]
