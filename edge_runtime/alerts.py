@@ -15,6 +15,7 @@ Categorical rules compare a label instead of a number: op "==" / "!=" with a str
 "in" with a list ("class in [OR007, OR014, OR021] for 3 of 5 windows"); they clear when the
 condition fails in k of the last n windows (hysteresis has no meaning there and must be 0).
 """
+
 from __future__ import annotations
 
 import operator
@@ -39,14 +40,16 @@ class Rule:
 
     def __post_init__(self):
         if self.op not in COMPARATORS and self.op not in CATEGORICAL:
-            raise ConfigError(f"alert rule {self.field!r}: comparator {self.op!r}; expected one of "
-                              f"{[*COMPARATORS, *CATEGORICAL]}")
+            raise ConfigError(
+                f"alert rule {self.field!r}: comparator {self.op!r}; expected one of {[*COMPARATORS, *CATEGORICAL]}"
+            )
         if self.op == "in":
             if not isinstance(self.threshold, (list, tuple)) or not self.threshold:
                 raise ConfigError(f"alert rule {self.field!r}: 'in' needs a non-empty list, got {self.threshold!r}")
             object.__setattr__(self, "threshold", tuple(self.threshold))
-        elif self.op in COMPARATORS and (isinstance(self.threshold, bool)
-                                         or not isinstance(self.threshold, (int, float))):
+        elif self.op in COMPARATORS and (
+            isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float))
+        ):
             raise ConfigError(f"alert rule {self.field!r}: {self.op} needs a number, got {self.threshold!r}")
         if self.categorical and self.hysteresis:
             raise ConfigError(f"alert rule {self.field!r}: hysteresis {self.hysteresis} on a label rule; expected 0")
@@ -76,8 +79,10 @@ class Rule:
     def from_dict(cls, d: dict) -> "Rule":
         known = set(cls.__dataclass_fields__)
         if not isinstance(d, dict) or set(d) - known or not {"field", "op", "threshold"} <= set(d):
-            raise ConfigError(f"alert rule {d!r}: expected a table with field, op, threshold "
-                              f"(and optionally {sorted(known - {'field', 'op', 'threshold'})})")
+            raise ConfigError(
+                f"alert rule {d!r}: expected a table with field, op, threshold "
+                f"(and optionally {sorted(known - {'field', 'op', 'threshold'})})"
+            )
         return cls(**d)
 
 
@@ -179,6 +184,13 @@ def _event(state: str, rule: Rule, asset, time_key: str, t, value, win: _Window)
         back = rule.threshold + rule.hysteresis if rule.op in ("<", "<=") else rule.threshold - rule.hysteresis
         side = ">" if rule.op in ("<", "<=") else "<"
         why = f"{rule.field} {side} {back:g} in {win.hits} of the last {len(win.bits)} windows"
-    return {"alert": state, "rule": rule.label, "asset": asset, time_key: t, "field": rule.field,
-            "value": value if isinstance(value, str) else round(float(value), 4),
-            "threshold": list(rule.threshold) if isinstance(rule.threshold, tuple) else rule.threshold, "reason": why}
+    return {
+        "alert": state,
+        "rule": rule.label,
+        "asset": asset,
+        time_key: t,
+        "field": rule.field,
+        "value": value if isinstance(value, str) else round(float(value), 4),
+        "threshold": list(rule.threshold) if isinstance(rule.threshold, tuple) else rule.threshold,
+        "reason": why,
+    }

@@ -7,6 +7,7 @@ declares, so callers never see quantized tensors. `run(x)` takes a whole batch o
 call: onnxruntime and OpenVINO through the model's dynamic batch axis, LiteRT through interpreters
 resized per batch size (see LiteRTBackend).
 """
+
 from __future__ import annotations
 
 import io
@@ -26,8 +27,13 @@ class TensorSpec:
     zero_point: int = 0
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
-                "scale": self.scale, "zero_point": self.zero_point}
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "scale": self.scale,
+            "zero_point": self.zero_point,
+        }
 
 
 def _is_quantized(spec: TensorSpec) -> bool:
@@ -53,7 +59,9 @@ def dequantize(y: np.ndarray, spec: TensorSpec) -> np.ndarray:
 # must be resized with the input, or the kernel refuses a batch > 1 ("NumElements(output_state) !=
 # n_batch * n_output"). Indices per the TFLite schema of each op.
 _STATE_INPUTS = {"UNIDIRECTIONAL_SEQUENCE_LSTM": (18, 19), "UNIDIRECTIONAL_SEQUENCE_RNN": (4,)}
-MAX_CHUNK = 128  # largest batch per invoke: CPU time per window is flat from ~64 on, and shorter calls are preempted less
+MAX_CHUNK = (
+    128  # largest batch per invoke: CPU time per window is flat from ~64 on, and shorter calls are preempted less
+)
 
 
 def chunks(n: int, largest: int = MAX_CHUNK) -> list[int]:
@@ -87,8 +95,9 @@ class LiteRTBackend:
     @staticmethod
     def _spec(d: dict) -> TensorSpec:
         scale, zp = d["quantization"]
-        return TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name,
-                          float(scale), int(zp))
+        return TensorSpec(
+            d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name, float(scale), int(zp)
+        )
 
     def _interpreter(self, batch: int):
         it = self._its.get(batch)
@@ -189,13 +198,20 @@ class OpenVinoBackend:
         try:
             import openvino as ov
         except ImportError:
-            raise BundleError(f"{name}: runtime 'openvino' needs the openvino package "
-                              "(pip install 'prognos-edge[openvino]')") from None
+            raise BundleError(
+                f"{name}: runtime 'openvino' needs the openvino package (pip install 'prognos-edge[openvino]')"
+            ) from None
         core = ov.Core()
         try:
-            compiled = core.compile_model(core.read_model(io.BytesIO(model)), "CPU", {
-                "INFERENCE_NUM_THREADS": num_threads, "PERFORMANCE_HINT": "LATENCY",
-                "INFERENCE_PRECISION_HINT": "f32"})
+            compiled = core.compile_model(
+                core.read_model(io.BytesIO(model)),
+                "CPU",
+                {
+                    "INFERENCE_NUM_THREADS": num_threads,
+                    "PERFORMANCE_HINT": "LATENCY",
+                    "INFERENCE_PRECISION_HINT": "f32",
+                },
+            )
         except RuntimeError as e:
             raise BundleError(f"{name}: OpenVINO cannot compile this model ({e})") from None
         self._req = compiled.create_infer_request()
@@ -220,6 +236,8 @@ def open_backend(model: bytes, suffix: str, num_threads: int = 1, name: str = "m
     if table is None:
         raise BundleError(f"{name}: unknown runtime {runtime!r}; expected one of {sorted(RUNTIMES)} or none")
     if suffix not in table:
-        raise BundleError(f"{name}: model format {suffix!r} not run by runtime {runtime or 'default'!r}; "
-                          f"expected one of {sorted(table)}")
+        raise BundleError(
+            f"{name}: model format {suffix!r} not run by runtime {runtime or 'default'!r}; "
+            f"expected one of {sorted(table)}"
+        )
     return table[suffix](model, num_threads=num_threads, name=name)

@@ -20,6 +20,7 @@ A vibration bundle (raw samples, a DspSpec) gets load, reload and RSS as above a
 row measurements, DSP and model per window and real-time channels per core (`edge_runtime.vib_bench`).
 Timing protocol: `edge_runtime.timing.time_calls` (the project's one timer).
 """
+
 from __future__ import annotations
 
 import io
@@ -39,9 +40,11 @@ from prognos.edge_runtime.soak import generate
 from prognos.edge_runtime.stream import StreamConfig, StreamEngine
 from prognos.edge_runtime.timing import machine_info, peak_rss_mb, rss_mb, time_calls
 
-_PROBE = ("import time; t = time.perf_counter(); from prognos.edge_runtime.bundle import Bundle; b = Bundle({path!r}); "
-          "dt = time.perf_counter() - t; cpu = time.process_time(); "
-          "from prognos.edge_runtime.bench import probe_rss; print(dt, cpu, probe_rss(b))")
+_PROBE = (
+    "import time; t = time.perf_counter(); from prognos.edge_runtime.bundle import Bundle; b = Bundle({path!r}); "
+    "dt = time.perf_counter() - t; cpu = time.process_time(); "
+    "from prognos.edge_runtime.bench import probe_rss; print(dt, cpu, probe_rss(b))"
+)
 
 
 def probe_rss(bundle: Bundle) -> float:
@@ -64,15 +67,19 @@ def fresh_process(bundle_dir, runs: int = 5) -> dict:
     """Import + bundle load time and the runtime's peak RSS, each run in a fresh interpreter."""
     times, cpus, rss = [], [], []
     for _ in range(runs):
-        r = subprocess.run([sys.executable, "-c", _PROBE.format(path=str(bundle_dir))], capture_output=True,
-                           text=True, check=True)
+        r = subprocess.run(
+            [sys.executable, "-c", _PROBE.format(path=str(bundle_dir))], capture_output=True, text=True, check=True
+        )
         dt, cpu, mb = map(float, r.stdout.strip().splitlines()[-1].split())
         times.append(dt)
         cpus.append(cpu)
         rss.append(mb)
-    return {"import_and_load_s": round(statistics.median(times), 4), "import_and_load_min_s": round(min(times), 4),
-            "process_cpu_until_loaded_s": round(statistics.median(cpus), 4),
-            "service_peak_rss_mb": round(statistics.median(rss), 1)}
+    return {
+        "import_and_load_s": round(statistics.median(times), 4),
+        "import_and_load_min_s": round(min(times), 4),
+        "process_cpu_until_loaded_s": round(statistics.median(cpus), 4),
+        "service_peak_rss_mb": round(statistics.median(rss), 1),
+    }
 
 
 def reload_seconds(bundle_dir, threads: int, runs: int = 5) -> float:
@@ -94,16 +101,22 @@ def _lines(bundle: Bundle, rows: int, assets: int) -> list[str]:
 def _vibration(bundle_dir, seconds: float, threads: int, probes: int) -> dict:
     from prognos.edge_runtime.vib_bench import vib_bench
 
-    return {"bundle": str(bundle_dir), "format": read_manifest(bundle_dir)["format"], "machine": machine_info(),
-            "probes": probes, **fresh_process(bundle_dir, probes), "reload_s": reload_seconds(bundle_dir, threads),
-            "vibration": vib_bench(bundle_dir, seconds, threads)}
+    return {
+        "bundle": str(bundle_dir),
+        "format": read_manifest(bundle_dir)["format"],
+        "machine": machine_info(),
+        "probes": probes,
+        **fresh_process(bundle_dir, probes),
+        "reload_s": reload_seconds(bundle_dir, threads),
+        "vibration": vib_bench(bundle_dir, seconds, threads),
+    }
 
 
 FLEETS = (64, 1024)  # assets streaming at once
 
 
 def parse_assets(text: str) -> tuple[int, ...]:
-    """"64,1024" -> (64, 1024); ConfigError unless positive integers."""
+    """ "64,1024" -> (64, 1024); ConfigError unless positive integers."""
     try:
         out = tuple(int(v) for v in text.split(","))
     except ValueError:
@@ -131,9 +144,16 @@ def fleet(bundle: Bundle, assets: int, seconds: float) -> dict:
         if time.perf_counter() - t0 >= seconds and rows >= 3 * assets:
             break
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"assets": assets, "rows": rows, "predictions": preds, "seconds": round(wall, 4),
-            "cpu_seconds": round(cpu, 4), "rows_per_s": round(rows / wall, 1),
-            "rows_per_cpu_s": round(rows / cpu, 1) if cpu > 0 else None, "max_batch": min(assets, MAX_CHUNK)}
+    return {
+        "assets": assets,
+        "rows": rows,
+        "predictions": preds,
+        "seconds": round(wall, 4),
+        "cpu_seconds": round(cpu, 4),
+        "rows_per_s": round(rows / wall, 1),
+        "rows_per_cpu_s": round(rows / cpu, 1) if cpu > 0 else None,
+        "max_batch": min(assets, MAX_CHUNK),
+    }
 
 
 def model_batch(bundle: Bundle, windows: np.ndarray, seconds: float) -> dict:
@@ -143,8 +163,13 @@ def model_batch(bundle: Bundle, windows: np.ndarray, seconds: float) -> dict:
     t = time_calls(lambda: bundle.backend.run(windows), min_seconds=seconds, warmup=3, min_calls=5)
     cpu = (time.process_time() - c0) / (t["calls"] + 3)
     n = len(windows)
-    return {"batch": n, "p50_us": t["p50_us"], "per_window_us": round(t["p50_us"] / n, 3),
-            "windows_per_s": round(n / t["p50_us"] * 1e6, 1), "cpu_per_window_us": round(cpu / n * 1e6, 3)}
+    return {
+        "batch": n,
+        "p50_us": t["p50_us"],
+        "per_window_us": round(t["p50_us"] / n, 3),
+        "windows_per_s": round(n / t["p50_us"] * 1e6, 1),
+        "cpu_per_window_us": round(cpu / n * 1e6, 3),
+    }
 
 
 def mac_bound(bundle: Bundle, threads: int, peak_seconds: float) -> dict:
@@ -158,11 +183,23 @@ def mac_bound(bundle: Bundle, threads: int, peak_seconds: float) -> dict:
     peak = peak_rates(threads, peak_seconds)
     if kind not in peak:
         return {"macs": macs, "peak": kind, "error": peak.get("int8_error", f"no {kind} peak")}
-    return {"macs": macs, "peak": kind, "peak_mac_per_s": round(peak[kind]), "bound_us": round(macs / peak[kind] * 1e6, 3)}
+    return {
+        "macs": macs,
+        "peak": kind,
+        "peak_mac_per_s": round(peak[kind]),
+        "bound_us": round(macs / peak[kind] * 1e6, 3),
+    }
 
 
-def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5, fleets=FLEETS,
-          peak_seconds: float = 0.5, runtime: str | None = None) -> dict:
+def bench(
+    bundle_dir,
+    seconds: float = 2.0,
+    threads: int = 1,
+    probes: int = 5,
+    fleets=FLEETS,
+    peak_seconds: float = 0.5,
+    runtime: str | None = None,
+) -> dict:
     """Every measurement of the module docstring; `runtime` (e.g. "openvino") for all but load and RSS."""
     if "dsp" in read_manifest(bundle_dir)["preprocessing"]:  # raw samples: edge_runtime.vib_bench
         return _vibration(bundle_dir, seconds, threads, probes)
@@ -177,14 +214,27 @@ def bench(bundle_dir, seconds: float = 2.0, threads: int = 1, probes: int = 5, f
     bound = mac_bound(bundle, threads, peak_seconds)
     if "bound_us" in bound:
         bound["x_bound_single"] = round(invoke["p50_us"] / bound["bound_us"], 2)
-        bound["x_bound_batched"] = {str(b["batch"]): round(b["cpu_per_window_us"] / bound["bound_us"], 2)
-                                    for b in batches}  # CPU time per window: robust to a shared machine
-    return {"bundle": str(bundle_dir), "format": bundle.manifest["format"], "runtime": runtime or "default",
-            "machine": machine_info(),
-            "threads": threads, "batched_backend": getattr(bundle.backend, "batched", True),
-            "probes": probes, **fresh, "reload_s": reload_seconds(bundle_dir, threads), "invoke": invoke,
-            "end_to_end_row_to_json": e2e, "e2e_over_invoke_p50": round(e2e["p50_us"] / invoke["p50_us"], 2),
-            "fleet": fleet_rows, "model_batch": batches, "mac_bound": bound, "bench_rss_mb": round(rss_mb(), 1)}
+        bound["x_bound_batched"] = {
+            str(b["batch"]): round(b["cpu_per_window_us"] / bound["bound_us"], 2) for b in batches
+        }  # CPU time per window: robust to a shared machine
+    return {
+        "bundle": str(bundle_dir),
+        "format": bundle.manifest["format"],
+        "runtime": runtime or "default",
+        "machine": machine_info(),
+        "threads": threads,
+        "batched_backend": getattr(bundle.backend, "batched", True),
+        "probes": probes,
+        **fresh,
+        "reload_s": reload_seconds(bundle_dir, threads),
+        "invoke": invoke,
+        "end_to_end_row_to_json": e2e,
+        "e2e_over_invoke_p50": round(e2e["p50_us"] / invoke["p50_us"], 2),
+        "fleet": fleet_rows,
+        "model_batch": batches,
+        "mac_bound": bound,
+        "bench_rss_mb": round(rss_mb(), 1),
+    }
 
 
 def _row_to_json(bundle: Bundle, seconds: float) -> dict:
@@ -205,49 +255,75 @@ def table(r: dict) -> str:
         f"import + load      {r['import_and_load_s'] * 1e3:8.1f} ms (fresh interpreter, median of {r['probes']}; "
         f"min {r['import_and_load_min_s'] * 1e3:.1f}; process CPU until loaded "
         f"{r['process_cpu_until_loaded_s'] * 1e3:.1f})",
-        f"reload in process  {r['reload_s'] * 1e3:8.1f} ms (what a hot-swap costs)"]
+        f"reload in process  {r['reload_s'] * 1e3:8.1f} ms (what a hot-swap costs)",
+    ]
     if "vibration" in r:
         from prognos.edge_runtime.vib_bench import vib_table
 
-        return "\n".join(head + vib_table(r) + [f"service RSS        {r['service_peak_rss_mb']:8.1f} MB (peak, fresh "
-                                                 "interpreter: load + 64 assets streaming)"])
-    return "\n".join(head + [
-        f"invoke  p50 / p99  {r['invoke']['p50_us']:8.1f} / {r['invoke']['p99_us']:.1f} us (one window)",
-        f"row->JSON p50/p99  {r['end_to_end_row_to_json']['p50_us']:8.1f} / "
-        f"{r['end_to_end_row_to_json']['p99_us']:.1f} us ({r['e2e_over_invoke_p50']}x invoke)",
-        *[f"fleet {f['assets']:5d} assets {f['rows_per_s']:8.0f} rows/s ({f['rows_per_cpu_s']:.0f} per CPU-second; "
-          f"batches of {f['max_batch']}; model alone {b['per_window_us']:.1f} us per window, "
-          f"{b['cpu_per_window_us']:.1f} us CPU)"
-          for f, b in zip(r["fleet"], r["model_batch"])],
-        _bound_line(r["mac_bound"]),
-        f"service RSS        {r['service_peak_rss_mb']:8.1f} MB (peak, fresh interpreter: load + 2,000 rows)"])
+        return "\n".join(
+            head
+            + vib_table(r)
+            + [
+                f"service RSS        {r['service_peak_rss_mb']:8.1f} MB (peak, fresh "
+                "interpreter: load + 64 assets streaming)"
+            ]
+        )
+    return "\n".join(
+        head
+        + [
+            f"invoke  p50 / p99  {r['invoke']['p50_us']:8.1f} / {r['invoke']['p99_us']:.1f} us (one window)",
+            f"row->JSON p50/p99  {r['end_to_end_row_to_json']['p50_us']:8.1f} / "
+            f"{r['end_to_end_row_to_json']['p99_us']:.1f} us ({r['e2e_over_invoke_p50']}x invoke)",
+            *[
+                f"fleet {f['assets']:5d} assets {f['rows_per_s']:8.0f} rows/s ({f['rows_per_cpu_s']:.0f} per CPU-second; "
+                f"batches of {f['max_batch']}; model alone {b['per_window_us']:.1f} us per window, "
+                f"{b['cpu_per_window_us']:.1f} us CPU)"
+                for f, b in zip(r["fleet"], r["model_batch"])
+            ],
+            _bound_line(r["mac_bound"]),
+            f"service RSS        {r['service_peak_rss_mb']:8.1f} MB (peak, fresh interpreter: load + 2,000 rows)",
+        ]
+    )
 
 
 def _bound_line(b: dict) -> str:
     if "error" in b:
         return f"MAC bound          none: {b['error']}"
     batched = ", ".join(f"{v}x at batch {k}" for k, v in b["x_bound_batched"].items())
-    return (f"MAC bound          {b['bound_us']:8.2f} us per window ({b['macs']:,} MACs at the {b['peak']} peak "
-            f"{b['peak_mac_per_s'] / 1e9:.0f} GMAC/s); single window {b['x_bound_single']}x, {batched}")
+    return (
+        f"MAC bound          {b['bound_us']:8.2f} us per window ({b['macs']:,} MACs at the {b['peak']} peak "
+        f"{b['peak_mac_per_s'] / 1e9:.0f} GMAC/s); single window {b['x_bound_single']}x, {batched}"
+    )
 
 
 def markdown(r: dict) -> str:
     """The fleet and bound numbers of one `bench` result as a Markdown table (docs/throughput.md)."""
     b, inv = r["mac_bound"], r["invoke"]
-    head = (f"`prognos-edge bench --bundle {r['bundle']}` ({r['format']}, runtime {r.get('runtime', 'default')}, "
-            f"{r['threads']} thread) on {r['machine']['cpu']}, {r['machine']['cores']} cores; single window p50 "
-            f"{inv['p50_us']:.1f} µs, p99 {inv['p99_us']:.1f} µs; bound {_bound_text(b)}")
-    lines = [head, "", "| assets | rows/s (wall) | rows per CPU-second (per core) | model µs/window, wall | "
-             "model µs/window, CPU | × bound (batched) |", "|---:|---:|---:|---:|---:|---:|"]
+    head = (
+        f"`prognos-edge bench --bundle {r['bundle']}` ({r['format']}, runtime {r.get('runtime', 'default')}, "
+        f"{r['threads']} thread) on {r['machine']['cpu']}, {r['machine']['cores']} cores; single window p50 "
+        f"{inv['p50_us']:.1f} µs, p99 {inv['p99_us']:.1f} µs; bound {_bound_text(b)}"
+    )
+    lines = [
+        head,
+        "",
+        "| assets | rows/s (wall) | rows per CPU-second (per core) | model µs/window, wall | "
+        "model µs/window, CPU | × bound (batched) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for f, m in zip(r["fleet"], r["model_batch"]):
         ratio = b.get("x_bound_batched", {}).get(str(m["batch"]), "–")
-        lines.append(f"| {f['assets']} | {f['rows_per_s']:,.0f} | {f['rows_per_cpu_s']:,.0f} | {m['per_window_us']:.1f} "
-                     f"| {m['cpu_per_window_us']:.1f} | {ratio} |")
+        lines.append(
+            f"| {f['assets']} | {f['rows_per_s']:,.0f} | {f['rows_per_cpu_s']:,.0f} | {m['per_window_us']:.1f} "
+            f"| {m['cpu_per_window_us']:.1f} | {ratio} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def _bound_text(b: dict) -> str:
     if "error" in b:
         return f"none ({b['error']})"
-    return (f"{b['bound_us']:.2f} µs per window ({b['macs']:,} MACs / {b['peak']} peak "
-            f"{b['peak_mac_per_s'] / 1e9:.0f} GMAC/s), single window {b['x_bound_single']}× the bound")
+    return (
+        f"{b['bound_us']:.2f} µs per window ({b['macs']:,} MACs / {b['peak']} peak "
+        f"{b['peak_mac_per_s'] / 1e9:.0f} GMAC/s), single window {b['x_bound_single']}× the bound"
+    )

@@ -7,6 +7,7 @@ manifest's sha256 (truncated, tampered, swapped) is refused before it reaches an
 a `signing.Trust`, the bundle must also carry a valid ed25519 signature of a trusted key over the
 manifest and the model file (edge_runtime.signing): the sha256 alone does not stop a swapped bundle.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,17 @@ from prognos.edge_runtime.errors import BundleError, ConfigError
 from prognos.edge_runtime.features import Preprocessor
 
 SCHEMA_VERSION = 1
-REQUIRED = ("schema_version", "task", "format", "model_file", "sha256", "inputs", "outputs",
-            "preprocessing", "postprocessing")
+REQUIRED = (
+    "schema_version",
+    "task",
+    "format",
+    "model_file",
+    "sha256",
+    "inputs",
+    "outputs",
+    "preprocessing",
+    "postprocessing",
+)
 TASKS = ("rul", "classify", "anomaly")
 
 
@@ -59,8 +69,10 @@ class Bundle:
             raise BundleError(f"{model_path}: model file named in the manifest does not exist")
         data = model_path.read_bytes()
         if sha256_of(data) != self.manifest["sha256"]:
-            raise BundleError(f"{model_path}: sha256 {sha256_of(data)[:12]}… does not match the manifest's "
-                              f"{self.manifest['sha256'][:12]}…; the file is truncated or was modified")
+            raise BundleError(
+                f"{model_path}: sha256 {sha256_of(data)[:12]}… does not match the manifest's "
+                f"{self.manifest['sha256'][:12]}…; the file is truncated or was modified"
+            )
         self.sha256 = self.manifest["sha256"]
         # key id of the verified signature; None: unsigned (allowed by `trust`) or not checked (no trust)
         self.signer = trust.verify(self.manifest, data, self.path) if trust is not None else None
@@ -99,8 +111,10 @@ class Bundle:
             raise BundleError(f"predict: bundle task is {self.manifest['task']!r}; predict() returns RUL")
         windows = np.asarray(windows, np.float32)
         if windows.ndim != 3 or windows.shape[1:] != (self.preprocessor.window, self.preprocessor.width):
-            raise BundleError(f"predict: windows of shape {windows.shape}, expected "
-                              f"(N, {self.preprocessor.window}, {self.preprocessor.width})")
+            raise BundleError(
+                f"predict: windows of shape {windows.shape}, expected "
+                f"(N, {self.preprocessor.window}, {self.preprocessor.width})"
+            )
         return self.rul_of(self.backend.run(windows).reshape(len(windows), -1))
 
     def rul_of(self, raw: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ those whose validation RMSE (measured in the runtime at export, manifest `metric
 the fastest to DIR/best and writes DIR/best.json: every candidate's numbers, the budget, the
 machine and why the winner won.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ from prognos.edge_runtime.timing import machine_info, time_calls
 BEST = "best"
 
 
-def measure(bundle_dirs: dict, window_shape: tuple, seconds: float = 1.0, threads: int = 1, assets: int = 64,
-            rounds: int = 3) -> dict:
+def measure(
+    bundle_dirs: dict, window_shape: tuple, seconds: float = 1.0, threads: int = 1, assets: int = 64, rounds: int = 3
+) -> dict:
     """{name: {single_p50_us, single_p99_us, batch, per_window_us, rows_per_s}} or {name: {error}}."""
     backends, out = {}, {}
     for name, d in bundle_dirs.items():
@@ -48,9 +50,14 @@ def measure(bundle_dirs: dict, window_shape: tuple, seconds: float = 1.0, thread
             c0 = time.process_time()
             many = time_calls(lambda b=b: b.run(x), seconds / rounds / 2, warmup=3, min_calls=5)
             cpu_us = (time.process_time() - c0) / (many["calls"] + 3) / assets * 1e6
-            row = {"single_p50_us": one["p50_us"], "single_p99_us": one["p99_us"], "batch": assets,
-                   "per_window_us": round(cpu_us, 3), "rows_per_s": round(1e6 / cpu_us, 1),
-                   "wall_per_window_us": round(many["p50_us"] / assets, 3)}
+            row = {
+                "single_p50_us": one["p50_us"],
+                "single_p99_us": one["p99_us"],
+                "batch": assets,
+                "per_window_us": round(cpu_us, 3),
+                "rows_per_s": round(1e6 / cpu_us, 1),
+                "wall_per_window_us": round(many["p50_us"] / assets, 3),
+            }
             if name not in best or row["per_window_us"] < best[name]["per_window_us"]:
                 best[name] = row
     return {**out, **best}
@@ -85,13 +92,20 @@ def choose(folder, seconds: float = 1.0, threads: int = 1, assets: int = 64, bud
     rows = measure(dirs, shape, seconds, threads, assets)
     for name, row in rows.items():
         delta = rmse_delta(manifests[name])
-        row.update(format=manifests[name]["format"], rmse_delta=delta,
-                   within_budget=delta is None or delta <= budget)
+        row.update(format=manifests[name]["format"], rmse_delta=delta, within_budget=delta is None or delta <= budget)
     chosen = fastest(rows)
-    result = {"folder": str(folder), "chosen": chosen, "budget_rmse": budget, "assets": assets, "threads": threads,
-              "rule": "lowest batched time per window among bundles within the RMSE budget of their Keras model "
-                      "(ties: single-window p50)", "candidates": rows, "machine": machine_info(),
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    result = {
+        "folder": str(folder),
+        "chosen": chosen,
+        "budget_rmse": budget,
+        "assets": assets,
+        "threads": threads,
+        "rule": "lowest batched time per window among bundles within the RMSE budget of their Keras model "
+        "(ties: single-window p50)",
+        "candidates": rows,
+        "machine": machine_info(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     if chosen is None:
         raise ConfigError(f"{folder}: no candidate loads here within {budget} RMSE of its Keras model: {rows}")
     result["why"] = _why(rows, chosen)
@@ -102,8 +116,7 @@ def choose(folder, seconds: float = 1.0, threads: int = 1, assets: int = 64, bud
 def _why(rows: dict, chosen: str) -> str:
     ok = sorted((r["per_window_us"], n) for n, r in rows.items() if "error" not in r and r["within_budget"])
     runner = f"; next {ok[1][1]} at {ok[1][0]:.1f} us" if len(ok) > 1 else ""
-    return (f"{chosen}: {rows[chosen]['per_window_us']:.1f} us CPU per window at batch {rows[chosen]['batch']}"
-            f"{runner}")
+    return f"{chosen}: {rows[chosen]['per_window_us']:.1f} us CPU per window at batch {rows[chosen]['batch']}{runner}"
 
 
 def install(folder: Path, name: str, result: dict) -> None:
@@ -112,21 +125,28 @@ def install(folder: Path, name: str, result: dict) -> None:
     shutil.rmtree(best, ignore_errors=True)
     shutil.copytree(folder / name, best)
     manifest = json.loads((best / "manifest.json").read_text())
-    manifest.setdefault("source", {})["chosen"] = {"selected": name, "why": result["why"],
-                                                   "report": str(folder / f"{BEST}.json")}
+    manifest.setdefault("source", {})["chosen"] = {
+        "selected": name,
+        "why": result["why"],
+        "report": str(folder / f"{BEST}.json"),
+    }
     (best / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (folder / f"{BEST}.json").write_text(json.dumps(result, indent=2))
 
 
 def summary(result: dict) -> str:
-    lines = [f"candidates in {result['folder']} on {result['machine']['cpu']} ({result['threads']} thread(s), "
-             f"batch {result['assets']}; CPU time per window, rows/s per core):"]
+    lines = [
+        f"candidates in {result['folder']} on {result['machine']['cpu']} ({result['threads']} thread(s), "
+        f"batch {result['assets']}; CPU time per window, rows/s per core):"
+    ]
     for name, r in result["candidates"].items():
         if "error" in r:
             lines.append(f"  {name:24s} failed: {r['error'][:100]}")
             continue
         mark = "  <- chosen" if name == result["chosen"] else ("" if r["within_budget"] else "  (outside budget)")
-        lines.append(f"  {name:24s} {r['per_window_us']:8.1f} us/window batched, {r['rows_per_s']:9.0f} rows/s, "
-                     f"single p50 {r['single_p50_us']:7.1f} us, dRMSE {r['rmse_delta']}{mark}")
+        lines.append(
+            f"  {name:24s} {r['per_window_us']:8.1f} us/window batched, {r['rows_per_s']:9.0f} rows/s, "
+            f"single p50 {r['single_p50_us']:7.1f} us, dRMSE {r['rmse_delta']}{mark}"
+        )
     lines.append(f"installed {result['folder']}/best ({result['why']}); details in {result['folder']}/best.json")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 """`prognos-edge`: run a bundle on a stream of raw sensor rows, on the device, without TensorFlow."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,9 +7,11 @@ import sys
 
 from prognos.edge_runtime.errors import ConfigError, PrognosError
 
-INPUT_HELP = ("Rows (RUL bundles): C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
-              "features, or JSON objects {\"unit\"|\"asset\", \"cycle\"|\"ts\", <feature>: number}. Raw samples "
-              "(classify/anomaly bundles): MQTT blocks, JSON lines, .npy, float32 or WAV; docs/vibration-service.md.")
+INPUT_HELP = (
+    "Rows (RUL bundles): C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
+    'features, or JSON objects {"unit"|"asset", "cycle"|"ts", <feature>: number}. Raw samples '
+    "(classify/anomaly bundles): MQTT blocks, JSON lines, .npy, float32 or WAV; docs/vibration-service.md."
+)
 
 
 # file-system errors are the user's (a missing or unreadable path they named), whichever module meets them
@@ -51,10 +54,19 @@ def nonnegative(text: str) -> float:
 
 
 def _add_trust(p):
-    p.add_argument("--trust", action="append", metavar="PUBKEY_FILE", help="trusted public key (signing.pub), "
-                   "repeatable: the bundle must be signed by one of them (adds to the config's trusted_keys)")
-    p.add_argument("--allow-unsigned", action="store_true", default=None,
-                   help="development only: accept an unsigned bundle (logged loudly)")
+    p.add_argument(
+        "--trust",
+        action="append",
+        metavar="PUBKEY_FILE",
+        help="trusted public key (signing.pub), "
+        "repeatable: the bundle must be signed by one of them (adds to the config's trusted_keys)",
+    )
+    p.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        default=None,
+        help="development only: accept an unsigned bundle (logged loudly)",
+    )
 
 
 def _trust(args):
@@ -69,8 +81,12 @@ def _add_stream(p, input_default="-"):
     p.add_argument("--bundle", help="bundle directory (model file + manifest.json)")
     p.add_argument("--input", default=None, help=f"input file, - for stdin, or mqtt (default {input_default})")
     p.add_argument("--threads", type=count, default=None, help="interpreter threads (default 1)")
-    p.add_argument("--rul-alert", type=float, default=None,
-                   help="status 'alert' when RUL <= this many cycles (default: the bundle's, else 30)")
+    p.add_argument(
+        "--rul-alert",
+        type=float,
+        default=None,
+        help="status 'alert' when RUL <= this many cycles (default: the bundle's, else 30)",
+    )
     p.add_argument("--max-batch", type=count, default=None, help="windows per backend call (default 64)")
     p.add_argument("--alerts", default=None, help="alert events: a file, - for stdout, or none")
 
@@ -78,43 +94,69 @@ def _add_stream(p, input_default="-"):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prognos-edge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    pr = sub.add_parser("predict", help="stream rows through a bundle; JSON lines out, one per accepted row",
-                        description=INPUT_HELP + " Prints {unit, cycle, rul, status} per accepted row. "
-                        "Rejected rows are logged to stderr and counted; a summary is printed to stderr at the end.")
+    pr = sub.add_parser(
+        "predict",
+        help="stream rows through a bundle; JSON lines out, one per accepted row",
+        description=INPUT_HELP + " Prints {unit, cycle, rul, status} per accepted row. "
+        "Rejected rows are logged to stderr and counted; a summary is printed to stderr at the end.",
+    )
     _add_stream(pr)
     pr.add_argument("--quiet", action="store_true", help="do not log each rejected row")
-    sv = sub.add_parser("serve", help="the device service: stream, alerts, MQTT, /healthz + /metrics, hot-swap",
-                        description=INPUT_HELP + " Settings come from --config (TOML, see "
-                        "edge_runtime/config.py) and the flags below override them.")
+    sv = sub.add_parser(
+        "serve",
+        help="the device service: stream, alerts, MQTT, /healthz + /metrics, hot-swap",
+        description=INPUT_HELP + " Settings come from --config (TOML, see "
+        "edge_runtime/config.py) and the flags below override them.",
+    )
     sv.add_argument("--config", help="service config (TOML)")
     _add_stream(sv)
     sv.add_argument("--watch", help="folder polled for new bundles (hot-swap); SIGHUP also reloads")
     sv.add_argument("--http", type=int, help="serve /healthz and /metrics on this port (127.0.0.1)")
     sv.add_argument("--mqtt", help="broker HOST:PORT (subscribe with --input mqtt; publish predictions/alerts)")
     sv.add_argument("--predictions", help="predictions: a file, - for stdout (default), or none")
-    sv.add_argument("--samples", metavar="FORMAT", choices=["f32", "npy", "wav", "jsonl"],
-                    help="vibration bundles: format of a file/stdin input (default: from the suffix; stdin f32)")
+    sv.add_argument(
+        "--samples",
+        metavar="FORMAT",
+        choices=["f32", "npy", "wav", "jsonl"],
+        help="vibration bundles: format of a file/stdin input (default: from the suffix; stdin f32)",
+    )
     sv.add_argument("--follow", action="store_true", default=None, help="vibration: read the input file as it grows")
     sv.add_argument("--asset", help="vibration: asset id of a file/stdin input (default: the file stem or stdin)")
-    c = sub.add_parser("classify", help="classify a raw vibration recording with a 'classify' bundle; JSON lines "
-                                        "{window, start, class, prob, status} out, one per full window")
+    c = sub.add_parser(
+        "classify",
+        help="classify a raw vibration recording with a 'classify' bundle; JSON lines "
+        "{window, start, class, prob, status} out, one per full window",
+    )
     c.add_argument("--bundle", required=True, help="bundle directory of task 'classify' (prognos vibration)")
     c.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
     c.add_argument("--threads", type=count, default=1, help="interpreter threads (default 1)")
     _add_trust(c)
     c.add_argument("--expect", help="true class name: print windows and accuracy to stderr at the end")
-    c.add_argument("--shaft-hz", type=float, help="shaft speed in Hz; needed by order-normalized and fault-order "
-                   "bundles (`prognos vibration --samples-per-rev` / `--kind fault_orders`)")
-    c.add_argument("--bearing", help="fault-order bundles: the monitored bearing, a name (6205, 6203), a TOML file "
-                   "of [bearings.<name>] tables or FILE.toml:NAME (default: the bearing it was trained on)")
-    a = sub.add_parser("anomaly", help="score a raw vibration recording with an 'anomaly' bundle; JSON lines "
-                                       "{window, start, score, threshold, status healthy|anomalous} out")
+    c.add_argument(
+        "--shaft-hz",
+        type=float,
+        help="shaft speed in Hz; needed by order-normalized and fault-order "
+        "bundles (`prognos vibration --samples-per-rev` / `--kind fault_orders`)",
+    )
+    c.add_argument(
+        "--bearing",
+        help="fault-order bundles: the monitored bearing, a name (6205, 6203), a TOML file "
+        "of [bearings.<name>] tables or FILE.toml:NAME (default: the bearing it was trained on)",
+    )
+    a = sub.add_parser(
+        "anomaly",
+        help="score a raw vibration recording with an 'anomaly' bundle; JSON lines "
+        "{window, start, score, threshold, status healthy|anomalous} out",
+    )
     a.add_argument("--bundle", required=True, help="bundle directory of task 'anomaly' (prognos vibration-anomaly)")
     a.add_argument("--input", required=True, help="raw samples: .npy (1-D) or text, one number per line")
     a.add_argument("--threads", type=count, default=1, help="interpreter threads (default 1)")
     _add_trust(a)
-    r = sub.add_parser("retarget", help="copy a fault-order bundle for another bearing (and a configured shaft "
-                                        "speed), for `serve` and hot-swap: the manifest's DspSpec reads its orders")
+    r = sub.add_parser(
+        "retarget",
+        help="copy a fault-order bundle for another bearing (and a configured shaft "
+        "speed), for `serve` and hot-swap: the manifest's DspSpec reads its orders",
+    )
     r.add_argument("--bundle", required=True, help="bundle directory of a DspSpec kind 'fault_orders'")
     r.add_argument("--bearing", help="a name (6205, 6203), a TOML file of [bearings.<name>] tables or FILE.toml:NAME")
     r.add_argument("--shaft-hz", type=float, help="shaft speed (Hz) used when none comes with the samples")
@@ -124,24 +166,43 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_tools(sub) -> None:
-    b = sub.add_parser("bench", help="on-device latency of a bundle: load time, invoke and row->JSON p50/p99, "
-                                     "fleet rows/s, MAC bound, RSS; --candidates: install the fastest bundle")
+    b = sub.add_parser(
+        "bench",
+        help="on-device latency of a bundle: load time, invoke and row->JSON p50/p99, "
+        "fleet rows/s, MAC bound, RSS; --candidates: install the fastest bundle",
+    )
     b.add_argument("--bundle", help="bundle directory")
-    b.add_argument("--candidates", help="a folder of bundles (e.g. RUN/bundles): measure each here, copy the "
-                                        "fastest within the accuracy budget to DIR/best, write DIR/best.json (why)")
-    b.add_argument("--assets", default="64,1024", help="fleet sizes streamed at once, comma-separated (default 64,1024)")
+    b.add_argument(
+        "--candidates",
+        help="a folder of bundles (e.g. RUN/bundles): measure each here, copy the "
+        "fastest within the accuracy budget to DIR/best, write DIR/best.json (why)",
+    )
+    b.add_argument(
+        "--assets", default="64,1024", help="fleet sizes streamed at once, comma-separated (default 64,1024)"
+    )
     b.add_argument("--threads", type=count, default=1, help="interpreter threads (default 1: numbers per core)")
-    b.add_argument("--runtime", choices=["openvino"], help="an optional runtime instead of the bundle's default "
-                                                           "(openvino: .onnx bundles; pip install 'prognos-edge[openvino]')")
-    b.add_argument("--budget", type=float, default=0.3, help="--candidates: largest validation RMSE increase over "
-                                                             "the Keras model (cycles, default 0.3)")
+    b.add_argument(
+        "--runtime",
+        choices=["openvino"],
+        help="an optional runtime instead of the bundle's default "
+        "(openvino: .onnx bundles; pip install 'prognos-edge[openvino]')",
+    )
+    b.add_argument(
+        "--budget",
+        type=float,
+        default=0.3,
+        help="--candidates: largest validation RMSE increase over the Keras model (cycles, default 0.3)",
+    )
     b.add_argument("--seconds", type=positive, default=2.0, help="timed seconds per measurement (default 2)")
     b.add_argument("--json", action="store_true", help="print the full result as JSON")
     b.add_argument("--markdown", action="store_true", help="print the fleet numbers as a Markdown table")
     b.add_argument("--probes", type=count, default=5, help="fresh interpreters for load time and RSS (default 5)")
-    sk = sub.add_parser("soak", help="a long stream with injected faults; RSS over time, every rejection counted",
-                        description="Exits 1 unless every injected fault was counted under its reason, no "
-                                    "accepted row was lost and RSS after warm-up stayed within --max-growth-mb.")
+    sk = sub.add_parser(
+        "soak",
+        help="a long stream with injected faults; RSS over time, every rejection counted",
+        description="Exits 1 unless every injected fault was counted under its reason, no "
+        "accepted row was lost and RSS after warm-up stayed within --max-growth-mb.",
+    )
     sk.add_argument("--bundle", required=True, help="bundle directory")
     sk.add_argument("--rows", type=count, default=1_000_000)
     sk.add_argument("--malformed", type=float, default=0.01, help="fraction of broken rows (default 0.01)")
@@ -149,15 +210,25 @@ def _add_tools(sub) -> None:
     sk.add_argument("--format", choices=["text", "json"], default="text")
     sk.add_argument("--every", type=positive, default=5.0, help="RSS sample interval in seconds (default 5)")
     sk.add_argument("--max-growth-mb", type=float, default=5.0)
-    d = sub.add_parser("deploy", help="package a bundle (wheel, [edge] requirements, config, systemd unit) and "
-                                      "install it on a device folder or ssh://user@host[:port]/path")
+    d = sub.add_parser(
+        "deploy",
+        help="package a bundle (wheel, [edge] requirements, config, systemd unit) and "
+        "install it on a device folder or ssh://user@host[:port]/path",
+    )
     d.add_argument("--device", required=True, help="a folder, or ssh://user@host[:port]/path")
     d.add_argument("--bundle", required=True, help="bundle directory")
-    d.add_argument("--config", help="service config (TOML) without `bundle` and `trusted_keys`; default: MQTT on "
-                                    "127.0.0.1, /healthz on 9100")
-    d.add_argument("--trust", action="append", metavar="PUBKEY_FILE", default=[],
-                   help="public key(s) the device trusts (repeatable; shipped as keys/ and set as trusted_keys); "
-                        "required unless the config says allow_unsigned = true")
+    d.add_argument(
+        "--config",
+        help="service config (TOML) without `bundle` and `trusted_keys`; default: MQTT on 127.0.0.1, /healthz on 9100",
+    )
+    d.add_argument(
+        "--trust",
+        action="append",
+        metavar="PUBKEY_FILE",
+        default=[],
+        help="public key(s) the device trusts (repeatable; shipped as keys/ and set as trusted_keys); "
+        "required unless the config says allow_unsigned = true",
+    )
     k = sub.add_parser("keygen", help="write an ed25519 signing key pair: DIR/signing.key (0600) and DIR/signing.pub")
     k.add_argument("--out", required=True, help="folder for the key pair (created; an existing key is kept)")
     h = sub.add_parser("healthcheck", help="wait for the configured service's /healthz (used by deploy on the device)")
@@ -182,8 +253,15 @@ def _service_config(args):
     from prognos.edge_runtime.config import ServiceConfig
 
     cfg = ServiceConfig.load(args.config) if getattr(args, "config", None) else ServiceConfig()
-    for flag, key in (("bundle", "bundle"), ("input", "input"), ("threads", "threads"), ("rul_alert", "rul_alert"),
-                      ("alerts", "alerts"), ("watch", "watch"), ("predictions", "predictions")):
+    for flag, key in (
+        ("bundle", "bundle"),
+        ("input", "input"),
+        ("threads", "threads"),
+        ("rul_alert", "rul_alert"),
+        ("alerts", "alerts"),
+        ("watch", "watch"),
+        ("predictions", "predictions"),
+    ):
         if getattr(args, flag, None) is not None:
             setattr(cfg, key, getattr(args, flag))
     if args.max_batch is not None:
@@ -227,8 +305,9 @@ def cmd_classify(args) -> int:
 
     bundle = Bundle(args.bundle, num_threads=args.threads, trust=_trust(args))
     if args.expect is not None and args.expect not in bundle.classes:
-        print(f"prognos-edge: error: --expect {args.expect!r}; the bundle's classes are {bundle.classes}",
-              file=sys.stderr)
+        print(
+            f"prognos-edge: error: --expect {args.expect!r}; the bundle's classes are {bundle.classes}", file=sys.stderr
+        )
         return 2
     if args.bearing is not None and bundle.dsp is not None:
         bundle.dsp = with_bearing(bundle.dsp, args.bearing)  # read this bearing's fault orders
@@ -237,8 +316,16 @@ def cmd_classify(args) -> int:
         print(json.dumps(o))
     if args.expect is not None:
         hits = sum(o["class"] == args.expect for o in outs)
-        print(json.dumps({"windows": len(outs), "expected": args.expect,
-                          "accuracy": round(hits / len(outs), 4) if outs else None}), file=sys.stderr)
+        print(
+            json.dumps(
+                {
+                    "windows": len(outs),
+                    "expected": args.expect,
+                    "accuracy": round(hits / len(outs), 4) if outs else None,
+                }
+            ),
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -246,8 +333,10 @@ def cmd_retarget(args) -> int:
     from prognos.edge_runtime.retarget import retarget
 
     out = retarget(args.bundle, args.out, args.bearing, args.shaft_hz)
-    print(f"[prognos-edge] wrote {out}: reads {args.bearing or 'the trained bearing'}"
-          f"{f' at {args.shaft_hz:g} Hz' if args.shaft_hz else ''}")
+    print(
+        f"[prognos-edge] wrote {out}: reads {args.bearing or 'the trained bearing'}"
+        f"{f' at {args.shaft_hz:g} Hz' if args.shaft_hz else ''}"
+    )
     return 0
 
 
@@ -263,8 +352,12 @@ def cmd_anomaly(args) -> int:
     for o in outs:
         print(json.dumps(o))
     flagged = sum(o["status"] == "anomalous" for o in outs)
-    print(json.dumps({"windows": len(outs), "anomalous": flagged,
-                      "fraction": round(flagged / len(outs), 4) if outs else None}), file=sys.stderr)
+    print(
+        json.dumps(
+            {"windows": len(outs), "anomalous": flagged, "fraction": round(flagged / len(outs), 4) if outs else None}
+        ),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -309,8 +402,10 @@ def cmd_keygen(args) -> int:
     from prognos.edge_runtime.signing import keygen, key_id, load_public_key
 
     key, pub = keygen(args.out)
-    print(f"wrote {key} (private: keep it on the build machine, mode 0600) and {pub} (key id "
-          f"{key_id(load_public_key(pub))}: give it to devices as trusted_keys / --trust)")
+    print(
+        f"wrote {key} (private: keep it on the build machine, mode 0600) and {pub} (key id "
+        f"{key_id(load_public_key(pub))}: give it to devices as trusted_keys / --trust)"
+    )
     return 0
 
 
@@ -354,9 +449,18 @@ def cmd_healthcheck(args) -> int:
     return 1
 
 
-COMMANDS = {"predict": cmd_predict, "classify": cmd_classify, "retarget": cmd_retarget, "anomaly": cmd_anomaly,
-            "serve": cmd_serve, "bench": cmd_bench, "soak": cmd_soak, "deploy": cmd_deploy,
-            "healthcheck": cmd_healthcheck, "keygen": cmd_keygen}
+COMMANDS = {
+    "predict": cmd_predict,
+    "classify": cmd_classify,
+    "retarget": cmd_retarget,
+    "anomaly": cmd_anomaly,
+    "serve": cmd_serve,
+    "bench": cmd_bench,
+    "soak": cmd_soak,
+    "deploy": cmd_deploy,
+    "healthcheck": cmd_healthcheck,
+    "keygen": cmd_keygen,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

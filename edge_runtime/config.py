@@ -3,6 +3,7 @@
 Relative paths in a config file are relative to that file's folder, so a deployed release
 (edge.toml next to bundle/) works wherever it is installed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class MqttConfig:
     def __post_init__(self):
         self.protocol = str(self.protocol)
         if self.protocol not in ("3.1.1", "5"):
-            raise ConfigError(f"config [mqtt]: protocol {self.protocol!r}; expected \"3.1.1\" or 5")
+            raise ConfigError(f'config [mqtt]: protocol {self.protocol!r}; expected "3.1.1" or 5')
         tls_only = [k for k in ("ca_file", "cert_file", "key_file") if getattr(self, k)]
         if tls_only and not self.tls:
             raise ConfigError(f"config [mqtt]: {', '.join(tls_only)} set but tls = false; set tls = true")

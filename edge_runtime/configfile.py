@@ -9,6 +9,7 @@ TOML is parsed here for the whole project: `tomllib` is in the standard library 
 on 3.10 (a supported device Python) the same parser is the `tomli` package, a prognos-edge
 dependency only there (edge_runtime/pyproject.toml).
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -12,6 +12,7 @@ local folder or ssh://user@host[:port]/path; the release is copied to DEVICE/rel
 over ssh for a remote device) and install.sh runs there: venv, pip install, switch the `current`
 symlink, restart (systemd if running, else supervise.sh), /healthz, roll back if unhealthy.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,15 @@ from prognos.edge_runtime.signing import Trust
 
 EDGE = Path(__file__).resolve().parent  # the prognos-edge source folder (edge_runtime/, with its pyproject.toml)
 DEVICE_FILES = EDGE / "device"
-FORWARD_ENV = ("PROGNOS_PYTHON", "PROGNOS_DEPLOY_PIP_ARGS", "PROGNOS_DEPLOY_VENV_ARGS", "PROGNOS_DEPLOY_SITE",
-               "PROGNOS_DEPLOY_INIT", "PROGNOS_DEPLOY_HEALTH_TIMEOUT", "PROGNOS_DEPLOY_KEEP")
+FORWARD_ENV = (
+    "PROGNOS_PYTHON",
+    "PROGNOS_DEPLOY_PIP_ARGS",
+    "PROGNOS_DEPLOY_VENV_ARGS",
+    "PROGNOS_DEPLOY_SITE",
+    "PROGNOS_DEPLOY_INIT",
+    "PROGNOS_DEPLOY_HEALTH_TIMEOUT",
+    "PROGNOS_DEPLOY_KEEP",
+)
 DEFAULT_CONFIG = """# prognos edge service on the device (written by `prognos-edge deploy`; see edge_runtime/config.py)
 input = "mqtt"
 [mqtt]
@@ -61,8 +69,22 @@ def build_wheel(out: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "edge_runtime"
         shutil.copytree(EDGE, src, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build"))
-        r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                            "-w", str(out), str(src)], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "--quiet",
+                "-w",
+                str(out),
+                str(src),
+            ],
+            capture_output=True,
+            text=True,
+        )
     if r.returncode != 0:
         raise DeployError(f"pip wheel failed:\n{r.stderr[-2000:]}")
     return next(out.glob("prognos_edge-*.whl"))
@@ -84,12 +106,16 @@ def service_config(config: str | None, keys: list[str] = ()) -> tuple[str, Servi
     text = f'bundle = "bundle"\ntrusted_keys = {json.dumps(list(keys))}\n' + text
     cfg = ServiceConfig.from_dict(tomllib.loads(text))  # refuse a bad config before it reaches the device
     if cfg.input != "mqtt":
-        raise ConfigError(f"{config}: input = {cfg.input!r}; a service needs an input that does not end: "
-                          'input = "mqtt" (stdin and files end, and the service would exit and be respawned)')
+        raise ConfigError(
+            f"{config}: input = {cfg.input!r}; a service needs an input that does not end: "
+            'input = "mqtt" (stdin and files end, and the service would exit and be respawned)'
+        )
     if not keys and not cfg.allow_unsigned:
-        raise ConfigError(f"{config or 'the default config'}: no trusted key; pass --trust PUBKEY_FILE (the "
-                          "device then runs only bundles signed with its key), or set allow_unsigned = true "
-                          "in the config for a development device")
+        raise ConfigError(
+            f"{config or 'the default config'}: no trusted key; pass --trust PUBKEY_FILE (the "
+            "device then runs only bundles signed with its key), or set allow_unsigned = true "
+            "in the config for a development device"
+        )
     return text, cfg
 
 

@@ -17,6 +17,7 @@ Resampling and angular (order) resampling live in `edge_runtime.resample`.
 Outputs are float32; arithmetic runs in float64. Bad arguments raise ConfigError, bad signals
 DataError, each naming the argument and what was expected.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,12 @@ def check_int(value, name: str, minimum: int = 1) -> int:
 
 def check_rate(value, name: str = "sample_rate") -> float:
     """`value` as a positive finite float (Hz), else ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not np.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not np.isfinite(value)
+        or value <= 0
+    ):
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
@@ -167,8 +172,9 @@ def _log(power: np.ndarray, db: bool, eps: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def stft_log_spectrogram(x, n_fft: int, hop: int, window: str | None = "hann",
-                         db: bool = False, eps: float = 1e-12) -> np.ndarray:
+def stft_log_spectrogram(
+    x, n_fft: int, hop: int, window: str | None = "hann", db: bool = False, eps: float = 1e-12
+) -> np.ndarray:
     """Log-power STFT (freq_bins = n_fft//2 + 1, frames) float32: ln(eps + |X|^2), or dB with db=True.
 
     Frames start at sample 0 and are not padded: frames = 1 + (len(x) - n_fft) // hop. Equal to
@@ -189,8 +195,9 @@ def mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
 
 
-def mel_filterbank(n_mels: int, n_fft: int, sample_rate: float,
-                   fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+def mel_filterbank(
+    n_mels: int, n_fft: int, sample_rate: float, fmin: float = 0.0, fmax: float | None = None
+) -> np.ndarray:
     """(n_mels, n_fft//2 + 1) float32 triangles, peak 1, centres equally spaced in mel (HTK).
 
     Adjacent triangles sum to 1 between the first and the last centre (no area normalization).
@@ -199,8 +206,10 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: float,
     sample_rate = check_rate(sample_rate)
     fmax = sample_rate / 2 if fmax is None else fmax
     if not 0 <= fmin < fmax <= sample_rate / 2:
-        raise ConfigError(f"mel band must satisfy 0 <= fmin < fmax <= sample_rate/2 = {sample_rate / 2:g}, "
-                          f"got fmin={fmin!r}, fmax={fmax!r}")
+        raise ConfigError(
+            f"mel band must satisfy 0 <= fmin < fmax <= sample_rate/2 = {sample_rate / 2:g}, "
+            f"got fmin={fmin!r}, fmax={fmax!r}"
+        )
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
     f = fft_frequencies(n_fft, sample_rate)
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
@@ -208,9 +217,17 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: float,
     return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
 
 
-def log_mel_spectrogram(x, sample_rate: float, n_fft: int, hop: int, n_mels: int,
-                        fmin: float = 0.0, fmax: float | None = None,
-                        db: bool = False, eps: float = 1e-12) -> np.ndarray:
+def log_mel_spectrogram(
+    x,
+    sample_rate: float,
+    n_fft: int,
+    hop: int,
+    n_mels: int,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    db: bool = False,
+    eps: float = 1e-12,
+) -> np.ndarray:
     """(n_mels, frames) float32: ln(eps + mel_filterbank @ power_spectrogram), or dB with db=True."""
     power = power_spectrogram(x, n_fft, hop, "hann")
     fb = mel_filterbank(n_mels, n_fft, sample_rate, fmin, fmax).astype(np.float64)
@@ -242,7 +259,7 @@ def analytic_signal(x, sample_rate: float | None = None, band=None) -> np.ndarra
     spec = np.fft.fft(x)
     h = np.zeros(n)
     h[0] = 1.0
-    h[1:(n + 1) // 2] = 2.0
+    h[1 : (n + 1) // 2] = 2.0
     if n % 2 == 0:
         h[n // 2] = 1.0
     if band is not None:
@@ -257,8 +274,7 @@ def envelope(x, sample_rate: float | None = None, band=None) -> np.ndarray:
     return np.abs(analytic_signal(x, sample_rate, band)).astype(np.float32)
 
 
-def envelope_spectrum(x, sample_rate: float | None = None, band=None,
-                      window: str | None = "hann") -> np.ndarray:
+def envelope_spectrum(x, sample_rate: float | None = None, band=None, window: str | None = "hann") -> np.ndarray:
     """fft_magnitude of the mean-removed envelope: (len(x)//2 + 1,) float32.
 
     Bin frequencies: fft_frequencies(len(x), sample_rate). Bearing faults show lines at their

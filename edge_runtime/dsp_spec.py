@@ -19,6 +19,7 @@ orders (cycles per revolution) instead of Hz. Normalization is a z-score with st
 training windows only (`fit_normalization`): "global" (one mean and std) or "per_bin" (one per row
 of the feature: frequency bin, mel band or time feature).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
@@ -71,14 +72,16 @@ class DspSpec:
             raise ConfigError(f"DspSpec: {self.length} samples per window, expected at least n_fft={self.n_fft}")
         if self.kind == "fault_orders":
             if self.samples_per_rev:
-                raise ConfigError("DspSpec: kind='fault_orders' reads lines at orders x shaft_hz itself; "
-                                  "samples_per_rev must be 0")
+                raise ConfigError(
+                    "DspSpec: kind='fault_orders' reads lines at orders x shaft_hz itself; samples_per_rev must be 0"
+                )
             self.orders = fault_orders.OrderSpec.from_dict(self.orders or {"bearing": DEFAULT_BEARING}).to_dict()
         if self.norm == "per_bin" and self.kind == "raw":
             raise ConfigError("DspSpec: norm='per_bin' is meaningless for kind='raw'; use 'global'")
         if len(self.mean) != len(self.std) or any(not s > 0 for s in self.std):
-            raise ConfigError(f"DspSpec: {len(self.mean)} means and {len(self.std)} stds, expected equal "
-                              "counts and every std > 0")
+            raise ConfigError(
+                f"DspSpec: {len(self.mean)} means and {len(self.std)} stds, expected equal counts and every std > 0"
+            )
 
     @property
     def length(self) -> int:
@@ -93,8 +96,9 @@ class DspSpec:
         """Inverse of to_dict; unknown keys raise (a newer spec must not run silently different)."""
         unknown = sorted(set(d) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ConfigError(f"DspSpec: unknown fields {unknown}; this runtime knows "
-                              f"{sorted(cls.__dataclass_fields__)}")
+            raise ConfigError(
+                f"DspSpec: unknown fields {unknown}; this runtime knows {sorted(cls.__dataclass_fields__)}"
+            )
         return cls(**d)
 
 
@@ -114,8 +118,10 @@ def _resampled(spec: DspSpec, raw_window, shaft_hz) -> tuple[np.ndarray, float]:
         raise ConfigError("apply: this DspSpec resamples by shaft angle (samples_per_rev > 0); pass shaft_hz")
     y = angular_resample(x, spec.sample_rate, shaft_hz, spec.samples_per_rev)
     if len(y) < spec.order_samples:
-        raise DataError(f"raw_window at shaft_hz={shaft_hz} gives {len(y)} samples at {spec.samples_per_rev}"
-                        f"/rev, expected at least order_samples={spec.order_samples}; lengthen DspSpec.window")
+        raise DataError(
+            f"raw_window at shaft_hz={shaft_hz} gives {len(y)} samples at {spec.samples_per_rev}"
+            f"/rev, expected at least order_samples={spec.order_samples}; lengthen DspSpec.window"
+        )
     return y[: spec.order_samples].astype(np.float64), float(spec.samples_per_rev)
 
 
@@ -204,9 +210,11 @@ def with_bearing(spec: DspSpec, bearing=None, shaft_hz=None) -> DspSpec:
     speed is passed per window. Other kinds have no bearing: passing one is a ConfigError."""
     if spec.kind != "fault_orders":
         if bearing is not None:
-            raise ConfigError(f"--bearing {bearing!r}: this DspSpec is kind {spec.kind!r}, which does not read "
-                              "bearing fault orders; only kind 'fault_orders' (prognos vibration --kind "
-                              "fault_orders) transfers to another bearing")
+            raise ConfigError(
+                f"--bearing {bearing!r}: this DspSpec is kind {spec.kind!r}, which does not read "
+                "bearing fault orders; only kind 'fault_orders' (prognos vibration --kind "
+                "fault_orders) transfers to another bearing"
+            )
         return spec
     order_spec = fault_orders.with_bearing(fault_orders.OrderSpec.from_dict(spec.orders), bearing, shaft_hz)
     return replace(spec, orders=order_spec.to_dict())

@@ -6,6 +6,7 @@ skew by construction). One row goes through: per-regime normalization (edge_runt
 when the fleet has several operating regimes) -> optional EMA smoothing -> global z-score (only
 without regimes) -> window.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

@@ -6,6 +6,7 @@ file is processed in large batches and a slow pipe row by row, without a timer. 
 `Feeder` sniffs the format from the first non-empty line (JSON object, CSV header, or C-MAPSS
 text), parses, counts and logs rejections per reason (rate-limited), and flushes full batches.
 """
+
 from __future__ import annotations
 
 import json
@@ -112,8 +113,11 @@ class Feeder:
                 continue
             for i, item in enumerate(obj if isinstance(obj, list) else [obj]):
                 self.engine.stats.rows_in += 1
-                self._accept(lambda item=item, where=f"topic {topic} item {i}": self.engine.add(
-                    *parser.parse_obj(item, where)), preds, events)
+                self._accept(
+                    lambda item=item, where=f"topic {topic} item {i}": self.engine.add(*parser.parse_obj(item, where)),
+                    preds,
+                    events,
+                )
         self._flush(preds, events)
         return preds, events
 

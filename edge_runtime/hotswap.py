@@ -9,6 +9,7 @@ on; a refused bundle is logged and counted, and the old one keeps running. A bun
 is usually refused once (sha256 mismatch) and retried when its files change again. SIGHUP retries
 the newest bundle of the folder (or, without a watched folder, reloads the configured bundle path).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,11 @@ class BundleWatcher:
         self._tried = self._newest()
 
     def _newest(self):
-        dirs = [self.folder] if (self.folder / "manifest.json").is_file() else \
-            [d for d in self._subdirs() if (d / "manifest.json").is_file()]
+        dirs = (
+            [self.folder]
+            if (self.folder / "manifest.json").is_file()
+            else [d for d in self._subdirs() if (d / "manifest.json").is_file()]
+        )
         best = None
         for d in dirs:
             try:
@@ -96,7 +100,9 @@ def log_signer(bundle: Bundle, trust, log) -> None:
     if trust is None or not trust.checks:
         log(f"prognos-edge: WARNING: bundle {bundle.path}: signature NOT checked (no trusted_keys configured)")
     elif bundle.signer is None:
-        log(f"prognos-edge: WARNING: bundle {bundle.path} is UNSIGNED and accepted only because allow_unsigned = "
-            "true (development mode; never on a production device)")
+        log(
+            f"prognos-edge: WARNING: bundle {bundle.path} is UNSIGNED and accepted only because allow_unsigned = "
+            "true (development mode; never on a production device)"
+        )
     else:
         log(f"prognos-edge: bundle {bundle.path}: signature of trusted key {bundle.signer} verified")

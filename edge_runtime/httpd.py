@@ -4,6 +4,7 @@
 `stale_seconds`) and every input is connected, else 503 with the reason; /metrics is the Prometheus
 text format of `edge_runtime.metrics`. The handler reads the service's state under its lock.
 """
+
 from __future__ import annotations
 
 import json

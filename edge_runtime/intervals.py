@@ -6,6 +6,7 @@ bins and under-cover others). For coverage 1 - α, bin b's half-width is the ⌈
 smallest residual of that bin; the interval is [max(0, ŷ - q_b), ŷ + q_b]. This module applies a
 fitted spec on the device; `fit_conformal` (numpy only) fits it on training-side residuals.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,12 @@ def fit_conformal(pred, true, coverage: float = 0.9, edges=(40.0, 80.0, 110.0)) 
             res = np.sort(np.abs(pred - true))  # empty bin: fall back to all residuals
         k = min(len(res), math.ceil((len(res) + 1) * coverage))
         widths.append(round(float(res[k - 1]), 3))
-    return {"method": "split conformal, Mondrian by predicted RUL", "coverage": coverage,
-            "edges": list(edges), "half_width": widths}
+    return {
+        "method": "split conformal, Mondrian by predicted RUL",
+        "coverage": coverage,
+        "edges": list(edges),
+        "half_width": widths,
+    }
 
 
 def apply_interval(rul: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:

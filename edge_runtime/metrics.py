@@ -4,6 +4,7 @@
 histogram of backend calls, hot-swaps), `SampleStats` what the vibration service counts (blocks,
 samples, gaps, windows, DSP time); `prometheus(stats, sha256)` renders either for `/metrics`.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -63,11 +64,19 @@ class StreamStats:
         self.rejected[reason] += 1
 
     def to_dict(self) -> dict:
-        return {"rows_in": self.rows_in, "accepted": self.accepted, "predictions": self.predictions,
-                "rejected": dict(self.rejected), "rejected_total": sum(self.rejected.values()),
-                "warnings": dict(self.warnings), "batches": self.batches,
-                "assets_evicted": self.assets_evicted, "swaps": dict(self.swaps), "ood": dict(self.ood),
-                "unknown_regime": self.unknown_regime}
+        return {
+            "rows_in": self.rows_in,
+            "accepted": self.accepted,
+            "predictions": self.predictions,
+            "rejected": dict(self.rejected),
+            "rejected_total": sum(self.rejected.values()),
+            "warnings": dict(self.warnings),
+            "batches": self.batches,
+            "assets_evicted": self.assets_evicted,
+            "swaps": dict(self.swaps),
+            "ood": dict(self.ood),
+            "unknown_regime": self.unknown_regime,
+        }
 
     def health(self) -> dict:
         return {"rows_in": self.rows_in, "predictions": self.predictions}
@@ -75,20 +84,44 @@ class StreamStats:
     def families(self) -> list[tuple]:
         """(name, type, help, sample lines) of the input counters."""
         return [
-            ("prognos_rows_in_total", "counter", "Rows read from all inputs.", [f"prognos_rows_in_total {self.rows_in}"]),
-            ("prognos_rows_accepted_total", "counter", "Rows accepted into an asset window.",
-             [f"prognos_rows_accepted_total {self.accepted}"]),
-            ("prognos_rows_rejected_total", "counter", "Rows rejected, by reason.",
-             [sample("prognos_rows_rejected_total", c, reason=r) for r, c in sorted(self.rejected.items())]),
-            ("prognos_row_warnings_total", "counter", "Accepted rows with something odd, by kind.",
-             [sample("prognos_row_warnings_total", c, kind=k) for k, c in sorted(self.warnings.items())]),
-            ("prognos_ood_rows_total", "counter", "Rows outside the training range of a feature (the manifest's "
-             "input_ranges), by feature.",
-             [sample("prognos_ood_rows_total", c, feature=f) for f, c in sorted(self.ood.items())]),
-            ("prognos_rows_unknown_regime_total", "counter", "Accepted rows whose operating settings are far from "
-             "every training regime (their predictions have status unknown_regime).",
-             [sample("prognos_rows_unknown_regime_total", self.unknown_regime)])]
-
+            (
+                "prognos_rows_in_total",
+                "counter",
+                "Rows read from all inputs.",
+                [f"prognos_rows_in_total {self.rows_in}"],
+            ),
+            (
+                "prognos_rows_accepted_total",
+                "counter",
+                "Rows accepted into an asset window.",
+                [f"prognos_rows_accepted_total {self.accepted}"],
+            ),
+            (
+                "prognos_rows_rejected_total",
+                "counter",
+                "Rows rejected, by reason.",
+                [sample("prognos_rows_rejected_total", c, reason=r) for r, c in sorted(self.rejected.items())],
+            ),
+            (
+                "prognos_row_warnings_total",
+                "counter",
+                "Accepted rows with something odd, by kind.",
+                [sample("prognos_row_warnings_total", c, kind=k) for k, c in sorted(self.warnings.items())],
+            ),
+            (
+                "prognos_ood_rows_total",
+                "counter",
+                "Rows outside the training range of a feature (the manifest's input_ranges), by feature.",
+                [sample("prognos_ood_rows_total", c, feature=f) for f, c in sorted(self.ood.items())],
+            ),
+            (
+                "prognos_rows_unknown_regime_total",
+                "counter",
+                "Accepted rows whose operating settings are far from "
+                "every training regime (their predictions have status unknown_regime).",
+                [sample("prognos_rows_unknown_regime_total", self.unknown_regime)],
+            ),
+        ]
 
 
 @dataclass
@@ -121,30 +154,68 @@ class SampleStats:
         return round((pts[-1][1] - pts[0][1]) / max(now - pts[0][0], 1e-3), 2)
 
     def to_dict(self) -> dict:
-        return {"blocks_in": self.blocks_in, "blocks_accepted": self.blocks_accepted, "samples_in": self.samples_in,
-                "windows": self.predictions, "gaps": self.gaps, "resampled": self.resampled,
-                "rejected": dict(self.rejected), "rejected_total": sum(self.rejected.values()),
-                "batches": self.batches, "assets_evicted": self.assets_evicted, "swaps": dict(self.swaps)}
+        return {
+            "blocks_in": self.blocks_in,
+            "blocks_accepted": self.blocks_accepted,
+            "samples_in": self.samples_in,
+            "windows": self.predictions,
+            "gaps": self.gaps,
+            "resampled": self.resampled,
+            "rejected": dict(self.rejected),
+            "rejected_total": sum(self.rejected.values()),
+            "batches": self.batches,
+            "assets_evicted": self.assets_evicted,
+            "swaps": dict(self.swaps),
+        }
 
     def health(self) -> dict:
         return {"blocks_in": self.blocks_in, "samples_in": self.samples_in, "windows": self.predictions}
 
     def families(self) -> list[tuple]:
         return [
-            ("prognos_blocks_in_total", "counter", "Sample blocks read from all inputs.",
-             [f"prognos_blocks_in_total {self.blocks_in}"]),
-            ("prognos_blocks_rejected_total", "counter", "Sample blocks rejected, by reason.",
-             [sample("prognos_blocks_rejected_total", c, reason=r) for r, c in sorted(self.rejected.items())]),
-            ("prognos_samples_received_total", "counter", "Samples of accepted blocks.",
-             [f"prognos_samples_received_total {self.samples_in}"]),
-            ("prognos_sample_gaps_total", "counter", "Sequence gaps (the asset's framing was reset).",
-             [f"prognos_sample_gaps_total {self.gaps}"]),
-            ("prognos_blocks_resampled_total", "counter", "Blocks resampled to the bundle's rate.",
-             [f"prognos_blocks_resampled_total {self.resampled}"]),
-            ("prognos_windows_per_second", "gauge", "Windows per second over the last 10 s.",
-             [f"prognos_windows_per_second {self.windows_per_s()}"]),
-            ("prognos_dsp_seconds", "histogram", "DSP features of one batch of windows.",
-             self.dsp.lines("prognos_dsp_seconds"))]
+            (
+                "prognos_blocks_in_total",
+                "counter",
+                "Sample blocks read from all inputs.",
+                [f"prognos_blocks_in_total {self.blocks_in}"],
+            ),
+            (
+                "prognos_blocks_rejected_total",
+                "counter",
+                "Sample blocks rejected, by reason.",
+                [sample("prognos_blocks_rejected_total", c, reason=r) for r, c in sorted(self.rejected.items())],
+            ),
+            (
+                "prognos_samples_received_total",
+                "counter",
+                "Samples of accepted blocks.",
+                [f"prognos_samples_received_total {self.samples_in}"],
+            ),
+            (
+                "prognos_sample_gaps_total",
+                "counter",
+                "Sequence gaps (the asset's framing was reset).",
+                [f"prognos_sample_gaps_total {self.gaps}"],
+            ),
+            (
+                "prognos_blocks_resampled_total",
+                "counter",
+                "Blocks resampled to the bundle's rate.",
+                [f"prognos_blocks_resampled_total {self.resampled}"],
+            ),
+            (
+                "prognos_windows_per_second",
+                "gauge",
+                "Windows per second over the last 10 s.",
+                [f"prognos_windows_per_second {self.windows_per_s()}"],
+            ),
+            (
+                "prognos_dsp_seconds",
+                "histogram",
+                "DSP features of one batch of windows.",
+                self.dsp.lines("prognos_dsp_seconds"),
+            ),
+        ]
 
 
 def prometheus(stats, sha256: str, extra: dict | None = None) -> str:
@@ -156,16 +227,36 @@ def prometheus(stats, sha256: str, extra: dict | None = None) -> str:
 
     for family in stats.families():
         metric(*family)
-    metric("prognos_inferences_total", "counter", "Windows run through the model.",
-           [f"prognos_inferences_total {stats.predictions}"])
-    metric("prognos_inference_batches_total", "counter", "Backend calls (one per batch of windows).",
-           [f"prognos_inference_batches_total {stats.batches}"])
-    metric("prognos_inference_seconds", "histogram", "Latency of one backend call (a batch of windows).",
-           stats.latency.lines("prognos_inference_seconds"))
-    metric("prognos_model_swaps_total", "counter", "Hot-swaps of the model bundle, by result.",
-           [sample("prognos_model_swaps_total", c, result=r) for r, c in sorted(stats.swaps.items())])
-    metric("prognos_model_info", "gauge", "The model bundle in use (value 1).",
-           [sample("prognos_model_info", 1, sha256=sha256)])
+    metric(
+        "prognos_inferences_total",
+        "counter",
+        "Windows run through the model.",
+        [f"prognos_inferences_total {stats.predictions}"],
+    )
+    metric(
+        "prognos_inference_batches_total",
+        "counter",
+        "Backend calls (one per batch of windows).",
+        [f"prognos_inference_batches_total {stats.batches}"],
+    )
+    metric(
+        "prognos_inference_seconds",
+        "histogram",
+        "Latency of one backend call (a batch of windows).",
+        stats.latency.lines("prognos_inference_seconds"),
+    )
+    metric(
+        "prognos_model_swaps_total",
+        "counter",
+        "Hot-swaps of the model bundle, by result.",
+        [sample("prognos_model_swaps_total", c, result=r) for r, c in sorted(stats.swaps.items())],
+    )
+    metric(
+        "prognos_model_info",
+        "gauge",
+        "The model bundle in use (value 1).",
+        [sample("prognos_model_info", 1, sha256=sha256)],
+    )
     for name, (help_, value) in (extra or {}).items():
         metric(name, "gauge", help_, [f"{name} {value}"])
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ of the config, logs and /healthz). A refused or failing connection is logged onc
 reason and reported by `problem()` (/healthz answers 503 with it); paho keeps retrying with backoff,
 so bad credentials or an untrusted broker never turn into a crash loop.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,10 @@ class MqttIO:
         self._tls = tls_context(cfg) if cfg.tls else None
         self._password = read_password(cfg.password_file) if cfg.password_file else None
         if cfg.tls and not cfg.verify:
-            log(f"prognos-edge: WARNING: MQTT TLS to {cfg.host}:{cfg.port} without verifying the broker "
-                "(verify = false): anyone on the path can read and inject messages")
+            log(
+                f"prognos-edge: WARNING: MQTT TLS to {cfg.host}:{cfg.port} without verifying the broker "
+                "(verify = false): anyone on the path can read and inject messages"
+            )
         self._clients = {"pub": self._client("pub")}
         if subscribe:
             self._clients["sub"] = self._client("sub")
@@ -105,7 +108,7 @@ class MqttIO:
         return c
 
     def problem(self) -> str:
-        """"" when every connection is up, else why not (for /healthz)."""
+        """ "" when every connection is up, else why not (for /healthz)."""
         down = [role for role, c in self._clients.items() if not c.user_data_get()["connected"].is_set()]
         return "; ".join(f"{role}: {self._errors.get(role, 'connecting')}" for role in down)
 
@@ -156,8 +159,10 @@ class MqttIO:
         if userdata["role"] == "sub":
             client.subscribe([(t, self.cfg.qos) for t in self.cfg.topics])
         userdata["connected"].set()
-        self.log(f"prognos-edge: MQTT {userdata['role']} connected to {self.cfg.host}:{self.cfg.port}"
-                 + (f", subscribed to {self.cfg.topics}" if userdata["role"] == "sub" else ""))
+        self.log(
+            f"prognos-edge: MQTT {userdata['role']} connected to {self.cfg.host}:{self.cfg.port}"
+            + (f", subscribed to {self.cfg.topics}" if userdata["role"] == "sub" else "")
+        )
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         if userdata["connected"].is_set():  # not after a refused attempt: _failed logged that once
@@ -169,8 +174,10 @@ class MqttIO:
 
     def publish(self, preds: list[dict], events: list[dict]) -> None:
         p, pub = self.cfg.prefix, self._clients["pub"]
-        out = [(f"{p}/predictions/{str(o['unit'] if 'unit' in o else o['asset']).translate(_TOPIC_UNSAFE)}", o)
-               for o in (preds if self.cfg.publish_predictions else [])]
+        out = [
+            (f"{p}/predictions/{str(o['unit'] if 'unit' in o else o['asset']).translate(_TOPIC_UNSAFE)}", o)
+            for o in (preds if self.cfg.publish_predictions else [])
+        ]
         out += [(f"{p}/alerts/{str(e['asset']).translate(_TOPIC_UNSAFE)}", e) for e in events]
         for topic, obj in out:
             if pub.publish(topic, json.dumps(obj), qos=self.cfg.qos).rc != 0:

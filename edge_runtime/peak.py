@@ -12,6 +12,7 @@ does when nothing interferes. `python -m prognos.edge_runtime.peak THREADS SECON
 A model's bound is then MACs per inference / peak MAC rate: no runtime can do one inference faster
 on this CPU with that arithmetic (memory traffic and per-op overhead only add to it).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,9 +49,11 @@ def ort_rate(n: int, threads: int, seconds: float, int8: bool) -> float:
 
     a_t, b_t, y_t = (TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32) if int8 else (TensorProto.FLOAT,) * 3
     graph = helper.make_graph(
-        [helper.make_node("MatMulInteger" if int8 else "MatMul", ["a", "b"], ["y"])], "matmul",
+        [helper.make_node("MatMulInteger" if int8 else "MatMul", ["a", "b"], ["y"])],
+        "matmul",
         [helper.make_tensor_value_info("a", a_t, [n, n]), helper.make_tensor_value_info("b", b_t, [n, n])],
-        [helper.make_tensor_value_info("y", y_t, [n, n])])
+        [helper.make_tensor_value_info("y", y_t, [n, n])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
@@ -67,18 +70,25 @@ def rates(threads: int, seconds: float) -> dict:
     try:
         import onnx  # noqa: F401  (builds the MatMul graphs: a training-side package, optional on a device)
     except ImportError:
-        return {"fp32": max(numpy_rate(n, seconds) for n in SIZES), "sizes": list(SIZES),
-                "int8_error": "the onnx package is not installed: no int8 peak (pip install onnx)"}
+        return {
+            "fp32": max(numpy_rate(n, seconds) for n in SIZES),
+            "sizes": list(SIZES),
+            "int8_error": "the onnx package is not installed: no int8 peak (pip install onnx)",
+        }
     fp32 = max(max(numpy_rate(n, seconds), ort_rate(n, threads, seconds, False)) for n in SIZES)
     return {"fp32": fp32, "int8": max(ort_rate(n, threads, seconds, True) for n in SIZES), "sizes": list(SIZES)}
 
 
 def peak_rates(threads: int, seconds: float = 0.5) -> dict:
     """{"fp32": MAC/s, "int8": MAC/s} with `threads` threads, measured in a fresh process."""
-    env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                      "MKL_NUM_THREADS")}}
-    r = subprocess.run([sys.executable, "-m", "prognos.edge_runtime.peak", str(threads), str(seconds)], env=env,
-                       capture_output=True, text=True, timeout=300)
+    env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    r = subprocess.run(
+        [sys.executable, "-m", "prognos.edge_runtime.peak", str(threads), str(seconds)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if r.returncode:
         raise RuntimeError(f"peak MAC measurement failed: {r.stderr.strip().splitlines()[-1:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])

@@ -12,6 +12,7 @@ A row whose standardized settings lie farther from every centroid than `max_dist
 (the largest training distance to its own centroid, times a safety margin) is in a regime the model
 never saw: `assign` reports it as unknown, and the device flags it instead of silently normalizing it.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

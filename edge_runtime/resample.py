@@ -12,6 +12,7 @@
   resampled to a fixed number of samples per shaft revolution so that a fault line at k x shaft
   speed lands on the same bin at every load and speed (frequencies become orders).
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,7 @@ def resample_poly(x, up: int, down: int) -> np.ndarray:
     return y[half : half + n_out * down : down].astype(np.float32)
 
 
-def resample_to_rate(x, orig_rate: float, target_rate: float, method: str = "fft",
-                     max_factor: int = 64) -> np.ndarray:
+def resample_to_rate(x, orig_rate: float, target_rate: float, method: str = "fft", max_factor: int = 64) -> np.ndarray:
     """`x` sampled at orig_rate, resampled to target_rate Hz with `resample` ("fft") or `resample_poly` ("poly").
 
     "fft" gives round(len(x) target / orig) samples. "poly" needs target / orig = up / down with
@@ -79,8 +79,9 @@ def resample_to_rate(x, orig_rate: float, target_rate: float, method: str = "fft
         raise ConfigError(f"method must be 'fft' or 'poly', got {method!r}")
     ratio = Fraction(target / orig).limit_denominator(max_factor)
     if max(ratio.numerator, ratio.denominator) > max_factor or abs(ratio - target / orig) > 1e-9 * target / orig:
-        raise ConfigError(f"{orig:g} -> {target:g} Hz is not a ratio up/down with up, down <= {max_factor}; "
-                          f"use method='fft'")
+        raise ConfigError(
+            f"{orig:g} -> {target:g} Hz is not a ratio up/down with up, down <= {max_factor}; use method='fft'"
+        )
     return resample_poly(x, ratio.numerator, ratio.denominator)
 
 
@@ -100,8 +101,10 @@ def angular_resample(x, sample_rate: float, shaft_hz, samples_per_rev: int) -> n
         return resample(x, max(1, round(len(x) * target / rate)))
     speed = check_signal(shaft_hz, "shaft_hz")
     if len(speed) != len(x) or np.any(speed <= 0):
-        raise DataError(f"shaft_hz: expected {len(x)} positive speeds (one per sample of x), "
-                        f"got {len(speed)} values with minimum {speed.min():g}")
+        raise DataError(
+            f"shaft_hz: expected {len(x)} positive speeds (one per sample of x), "
+            f"got {len(speed)} values with minimum {speed.min():g}"
+        )
     revs = np.concatenate([[0.0], np.cumsum((speed[1:] + speed[:-1]) / 2)]) / rate
     angles = np.arange(int(np.floor(revs[-1] * spr)) + 1) / spr
     t = np.interp(angles, revs, np.arange(len(x)))

@@ -8,6 +8,7 @@ rejection raises `RowError` with a short reason (the stream counts them per reas
 naming the line and what was expected. Reasons: malformed, wrong_type, missing_sensor, non_finite
 (and, in the stream, duplicate_cycle, out_of_order).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,11 @@ class RowParser:
     def parse(self, line: str, lineno: int) -> tuple[int, int, list[float]]:
         fields = line.split(",") if self.csv else line.split()
         if len(fields) != len(self.columns):
-            raise RowError("malformed", f"line {lineno}: {len(fields)} fields, expected {len(self.columns)}"
-                                        + ("" if self.csv else f" ({N_COLUMNS} whitespace-separated numbers)"))
+            raise RowError(
+                "malformed",
+                f"line {lineno}: {len(fields)} fields, expected {len(self.columns)}"
+                + ("" if self.csv else f" ({N_COLUMNS} whitespace-separated numbers)"),
+            )
         idx, names = self._idx, self._names
         if self.csv:  # a named fleet's asset id may be any non-empty text
             asset = _csv_asset(fields[idx[0]].strip().strip('"'), lineno)

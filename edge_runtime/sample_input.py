@@ -10,6 +10,7 @@ With samples.follow a regular file is read on as it grows (polled, like `tail -f
 service stops (not JSON lines: those are read to the end); a FIFO or stdin ends when its writer
 closes it. A JSON line may be as long as samples.max_block_bytes.
 """
+
 from __future__ import annotations
 
 import io

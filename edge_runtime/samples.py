@@ -11,6 +11,7 @@ than `window` samples between blocks) and cuts windows at the DspSpec's window a
 `seq` or a rate change resets it: samples on both sides of a discontinuity never share a window.
 Every rejection raises `RowError` with a reason from `REASONS`.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,18 @@ MAGIC = b"PGVB"
 VERSION = 1
 DTYPES = {1: "<f4"}  # dtype code -> numpy dtype of the samples (float32 little-endian)
 HEADER = struct.Struct("<4sBBHQdI")  # magic, version, dtype, asset length, seq, rate_hz, n samples: 28 bytes
-REASONS = ("too_large", "malformed", "bad_version", "bad_dtype", "bad_length", "empty", "non_finite",
-           "bad_asset", "rate_mismatch", "out_of_order")
+REASONS = (
+    "too_large",
+    "malformed",
+    "bad_version",
+    "bad_dtype",
+    "bad_length",
+    "empty",
+    "non_finite",
+    "bad_asset",
+    "rate_mismatch",
+    "out_of_order",
+)
 _BAD_ASSET_CHARS = set("+#\x00")
 
 
@@ -46,7 +57,7 @@ class SampleConfig:
 
     def __post_init__(self):
         if self.format not in ("", "f32", "npy", "wav", "jsonl"):
-            raise ConfigError(f"samples: format {self.format!r}; expected f32, npy, wav, jsonl or \"\"")
+            raise ConfigError(f'samples: format {self.format!r}; expected f32, npy, wav, jsonl or ""')
         for name in ("max_block_bytes", "max_asset_len"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"samples: {name} must be a positive integer, got {getattr(self, name)!r}")
@@ -66,8 +77,11 @@ def check_asset(asset, where: str, max_len: int) -> str:
     if not isinstance(asset, str) or not asset:
         raise RowError("bad_asset", f"{where}: asset {asset!r}; expected a non-empty string")
     if len(asset.encode()) > max_len or _BAD_ASSET_CHARS & set(asset):
-        raise RowError("bad_asset", f"{where}: asset {asset[:40]!r}{'...' if len(asset) > 40 else ''}; expected "
-                                    f"at most {max_len} bytes without the MQTT wildcards + and #")
+        raise RowError(
+            "bad_asset",
+            f"{where}: asset {asset[:40]!r}{'...' if len(asset) > 40 else ''}; expected "
+            f"at most {max_len} bytes without the MQTT wildcards + and #",
+        )
     return asset
 
 
@@ -119,8 +133,11 @@ def decode_binary(payload: bytes, where: str, max_asset_len: int = 128) -> Block
         raise RowError("bad_dtype", f"{where}: dtype code {dtype}; expected one of {sorted(DTYPES)} (1 = float32)")
     want = HEADER.size + alen + 4 * n
     if len(payload) != want:
-        raise RowError("bad_length", f"{where}: {len(payload)} bytes, but the header announces {alen} asset "
-                                     f"bytes and {n} samples = {want} bytes")
+        raise RowError(
+            "bad_length",
+            f"{where}: {len(payload)} bytes, but the header announces {alen} asset "
+            f"bytes and {n} samples = {want} bytes",
+        )
     try:
         asset = payload[HEADER.size : HEADER.size + alen].decode()
     except UnicodeDecodeError:
@@ -140,8 +157,9 @@ def encode_binary(asset: str, seq: int, rate_hz: float, samples) -> bytes:
 
 
 def encode_json(asset: str, seq: int, rate_hz: float, samples) -> bytes:
-    return json.dumps({"asset": asset, "seq": seq, "rate_hz": rate_hz,
-                       "samples": np.asarray(samples, np.float32).tolist()}).encode()
+    return json.dumps(
+        {"asset": asset, "seq": seq, "rate_hz": rate_hz, "samples": np.asarray(samples, np.float32).tolist()}
+    ).encode()
 
 
 class AssetFramer:
@@ -171,8 +189,11 @@ class AssetFramer:
         data = np.concatenate([self.buf, x]) if len(self.buf) else x
         k = 0 if len(data) < self.window else (len(data) - self.window) // self.hop + 1
         first = self.windows
-        frames = np.lib.stride_tricks.sliding_window_view(data, self.window)[: k * self.hop : self.hop] if k else \
-            np.zeros((0, self.window), np.float32)
+        frames = (
+            np.lib.stride_tricks.sliding_window_view(data, self.window)[: k * self.hop : self.hop]
+            if k
+            else np.zeros((0, self.window), np.float32)
+        )
         starts = [self.start + i * self.hop for i in range(k)]
         self.windows += k
         cut = k * self.hop

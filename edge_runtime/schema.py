@@ -2,6 +2,7 @@
 
 26 whitespace-separated numbers per row: unit, cycle, 3 operational settings, 21 sensors.
 """
+
 SETTINGS = [f"setting_{i}" for i in range(1, 4)]
 SENSORS = [f"s{i}" for i in range(1, 22)]
 CMAPSS_COLUMNS = ["unit", "cycle", *SETTINGS, *SENSORS]

@@ -3,6 +3,7 @@
 score = sum_i (exp(-d_i/13) - 1 if d_i < 0 else exp(d_i/10) - 1), d = predicted - true:
 late predictions (d > 0) are penalized more than early ones.
 """
+
 import numpy as np
 
 

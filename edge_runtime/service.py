@@ -6,6 +6,7 @@ assets share one backend call), feeds the engine, writes predictions and alert e
 sinks, and between batches polls the watched folder or acts on SIGHUP (hot-swap) and SIGTERM (stop).
 Everything the engine counts is served by the optional HTTP endpoint under a lock.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,7 @@ class _Sink:
 class Service:
     def __init__(self, cfg: ServiceConfig, log=_log):
         if not cfg.bundle:
-            raise ConfigError("service: no bundle; pass --bundle DIR or set bundle = \"DIR\" in the config")
+            raise ConfigError('service: no bundle; pass --bundle DIR or set bundle = "DIR" in the config')
         self.cfg, self.log = cfg, log
         self.trust = cfg.trust()
         bundle = Bundle(cfg.bundle, num_threads=cfg.threads, trust=self.trust)
@@ -77,21 +78,35 @@ class Service:
     def health(self) -> tuple[bool, dict]:
         with self.lock:
             age = time.monotonic() - self.heartbeat
-            body = {"model_sha256": self.engine.bundle.sha256, "bundle": str(self.engine.bundle.path),
-                    "config": os.path.realpath(self.cfg.source) if self.cfg.source else None, "pid": os.getpid(),
-                    "uptime_s": round(time.monotonic() - self.started, 1), **self.engine.stats.health()}
+            body = {
+                "model_sha256": self.engine.bundle.sha256,
+                "bundle": str(self.engine.bundle.path),
+                "config": os.path.realpath(self.cfg.source) if self.cfg.source else None,
+                "pid": os.getpid(),
+                "uptime_s": round(time.monotonic() - self.started, 1),
+                **self.engine.stats.health(),
+            }
         mqtt_down = self.mqtt.problem() if self.mqtt else ""
-        reason = ("main loop stalled for %.1f s" % age if age > STALE_SECONDS else
-                  f"MQTT not connected ({mqtt_down})" if mqtt_down else "")
+        reason = (
+            "main loop stalled for %.1f s" % age
+            if age > STALE_SECONDS
+            else f"MQTT not connected ({mqtt_down})"
+            if mqtt_down
+            else ""
+        )
         return not reason, {"status": "unhealthy" if reason else "ok", **({"reason": reason} if reason else {}), **body}
 
     def metrics_text(self) -> str:
         with self.lock:
-            extra = {"prognos_alerts_active": ("Alerts currently raised.", self.engine.alerts.active),
-                     "prognos_assets": ("Assets with a window in memory.", self.engine.n_assets),
-                     "prognos_uptime_seconds": ("Seconds since start.", round(time.monotonic() - self.started, 1)),
-                     "prognos_mqtt_publish_dropped": ("MQTT publishes dropped (paho's outgoing queue full).",
-                                                      self.mqtt.dropped if self.mqtt else 0)}
+            extra = {
+                "prognos_alerts_active": ("Alerts currently raised.", self.engine.alerts.active),
+                "prognos_assets": ("Assets with a window in memory.", self.engine.n_assets),
+                "prognos_uptime_seconds": ("Seconds since start.", round(time.monotonic() - self.started, 1)),
+                "prognos_mqtt_publish_dropped": (
+                    "MQTT publishes dropped (paho's outgoing queue full).",
+                    self.mqtt.dropped if self.mqtt else 0,
+                ),
+            }
             return prometheus(self.engine.stats, self.engine.bundle.sha256, extra)
 
     def run(self) -> int:
@@ -106,8 +121,12 @@ class Service:
         try:
             self._loop(finite, preds_sink, alert_sink)
         finally:
-            for closer in (self.mqtt and self.mqtt.stop, self.http and self.http.shutdown,
-                           preds_sink.close, alert_sink.close):
+            for closer in (
+                self.mqtt and self.mqtt.stop,
+                self.http and self.http.shutdown,
+                preds_sink.close,
+                alert_sink.close,
+            ):
                 if closer:
                     closer()
         self.log(json.dumps({"summary": self.engine.stats.to_dict()}))

@@ -10,6 +10,7 @@ A `Trust` is the device's list of trusted public keys (several, for rotation) pl
 the explicit development mode: an unsigned bundle is then accepted (the caller logs it loudly), but
 a bundle that carries a signature must still verify. cryptography is imported only here, lazily.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,13 +54,13 @@ def keygen(out_dir) -> tuple[Path, Path]:
     if key_path.exists() or pub_path.exists():
         raise ConfigError(f"{out}: signing.key or signing.pub exists already; not overwriting a key")
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
-    pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                       serialization.PublicFormat.SubjectPublicKeyInfo))
+    pub_path.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return key_path, pub_path
 
 
@@ -150,19 +151,25 @@ class Trust:
         if sig is None:
             if self.allow_unsigned or not self.checks:
                 return None
-            raise BundleError(f"{where}: unsigned bundle; this device trusts only bundles signed by key(s) "
-                              f"{sorted(self.keys)} (sign with `prognos sign`, or allow_unsigned = true for development)")
+            raise BundleError(
+                f"{where}: unsigned bundle; this device trusts only bundles signed by key(s) "
+                f"{sorted(self.keys)} (sign with `prognos sign`, or allow_unsigned = true for development)"
+            )
         if not self.checks:
             return None
         if not isinstance(sig, dict) or sig.get("alg") != ALG or not isinstance(sig.get("value"), str):
             raise BundleError(f"{where}: malformed signature {sig!r}; expected {{alg: ed25519, key_id, value}}")
         key = self.keys.get(sig.get("key_id"))
         if key is None:
-            raise BundleError(f"{where}: signed by key {sig.get('key_id')!r}, which is not trusted here "
-                              f"(trusted: {sorted(self.keys)})")
+            raise BundleError(
+                f"{where}: signed by key {sig.get('key_id')!r}, which is not trusted here "
+                f"(trusted: {sorted(self.keys)})"
+            )
         try:
             key.verify(base64.b64decode(sig["value"], validate=True), message(manifest, model_bytes))
         except (InvalidSignature, ValueError):
-            raise BundleError(f"{where}: signature of key {sig['key_id']} does not verify: the manifest or the "
-                              "model file was modified after signing") from None
+            raise BundleError(
+                f"{where}: signature of key {sig['key_id']} does not verify: the manifest or the "
+                "model file was modified after signing"
+            ) from None
         return sig["key_id"]

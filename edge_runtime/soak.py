@@ -8,6 +8,7 @@ predictions serialized to /dev/null, samples its own RSS every `every` seconds, 
 crash, every injected fault counted under its reason, every other row predicted, and RSS after
 warm-up (the first 20 % of rows) within `max_growth_mb`.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,20 +22,37 @@ from collections import Counter
 
 from prognos.edge_runtime.timing import rss_mb
 
-TEXT_FAULTS = {"garbage": "malformed", "short": "malformed", "nan": "non_finite", "word": "malformed",
-               "dup": "duplicate_cycle", "old": "out_of_order", "long": "too_long"}
-JSON_FAULTS = {"garbage": "malformed", "word": "wrong_type", "missing": "missing_sensor", "nan": "non_finite",
-               "dup": "duplicate_cycle", "old": "out_of_order", "long": "too_long"}
+TEXT_FAULTS = {
+    "garbage": "malformed",
+    "short": "malformed",
+    "nan": "non_finite",
+    "word": "malformed",
+    "dup": "duplicate_cycle",
+    "old": "out_of_order",
+    "long": "too_long",
+}
+JSON_FAULTS = {
+    "garbage": "malformed",
+    "word": "wrong_type",
+    "missing": "missing_sensor",
+    "nan": "non_finite",
+    "dup": "duplicate_cycle",
+    "old": "out_of_order",
+    "long": "too_long",
+}
 
 
-def generate(out, features: list[str], means, stds, rows: int, assets: int, malformed: float, fmt: str,
-             seed: int = 0) -> Counter:
+def generate(
+    out, features: list[str], means, stds, rows: int, assets: int, malformed: float, fmt: str, seed: int = 0
+) -> Counter:
     """Write the stream to the binary file `out`; returns the injected faults by expected reason."""
     from prognos.edge_runtime.schema import CMAPSS_COLUMNS
 
     rng = random.Random(seed)
-    cols = {c: (means[features.index(c)], stds[features.index(c)]) if c in features else (0.0, 1.0)
-            for c in CMAPSS_COLUMNS[2:]}
+    cols = {
+        c: (means[features.index(c)], stds[features.index(c)]) if c in features else (0.0, 1.0)
+        for c in CMAPSS_COLUMNS[2:]
+    }
     pool = [{c: round(m + s * rng.gauss(0, 1), 4) for c, (m, s) in cols.items()} for _ in range(1024)]
     faults = TEXT_FAULTS if fmt == "text" else JSON_FAULTS
     kinds, injected, cycle, buf = list(faults), Counter(), [0] * (assets + 1), []
@@ -77,15 +95,36 @@ def _line(fmt: str, kind, unit: int, c: int, values: dict, features: list[str]) 
     return json.dumps(obj) + "\n"
 
 
-def soak(bundle_dir, rows: int, malformed: float, assets: int = 100, fmt: str = "text", every: float = 1.0,
-         max_growth_mb: float = 5.0, seed: int = 0) -> dict:
+def soak(
+    bundle_dir,
+    rows: int,
+    malformed: float,
+    assets: int = 100,
+    fmt: str = "text",
+    every: float = 1.0,
+    max_growth_mb: float = 5.0,
+    seed: int = 0,
+) -> dict:
     from prognos.edge_runtime.config import ServiceConfig
     from prognos.edge_runtime.service import Service
 
     cfg = ServiceConfig(bundle=str(bundle_dir), predictions="/dev/null", alerts="/dev/null", log_rejected=0)
     service = Service(cfg, log=lambda msg: None)
-    gen = subprocess.Popen([sys.executable, "-m", "prognos.edge_runtime.soak", str(bundle_dir), str(rows), str(malformed),
-                            str(assets), fmt, str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    gen = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prognos.edge_runtime.soak",
+            str(bundle_dir),
+            str(rows),
+            str(malformed),
+            str(assets),
+            fmt,
+            str(seed),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     service.source = gen.stdout
     samples, stop = [], threading.Event()
 
@@ -108,11 +147,20 @@ def _report(stats, injected: Counter, samples, rows: int, seconds: float, max_gr
     growth = round(max(warm) - min(warm), 2)
     counted = dict(stats.rejected) == dict(injected)
     lost = rows - sum(injected.values()) - stats.predictions
-    return {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
-            "predictions": stats.predictions, "rejected": dict(stats.rejected), "injected": dict(injected),
-            "every_rejection_counted": counted, "accepted_rows_lost": lost,
-            "rss_mb": samples, "rss_after_warmup_min_max_mb": [min(warm), max(warm)],
-            "rss_growth_after_warmup_mb": growth, "ok": counted and lost == 0 and growth <= max_growth_mb}
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(rows / seconds),
+        "predictions": stats.predictions,
+        "rejected": dict(stats.rejected),
+        "injected": dict(injected),
+        "every_rejection_counted": counted,
+        "accepted_rows_lost": lost,
+        "rss_mb": samples,
+        "rss_after_warmup_min_max_mb": [min(warm), max(warm)],
+        "rss_growth_after_warmup_mb": growth,
+        "ok": counted and lost == 0 and growth <= max_growth_mb,
+    }
 
 
 def _generator_main(argv) -> None:
@@ -120,8 +168,17 @@ def _generator_main(argv) -> None:
 
     bundle_dir, rows, malformed, assets, fmt, seed = argv
     pre = read_manifest(bundle_dir)["preprocessing"]
-    injected = generate(sys.stdout.buffer, pre["features"], pre["mean"], pre["std"], int(rows), int(assets),
-                        float(malformed), fmt, int(seed))
+    injected = generate(
+        sys.stdout.buffer,
+        pre["features"],
+        pre["mean"],
+        pre["std"],
+        int(rows),
+        int(assets),
+        float(malformed),
+        fmt,
+        int(seed),
+    )
     sys.stdout.flush()
     print(json.dumps(injected), file=sys.stderr)
 

@@ -17,6 +17,7 @@ each window is compared with the training range of every feature; the prediction
 "ood": [features outside] and `stats.ood` counts per feature. Each row is checked once, as it
 enters; the prediction itself is unchanged.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -98,8 +99,10 @@ def anomaly_outputs(bundle: Bundle, raw: np.ndarray, inputs: np.ndarray) -> list
     status "anomalous" above the manifest's postprocessing.threshold, else "healthy".
     """
     threshold = float(bundle.manifest["postprocessing"]["threshold"])
-    return [{"score": round(v, 6), "threshold": round(threshold, 6), "status": "anomalous" if v > threshold else
-             "healthy"} for v in reconstruction_mse(inputs, raw).tolist()]
+    return [
+        {"score": round(v, 6), "threshold": round(threshold, 6), "status": "anomalous" if v > threshold else "healthy"}
+        for v in reconstruction_mse(inputs, raw).tolist()
+    ]
 
 
 # task -> (bundle, raw (N, outputs) model outputs, the (N, ...) model inputs) -> one dict per window
@@ -109,8 +112,13 @@ OUTPUTS = {"rul": rul_outputs, "classify": classify_outputs, "anomaly": anomaly_
 class StreamEngine:
     """Raw rows of many assets in, batched predictions and debounced alert events out."""
 
-    def __init__(self, bundle: Bundle, config: StreamConfig | None = None, rules: list[Rule] | None = None,
-                 rul_alert: float | None = None):
+    def __init__(
+        self,
+        bundle: Bundle,
+        config: StreamConfig | None = None,
+        rules: list[Rule] | None = None,
+        rul_alert: float | None = None,
+    ):
         self.config = config or StreamConfig()
         self.stats = StreamStats()
         alerts = bundle.manifest.get("alerts", {})
@@ -237,8 +245,10 @@ def _normalized_ranges(bundle: Bundle):
     if not r:
         return None
     if r.get("features") != bundle.preprocessor.features:
-        raise BundleError(f"{bundle.path}: input_ranges features {r.get('features')} are not the preprocessing's "
-                          f"{bundle.preprocessor.features}")
+        raise BundleError(
+            f"{bundle.path}: input_ranges features {r.get('features')} are not the preprocessing's "
+            f"{bundle.preprocessor.features}"
+        )
     return tuple(bundle.preprocessor.normalize(np.asarray(r[k], np.float64)) for k in ("low", "high"))
 
 
@@ -246,14 +256,18 @@ def check_compatible(old: Bundle, new: Bundle) -> None:
     """The asset rings hold rows of `old`'s features: `new` must read and normalize them the same way."""
     a, b = old.preprocessor, new.preprocessor
     if b is None:
-        raise BundleError(f"{new.path}: a {new.manifest['task']!r} bundle of raw samples; the running bundle "
-                          "reads sensor rows")
+        raise BundleError(
+            f"{new.path}: a {new.manifest['task']!r} bundle of raw samples; the running bundle reads sensor rows"
+        )
     if a.features != b.features or a.window != b.window or a.regimes != b.regimes:
-        raise BundleError(f"{new.path}: input spec window={b.window} features={b.features} is not compatible "
-                          f"with the running bundle's window={a.window} features={a.features}")
+        raise BundleError(
+            f"{new.path}: input spec window={b.window} features={b.features} is not compatible "
+            f"with the running bundle's window={a.window} features={a.features}"
+        )
     if new.manifest["task"] != old.manifest["task"]:
-        raise BundleError(f"{new.path}: task {new.manifest['task']!r}, the running bundle's is "
-                          f"{old.manifest['task']!r}")
+        raise BundleError(
+            f"{new.path}: task {new.manifest['task']!r}, the running bundle's is {old.manifest['task']!r}"
+        )
 
 
 class RulStream(StreamEngine):

@@ -1,5 +1,6 @@
 """The one table helper: every results table is built as data once, then written as Markdown
 (README / docs / report/*.md) or HTML (the report), never parsed back from Markdown."""
+
 from __future__ import annotations
 
 import html
@@ -33,8 +34,10 @@ class Table:
     def html(self) -> str:
         cls = {"l": "", "r": ' class="r"', "c": ' class="c"'}  # the report's stylesheet aligns .r and .c
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td{cls[a]}>{_inline(c)}</td>" for a, c in zip(self.align, r)) + "</tr>"
-                       for r in self.rows)
+        body = "".join(
+            "<tr>" + "".join(f"<td{cls[a]}>{_inline(c)}</td>" for a, c in zip(self.align, r)) + "</tr>"
+            for r in self.rows
+        )
         paras = lambda ps: "".join(f"<p>{_inline(p)}</p>" for p in ps)  # noqa: E731
         return f"{paras(self.before)}<table><tr>{head}</tr>{body}</table>{paras(self.after)}"
 

@@ -7,6 +7,7 @@ and p99 of the per-call times in microseconds over all calls (percentiles are ro
 construction; the tail is what p99 is for), plus `outliers`, the calls slower than Tukey's far-out
 fence Q3 + 3 IQR (a preempted call on a shared machine), and `mean_us`, the mean without them.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,14 @@ def time_calls(fn, min_seconds: float = 1.0, warmup: int = 20, min_calls: int = 
     us = np.asarray(times) * 1e6
     q1, p50, q3, p90, p99 = np.percentile(us, [25, 50, 75, 90, 99])
     inliers = us[us <= q3 + 3 * (q3 - q1)]
-    return {"p50_us": round(float(p50), 3), "p90_us": round(float(p90), 3), "p99_us": round(float(p99), 3),
-            "mean_us": round(float(inliers.mean()), 3), "outliers": int(len(us) - len(inliers)), "calls": len(us)}
+    return {
+        "p50_us": round(float(p50), 3),
+        "p90_us": round(float(p90), 3),
+        "p99_us": round(float(p99), 3),
+        "mean_us": round(float(inliers.mean()), 3),
+        "outliers": int(len(us) - len(inliers)),
+        "calls": len(us),
+    }
 
 
 def _proc_status_mb(key: str) -> float | None:

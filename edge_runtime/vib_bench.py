@@ -14,6 +14,7 @@ Times are this thread's CPU time (`time.thread_time`), not wall time: "per core"
 a shared machine wall time also counts the other processes that preempt a long batch call. The
 wall-clock rate of the service path is reported next to it.
 """
+
 from __future__ import annotations
 
 import time
@@ -83,10 +84,14 @@ def service_path(bundle: Bundle, seconds: float, assets: int) -> dict:
     wall = time.perf_counter() - t0
     stats = feeder.engine.stats
     assert not stats.rejected, stats.rejected  # the bench's own blocks are well formed
-    return {"assets": assets, "block_samples": n, "rounds": len(cpu),
-            "samples_per_cpu_s": round(n * assets / float(np.median(cpu))),
-            "samples_per_cpu_s_mean": round(n * assets * len(cpu) / sum(cpu)),
-            "samples_per_wall_s": round(n * assets * len(cpu) / wall)}
+    return {
+        "assets": assets,
+        "block_samples": n,
+        "rounds": len(cpu),
+        "samples_per_cpu_s": round(n * assets / float(np.median(cpu))),
+        "samples_per_cpu_s_mean": round(n * assets * len(cpu) / sum(cpu)),
+        "samples_per_wall_s": round(n * assets * len(cpu) / wall),
+    }
 
 
 def vib_bench(bundle_dir, seconds: float = 2.0, threads: int = 1, batch: int = 64, assets: int = 64) -> dict:
@@ -96,22 +101,38 @@ def vib_bench(bundle_dir, seconds: float = 2.0, threads: int = 1, batch: int = 6
     sp = service_path(bundle, seconds, assets)
     windows_per_channel = spec.sample_rate / spec.hop
     bound = 1e6 / ((pw["dsp_us"] + pw["model_us"]) * windows_per_channel)
-    return {"task": bundle.manifest["task"], "sample_rate": spec.sample_rate, "window": spec.window,
-            "hop": spec.hop, "kind": spec.kind, "threads": threads, "per_window": pw, "service": sp,
-            "channels_per_core": round(sp["samples_per_cpu_s"] / spec.sample_rate, 1),
-            "channels_per_core_dsp_model_only": round(bound, 1), "bench_peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "task": bundle.manifest["task"],
+        "sample_rate": spec.sample_rate,
+        "window": spec.window,
+        "hop": spec.hop,
+        "kind": spec.kind,
+        "threads": threads,
+        "per_window": pw,
+        "service": sp,
+        "channels_per_core": round(sp["samples_per_cpu_s"] / spec.sample_rate, 1),
+        "channels_per_core_dsp_model_only": round(bound, 1),
+        "bench_peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 def vib_table(r: dict) -> list[str]:
     v, pw, sp = r["vibration"], r["vibration"]["per_window"], r["vibration"]["service"]
     return [
-        (f"vibration          {v['task']} at {v['sample_rate']:g} Hz, window {v['window']}, hop {v['hop']} "
-         f"({v['sample_rate'] / v['hop']:.1f} windows/s per channel), {v['kind']}"),
+        (
+            f"vibration          {v['task']} at {v['sample_rate']:g} Hz, window {v['window']}, hop {v['hop']} "
+            f"({v['sample_rate'] / v['hop']:.1f} windows/s per channel), {v['kind']}"
+        ),
         f"DSP per window     {pw['dsp_us']:8.1f} us CPU (batch of {pw['batch']})",
         f"model per window   {pw['model_us']:8.1f} us CPU (batch of {pw['batch']})",
-        (f"service path       {sp['samples_per_cpu_s']:8d} samples per CPU second, one thread (median of "
-         f"{sp['rounds']} rounds of {sp['assets']} assets x {sp['block_samples']}-sample binary blocks: decode, "
-         f"framing, DSP, model, JSON; mean {sp['samples_per_cpu_s_mean']}; wall clock on this machine now "
-         f"{sp['samples_per_wall_s']} samples/s)"),
-        (f"real-time channels {v['channels_per_core']:8.1f} per core at {v['sample_rate']:g} Hz "
-         f"(DSP + model alone: {v['channels_per_core_dsp_model_only']})")]
+        (
+            f"service path       {sp['samples_per_cpu_s']:8d} samples per CPU second, one thread (median of "
+            f"{sp['rounds']} rounds of {sp['assets']} assets x {sp['block_samples']}-sample binary blocks: decode, "
+            f"framing, DSP, model, JSON; mean {sp['samples_per_cpu_s_mean']}; wall clock on this machine now "
+            f"{sp['samples_per_wall_s']} samples/s)"
+        ),
+        (
+            f"real-time channels {v['channels_per_core']:8.1f} per core at {v['sample_rate']:g} Hz "
+            f"(DSP + model alone: {v['channels_per_core_dsp_model_only']})"
+        ),
+    ]

@@ -11,6 +11,7 @@ classify` / `anomaly` (`stream.OUTPUTS`) plus the asset, the block seq, and the 
 `SampleFeeder` turns MQTT payloads, JSON lines or file blocks into engine calls, counting every
 rejected block under its reason.
 """
+
 from __future__ import annotations
 
 import time
@@ -46,8 +47,10 @@ def default_rules(bundle: Bundle) -> list[Rule]:
 
 def check_vibration_bundle(bundle: Bundle) -> None:
     if bundle.dsp is None or bundle.manifest["task"] not in BAD_STATUS:
-        raise BundleError(f"{bundle.path}: task {bundle.manifest['task']!r}; the sample service runs 'classify' "
-                          "and 'anomaly' bundles with a DspSpec (prognos vibration / vibration-anomaly)")
+        raise BundleError(
+            f"{bundle.path}: task {bundle.manifest['task']!r}; the sample service runs 'classify' "
+            "and 'anomaly' bundles with a DspSpec (prognos vibration / vibration-anomaly)"
+        )
 
 
 def verify_dsp(new: Bundle, running: Bundle, shaft_hz=None) -> Bundle:
@@ -55,10 +58,15 @@ def verify_dsp(new: Bundle, running: Bundle, shaft_hz=None) -> Bundle:
     check_vibration_bundle(new)
     a, b = running.dsp, new.dsp
     if new.manifest["task"] != running.manifest["task"] or (a.sample_rate, a.window, a.hop) != (
-            b.sample_rate, b.window, b.hop):
-        raise BundleError(f"{new.path}: task {new.manifest['task']!r} at {b.sample_rate:g} Hz, window {b.window}, "
-                          f"hop {b.hop}; the running bundle frames {running.manifest['task']!r} at "
-                          f"{a.sample_rate:g} Hz, window {a.window}, hop {a.hop}")
+        b.sample_rate,
+        b.window,
+        b.hop,
+    ):
+        raise BundleError(
+            f"{new.path}: task {new.manifest['task']!r} at {b.sample_rate:g} Hz, window {b.window}, "
+            f"hop {b.hop}; the running bundle frames {running.manifest['task']!r} at "
+            f"{a.sample_rate:g} Hz, window {a.window}, hop {a.hop}"
+        )
     x = dsp_spec.apply_many(b, np.zeros((1, b.window), np.float32), shaft_hz)
     y = new.backend.run(x)
     if not np.all(np.isfinite(y)):
@@ -69,8 +77,13 @@ def verify_dsp(new: Bundle, running: Bundle, shaft_hz=None) -> Bundle:
 class VibrationEngine:
     """Sample blocks of many assets in, batched window predictions and alert events out."""
 
-    def __init__(self, bundle: Bundle, samples: SampleConfig | None = None, config: StreamConfig | None = None,
-                 rules: list[Rule] | None = None):
+    def __init__(
+        self,
+        bundle: Bundle,
+        samples: SampleConfig | None = None,
+        config: StreamConfig | None = None,
+        rules: list[Rule] | None = None,
+    ):
         check_vibration_bundle(bundle)
         self.samples = samples or SampleConfig()
         self.config = config or StreamConfig()
@@ -115,8 +128,9 @@ class VibrationEngine:
         fr = self._framer(block.asset)
         where = where or f"asset {block.asset} seq {block.seq}"
         if fr.next_seq is not None and block.seq < fr.next_seq:
-            raise RowError("out_of_order", f"{where}: seq {block.seq} after {fr.next_seq - 1}; expected "
-                                           f">= {fr.next_seq}")
+            raise RowError(
+                "out_of_order", f"{where}: seq {block.seq} after {fr.next_seq - 1}; expected >= {fr.next_seq}"
+            )
         if fr.next_seq is not None and block.seq > fr.next_seq:
             self.stats.gaps += 1
             fr.reset()
@@ -126,8 +140,11 @@ class VibrationEngine:
         if abs(block.rate_hz - rate) > 1e-6 * rate:
             if not self.samples.resample:
                 fr.reset()
-                raise RowError("rate_mismatch", f"{where}: rate {block.rate_hz:g} Hz, the bundle's is {rate:g} Hz; "
-                                                "framing reset (set samples.resample = true to resample)")
+                raise RowError(
+                    "rate_mismatch",
+                    f"{where}: rate {block.rate_hz:g} Hz, the bundle's is {rate:g} Hz; "
+                    "framing reset (set samples.resample = true to resample)",
+                )
             x = resample_to_rate(x, block.rate_hz, rate)
             self.stats.resampled += 1
         frames, starts, first = fr.push(x)
@@ -196,17 +213,21 @@ class SampleFeeder(Feeder):
     def feed_payloads(self, messages) -> tuple[list, list]:
         """MQTT messages (topic, payload bytes): one block each."""
         c = self.cfg
-        return self._feed((f"topic {t}", lambda t=t, p=p: decode(p, f"topic {t}", c.max_block_bytes,
-                                                                   c.max_asset_len)) for t, p in messages)
+        return self._feed(
+            (f"topic {t}", lambda t=t, p=p: decode(p, f"topic {t}", c.max_block_bytes, c.max_asset_len))
+            for t, p in messages
+        )
 
     def feed_lines(self, lines) -> tuple[list, list]:
         """JSON lines, one block object each (stdin or a file with samples.format = "jsonl")."""
+
         def blocks():
             for line in lines:
                 self.lineno += 1
                 if line is not TOO_LONG and not line.strip():
                     continue
                 yield f"line {self.lineno}", lambda line=line, n=self.lineno: self._line_block(line, n)
+
         return self._feed(blocks())
 
     def _line_block(self, line, lineno: int) -> Block:
@@ -229,4 +250,3 @@ class SampleFeeder(Feeder):
 def _checked(b: Block) -> Block:
     check_samples(b.samples, f"asset {b.asset} block {b.seq}")
     return b
-

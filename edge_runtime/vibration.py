@@ -6,6 +6,7 @@ outputs through `stream.OUTPUTS[task]`: one dict per full window, {"window", "st
 "classify": {"class", "prob", "status" ok|fault}; "anomaly": {"score", "threshold", "status" healthy|anomalous}
 (score = reconstruction error of the DSP features, computed in numpy).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,9 +40,11 @@ WRITERS = {"classify": "prognos vibration", "anomaly": "prognos vibration-anomal
 def vibration_stream(bundle: Bundle, samples, task: str = "classify", batch: int = 64, shaft_hz=None) -> list[dict]:
     """One output dict per full window of `samples` at the bundle's DspSpec window and hop."""
     if bundle.dsp is None or bundle.manifest["task"] != task:
-        raise BundleError(f"{bundle.path}: task {bundle.manifest['task']!r}"
-                          f"{'' if bundle.dsp is not None else ' without a DspSpec'}; expected a {task!r} bundle "
-                          f"written by `{WRITERS[task]}`")
+        raise BundleError(
+            f"{bundle.path}: task {bundle.manifest['task']!r}"
+            f"{'' if bundle.dsp is not None else ' without a DspSpec'}; expected a {task!r} bundle "
+            f"written by `{WRITERS[task]}`"
+        )
     spec = bundle.dsp
     frames = dsp_spec.windows(spec, samples)
     out = []

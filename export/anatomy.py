@@ -7,6 +7,7 @@ quantized tensor even carries more (a scale and an int64 zero point per channel)
 it from the flatbuffer (tflite schema via tensorflow.lite.tools); `structure` attributes every byte
 of the file to the flatbuffer object it belongs to, by walking the raw tables and vectors.
 """
+
 from __future__ import annotations
 
 import struct
@@ -18,26 +19,60 @@ import numpy as np
 # kind), ("tables", kind): a vector of tables, ("vector", element bytes), ("string",). Fields not
 # listed are inline scalars, counted with their table; builtin options are tables of scalars.
 SCHEMA = {
-    "Model": {1: ("tables", "OperatorCode"), 2: ("tables", "SubGraph"), 3: ("string",),
-              4: ("tables", "Buffer"), 5: ("vector", 4), 6: ("tables", "Metadata"), 7: ("tables", "SignatureDef")},
+    "Model": {
+        1: ("tables", "OperatorCode"),
+        2: ("tables", "SubGraph"),
+        3: ("string",),
+        4: ("tables", "Buffer"),
+        5: ("vector", 4),
+        6: ("tables", "Metadata"),
+        7: ("tables", "SignatureDef"),
+    },
     "OperatorCode": {1: ("string",)},
-    "SubGraph": {0: ("tables", "Tensor"), 1: ("vector", 4), 2: ("vector", 4), 3: ("tables", "Operator"),
-                 4: ("string",)},
+    "SubGraph": {
+        0: ("tables", "Tensor"),
+        1: ("vector", 4),
+        2: ("vector", 4),
+        3: ("tables", "Operator"),
+        4: ("string",),
+    },
     "Tensor": {0: ("vector", 4), 3: ("string",), 4: ("table", "Quantization"), 7: ("vector", 4)},
     "Quantization": {0: ("vector", 4), 1: ("vector", 4), 2: ("vector", 4), 3: ("vector", 8)},
-    "Operator": {1: ("vector", 4), 2: ("vector", 4), 4: ("table", "Options"), 5: ("vector", 1),
-                 7: ("vector", 1), 8: ("vector", 4)},
+    "Operator": {
+        1: ("vector", 4),
+        2: ("vector", 4),
+        4: ("table", "Options"),
+        5: ("vector", 1),
+        7: ("vector", 1),
+        8: ("vector", 4),
+    },
     "Buffer": {0: ("vector", 1)},
-    "Metadata": {}, "SignatureDef": {}, "Options": {},  # (strings of SignatureDefs: counted as padding)
+    "Metadata": {},
+    "SignatureDef": {},
+    "Options": {},  # (strings of SignatureDefs: counted as padding)
 }
 FIELD_NAMES = {
-    ("Model", 1): "operator code offsets", ("Model", 2): "subgraph offsets", ("Model", 3): "description",
-    ("Model", 4): "buffer offsets", ("Model", 6): "metadata offsets", ("Model", 7): "signature def offsets",
-    ("SubGraph", 0): "tensor offsets", ("SubGraph", 1): "graph inputs", ("SubGraph", 2): "graph outputs",
-    ("SubGraph", 3): "operator offsets", ("SubGraph", 4): "names", ("Tensor", 0): "tensor shapes",
-    ("Tensor", 3): "names", ("Tensor", 7): "tensor shape signatures", ("Quantization", 2): "quantization scales",
-    ("Quantization", 3): "quantization zero points", ("Operator", 1): "operator inputs",
-    ("Operator", 2): "operator outputs", ("Operator", 8): "operator intermediates", ("Buffer", 0): "buffer data"}
+    ("Model", 1): "operator code offsets",
+    ("Model", 2): "subgraph offsets",
+    ("Model", 3): "description",
+    ("Model", 4): "buffer offsets",
+    ("Model", 6): "metadata offsets",
+    ("Model", 7): "signature def offsets",
+    ("SubGraph", 0): "tensor offsets",
+    ("SubGraph", 1): "graph inputs",
+    ("SubGraph", 2): "graph outputs",
+    ("SubGraph", 3): "operator offsets",
+    ("SubGraph", 4): "names",
+    ("Tensor", 0): "tensor shapes",
+    ("Tensor", 3): "names",
+    ("Tensor", 7): "tensor shape signatures",
+    ("Quantization", 2): "quantization scales",
+    ("Quantization", 3): "quantization zero points",
+    ("Operator", 1): "operator inputs",
+    ("Operator", 2): "operator outputs",
+    ("Operator", 8): "operator intermediates",
+    ("Buffer", 0): "buffer data",
+}
 
 
 def anatomy(data: bytes) -> dict:
@@ -55,13 +90,22 @@ def anatomy(data: bytes) -> dict:
             rank = len(t.shape) if t.shape is not None else 0
             counts["weights" if rank >= 2 else "vectors"] += size
     buffer_bytes = sum(_buffer_len(b) for b in model.buffers)
-    scales = [len(t.quantization.scale) for t in tensors if t.quantization is not None and t.quantization.scale is not None]
-    return {"file": len(data), **counts, "unreferenced_buffers": buffer_bytes - sum(counts.values()),
-            "structure": len(data) - buffer_bytes, "tensors": len(tensors), "quantized_tensors": len(scales),
-            "quant_scales": int(np.sum(scales)) if scales else 0,
-            "operators": sum(len(g.operators) for g in model.subgraphs),
-            "name_bytes": sum(len(t.name or b"") for t in tensors),
-            "metadata": [m.name.decode() for m in (model.metadata or [])], "structure_parts": structure(data)}
+    scales = [
+        len(t.quantization.scale) for t in tensors if t.quantization is not None and t.quantization.scale is not None
+    ]
+    return {
+        "file": len(data),
+        **counts,
+        "unreferenced_buffers": buffer_bytes - sum(counts.values()),
+        "structure": len(data) - buffer_bytes,
+        "tensors": len(tensors),
+        "quantized_tensors": len(scales),
+        "quant_scales": int(np.sum(scales)) if scales else 0,
+        "operators": sum(len(g.operators) for g in model.subgraphs),
+        "name_bytes": sum(len(t.name or b"") for t in tensors),
+        "metadata": [m.name.decode() for m in (model.metadata or [])],
+        "structure_parts": structure(data),
+    }
 
 
 def _buffer_len(buffer) -> int:

@@ -14,6 +14,7 @@ bound. The bound counts arithmetic only; the measured latency also carries the P
 cell (missing bundle, runtime error, timeout) is recorded with its error; the matrix goes on.
 Writes <run>/report/bench.{json,md} for each run and, for several runs, also <out>/bench.{json,md}.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -30,18 +31,32 @@ from prognos.edge_runtime.timing import machine_info
 from prognos.export.bundle import library_versions
 
 # "best": the bundle `prognos-edge bench --candidates` (or the demo, `final`) installed as the recommendation
-DEFAULT_FORMATS = ["keras", "tflite_fp32", "tflite_fp16", "tflite_dynamic", "tflite_int8", "tflite_int8_dense",
-                   "onnx_fp32", "onnx_int8", "best"]
+DEFAULT_FORMATS = [
+    "keras",
+    "tflite_fp32",
+    "tflite_fp16",
+    "tflite_dynamic",
+    "tflite_int8",
+    "tflite_int8_dense",
+    "onnx_fp32",
+    "onnx_int8",
+    "best",
+]
 # formats whose matmuls run in int8 use the int8 peak (names containing these); dynamic-range ("hybrid")
 # kernels quantize activations on the fly and multiply int8 x int8
 from prognos.edge_runtime.bench import INT8_PEAK  # noqa: E402  (one list for both benches)
 
 
 def git_commit() -> str | None:
-    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                       cwd=Path(__file__).resolve().parents[1])
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    r = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout.strip()
     return (r.stdout.strip() + ("-dirty" if dirty else "")) if r.returncode == 0 else None
 
 
@@ -71,8 +86,12 @@ def _sizes(path: Path) -> dict:
 
 def _run_cell(spec: dict, timeout: float) -> dict:
     try:
-        r = subprocess.run([sys.executable, "-m", "prognos.export.bench_cell", json.dumps(spec)], capture_output=True,
-                           text=True, timeout=timeout)
+        r = subprocess.run(
+            [sys.executable, "-m", "prognos.export.bench_cell", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
     if r.returncode:
@@ -96,12 +115,24 @@ def _cells(run_dir: Path, fmt: str, val: Path, threads, min_seconds: float, batc
         if not path.is_file():
             row["error"] = f"no {fmt} bundle in {run_dir}/bundles (make quantize RUN={run_dir})"
         else:
-            spec = {"kind": "keras" if fmt == "keras" else "bundle", "path": str(spec_path), "threads": t,
-                    "min_seconds": min_seconds, "val": str(val), "batch": batch}
+            spec = {
+                "kind": "keras" if fmt == "keras" else "bundle",
+                "path": str(spec_path),
+                "threads": t,
+                "min_seconds": min_seconds,
+                "val": str(val),
+                "batch": batch,
+            }
             row.update(_run_cell(spec, timeout=120 + 20 * min_seconds))
-        print(f"[prognos]   {fmt:18s} {t} thread(s): " + (f"p50 {row['p50_us']:.0f} us, {row['windows_per_s']:.0f} "
-              f"windows/s, RSS {row['peak_rss_mb']:.0f} MB" if "error" not in row else f"FAILED {row['error']}"),
-              flush=True)
+        print(
+            f"[prognos]   {fmt:18s} {t} thread(s): "
+            + (
+                f"p50 {row['p50_us']:.0f} us, {row['windows_per_s']:.0f} windows/s, RSS {row['peak_rss_mb']:.0f} MB"
+                if "error" not in row
+                else f"FAILED {row['error']}"
+            ),
+            flush=True,
+        )
         rows.append(row)
     return rows
 
@@ -123,8 +154,16 @@ def _compare(rows: list[dict], macs: int | None, peaks: dict) -> None:
             r["x_bound"] = float(f"{r['p50_us'] / r['bound_us']:.4g}")
 
 
-def bench_runs(runs, load, formats=None, threads=(1, 2), min_seconds: float = 1.0, batch: int = 256,
-               out: Path | None = None, peak_seconds: float = 0.5) -> dict:
+def bench_runs(
+    runs,
+    load,
+    formats=None,
+    threads=(1, 2),
+    min_seconds: float = 1.0,
+    batch: int = 256,
+    out: Path | None = None,
+    peak_seconds: float = 0.5,
+) -> dict:
     formats = formats or DEFAULT_FORMATS
     print(f"[prognos] measuring the peak MAC rate of this CPU ({', '.join(map(str, threads))} threads)", flush=True)
     peaks = at_least_fewer_threads({t: _peak_or_error(t, peak_seconds) for t in sorted(threads)})
@@ -140,11 +179,19 @@ def bench_runs(runs, load, formats=None, threads=(1, 2), min_seconds: float = 1.
                 if checks.get(r["format"]):
                     r["tflm"] = checks[r["format"]]
             _compare(rows, macs, peaks)
-            models.append({"run": str(run_dir), "macs": macs, **({"macs_error": macs_error} if macs_error else {}),
-                           "rows": rows})
-    result = {"machine": machine_info(), "libraries": library_versions(), "commit": git_commit(),
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "min_seconds": min_seconds,
-              "threads": list(threads), "peak_mac_per_s": peaks, "models": models}
+            models.append(
+                {"run": str(run_dir), "macs": macs, **({"macs_error": macs_error} if macs_error else {}), "rows": rows}
+            )
+    result = {
+        "machine": machine_info(),
+        "libraries": library_versions(),
+        "commit": git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "min_seconds": min_seconds,
+        "threads": list(threads),
+        "peak_mac_per_s": peaks,
+        "models": models,
+    }
     for m in models:
         _write(Path(m["run"]) / "report", {**result, "models": [m]})
     if len(models) > 1 or out:

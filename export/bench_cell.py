@@ -16,6 +16,7 @@ runtime's thread pools and caches out of the next cell's numbers. Steps, in this
 The spec names `kind` ("keras" | "bundle"), `path`, `threads`, `min_seconds`, `val` (an .npz with
 x, true, rul_cap) and `batch`. The result is one JSON line on stdout.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,11 +66,17 @@ def run_cell(spec: dict) -> dict:
     t0 = time.perf_counter()
     pred = np.concatenate([model(x[i : i + batch]) for i in range(0, len(x), batch)])
     seconds = time.perf_counter() - t0
-    return {**latency, "import_s": round(import_s, 3), "load_ms": round(load_s * 1e3, 1),
-            "peak_rss_mb": round(rss, 1), "val_mb": round(x.nbytes / 2**20, 1),
-            "windows_per_s": round(len(x) / seconds, 1), "batch": batch,
-            "fleet_rows_per_s": round(min(FLEET, len(x)) / fleet["p50_us"] * 1e6, 1),
-            "val": rul_metrics(pred * cap, true)}
+    return {
+        **latency,
+        "import_s": round(import_s, 3),
+        "load_ms": round(load_s * 1e3, 1),
+        "peak_rss_mb": round(rss, 1),
+        "val_mb": round(x.nbytes / 2**20, 1),
+        "windows_per_s": round(len(x) / seconds, 1),
+        "batch": batch,
+        "fleet_rows_per_s": round(min(FLEET, len(x)) / fleet["p50_us"] * 1e6, 1),
+        "val": rul_metrics(pred * cap, true),
+    }
 
 
 if __name__ == "__main__":

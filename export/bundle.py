@@ -4,6 +4,7 @@ A "rul" bundle also carries `input_ranges`: per feature, the 0.1 % and 99.9 % qu
 in the training windows it is handed (raw feature units, after smoothing: what the device's windows
 hold), so the device can flag inputs outside what the model was trained on (edge_runtime.stream).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,16 @@ from prognos.edge_runtime.backends import open_backend
 from prognos.edge_runtime.bundle import SCHEMA_VERSION, sha256_of
 from prognos.edge_runtime.features import Preprocessor
 
-LIBRARIES = ["tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime",
-             "ai-edge-litert", "numpy"]
+LIBRARIES = [
+    "tensorflow",
+    "tf-keras",
+    "tensorflow-model-optimization",
+    "tf2onnx",
+    "onnx",
+    "onnxruntime",
+    "ai-edge-litert",
+    "numpy",
+]
 
 
 def library_versions() -> dict:
@@ -37,15 +46,31 @@ def input_ranges(pre: Preprocessor, train_x) -> dict:
     """Per-feature training range of normalized training windows (N, window, F), in raw feature units."""
     x = np.asarray(train_x, np.float32).reshape(-1, len(pre.features))
     low, high = np.quantile(x, QUANTILES, axis=0) * np.asarray(pre.std) + np.asarray(pre.mean)
-    return {"features": list(pre.features), "low": [round(float(v), 6) for v in low],
-            "high": [round(float(v), 6) for v in high], "quantiles": list(QUANTILES), "values": int(len(x)),
-            "doc": "quantiles of every value in the training windows (raw units, after smoothing); the device "
-                   "flags a row outside [low, high] as out of distribution (\"ood\"), the prediction unchanged"}
+    return {
+        "features": list(pre.features),
+        "low": [round(float(v), 6) for v in low],
+        "high": [round(float(v), 6) for v in high],
+        "quantiles": list(QUANTILES),
+        "values": int(len(x)),
+        "doc": "quantiles of every value in the training windows (raw units, after smoothing); the device "
+        'flags a row outside [low, high] as out of distribution ("ood"), the prediction unchanged',
+    }
 
 
-def write_bundle(out_dir, model_bytes: bytes, fmt, pre: Preprocessor | None, metrics: dict, source: dict,
-                 task: str = "rul", preprocessing: dict | None = None, postprocessing: dict | None = None,
-                 alerts: dict | None = None, train_x=None, macs: int | None = None) -> Path:
+def write_bundle(
+    out_dir,
+    model_bytes: bytes,
+    fmt,
+    pre: Preprocessor | None,
+    metrics: dict,
+    source: dict,
+    task: str = "rul",
+    preprocessing: dict | None = None,
+    postprocessing: dict | None = None,
+    alerts: dict | None = None,
+    train_x=None,
+    macs: int | None = None,
+) -> Path:
     """Write `model<suffix>` and its manifest into `out_dir`; returns the directory.
 
     Task "rul" takes its preprocessing and postprocessing from `pre`, and its `input_ranges` from the

@@ -6,6 +6,7 @@ kept, the clustered model before fine-tuning included), so int8 files compress w
 `strip_clustering` removes the wrappers; the report counts the distinct values per kernel.
 Cluster-preserving QAT starts from this model (export.qat, mode "cqat").
 """
+
 from __future__ import annotations
 
 from prognos.export.finetune import Tune, TuneConfig, copy_model, fine_tune, weight_stats
@@ -29,5 +30,11 @@ def cluster(model, tune: Tune, train, val, cfg: TuneConfig):
     wrapped = keras.models.clone_model(copy_model(model), clone_function=wrap)
     val_loss, best = fine_tune(wrapped, train, val, cfg)
     stripped = clustering.strip_clustering(wrapped)
-    return stripped, {"tune": tune.relevant(), "epochs": cfg.epochs, "val_loss": val_loss, "skipped": [head],
-                      "best_epoch": best, "weights": weight_stats(stripped)}
+    return stripped, {
+        "tune": tune.relevant(),
+        "epochs": cfg.epochs,
+        "val_loss": val_loss,
+        "skipped": [head],
+        "best_epoch": best,
+        "weights": weight_stats(stripped),
+    }

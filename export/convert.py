@@ -13,6 +13,7 @@ Known traps (TF 2.21, measured here):
 - A TFLite WHILE loop would keep the graph small, but full-int8 calibration of it crashed the
   converter process (segmentation fault), so no format uses one.
 """
+
 from __future__ import annotations
 
 import flatbuffers
@@ -42,10 +43,12 @@ def inference_clone(model, batch_size: int | None = 1, rnn: str = "fused"):
             config["unroll"] = True
         return layer.__class__.from_config(config)
 
-    inputs = [keras.Input(t.shape[1:], batch_size=batch_size, dtype=t.dtype, name=t.name.split(":")[0])
-              for t in model.inputs]  # several for e.g. a conditional GAN generator G(z, y)
-    clone = keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0],
-                                     clone_function=clone_layer)
+    inputs = [
+        keras.Input(t.shape[1:], batch_size=batch_size, dtype=t.dtype, name=t.name.split(":")[0]) for t in model.inputs
+    ]  # several for e.g. a conditional GAN generator G(z, y)
+    clone = keras.models.clone_model(
+        model, input_tensors=inputs if len(inputs) > 1 else inputs[0], clone_function=clone_layer
+    )
     clone.set_weights(model.get_weights())  # DenseLSTM keeps the keras LSTM's weight layout
     return clone
 
@@ -76,8 +79,9 @@ def _quantize_options(converter, quant: str, representative, int_io: bool, per_c
         raise ConfigError(f"TFLite {quant} needs representative windows for calibration")
     converter.representative_dataset = lambda: ([w[None].astype(np.float32)] for w in representative)
     ops = tf.lite.OpsSet
-    converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8 if quant == "int8"
-                                           else ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    converter.target_spec.supported_ops = [
+        ops.TFLITE_BUILTINS_INT8 if quant == "int8" else ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    ]
     if int_io:
         converter.inference_input_type = converter.inference_output_type = tf.int8 if quant == "int8" else tf.int16
     # Per-tensor weight scales have no public converter option (tensorflow/tensorflow#39944, #44153);
@@ -87,8 +91,15 @@ def _quantize_options(converter, quant: str, representative, int_io: bool, per_c
     converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel
 
 
-def to_tflite(model, quant: str = "fp32", representative: np.ndarray | None = None, rnn: str = "fused",
-              int_io: bool = True, strip: bool = False, per_channel: bool = True) -> bytes:
+def to_tflite(
+    model,
+    quant: str = "fp32",
+    representative: np.ndarray | None = None,
+    rnn: str = "fused",
+    int_io: bool = True,
+    strip: bool = False,
+    per_channel: bool = True,
+) -> bytes:
     """TFLite bytes. `quant`: fp32 | dynamic (int8 weights) | float16 | int8 | int16x8 (16-bit activations).
 
     int8 / int16x8 are calibrated on `representative` windows; with `int_io` the model's input and

@@ -6,6 +6,7 @@ step (e.g. pruned int8 and prune-preserving QAT, which starts from the pruned mo
 Every step returns the model to convert and a report with the weights measured after the step
 (`weight_stats`: zero fraction and distinct values per kernel) and the validation loss per epoch.
 """
+
 from __future__ import annotations
 
 import sys
@@ -38,8 +39,9 @@ class Tune:
             raise ConfigError(f"tune schedule {self.schedule!r}; expected one of {SCHEDULES}")
         if self.m_by_n is not None and not (len(self.m_by_n) == 2 and 0 < self.m_by_n[0] < self.m_by_n[1]):
             raise ConfigError(f"tune m_by_n {self.m_by_n!r}; expected (m, n) with 0 < m < n, e.g. (2, 4)")
-        if self.block is not None and not (len(self.block) == 2 and all(isinstance(b, int) and b >= 1
-                                                                         for b in self.block)):
+        if self.block is not None and not (
+            len(self.block) == 2 and all(isinstance(b, int) and b >= 1 for b in self.block)
+        ):
             raise ConfigError(f"tune block {self.block!r}; expected (rows, cols) of positive ints, e.g. (4, 1)")
         if not isinstance(self.clusters, int) or self.clusters < 2:
             raise ConfigError(f"tune clusters {self.clusters!r}; expected an int >= 2")
@@ -56,8 +58,9 @@ class Tune:
     def relevant(self) -> dict:
         """The kind and the parameters it uses (for reports and manifests)."""
         if self.kind in ("prune", "pqat"):
-            params = {"m_by_n": list(self.m_by_n)} if self.m_by_n else {"sparsity": self.sparsity,
-                                                                         "schedule": self.schedule}
+            params = (
+                {"m_by_n": list(self.m_by_n)} if self.m_by_n else {"sparsity": self.sparsity, "schedule": self.schedule}
+            )
             if self.block and not self.m_by_n:
                 params["block"] = list(self.block)
         else:
@@ -67,8 +70,11 @@ class Tune:
     def with_overrides(self, sparsity=None, schedule=None, clusters=None) -> "Tune":
         """The same step with CLI overrides applied where this kind uses them."""
         used = self.relevant()
-        changes = {k: v for k, v in (("sparsity", sparsity), ("schedule", schedule), ("clusters", clusters))
-                   if v is not None and k in used}
+        changes = {
+            k: v
+            for k, v in (("sparsity", sparsity), ("schedule", schedule), ("clusters", clusters))
+            if v is not None and k in used
+        }
         return replace(self, **changes)
 
 
@@ -90,8 +96,11 @@ def weight_stats(model) -> dict:
             if name in KERNELS:
                 v = np.asarray(w.numpy())
                 owner = getattr(layer, "layer", layer).name  # a tfmot wrapper reports the layer it wraps
-                out.setdefault(owner, {})[name] = {"sparsity": round(float(np.mean(v == 0)), 4),
-                                                        "unique": int(np.unique(v).size), "size": int(v.size)}
+                out.setdefault(owner, {})[name] = {
+                    "sparsity": round(float(np.mean(v == 0)), 4),
+                    "unique": int(np.unique(v).size),
+                    "size": int(v.size),
+                }
     return out
 
 
@@ -127,8 +136,9 @@ def freeze_batch_norm(model):
             inner.trainable = False
 
 
-def fine_tune(model, train, val, cfg: TuneConfig, callbacks=(), learning_rate: float | None = None,
-              first: int = 0) -> tuple[list, int]:
+def fine_tune(
+    model, train, val, cfg: TuneConfig, callbacks=(), learning_rate: float | None = None, first: int = 0
+) -> tuple[list, int]:
     """Compile and fit `model` for cfg.epochs, BN frozen, and keep the epoch with the lowest validation
     loss among epochs `first`, `first` + 1, ... (`best_epoch`). Returns the validation loss per epoch,
     epoch 0 (the model before fine-tuning) first, and the number of the epoch kept."""
@@ -138,9 +148,16 @@ def fine_tune(model, train, val, cfg: TuneConfig, callbacks=(), learning_rate: f
     best = best_epoch(val, first)
     start = best.start_loss(model)
     model.compile(keras.optimizers.Adam(learning_rate or cfg.learning_rate), loss="mse")
-    history = model.fit(train.x, train.y, validation_data=(val.x, val.y), epochs=cfg.epochs,
-                        batch_size=cfg.batch_size, shuffle=True, callbacks=[*callbacks, best],
-                        verbose=1 if sys.stdout.isatty() else 2)
+    history = model.fit(
+        train.x,
+        train.y,
+        validation_data=(val.x, val.y),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        callbacks=[*callbacks, best],
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
     val_loss = [start] + [round(float(v), 6) for v in history.history["val_loss"]]
     return val_loss, first + int(np.argmin(val_loss[first:]))
 

@@ -11,6 +11,7 @@ one shared weight per matrix, the fast int8 layout). For models without RNNs the
 QAT rows convert the DenseLSTM they were trained as, except tflite_int8_qat_fused: its fine-tuned
 weights go back into keras LSTMs and the fused op (export.qat.float_twin).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -82,42 +83,150 @@ def _qat_fused(model, rep):
 
 FORMATS = [
     Format("tflite_fp32", ".tflite", False, "TFLite float32, batch 1, fused RNN ops", _tflite("fp32")),
-    Format("tflite_fp32_dense", ".tflite", False, "TFLite float32, LSTM as DenseLSTM (FULLY_CONNECTED + "
-           "element-wise: XNNPACK runs it, fast on batches)", _tflite("fp32", "dense", strip=True)),
+    Format(
+        "tflite_fp32_dense",
+        ".tflite",
+        False,
+        "TFLite float32, LSTM as DenseLSTM (FULLY_CONNECTED + element-wise: XNNPACK runs it, fast on batches)",
+        _tflite("fp32", "dense", strip=True),
+    ),
     Format("onnx_fp32", ".onnx", False, "ONNX opset 17 via tf2onnx, dynamic batch", _onnx(False)),
-    Format("tflite_int8", ".tflite", True, "TFLite full-int8, int8 I/O, RNNs unrolled (fast in LiteRT)",
-           _tflite("int8", "unrolled"), "quantize"),
-    Format("tflite_int8_fused", ".tflite", True, "TFLite full-int8, int8 I/O, fused RNN ops, stripped "
-           "(small per-channel int8 file)", _tflite("int8", "fused", strip=True), "quantize"),
-    Format("tflite_int8_per_tensor", ".tflite", True, "as tflite_int8_fused with one weight scale per tensor "
-           "(smallest int8 file: no scale + zero point per channel)", _SMALL_INT8, "quantize"),
-    Format("tflite_int8_dense", ".tflite", True, "TFLite full-int8, float I/O (QUANTIZE/DEQUANTIZE in the "
-           "graph), LSTM as DenseLSTM, stripped (fastest int8)", _DENSE_INT8, "quantize"),
-    Format("tflite_dynamic", ".tflite", False, "TFLite dynamic range: int8 weights, float activations, "
-           "LSTM as DenseLSTM", _tflite("dynamic", "dense", strip=True), "quantize"),
-    Format("tflite_fp16", ".tflite", False, "TFLite float16 weights, float compute, fused RNN ops",
-           _tflite("float16"), "quantize"),
-    Format("tflite_int16x8", ".tflite", True, "TFLite 16-bit activations / 8-bit weights, float I/O, "
-           "LSTM as DenseLSTM", _tflite("int16x8", "dense", int_io=False, strip=True), "quantize"),
-    Format("onnx_int8", ".onnx", True, "ONNX int8 QDQ (onnxruntime quantize_static); LSTM stays float",
-           _onnx(True), "quantize"),
-    Format("tflite_int8_pruned", ".tflite", True, "75% magnitude-pruned (polynomial decay), full-int8 fused, "
-           "per tensor", _SMALL_INT8, "prune", Tune("prune", 0.75, "polynomial")),
-    Format("tflite_int8_pruned_4x1", ".tflite", True, "75% pruned in blocks of 4 inputs (zero runs: gzips "
-           "smaller), full-int8 fused, per tensor", _SMALL_INT8, "prune",
-           Tune("prune", 0.75, "polynomial", block=(4, 1))),
-    Format("tflite_int8_pruned_2x4", ".tflite", True, "2:4 structured-pruned, full-int8 fused, per tensor",
-           _SMALL_INT8, "prune", Tune("prune", m_by_n=(2, 4))),
-    Format("tflite_int8_clustered", ".tflite", True, "16-cluster weight sharing, full-int8 fused, per tensor",
-           _SMALL_INT8, "cluster", Tune("cluster", clusters=16)),
-    Format("tflite_int8_qat", ".tflite", True, "quantization-aware trained, full-int8 DenseLSTM", _DENSE_INT8,
-           "qat", Tune("qat")),
-    Format("tflite_int8_qat_fused", ".tflite", True, "quantization-aware trained, full-int8 fused LSTM op "
-           "(16-bit cell state), per tensor, stripped", _qat_fused, "qat", Tune("qat")),
-    Format("tflite_int8_pqat", ".tflite", True, "75%-pruned then pruning-preserving QAT, full-int8 DenseLSTM",
-           _DENSE_INT8, "qat", Tune("pqat", 0.75)),
-    Format("tflite_int8_cqat", ".tflite", True, "16-clustered then cluster-preserving QAT, full-int8 "
-           "DenseLSTM", _DENSE_INT8, "qat", Tune("cqat", clusters=16)),
+    Format(
+        "tflite_int8",
+        ".tflite",
+        True,
+        "TFLite full-int8, int8 I/O, RNNs unrolled (fast in LiteRT)",
+        _tflite("int8", "unrolled"),
+        "quantize",
+    ),
+    Format(
+        "tflite_int8_fused",
+        ".tflite",
+        True,
+        "TFLite full-int8, int8 I/O, fused RNN ops, stripped (small per-channel int8 file)",
+        _tflite("int8", "fused", strip=True),
+        "quantize",
+    ),
+    Format(
+        "tflite_int8_per_tensor",
+        ".tflite",
+        True,
+        "as tflite_int8_fused with one weight scale per tensor (smallest int8 file: no scale + zero point per channel)",
+        _SMALL_INT8,
+        "quantize",
+    ),
+    Format(
+        "tflite_int8_dense",
+        ".tflite",
+        True,
+        "TFLite full-int8, float I/O (QUANTIZE/DEQUANTIZE in the graph), LSTM as DenseLSTM, stripped (fastest int8)",
+        _DENSE_INT8,
+        "quantize",
+    ),
+    Format(
+        "tflite_dynamic",
+        ".tflite",
+        False,
+        "TFLite dynamic range: int8 weights, float activations, LSTM as DenseLSTM",
+        _tflite("dynamic", "dense", strip=True),
+        "quantize",
+    ),
+    Format(
+        "tflite_fp16",
+        ".tflite",
+        False,
+        "TFLite float16 weights, float compute, fused RNN ops",
+        _tflite("float16"),
+        "quantize",
+    ),
+    Format(
+        "tflite_int16x8",
+        ".tflite",
+        True,
+        "TFLite 16-bit activations / 8-bit weights, float I/O, LSTM as DenseLSTM",
+        _tflite("int16x8", "dense", int_io=False, strip=True),
+        "quantize",
+    ),
+    Format(
+        "onnx_int8",
+        ".onnx",
+        True,
+        "ONNX int8 QDQ (onnxruntime quantize_static); LSTM stays float",
+        _onnx(True),
+        "quantize",
+    ),
+    Format(
+        "tflite_int8_pruned",
+        ".tflite",
+        True,
+        "75% magnitude-pruned (polynomial decay), full-int8 fused, per tensor",
+        _SMALL_INT8,
+        "prune",
+        Tune("prune", 0.75, "polynomial"),
+    ),
+    Format(
+        "tflite_int8_pruned_4x1",
+        ".tflite",
+        True,
+        "75% pruned in blocks of 4 inputs (zero runs: gzips smaller), full-int8 fused, per tensor",
+        _SMALL_INT8,
+        "prune",
+        Tune("prune", 0.75, "polynomial", block=(4, 1)),
+    ),
+    Format(
+        "tflite_int8_pruned_2x4",
+        ".tflite",
+        True,
+        "2:4 structured-pruned, full-int8 fused, per tensor",
+        _SMALL_INT8,
+        "prune",
+        Tune("prune", m_by_n=(2, 4)),
+    ),
+    Format(
+        "tflite_int8_clustered",
+        ".tflite",
+        True,
+        "16-cluster weight sharing, full-int8 fused, per tensor",
+        _SMALL_INT8,
+        "cluster",
+        Tune("cluster", clusters=16),
+    ),
+    Format(
+        "tflite_int8_qat",
+        ".tflite",
+        True,
+        "quantization-aware trained, full-int8 DenseLSTM",
+        _DENSE_INT8,
+        "qat",
+        Tune("qat"),
+    ),
+    Format(
+        "tflite_int8_qat_fused",
+        ".tflite",
+        True,
+        "quantization-aware trained, full-int8 fused LSTM op (16-bit cell state), per tensor, stripped",
+        _qat_fused,
+        "qat",
+        Tune("qat"),
+    ),
+    Format(
+        "tflite_int8_pqat",
+        ".tflite",
+        True,
+        "75%-pruned then pruning-preserving QAT, full-int8 DenseLSTM",
+        _DENSE_INT8,
+        "qat",
+        Tune("pqat", 0.75),
+    ),
+    Format(
+        "tflite_int8_cqat",
+        ".tflite",
+        True,
+        "16-clustered then cluster-preserving QAT, full-int8 DenseLSTM",
+        _DENSE_INT8,
+        "qat",
+        Tune("cqat", clusters=16),
+    ),
 ]
 BY_NAME = {f.name: f for f in FORMATS}
 DEFAULTS = {g: [f.name for f in FORMATS if f.group == g] for g in GROUPS}

@@ -6,6 +6,7 @@ is not among them, so in an LSTM model the recurrent layer stays float32 and onl
 run in int8; a 1-D conv model is int8 end to end. Calibration: min/max over the same windows the
 TFLite int8 converters use.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -28,6 +29,13 @@ def quantize_onnx(onnx_bytes: bytes, representative: np.ndarray, input_name: str
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(onnx_bytes)
-        quantize_static(str(src), str(dst), Windows(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+        quantize_static(
+            str(src),
+            str(dst),
+            Windows(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+        )
         return dst.read_bytes()

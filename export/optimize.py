@@ -10,6 +10,7 @@ smallest gzipped) artifact whose RMSE is within `budget` cycles of the fp32 Kera
 to R/bundles/best. The whole trade-off table goes to stdout and to
 R/report/optimize.{md,json,png}. Failed formats stay in the table with their error.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -35,8 +36,17 @@ TARGET_PREFER = {"fastest": ("est_latency_ms", "flash_bytes"), "smallest": ("fla
 FP32 = "tflite_fp32"  # the reference file of the size ratios
 
 
-def optimize_run(trained: Trained, budget: float, prefer: str = "fastest", formats=None, calibration: int = 256,
-                 tune_cfg=None, min_seconds: float = 1.0, reuse: bool = False, target: str | None = None) -> dict:
+def optimize_run(
+    trained: Trained,
+    budget: float,
+    prefer: str = "fastest",
+    formats=None,
+    calibration: int = 256,
+    tune_cfg=None,
+    min_seconds: float = 1.0,
+    reuse: bool = False,
+    target: str | None = None,
+) -> dict:
     """Build, measure and choose (see module docstring). `reuse`: keep bundles newer than model.keras;
     `target` (export.targets): choose only among the variants that fit it."""
     if target:
@@ -59,13 +69,25 @@ def optimize_run(trained: Trained, budget: float, prefer: str = "fastest", forma
     if target:
         fit_rows(rows, run_dir, target, trained.model)
     chosen = select(rows, prefer, on_target=bool(target))
-    result = {"run": str(run_dir), "budget": budget, "prefer": prefer, "keras_val_rmse": keras_rmse, "target": target,
-              "chosen": chosen["format"] if chosen else None, "rows": rows, "machine": machine_info(),
-              "libraries": library_versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    result = {
+        "run": str(run_dir),
+        "budget": budget,
+        "prefer": prefer,
+        "keras_val_rmse": keras_rmse,
+        "target": target,
+        "chosen": chosen["format"] if chosen else None,
+        "rows": rows,
+        "machine": machine_info(),
+        "libraries": library_versions(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     if chosen is None:
         _write_report(run_dir, result)
-        why = refusal(rows, target, budget) if target else \
-            f"no artifact within {budget} RMSE of the Keras model ({keras_rmse:.3f})"
+        why = (
+            refusal(rows, target, budget)
+            if target
+            else f"no artifact within {budget} RMSE of the Keras model ({keras_rmse:.3f})"
+        )
         raise ConfigError(f"optimize: {why}; see {run_dir}/report/optimize.md")
     _install_best(run_dir, chosen["format"], result)
     _write_report(run_dir, result)
@@ -76,17 +98,28 @@ def _fresh(run_dir: Path, name: str) -> bool:
     """A bundle of `name` exists, was verified (it has a parity row) and is newer than the trained model."""
     manifest = run_dir / "bundles" / name / "manifest.json"
     parity = run_dir / "parity.json"
-    return (manifest.is_file() and parity.is_file() and name in json.loads(parity.read_text())
-            and manifest.stat().st_mtime >= (run_dir / "model.keras").stat().st_mtime
-            and ("tflm" in json.loads(manifest.read_text()) or not tflm.applies(BY_NAME[name])))
+    return (
+        manifest.is_file()
+        and parity.is_file()
+        and name in json.loads(parity.read_text())
+        and manifest.stat().st_mtime >= (run_dir / "model.keras").stat().st_mtime
+        and ("tflm" in json.loads(manifest.read_text()) or not tflm.applies(BY_NAME[name]))
+    )
 
 
 def latencies(bundle_dirs: dict, window, min_seconds: float, assets: int = 64) -> dict:
     """{name: single-window p50/p99 and batched time per window, rows/s} (edge_runtime.choose.measure)."""
     rows = measure(bundle_dirs, window.shape[1:], min_seconds, 1, assets)
-    return {n: r if "error" in r else {"p50_us": r["single_p50_us"], "p99_us": r["single_p99_us"],
-                                       **{k: r[k] for k in ("batch", "per_window_us", "rows_per_s")}}
-            for n, r in rows.items()}
+    return {
+        n: r
+        if "error" in r
+        else {
+            "p50_us": r["single_p50_us"],
+            "p99_us": r["single_p99_us"],
+            **{k: r[k] for k in ("batch", "per_window_us", "rows_per_s")},
+        }
+        for n, r in rows.items()
+    }
 
 
 def _row(run_dir: Path, name: str, parity_row: dict, latency: dict | None, keras_rmse: float, budget: float):
@@ -95,9 +128,16 @@ def _row(run_dir: Path, name: str, parity_row: dict, latency: dict | None, keras
     bundle_dir = run_dir / "bundles" / name
     data = (bundle_dir / read_manifest(bundle_dir)["model_file"]).read_bytes()
     delta = round(parity_row["val"]["rmse"] - keras_rmse, 4)
-    row = {"format": name, **latency, "size_bytes": len(data), "gzip_bytes": len(gzip.compress(data, 9)),
-           "val_rmse": parity_row["val"]["rmse"], "rmse_delta": delta, "within_budget": bool(delta <= budget),
-           **({"tflm": parity_row["tflm"]} if "tflm" in parity_row else {})}
+    row = {
+        "format": name,
+        **latency,
+        "size_bytes": len(data),
+        "gzip_bytes": len(gzip.compress(data, 9)),
+        "val_rmse": parity_row["val"]["rmse"],
+        "rmse_delta": delta,
+        "within_budget": bool(delta <= budget),
+        **({"tflm": parity_row["tflm"]} if "tflm" in parity_row else {}),
+    }
     if bundle_dir.joinpath("model.tflite").is_file():
         from prognos.export.anatomy import anatomy
 
@@ -110,7 +150,11 @@ def select(rows: list, prefer: str, on_target: bool = False) -> dict | None:
 
     On a target: among the rows that also fit it, by estimated target latency (fastest; equal for the
     variants of one model, as MACs are) or flash bytes (smallest), ties by the other."""
-    keys = TARGET_PREFER[prefer] if on_target else (PREFER[prefer], PREFER["smallest" if prefer == "fastest" else "fastest"])
+    keys = (
+        TARGET_PREFER[prefer]
+        if on_target
+        else (PREFER[prefer], PREFER["smallest" if prefer == "fastest" else "fastest"])
+    )
     ok = [r for r in rows if r.get("within_budget") and (not on_target or r["fit"]["fits"])]
     source = (lambda r: r["fit"]) if on_target else (lambda r: r)
     return min(ok, key=lambda r: tuple(source(r).get(k) or 0 for k in keys)) if ok else None
@@ -121,8 +165,12 @@ def _install_best(run_dir: Path, name: str, result: dict):
     shutil.rmtree(best, ignore_errors=True)
     shutil.copytree(run_dir / "bundles" / name, best)
     manifest = json.loads((best / "manifest.json").read_text())
-    manifest["source"]["optimize"] = {"selected": name, "budget": result["budget"], "prefer": result["prefer"],
-                                      "report": str(run_dir / "report" / "optimize.json")}
+    manifest["source"]["optimize"] = {
+        "selected": name,
+        "budget": result["budget"],
+        "prefer": result["prefer"],
+        "report": str(run_dir / "report" / "optimize.json"),
+    }
     (best / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 
@@ -139,16 +187,36 @@ def _write_report(run_dir: Path, result: dict):
 
 def table(result: dict) -> Table:
     m, target = result["machine"], result.get("target")
-    columns = ["format", "val RMSE", "Δ RMSE", "size KB", "gzip KB", "size ×fp32", "gzip ×fp32", "p50 µs", "p99 µs",
-               "µs/window, batch 64", "rows/s", "within budget", "TFLM (arena, Δ LiteRT)"]
-    out = Table(columns + ([f"fits {target}"] if target else []), "lrrrrrrrrrrcl" + ("l" if target else ""),
-                before=[f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']} "
-                        f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer "
-                        f"{result['prefer']}{f' --target {target}' if target else ''}`; Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; 1 thread; p50/p99: one "
-                        "window; batch 64: one window per asset, CPU time of the model alone)"],
-                after=[f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept). "
-                       "TFLM: smallest tensor arena in TensorFlow Lite Micro and max |TFLM − LiteRT| in output "
-                       "steps on validation windows (export.tflm)."])
+    columns = [
+        "format",
+        "val RMSE",
+        "Δ RMSE",
+        "size KB",
+        "gzip KB",
+        "size ×fp32",
+        "gzip ×fp32",
+        "p50 µs",
+        "p99 µs",
+        "µs/window, batch 64",
+        "rows/s",
+        "within budget",
+        "TFLM (arena, Δ LiteRT)",
+    ]
+    out = Table(
+        columns + ([f"fits {target}"] if target else []),
+        "lrrrrrrrrrrcl" + ("l" if target else ""),
+        before=[
+            f"Compression trade-off, {result['run']} — {m['cpu']}, {m['cores']} cores, {result['date']} "
+            f"(`prognos optimize --run {result['run']} --budget {result['budget']} --prefer "
+            f"{result['prefer']}{f' --target {target}' if target else ''}`; Keras fp32 val RMSE {result['keras_val_rmse']:.3f}; 1 thread; p50/p99: one "
+            "window; batch 64: one window per asset, CPU time of the model alone)"
+        ],
+        after=[
+            f"×fp32: raw or gzipped size over the raw {FP32} file (same model, fused RNN ops, names kept). "
+            "TFLM: smallest tensor arena in TensorFlow Lite Micro and max |TFLM − LiteRT| in output "
+            "steps on validation windows (export.tflm)."
+        ],
+    )
     fp32 = next((r["size_bytes"] for r in result["rows"] if r["format"] == FP32 and "error" not in r), None)
     for r in result["rows"]:
         if "error" in r:
@@ -156,10 +224,21 @@ def table(result: dict) -> Table:
             continue
         mark = "**chosen**" if r["format"] == result["chosen"] else ("yes" if r["within_budget"] else "no")
         ratios = [f"{r[k] / fp32:.3f}" if fp32 else "" for k in ("size_bytes", "gzip_bytes")]
-        out.add(r["format"], f"{r['val_rmse']:.3f}", f"{r['rmse_delta']:+.3f}", f"{r['size_bytes'] / 1024:.1f}",
-                f"{r['gzip_bytes'] / 1024:.1f}", *ratios, f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}",
-                f"{r['per_window_us']:.1f}", f"{r['rows_per_s']:,.0f}", mark, tflm.summary(r.get("tflm"))[:90],
-                *([fit_cell(r["fit"])] if target else []))
+        out.add(
+            r["format"],
+            f"{r['val_rmse']:.3f}",
+            f"{r['rmse_delta']:+.3f}",
+            f"{r['size_bytes'] / 1024:.1f}",
+            f"{r['gzip_bytes'] / 1024:.1f}",
+            *ratios,
+            f"{r['p50_us']:.0f}",
+            f"{r['p99_us']:.0f}",
+            f"{r['per_window_us']:.1f}",
+            f"{r['rows_per_s']:,.0f}",
+            mark,
+            tflm.summary(r.get("tflm"))[:90],
+            *([fit_cell(r["fit"])] if target else []),
+        )
     return out
 
 

@@ -12,6 +12,7 @@ Tolerances: fp32 TFLite and ONNX match Keras to 1e-4 (relative and absolute). A 
 with random windows, PTQ errors are at most ~10 steps; a wrong scale, a dropped layer or an
 uncalibrated range gives tens to hundreds.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,11 @@ def random_feed(net, n: int, seed: int = 0) -> dict:
     feed = {}
     for t in net.inputs:
         shape = (n, *t.shape[1:])
-        feed[t.name.split(":")[0]] = (rng.integers(0, 2, shape).astype("int32") if t.dtype.is_integer
-                                      else rng.normal(size=shape).astype("float32"))
+        feed[t.name.split(":")[0]] = (
+            rng.integers(0, 2, shape).astype("int32")
+            if t.dtype.is_integer
+            else rng.normal(size=shape).astype("float32")
+        )
     return feed
 
 
@@ -74,8 +78,10 @@ def tflite_outputs(content: bytes, feed: dict, output_names) -> tuple[list, list
     runner = _Runner(content)
     ins, outs = runner.ins, runner.outs
     names = list(output_names) if set(output_names) == set(outs) else sorted(outs)  # traced: output_0, ...
-    spec = {k: TensorSpec(k, tuple(d["shape"]), np.dtype(d["dtype"]).name, *d["quantization"])
-            for k, d in {**ins, **outs}.items()}
+    spec = {
+        k: TensorSpec(k, tuple(d["shape"]), np.dtype(d["dtype"]).name, *d["quantization"])
+        for k, d in {**ins, **outs}.items()
+    }
     keys = list(feed) if set(feed) == set(ins) else list(ins)  # a traced function names its one input itself
     rows = []
     for i in range(len(next(iter(feed.values())))):
@@ -112,8 +118,11 @@ def int8_error(want: list, got: list, scales: list) -> str | None:
         err = float(np.max(np.abs(g - w)))
         tol = INT8_STEPS * s + INT8_RANGE * float(np.ptp(w))
         if not err <= tol:
-            return f"output {i}: max |diff| {err:.3g} > {tol:.3g} ({err / s:.0f} steps of {s:.3g})" if s else \
-                f"output {i}: max |diff| {err:.3g} > {tol:.3g}"
+            return (
+                f"output {i}: max |diff| {err:.3g} > {tol:.3g} ({err / s:.0f} steps of {s:.3g})"
+                if s
+                else f"output {i}: max |diff| {err:.3g} > {tol:.3g}"
+            )
     return None
 
 

@@ -1,4 +1,5 @@
 """Matplotlib set-up shared by every figure (headless Agg backend), and the compression trade-off plot."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,12 +33,20 @@ def tradeoff(rows: list, keras_rmse: float, budget: float, chosen: str | None, p
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     plain = FuncFormatter(lambda v, _: f"{v:g}")
-    for ax, key, label in ((axes[0], "gzip_bytes", "gzip size [KB]"), (axes[1], "p50_us", "latency p50 [µs], 1 thread")):
+    for ax, key, label in (
+        (axes[0], "gzip_bytes", "gzip size [KB]"),
+        (axes[1], "p50_us", "latency p50 [µs], 1 thread"),
+    ):
         for r in rows:
             x = r[key] / (1024 if key == "gzip_bytes" else 1)
             best = r["format"] == chosen
-            ax.plot(x, r["val_rmse"], "*" if best else "o", ms=14 if best else 6,
-                    color="C3" if best else ("C0" if r["within_budget"] else "0.6"))
+            ax.plot(
+                x,
+                r["val_rmse"],
+                "*" if best else "o",
+                ms=14 if best else 6,
+                color="C3" if best else ("C0" if r["within_budget"] else "0.6"),
+            )
             ax.annotate(r["format"], (x, r["val_rmse"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(keras_rmse, color="k", lw=1, label=f"Keras fp32 {keras_rmse:.2f}")
         ax.axhline(keras_rmse + budget, color="C3", ls="--", lw=1, label=f"budget +{budget:g}")

@@ -22,6 +22,7 @@ delegates each supported one-op model on its own) and pays its own dispatch, so 
 tiny ops (unrolled RNNs) coverage is well above 1; the ranking of op types is the result, not the
 absolute sum. Ops of the other subgraphs (control flow bodies) count inside the op that calls them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -67,8 +68,9 @@ def one_op_model(model, index: int | None) -> bytes:
     else:
         op = sg.operators[index]
         sg.operators = [op]
-        sg.inputs = [t for t in dict.fromkeys(op.inputs) if t >= 0 and not _is_const(model, t)
-                     and not sg.tensors[t].isVariable]
+        sg.inputs = [
+            t for t in dict.fromkeys(op.inputs) if t >= 0 and not _is_const(model, t) and not sg.tensors[t].isVariable
+        ]
         sg.outputs = list(op.outputs)
     m.subgraphs = [sg] + list(model.subgraphs[1:])
     m.signatureDefs = []  # they name the full model's inputs and outputs
@@ -95,8 +97,7 @@ def time_invoke(model_bytes: bytes, min_seconds: float, threads: int = 1) -> flo
     for _ in range(20):
         it.invoke()
     inner = int(np.clip(20e-6 / ((time.perf_counter() - t) / 20), 1, 50))  # samples of ~20 µs: rarely preempted
-    return min(time_calls(it.invoke, min_seconds / 3, warmup=10, min_calls=30, inner=inner)["p50_us"]
-               for _ in range(3))
+    return min(time_calls(it.invoke, min_seconds / 3, warmup=10, min_calls=30, inner=inner)["p50_us"] for _ in range(3))
 
 
 def profile_tflite(data: bytes, min_seconds: float = 0.05, threads: int = 1) -> dict:
@@ -132,12 +133,25 @@ def _summary(ops: list, unique: int, full_us: float, empty_us: float, threads: i
         else:
             t["us"] += o["us"]
     total = sum(t["us"] for t in types.values())
-    rows = sorted(({"op": k, **v, "us": round(v["us"], 1), "share": round(v["us"] / total, 4) if total else None}
-                   for k, v in types.items()), key=lambda r: -r["us"])
-    return {"ops": len(ops), "unique_timed": unique, "threads": threads, "invoke_overhead_us": round(empty_us, 2),
-            "full_invoke_us": round(full_us, 1),
-            "sum_of_ops_us": round(total, 1), "coverage": round(total / full_us, 2) if full_us else None,
-            "by_type": rows, "per_op": ops, "method": __doc__.split("\n\n", 1)[1].strip()}
+    rows = sorted(
+        (
+            {"op": k, **v, "us": round(v["us"], 1), "share": round(v["us"] / total, 4) if total else None}
+            for k, v in types.items()
+        ),
+        key=lambda r: -r["us"],
+    )
+    return {
+        "ops": len(ops),
+        "unique_timed": unique,
+        "threads": threads,
+        "invoke_overhead_us": round(empty_us, 2),
+        "full_invoke_us": round(full_us, 1),
+        "sum_of_ops_us": round(total, 1),
+        "coverage": round(total / full_us, 2) if full_us else None,
+        "by_type": rows,
+        "per_op": ops,
+        "method": __doc__.split("\n\n", 1)[1].strip(),
+    }
 
 
 def profile_bundle(bundle_dir, out: Path | None = None, min_seconds: float = 0.05) -> dict:
@@ -146,8 +160,11 @@ def profile_bundle(bundle_dir, out: Path | None = None, min_seconds: float = 0.0
     if not manifest["model_file"].endswith(".tflite"):
         raise BundleError(f"{bundle_dir}: profile needs a .tflite bundle, got {manifest['model_file']}")
     print(f"[prognos] profiling {bundle_dir} op by op in LiteRT", flush=True)
-    result = {"bundle": str(bundle_dir), "format": manifest["format"],
-              **profile_tflite((bundle_dir / manifest["model_file"]).read_bytes(), min_seconds)}
+    result = {
+        "bundle": str(bundle_dir),
+        "format": manifest["format"],
+        **profile_tflite((bundle_dir / manifest["model_file"]).read_bytes(), min_seconds),
+    }
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2))
@@ -155,10 +172,15 @@ def profile_bundle(bundle_dir, out: Path | None = None, min_seconds: float = 0.0
 
 
 def table(result: dict, top: int = 12) -> Table:
-    out = Table(["op type", "count", "µs (sum)", "share"], "lrrr", before=[
-        f"`{result['bundle']}`: {result['ops']} ops ({result['unique_timed']} distinct, timed once each); minus the "
-        f"fixed {result['invoke_overhead_us']:.1f} µs of one invoke() call: full model {result['full_invoke_us']:.0f} µs, "
-        f"ops alone {result['sum_of_ops_us']:.0f} µs (coverage {result['coverage']})"])
+    out = Table(
+        ["op type", "count", "µs (sum)", "share"],
+        "lrrr",
+        before=[
+            f"`{result['bundle']}`: {result['ops']} ops ({result['unique_timed']} distinct, timed once each); minus the "
+            f"fixed {result['invoke_overhead_us']:.1f} µs of one invoke() call: full model {result['full_invoke_us']:.0f} µs, "
+            f"ops alone {result['sum_of_ops_us']:.0f} µs (coverage {result['coverage']})"
+        ],
+    )
     for r in result["by_type"][:top]:
         share = "–" if r["share"] is None else f"{100 * r['share']:.1f} %"
         miss = f" ({r['unmeasured']} not runnable alone)" if r["unmeasured"] else ""

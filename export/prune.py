@@ -13,6 +13,7 @@ convolutions are pruned unstructured in the same step. Of the epochs that end at
 the one with the lowest validation loss is kept. `strip_pruning` removes the wrappers before
 export; the report measures the sparsity of the stripped weights.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,9 @@ def schedule(tune: Tune, steps: int):
     frequency = max(1, steps // 20)
     if tune.m_by_n or tune.schedule == "constant":
         return sparsity.ConstantSparsity(0.5 if tune.m_by_n else tune.sparsity, begin_step=0, frequency=frequency)
-    return sparsity.PolynomialDecay(0.0, tune.sparsity, begin_step=0, end_step=max(1, 2 * steps // 3),
-                                    frequency=frequency)
+    return sparsity.PolynomialDecay(
+        0.0, tune.sparsity, begin_step=0, end_step=max(1, 2 * steps // 3), frequency=frequency
+    )
 
 
 def _m_by_n_for_conv1d():
@@ -105,5 +107,12 @@ def prune(model, tune: Tune, train, val, cfg: TuneConfig):
     val_loss, best = fine_tune(wrapped, train, val, cfg, [sparsity.UpdatePruningStep()], first=first)
     stripped = sparsity.strip_pruning(wrapped)
     skipped = [head] + [layer.name for layer in model.layers if layer.trainable_weights and not prunable(layer)]
-    return stripped, {"tune": tune.relevant(), "epochs": cfg.epochs, "steps": steps, "val_loss": val_loss,
-                      "best_epoch": best, "skipped": skipped, "weights": weight_stats(stripped)}
+    return stripped, {
+        "tune": tune.relevant(),
+        "epochs": cfg.epochs,
+        "steps": steps,
+        "val_loss": val_loss,
+        "best_epoch": best,
+        "skipped": skipped,
+        "weights": weight_stats(stripped),
+    }

@@ -60,6 +60,7 @@ Collaborative modes (tfmot.experimental combine): `pqat` keeps the zeros of a pr
 weight quantizer is chosen (`_weight_quantizer`), because tfmot's preserve-registries only know
 Dense and Conv2D.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -76,14 +77,18 @@ def _weight_quantizer(mode: str):
     """tfmot's 8-bit per-tensor weight quantizer for `mode` (plain, prune- or cluster-preserving)."""
     tfmot = load_tfmot()  # first: it must import TensorFlow after models.kerasapi chose tf_keras
     from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.cluster_preserve import (
-        cluster_preserve_quantize_registry as cp)
+        cluster_preserve_quantize_registry as cp,
+    )
     from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
-        prune_preserve_quantize_registry as pp)
+        prune_preserve_quantize_registry as pp,
+    )
 
     q = tfmot.quantization.keras.quantizers
-    table = {"qat": lambda: q.LastValueQuantizer(8, per_axis=False, symmetric=True, narrow_range=True),
-             "pqat": pp.PrunePreserveDefault8BitWeightsQuantizer,
-             "cqat": lambda: cp.ClusterPreserveDefault8BitWeightsQuantizer(False)}
+    table = {
+        "qat": lambda: q.LastValueQuantizer(8, per_axis=False, symmetric=True, narrow_range=True),
+        "pqat": pp.PrunePreserveDefault8BitWeightsQuantizer,
+        "cqat": lambda: cp.ClusterPreserveDefault8BitWeightsQuantizer(False),
+    }
     return table[mode]()
 
 
@@ -167,9 +172,11 @@ def _custom_layers() -> dict:
 def _check_supported(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.SeparableConv1D):
-            raise ConfigError(f"QAT: layer {layer.name!r} is a SeparableConv1D; tfmot rewrites it with a Lambda "
-                              "layer that cannot be loaded in safe mode. "
-                              "Use PTQ formats for this model.")
+            raise ConfigError(
+                f"QAT: layer {layer.name!r} is a SeparableConv1D; tfmot rewrites it with a Lambda "
+                "layer that cannot be loaded in safe mode. "
+                "Use PTQ formats for this model."
+            )
 
 
 def quantize_aware(model, mode: str = "qat"):
@@ -191,9 +198,11 @@ def quantize_aware(model, mode: str = "qat"):
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
     annotated.set_weights(model.get_weights())
-    scheme = {"qat": qk.default_8bit.Default8BitQuantizeScheme,
-              "pqat": tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme,
-              "cqat": tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme}[mode]()
+    scheme = {
+        "qat": qk.default_8bit.Default8BitQuantizeScheme,
+        "pqat": tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme,
+        "cqat": tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme,
+    }[mode]()
     with qk.quantize_scope({"LayerQuantizeConfig": config_cls, "DenseLSTM": DenseLSTM, **_custom_layers()}):
         qat_model = qk.quantize_apply(annotated, scheme)
     return qat_model
@@ -241,8 +250,9 @@ def calibrate_ranges(qat_model, windows) -> int:
 
     found = _activation_quantizers(qat_model)
     for owner, attr, value in found:  # a list is replaced whole: tf_keras tracks list attributes
-        setattr(owner, attr, [_RangeFromBatch(q) for q in value] if attr == "_output_quantizers"
-                else _RangeFromBatch(value))
+        setattr(
+            owner, attr, [_RangeFromBatch(q) for q in value] if attr == "_output_quantizers" else _RangeFromBatch(value)
+        )
     try:
         qat_model(tf.constant(windows), training=False)
     finally:
@@ -322,5 +332,5 @@ def _float_activation(act):
 
 
 def _short(weight) -> str:
-    """"quant_lstm/lstm/kernel:0" and "lstm/lstm_cell/kernel:0" -> "kernel"."""
+    """ "quant_lstm/lstm/kernel:0" and "lstm/lstm_cell/kernel:0" -> "kernel"."""
     return weight.name.split("/")[-1].split(":")[0]

@@ -8,6 +8,7 @@ in TensorFlow Lite Micro (export.tflm: op coverage, smallest arena, parity with 
 parity.json and the manifest ("tflm"). A format that fails (converter
 limits, unsupported layers) is recorded in parity.json as {"error": ...}; the others go on.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,6 +35,7 @@ class Trained:
     """What export is handed: a trained model, the exact preprocessor it was trained with, its training
     windows (int8 calibration, fine-tuning) and validation windows (parity), and the folder to write to.
     Export never loads or re-splits a training run itself; the training side builds this."""
+
     model: object
     pre: object
     train: object
@@ -47,8 +49,9 @@ def representative(train, n: int, seed: int = 0) -> np.ndarray:
     return train.x[np.sort(idx)]
 
 
-def export_run(trained: Trained, formats, calibration: int = 256, tune_cfg: TuneConfig | None = None,
-               overrides: dict | None = None) -> dict:
+def export_run(
+    trained: Trained, formats, calibration: int = 256, tune_cfg: TuneConfig | None = None, overrides: dict | None = None
+) -> dict:
     """Export `formats`; `overrides` (sparsity, schedule, clusters) replace the table's tune parameters."""
     model, pre, train, val, run_dir = trained.model, trained.pre, trained.train, trained.val, Path(trained.out)
     true = val.y * pre.rul_cap
@@ -61,9 +64,19 @@ def export_run(trained: Trained, formats, calibration: int = 256, tune_cfg: Tune
     tuner = Tuner(model, train, val, tune_cfg, calibration=rep)
     from prognos.export.bench import model_macs
 
-    ctx = {"run_dir": run_dir, "pre": pre, "rep": rep, "val": val, "train_x": train.x, "true": true,
-           "keras_pred": keras_pred, "keras_metrics": keras_metrics, "tuner": tuner, "overrides": overrides or {},
-           "macs": model_macs(model)[0]}
+    ctx = {
+        "run_dir": run_dir,
+        "pre": pre,
+        "rep": rep,
+        "val": val,
+        "train_x": train.x,
+        "true": true,
+        "keras_pred": keras_pred,
+        "keras_metrics": keras_metrics,
+        "tuner": tuner,
+        "overrides": overrides or {},
+        "macs": model_macs(model)[0],
+    }
     for fmt in get_formats(formats):
         parity[fmt.name] = _export_or_record(fmt, ctx)
         parity_path.write_text(json.dumps(parity, indent=2))
@@ -104,16 +117,24 @@ def _export_one(fmt, ctx) -> dict:
     source = {"run": str(run_dir), "keras_val": keras_metrics, **({"tune": report} if report else {})}
     write_bundle(out, data, fmt, pre, {}, source, train_x=ctx["train_x"], macs=ctx["macs"])
     pred, metrics = _verify(out, val.x, true)
-    row = {"bundle": str(out), "size_bytes": len(data), "convert_seconds": round(time.time() - t0, 1),
-           "max_abs_diff": round(float(np.max(np.abs(pred - ctx["keras_pred"]))), 4),
-           "rmse_delta": round(metrics["rmse"] - keras_metrics["rmse"], 4), "val": metrics}
+    row = {
+        "bundle": str(out),
+        "size_bytes": len(data),
+        "convert_seconds": round(time.time() - t0, 1),
+        "max_abs_diff": round(float(np.max(np.abs(pred - ctx["keras_pred"]))), 4),
+        "rmse_delta": round(metrics["rmse"] - keras_metrics["rmse"], 4),
+        "val": metrics,
+    }
     if tflm.applies(fmt):
         row["tflm"] = tflm.record(out, data, val.x)
     if report:  # the fine-tuned Keras model itself (fake-quantized for QAT), to tell tuning from conversion
         tuned = rul_metrics(model.predict(val.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap, true)
         row["tune"] = _write_tune_report(run_dir, fmt.name, {**report, "tuned_keras_val": tuned})
-    print(f"[prognos]   {out}: {len(data):,} bytes, val RMSE {metrics['rmse']:.3f} "
-          f"(Keras {keras_metrics['rmse']:.3f}), max |diff| {row['max_abs_diff']:.3f} cycles", flush=True)
+    print(
+        f"[prognos]   {out}: {len(data):,} bytes, val RMSE {metrics['rmse']:.3f} "
+        f"(Keras {keras_metrics['rmse']:.3f}), max |diff| {row['max_abs_diff']:.3f} cycles",
+        flush=True,
+    )
     return row
 
 
@@ -139,6 +160,10 @@ def _write_tune_report(run_dir: Path, name: str, report: dict) -> dict:
     kernels = [k for name, layer in report["weights"].items() if name not in skipped for k in layer.values()]
     total = sum(k["size"] for k in kernels)
     zeros = sum(k["sparsity"] * k["size"] for k in kernels)
-    return {**report["tune"], "report": str(path), "tuned_keras_rmse": report["tuned_keras_val"]["rmse"],
-            "kernel_sparsity": round(zeros / max(total, 1), 4),
-            "max_unique_per_kernel": max((k["unique"] for k in kernels), default=0)}
+    return {
+        **report["tune"],
+        "report": str(path),
+        "tuned_keras_rmse": report["tuned_keras_val"]["rmse"],
+        "kernel_sparsity": round(zeros / max(total, 1), 4),
+        "max_unique_per_kernel": max((k["unique"] for k in kernels), default=0),
+    }

@@ -4,6 +4,7 @@ Two formats that share a step (e.g. pruned int8 and prune-preserving QAT, which 
 pruned model) train it once. The steps themselves live in export.prune, export.cluster, export.qat;
 the `Tune` data and the fine-tuning loop they share in export.finetune.
 """
+
 from __future__ import annotations
 
 from prognos.export import cluster, prune, qat
@@ -38,6 +39,11 @@ class Tuner:
         val_loss, best = fine_tune(model, self.train, self.val, self.cfg, learning_rate=self.cfg.qat_learning_rate)
         qat.calibrate_ranges(model, self.calibration)
         skipped = self.get(tune.base)[1]["skipped"] if tune.base else []  # e.g. the head a pruning left dense
-        return model, {"tune": tune.relevant(), "epochs": self.cfg.epochs, "val_loss": val_loss,
-                       "best_epoch": best,
-                       "skipped": skipped, "weights": weight_stats(model)}
+        return model, {
+            "tune": tune.relevant(),
+            "epochs": self.cfg.epochs,
+            "val_loss": val_loss,
+            "best_epoch": best,
+            "skipped": skipped,
+            "weights": weight_stats(model),
+        }

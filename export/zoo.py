@@ -21,6 +21,7 @@ The fine-tuning data are random normal windows whose targets are the float netwo
 so every output structure trains with mse. Sizes, MACs and latency do not depend on the weights.
 Every cell is "ok" or "fails: <reason>"; a failure is recorded and the next cell runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -191,8 +192,7 @@ def report_net(model_name: str, net_name: str, net, min_seconds: float) -> dict:
     r.row.update(model=model_name, net=net_name)
     with tempfile.TemporaryDirectory() as tmp:
         _cell(r.row, "static", lambda: r.static(Path(tmp)) or "ok")
-    _cell(r.row, "tflite_fp32", lambda: r.tflite("tflite_fp32", "tflite_fp32_bytes", "fp32_p50_us",
-                                                 r.fp32_parity))
+    _cell(r.row, "tflite_fp32", lambda: r.tflite("tflite_fp32", "tflite_fp32_bytes", "fp32_p50_us", r.fp32_parity))
     _cell(r.row, "ptq_int8", lambda: r.tflite("tflite_int8", "tflite_int8_bytes", "int8_p50_us", r.int8_parity))
     _cell(r.row, "tflm", r.tflm)
     _cell(r.row, "onnx", r.onnx)
@@ -226,8 +226,13 @@ def zoo_report(out_dir="artifacts/zoo", names=None, min_seconds: float = 0.5, jo
         raise ConfigError(f"zoo-report: unknown models {unknown}; registered: {', '.join(list_models())}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result = {"machine": machine_info(), "libraries": library_versions(), "window": list(WINDOW),
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": []}
+    result = {
+        "machine": machine_info(),
+        "libraries": library_versions(),
+        "window": list(WINDOW),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rows": [],
+    }
     t0, done = time.time(), {}
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) if jobs > 1 else _InProcess() as pool:
         futures = {pool.submit(model_rows, n, min_seconds): n for n in names}
@@ -255,8 +260,13 @@ def merge_reports(paths, out_dir="artifacts/zoo") -> dict:
         for row in results[-1]["rows"]:
             models.setdefault(row["model"], {})[path] = models.get(row["model"], {}).get(path, []) + [row]
     rows = [row for m in sorted(models) for row in list(models[m].values())[-1]]
-    merged = {**results[0], "date": max(r["date"] for r in results), "merged_from": [str(p) for p in paths],
-              "seconds": max(r.get("seconds", 0) for r in results), "rows": rows}
+    merged = {
+        **results[0],
+        "date": max(r["date"] for r in results),
+        "merged_from": [str(p) for p in paths],
+        "seconds": max(r.get("seconds", 0) for r in results),
+        "rows": rows,
+    }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _write(out, merged)
@@ -301,24 +311,56 @@ def _short(cell: str, notes: list) -> str:
     """'ok…' as is; a failure becomes 'fails [n]' with its full reason as note n below the table."""
     if not cell.startswith("fails"):
         return cell
-    notes.append(cell[len("fails: "):])
+    notes.append(cell[len("fails: ") :])
     return f"fails [{len(notes)}]"
 
 
 def table(result: dict) -> Table:
     m, notes = result["machine"], []
-    merged = (f" Merged from {', '.join(result['merged_from'])} (split runs, `prognos zoo-report --merge`)."
-              if result.get("merged_from") else "")
-    out = Table(["model", "net", "params", "MACs", ".keras KB", "fp32 KB", "int8 KB", "TFLite fp32", "PTQ int8", "TFLM",
-                 "ONNX", "prune", "QAT", "fp32 µs", "int8 µs"], "llrrrrrllllllrr",
-                before=[f"`prognos zoo-report` (make zoo-report) on {m['cpu']}, {m['cores']} cores, {result['date']}; "
-                        f"untrained nets on ({result['window'][0]}, {result['window'][1]}) windows; latency: LiteRT "
-                        f"p50, 1 thread, batch 1.{merged}"])
+    merged = (
+        f" Merged from {', '.join(result['merged_from'])} (split runs, `prognos zoo-report --merge`)."
+        if result.get("merged_from")
+        else ""
+    )
+    out = Table(
+        [
+            "model",
+            "net",
+            "params",
+            "MACs",
+            ".keras KB",
+            "fp32 KB",
+            "int8 KB",
+            "TFLite fp32",
+            "PTQ int8",
+            "TFLM",
+            "ONNX",
+            "prune",
+            "QAT",
+            "fp32 µs",
+            "int8 µs",
+        ],
+        "llrrrrrllllllrr",
+        before=[
+            f"`prognos zoo-report` (make zoo-report) on {m['cpu']}, {m['cores']} cores, {result['date']}; "
+            f"untrained nets on ({result['window'][0]}, {result['window'][1]}) windows; latency: LiteRT "
+            f"p50, 1 thread, batch 1.{merged}"
+        ],
+    )
     for r in result["rows"]:
         cells = [_short(r.get(k, "fails: not reached"), notes) for k in ("tflite_fp32", *PATHS)]
-        out.add(r["model"], "" if r["net"] == r["model"] else r["net"], _n(r.get("params")), _n(r.get("macs")),
-                _kb(r.get("keras_bytes")), _kb(r.get("tflite_fp32_bytes")), _kb(r.get("tflite_int8_bytes")), *cells,
-                _us(r.get("fp32_p50_us")), _us(r.get("int8_p50_us")))
+        out.add(
+            r["model"],
+            "" if r["net"] == r["model"] else r["net"],
+            _n(r.get("params")),
+            _n(r.get("macs")),
+            _kb(r.get("keras_bytes")),
+            _kb(r.get("tflite_fp32_bytes")),
+            _kb(r.get("tflite_int8_bytes")),
+            *cells,
+            _us(r.get("fp32_p50_us")),
+            _us(r.get("int8_p50_us")),
+        )
     uncounted = [f"{r['model']}/{u}" for r in result["rows"] for u in r.get("macs_uncounted", [])]
     out.after = ["Uncounted layers (0 MACs): " + (", ".join(uncounted) or "none.")]
     if notes:

@@ -7,6 +7,7 @@ unlike anything seen in training: the anomaly score (`anomaly_score`).
 - dense: flatten -> dense encoder -> code -> mirrored dense decoder -> reshape.
 - conv: strided 2-D convs (see `models.conv`) down, transposed convs back up.
 """
+
 import numpy as np
 
 from prognos.edge_runtime.dsp import reconstruction_mse  # the device computes the score with the same numpy code

@@ -9,6 +9,7 @@ fields; pooling (max or average) downsamples. All convs are 2-D (see `models.con
   fewer weights) followed by 2×2 max pooling.
 `padding="same"` everywhere, so any window length works. Layer tables are data.
 """
+
 from prognos.models.conv import conv_bn, lift, pool
 from prognos.models.mlp import dense_stack
 from prognos.models.registry import register_model

@@ -9,6 +9,7 @@ Conv1D QAT path (export.qat) is tested on it. Conv1D blocks -> `head` -> dense:
   a Conv1D(1, kernel 3), flatten, dropout 0.5, dense 100 tanh. Averaging over time throws away
   *where* in the window the degradation shows, which is most of the RUL signal.
 """
+
 from prognos.edge_runtime.errors import ConfigError
 from prognos.models.kerasapi import keras
 from prognos.models.registry import register_model

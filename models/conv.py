@@ -8,6 +8,7 @@ that single decision through a builder, so family code reads the same for both i
 Also `make_divisible`, the channel rounding of MobileNet V2 and EfficientNet (multiples of 8, never
 below 90 % of the request).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,8 +80,7 @@ def depthwise_bn(x, grid, k, stride=1, act="relu", name=None):
 def upconv_bn(x, grid, filters, k, stride=2, act="relu", bn=True, name=None):
     """Transposed conv that multiplies the spatial size by `stride` (decoders, generators)."""
     n_conv, n_bn, n_act = _names(name, "upconv", "bn", "act")
-    x = L.Conv2DTranspose(filters, grid.size(k), grid.size(stride), padding="same", use_bias=not bn,
-                          name=n_conv)(x)
+    x = L.Conv2DTranspose(filters, grid.size(k), grid.size(stride), padding="same", use_bias=not bn, name=n_conv)(x)
     if bn:
         x = L.BatchNormalization(name=n_bn)(x)
     return activation(x, act, n_act)

@@ -17,6 +17,7 @@ keras layer's weights compute exactly what the keras layer computes (h0 = c0 = 0
 are cut with one equal SPLIT, which LiteRT's XNNPACK delegate runs; a SPLIT_V (e.g. one sigmoid
 over [i f o]) is not delegated and cut the graph into 31 partitions, measured ~15 % slower.
 """
+
 from __future__ import annotations
 
 from prognos.edge_runtime.errors import ConfigError
@@ -44,8 +45,9 @@ class DenseLSTM(keras.layers.Layer):
 
     def call(self, inputs):
         steps, features = inputs.shape[1], inputs.shape[2]
-        z_all = tf.reshape(tf.matmul(tf.reshape(inputs, (-1, features)), self.kernel) + self.bias,
-                           (-1, steps, 4 * self.units))
+        z_all = tf.reshape(
+            tf.matmul(tf.reshape(inputs, (-1, features)), self.kernel) + self.bias, (-1, steps, 4 * self.units)
+        )
         recurrent = tf.convert_to_tensor(self.recurrent_kernel)  # read once: one tensor for all steps
         h = c = None
         outputs = []
@@ -75,9 +77,18 @@ class DenseLSTM(keras.layers.Layer):
 def from_keras_lstm(layer) -> DenseLSTM:
     """A DenseLSTM computing what `layer` (a keras.layers.LSTM) computes, given the same weights."""
     cfg = layer.get_config()
-    wrong = {k: cfg[k] for k, ok in (("activation", "tanh"), ("recurrent_activation", "sigmoid"),
-                                     ("use_bias", True), ("go_backwards", False), ("stateful", False),
-                                     ("return_state", False)) if cfg.get(k) != ok}
+    wrong = {
+        k: cfg[k]
+        for k, ok in (
+            ("activation", "tanh"),
+            ("recurrent_activation", "sigmoid"),
+            ("use_bias", True),
+            ("go_backwards", False),
+            ("stateful", False),
+            ("return_state", False),
+        )
+        if cfg.get(k) != ok
+    }
     if wrong:
         raise ConfigError(f"layer {layer.name!r}: DenseLSTM replaces only plain LSTMs; unsupported settings {wrong}")
     return DenseLSTM(cfg["units"], cfg["return_sequences"], name=layer.name)

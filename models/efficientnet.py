@@ -10,6 +10,7 @@ MBConv (V2's inverted residual + SE of Hu et al. 2018, swish): 1×1 expand -> de
 squeeze-excitation s = σ(W₂ swish(W₁ GAP(x))), x·s -> 1×1 linear projection, residual if shapes match.
 `base_width` (default 1/4) sizes B0 itself for sensors through the same rounding.
 """
+
 import math
 from dataclasses import dataclass, replace
 
@@ -31,8 +32,15 @@ class MBConv:
 
 
 # Table 1 of the paper (stages 2-8); stage 1 is the stem, stage 9 the head.
-B0_BLOCKS = (MBConv(1, 3, 1, 16, 1), MBConv(6, 3, 2, 24, 2), MBConv(6, 5, 2, 40, 2), MBConv(6, 3, 2, 80, 3),
-             MBConv(6, 5, 1, 112, 3), MBConv(6, 5, 2, 192, 4), MBConv(6, 3, 1, 320, 1))
+B0_BLOCKS = (
+    MBConv(1, 3, 1, 16, 1),
+    MBConv(6, 3, 2, 24, 2),
+    MBConv(6, 5, 2, 40, 2),
+    MBConv(6, 3, 2, 80, 3),
+    MBConv(6, 5, 1, 112, 3),
+    MBConv(6, 5, 2, 192, 4),
+    MBConv(6, 3, 1, 320, 1),
+)
 B0_STEM, B0_HEAD = 32, 1280
 
 
@@ -46,7 +54,7 @@ class Scaling:
 
 def compound_scaling(phi: float) -> Scaling:
     """d = α^φ, w = β^φ, r = γ^φ."""
-    return Scaling(phi, ALPHA ** phi, BETA ** phi, GAMMA ** phi)
+    return Scaling(phi, ALPHA**phi, BETA**phi, GAMMA**phi)
 
 
 def round_filters(filters: int, width: float) -> int:
@@ -60,8 +68,10 @@ def round_repeats(repeats: int, depth: float) -> int:
 def scaled_blocks(phi: float, base_width: float = 1.0) -> tuple:
     """The B0 table scaled to B_φ (with `base_width` applied to every width as well)."""
     s = compound_scaling(phi)
-    return tuple(replace(b, filters=round_filters(b.filters, base_width * s.width),
-                         repeats=round_repeats(b.repeats, s.depth)) for b in B0_BLOCKS)
+    return tuple(
+        replace(b, filters=round_filters(b.filters, base_width * s.width), repeats=round_repeats(b.repeats, s.depth))
+        for b in B0_BLOCKS
+    )
 
 
 def squeeze_excite(x, squeeze: int, name: str):

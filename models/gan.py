@@ -11,6 +11,7 @@
 Both networks are 2-D convs on the (1, T, C) image (see `models.conv`): transposed convs up in G,
 strided convs with leaky ReLU down in D.
 """
+
 from prognos.models.conv import Grid, check_divisible, conv_bn, lift, lower, upconv_bn
 from prognos.models.kerasapi import keras, tf
 from prognos.models.registry import register_model
@@ -52,8 +53,10 @@ class GAN(keras.Model):
     def get_compile_config(self):
         if not getattr(self, "d_optimizer", None):
             return None
-        return {"d_optimizer": keras.optimizers.serialize(self.d_optimizer),
-                "g_optimizer": keras.optimizers.serialize(self.g_optimizer)}
+        return {
+            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+        }
 
     def compile_from_config(self, config):
         self.compile(**{k: keras.optimizers.deserialize(v) for k, v in config.items()})
@@ -120,9 +123,13 @@ class GAN(keras.Model):
         return {"generator": self.generator}
 
     def get_config(self):
-        return {"generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-                "latent_dim": self.latent_dim, "n_classes": self.n_classes, "name": self.name}
+        return {
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "n_classes": self.n_classes,
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -216,22 +223,51 @@ def build_gan(cls, input_shape, batch_size, latent_dim, n_classes, g_filters, d_
 
 
 @register_model("gan", tasks=("generate",), full=True)
-def gan(input_shape, task, n_outputs, batch_size=None, latent_dim=16, g_filters=(32, 16), d_filters=(16, 32),
-        kernel=5):
+def gan(input_shape, task, n_outputs, batch_size=None, latent_dim=16, g_filters=(32, 16), d_filters=(16, 32), kernel=5):
     """DCGAN-style GAN with the non-saturating generator loss."""
     return build_gan(GAN, input_shape, batch_size, latent_dim, 0, g_filters, d_filters, kernel, name="gan")
 
 
 @register_model("wgan_gp", tasks=("generate",), full=True)
-def wgan_gp(input_shape, task, n_outputs, batch_size=None, latent_dim=16, g_filters=(32, 16), d_filters=(16, 32),
-            kernel=5, gp_weight=10.0, n_critic=5):
+def wgan_gp(
+    input_shape,
+    task,
+    n_outputs,
+    batch_size=None,
+    latent_dim=16,
+    g_filters=(32, 16),
+    d_filters=(16, 32),
+    kernel=5,
+    gp_weight=10.0,
+    n_critic=5,
+):
     """WGAN-GP: critic with gradient penalty, `n_critic` critic steps per generator step."""
-    return build_gan(WGANGP, input_shape, batch_size, latent_dim, 0, g_filters, d_filters, kernel,
-                     gp_weight=gp_weight, n_critic=n_critic, name="wgan_gp")
+    return build_gan(
+        WGANGP,
+        input_shape,
+        batch_size,
+        latent_dim,
+        0,
+        g_filters,
+        d_filters,
+        kernel,
+        gp_weight=gp_weight,
+        n_critic=n_critic,
+        name="wgan_gp",
+    )
 
 
 @register_model("cgan", tasks=("generate",), full=True)
-def cgan(input_shape, task, n_outputs, batch_size=None, n_classes=2, latent_dim=16, g_filters=(32, 16),
-         d_filters=(16, 32), kernel=5):
+def cgan(
+    input_shape,
+    task,
+    n_outputs,
+    batch_size=None,
+    n_classes=2,
+    latent_dim=16,
+    g_filters=(32, 16),
+    d_filters=(16, 32),
+    kernel=5,
+):
     """Conditional GAN (non-saturating loss): G(z, y), D(x, y) with learned label embeddings."""
     return build_gan(GAN, input_shape, batch_size, latent_dim, n_classes, g_filters, d_filters, kernel, name="cgan")

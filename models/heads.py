@@ -8,6 +8,7 @@ Keras mixed-precision guide requires for numerical stability (Micikevicius et al
 The other tasks have no head that fits every backbone; their models are full-model builders
 (autoencoders, VAE, GAN, perceptron) registered with `register_model(..., full=True)`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

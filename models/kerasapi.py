@@ -4,6 +4,7 @@ tfmot 0.8.1 wraps only tf_keras (Keras 2) models, so the project runs on tf_kera
 variable must be set before TensorFlow is first imported; every module imports `keras` and `tf`
 from here, so switching to Keras 3 later is a change to this file only.
 """
+
 import contextlib
 import os
 import sys

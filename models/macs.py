@@ -20,6 +20,7 @@ the layer they wrap. A layer of any other type counts 0 and is listed in `MacCou
 `count_macs` logs a warning naming it, so an unsupported layer is visible, never silently free.
 A layer shared by several calls is counted once (the zoo has none).
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,6 +81,7 @@ def _recurrent(gates):
     def count(layer, inp, out):
         u = layer.units
         return _steps(inp) * gates * (int(inp[-1]) * u + u * u)
+
     return count
 
 
@@ -114,12 +116,24 @@ def _bidirectional(layer, inp, out):
 def _counters() -> dict:
     from prognos.models.dense_lstm import DenseLSTM
 
-    table = {L.Dense: _dense, L.Conv1D: _conv, L.Conv2D: _conv, L.Conv2DTranspose: _conv_transpose,
-             L.Conv1DTranspose: _conv_transpose, L.DepthwiseConv2D: _depthwise, L.DepthwiseConv1D: _depthwise,
-             L.SeparableConv1D: _separable, L.SeparableConv2D: _separable, L.SimpleRNN: _recurrent(1),
-             L.LSTM: _recurrent(4), L.GRU: _recurrent(3), DenseLSTM: _dense_lstm,
-             L.MultiHeadAttention: _attention, L.TimeDistributed: _time_distributed,
-             L.Bidirectional: _bidirectional}
+    table = {
+        L.Dense: _dense,
+        L.Conv1D: _conv,
+        L.Conv2D: _conv,
+        L.Conv2DTranspose: _conv_transpose,
+        L.Conv1DTranspose: _conv_transpose,
+        L.DepthwiseConv2D: _depthwise,
+        L.DepthwiseConv1D: _depthwise,
+        L.SeparableConv1D: _separable,
+        L.SeparableConv2D: _separable,
+        L.SimpleRNN: _recurrent(1),
+        L.LSTM: _recurrent(4),
+        L.GRU: _recurrent(3),
+        DenseLSTM: _dense_lstm,
+        L.MultiHeadAttention: _attention,
+        L.TimeDistributed: _time_distributed,
+        L.Bidirectional: _bidirectional,
+    }
     return table
 
 
@@ -129,14 +143,50 @@ def _zero_mac_types() -> tuple:
     from prognos.models.vae import Sampling
     from prognos.models.vit import ClassToken, PositionEmbedding, TakeToken
 
-    return (L.InputLayer, L.Reshape, L.Flatten, L.Permute, L.RepeatVector, L.Dropout, L.SpatialDropout1D,
-            L.SpatialDropout2D, L.GaussianNoise, L.BatchNormalization, L.LayerNormalization,
-            L.Activation, L.ReLU, L.LeakyReLU, L.Softmax, L.Add, L.Subtract, L.Multiply, L.Average,
-            L.Maximum, L.Minimum, L.Concatenate, L.MaxPooling1D, L.MaxPooling2D, L.AveragePooling1D,
-            L.AveragePooling2D, L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalMaxPooling1D,
-            L.GlobalMaxPooling2D, L.ZeroPadding1D, L.ZeroPadding2D, L.UpSampling1D, L.UpSampling2D,
-            L.Cropping1D, L.Cropping2D, L.Embedding, SignStep, Sampling, ClassToken, PositionEmbedding,
-            TakeToken)
+    return (
+        L.InputLayer,
+        L.Reshape,
+        L.Flatten,
+        L.Permute,
+        L.RepeatVector,
+        L.Dropout,
+        L.SpatialDropout1D,
+        L.SpatialDropout2D,
+        L.GaussianNoise,
+        L.BatchNormalization,
+        L.LayerNormalization,
+        L.Activation,
+        L.ReLU,
+        L.LeakyReLU,
+        L.Softmax,
+        L.Add,
+        L.Subtract,
+        L.Multiply,
+        L.Average,
+        L.Maximum,
+        L.Minimum,
+        L.Concatenate,
+        L.MaxPooling1D,
+        L.MaxPooling2D,
+        L.AveragePooling1D,
+        L.AveragePooling2D,
+        L.GlobalAveragePooling1D,
+        L.GlobalAveragePooling2D,
+        L.GlobalMaxPooling1D,
+        L.GlobalMaxPooling2D,
+        L.ZeroPadding1D,
+        L.ZeroPadding2D,
+        L.UpSampling1D,
+        L.UpSampling2D,
+        L.Cropping1D,
+        L.Cropping2D,
+        L.Embedding,
+        SignStep,
+        Sampling,
+        ClassToken,
+        PositionEmbedding,
+        TakeToken,
+    )
 
 
 _COUNTERS = _counters()
@@ -190,6 +240,10 @@ def count_macs(model) -> int:
     """Total MACs of one inference of `model` at batch 1; logs a warning naming uncounted layers."""
     result = mac_count(model)
     if result.unknown:
-        log.warning("count_macs(%s): %d layer(s) not counted (0 MACs): %s", model.name, len(result.unknown),
-                    ", ".join(result.unknown))
+        log.warning(
+            "count_macs(%s): %d layer(s) not counted (0 MACs): %s",
+            model.name,
+            len(result.unknown),
+            ", ".join(result.unknown),
+        )
     return result.total

@@ -3,6 +3,7 @@
 φ is selectable: sigmoid σ(a) = 1/(1+e^-a), tanh, or ReLU max(0, a). One hidden layer already
 separates XOR, which no single perceptron can (the universal approximation theorem, Cybenko 1989).
 """
+
 from prognos.edge_runtime.errors import ConfigError
 from prognos.models.kerasapi import keras
 from prognos.models.registry import register_model

@@ -8,16 +8,37 @@ V2 (Sandler et al. 2018): inverted residual with linear bottleneck: 1×1 expand 
 3×3 depthwise (ReLU6) -> 1×1 linear projection, with y = x + F(x) when stride 1 and widths match.
 Default α = 0.25 sizes the paper's tables for sensor windows.
 """
+
 from prognos.models.conv import conv_bn, depthwise_bn, global_pool, lift, make_divisible
 from prognos.models.kerasapi import keras
 from prognos.models.registry import register_model
 
 # V1 Table 1 after the stem: (pointwise filters, depthwise stride).
-MOBILENET_V1 = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
-                (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+MOBILENET_V1 = (
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+)
 # V2 Table 2 after the stem: (expansion t, output channels c, repeats n, first stride s).
-MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                (6, 160, 3, 2), (6, 320, 1, 1))
+MOBILENET_V2 = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def depthwise_separable(x, grid, filters, k=3, stride=1, name=None):

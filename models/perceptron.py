@@ -6,6 +6,7 @@ misclassified samples (the batch perceptron: gradient descent on J = Σ_misclass
 Novikoff (1962): on linearly separable data (AND) it stops after finitely many updates. XOR is not
 linearly separable (Minsky & Papert 1969): every line leaves at least one of its four points wrong.
 """
+
 from prognos.edge_runtime.errors import ConfigError
 from prognos.models.kerasapi import keras, tf
 from prognos.models.registry import register_model
@@ -70,8 +71,11 @@ class Perceptron(keras.Model):
         return {"perceptron": self.net}
 
     def get_config(self):
-        return {"net": keras.saving.serialize_keras_object(self.net),
-                "learning_rate": self.learning_rate, "name": self.name}
+        return {
+            "net": keras.saving.serialize_keras_object(self.net),
+            "learning_rate": self.learning_rate,
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config):

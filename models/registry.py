@@ -6,6 +6,7 @@ full-model builder (`full=True`) returns the whole model where a backbone/head s
 (autoencoders, VAE, GAN, perceptron). A variant is one builder registered again with `preset`
 hyper-parameters (a table row), never a copy of the network. Families register on import of `models`.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -42,12 +43,14 @@ def register_model(name: str, tasks=("rul", "classify"), dims=(1,), full: bool =
 
     def wrap(fn):
         if name in _REGISTRY:
-            raise ConfigError(f"model {name!r} is registered twice ({_REGISTRY[name].builder.__module__} "
-                              f"and {fn.__module__})")
+            raise ConfigError(
+                f"model {name!r} is registered twice ({_REGISTRY[name].builder.__module__} and {fn.__module__})"
+            )
         bad = [t for t in tasks if t not in TASKS or not (full or TASKS[t].head)]
         if bad:
-            raise ConfigError(f"model {name!r}: tasks {bad} need {'a known task' if full else 'a head'}; "
-                              f"tasks: {sorted(TASKS)}")
+            raise ConfigError(
+                f"model {name!r}: tasks {bad} need {'a known task' if full else 'a head'}; tasks: {sorted(TASKS)}"
+            )
         doc = (fn.__doc__ or "").strip().split("\n")[0]
         _REGISTRY[name] = Entry(name, fn, tuple(tasks), tuple(dims), full, doc, dict(preset or {}))
         return fn
@@ -65,8 +68,9 @@ def get_entry(name: str) -> Entry:
     return _REGISTRY[name]
 
 
-def create_model(name: str, input_shape, task: str = "rul", n_outputs: int = 1,
-                 batch_size: int | None = None, **hparams):
+def create_model(
+    name: str, input_shape, task: str = "rul", n_outputs: int = 1, batch_size: int | None = None, **hparams
+):
     """Build model `name` for `task` on inputs of `input_shape` (without the batch axis)."""
     from prognos.models import heads
     from prognos.models.kerasapi import keras
@@ -98,8 +102,7 @@ def _checked(entry: Entry, hparams: dict) -> dict:
     allowed = hparams_of(entry.name)
     unknown = sorted(set(hparams) - set(allowed))
     if unknown:
-        raise ConfigError(f"model {entry.name!r}: unknown hyper-parameters {unknown}; "
-                          f"accepted: {sorted(allowed)}")
+        raise ConfigError(f"model {entry.name!r}: unknown hyper-parameters {unknown}; accepted: {sorted(allowed)}")
     return hparams
 
 

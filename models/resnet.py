@@ -7,6 +7,7 @@ shortcut is a 1×1 projection W_s·x (option B).
 - bottleneck block: 1×1 reduce -> 3×3 -> 1×1 expand ×4 (ResNet-50+, depth 9n + 2 in three stages)
 Variants are rows of `RESNETS`; stage widths are sensor-sized (the CIFAR nets' 16/32/64).
 """
+
 from dataclasses import dataclass
 
 from prognos.edge_runtime.errors import ConfigError

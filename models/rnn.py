@@ -9,6 +9,7 @@
 - CNN-LSTM: a conv front end extracts local features and shortens the sequence, the LSTM models
   the longer-range dynamics (e.g. Mo et al. 2021 for RUL).
 """
+
 from prognos.models.conv import conv_bn, lift, pool
 from prognos.models.kerasapi import keras
 from prognos.models.registry import register_model

@@ -8,6 +8,7 @@ gives x̂ = g(z). Training minimises the negative ELBO
 Higgins et al. 2017). Encoder and decoder are separate deployable models: the encoder maps a
 window to (μ, log σ²), the decoder generates a window from any z.
 """
+
 import numpy as np
 
 from prognos.models.kerasapi import keras, tf
@@ -75,9 +76,12 @@ class VAE(keras.Model):
         return {"encoder": self.encoder, "decoder": self.decoder}
 
     def get_config(self):
-        return {"encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder),
-                "beta": self.beta, "name": self.name}
+        return {
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "beta": self.beta,
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -109,5 +113,9 @@ def decoder_net(input_shape, widths, latent_dim, batch_size):
 @register_model("vae", tasks=("reconstruct",), dims=(0, 1, 2), full=True)
 def vae(input_shape, task, n_outputs, batch_size=None, widths=(64,), latent_dim=4, beta=1.0):
     """Dense VAE: encoder widths -> (μ, log σ²) of `latent_dim` -> sampled z -> mirrored decoder."""
-    return VAE(encoder_net(input_shape, widths, latent_dim, batch_size),
-               decoder_net(input_shape, widths, latent_dim, batch_size), beta=beta, name="vae")
+    return VAE(
+        encoder_net(input_shape, widths, latent_dim, batch_size),
+        decoder_net(input_shape, widths, latent_dim, batch_size),
+        beta=beta,
+        name="vae",
+    )

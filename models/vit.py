@@ -8,6 +8,7 @@ MSA is multi-head scaled dot-product attention softmax(QKᵀ/√d_k)·V (Vaswani
 Patches: a (T, C) window is cut into T/p time patches, an (F, T, C) spectrogram into p×p tiles;
 the linear projection E is a conv with kernel = stride = patch (on the (1, T, C) image for windows).
 """
+
 from prognos.edge_runtime.errors import ConfigError
 from prognos.models.conv import check_divisible, lift
 from prognos.models.kerasapi import keras, tf

@@ -1,4 +1,5 @@
 """Run configuration as small typed dataclasses (nanoGPT's GPTConfig pattern); TOML and CLI only fill them."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

@@ -5,6 +5,7 @@ TensorBoard: `RUN/tb/<name>/` (scalars per epoch; `make tensorboard RUN=…`). M
 `file:./mlruns` store; each fit becomes a run with its parameters and per-epoch metrics, and
 `log_bundle` adds a bundle folder as an artifact and its ONNX model through the ONNX flavor.
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ device may have (3.10-3.13), where TensorFlow and the training side cannot be in
 fleet and the run come from PROGNOS_EDGE_FIXTURES, a folder `python -m tests.edge_fixtures DIR`
 wrote with the training venv (`make edge-fixtures`): the same real bundles, built by the same code.
 """
+
 import importlib.util
 import json
 import os
@@ -92,8 +93,11 @@ def sim_dir(tmp_path_factory):
 def tiny_run(tmp_path_factory, sim_dir):
     if EDGE_FIXTURES or EDGE_ONLY:
         run = _handed_over("run", tmp_path_factory)
-        return {"dir": run, "metrics": json.loads((run / "metrics.json").read_text()),
-                "parity": json.loads((run / "parity.json").read_text())}
+        return {
+            "dir": run,
+            "metrics": json.loads((run / "metrics.json").read_text()),
+            "parity": json.loads((run / "parity.json").read_text()),
+        }
     run = make_tiny_run(tmp_path_factory.mktemp("run"), sim_dir)
     _hand_over("run", run["dir"])
     return run
@@ -127,8 +131,7 @@ def run_py(code: str, timeout: int = 120) -> subprocess.CompletedProcess:
 
 def run_cli(*args, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / args[0]
-    return subprocess.run([str(exe), *args[1:]], capture_output=True, text=True, input=stdin,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run([str(exe), *args[1:]], capture_output=True, text=True, input=stdin, timeout=timeout, cwd=ROOT)
 
 
 def free_port() -> int:
@@ -161,8 +164,9 @@ def mqtt_broker(tmp_path_factory):
     d = tmp_path_factory.mktemp("mosquitto")
     port = free_port()
     (d / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([exe, "-c", str(d / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                            stderr=open(d / "log.txt", "w"))
+    proc = subprocess.Popen(
+        [exe, "-c", str(d / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=open(d / "log.txt", "w")
+    )
     import socket
 
     for _ in range(100):

@@ -4,6 +4,7 @@ DIR/sim is the tiny simulated fleet and DIR/run the tiny trained run with its ex
 made by the same functions the training-side fixtures use. The prognos-edge venvs (Python
 3.10-3.13, no TensorFlow) then run `PROGNOS_EDGE_FIXTURES=DIR pytest -m edge` on these bundles.
 """
+
 import sys
 from pathlib import Path
 
@@ -15,7 +16,9 @@ def main(out: Path) -> None:
         sys.exit(f"{out}: exists and is not empty; give an empty or new folder")
     sim = make_sim(out / "sim")
     make_tiny_run(out / "run", sim)
-    print(f"edge fixtures in {out}: sim/ (fleet), run/ (bundles {sorted(p.name for p in (out / 'run/bundles').iterdir())})")
+    print(
+        f"edge fixtures in {out}: sim/ (fleet), run/ (bundles {sorted(p.name for p in (out / 'run/bundles').iterdir())})"
+    )
 
 
 if __name__ == "__main__":

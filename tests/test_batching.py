@@ -1,6 +1,7 @@
 """Batched inference: a batch of windows computes what the same windows compute one by one, in LiteRT
 (resized interpreters, fused LSTM state reset) and onnxruntime (dynamic batch); the fleet bench's
 numbers are consistent; `choose` installs the faster of two bundles as measured here."""
+
 import json
 import shutil
 
@@ -85,7 +86,9 @@ def test_openvino_runs_the_onnx_bundle_like_onnxruntime(tiny_run):
 def test_bench_fleet_numbers_are_consistent(tiny_run):
     from prognos.edge_runtime.bench import bench
 
-    r = bench(tiny_run["dir"] / "bundles" / "tflite_int8_fused", seconds=0.1, probes=1, fleets=(8, 32), peak_seconds=0.05)
+    r = bench(
+        tiny_run["dir"] / "bundles" / "tflite_int8_fused", seconds=0.1, probes=1, fleets=(8, 32), peak_seconds=0.05
+    )
     assert [f["assets"] for f in r["fleet"]] == [8, 32] and [b["batch"] for b in r["model_batch"]] == [8, 32]
     for f in r["fleet"]:
         assert f["rows"] % f["assets"] == 0 and f["predictions"] == f["rows"]
@@ -99,7 +102,9 @@ def test_bench_fleet_numbers_are_consistent(tiny_run):
 
 
 def tiny_run_macs(tiny_run):
-    return json.loads((tiny_run["dir"] / "bundles" / "tflite_int8_fused" / "manifest.json").read_text())["macs_per_window"]
+    return json.loads((tiny_run["dir"] / "bundles" / "tflite_int8_fused" / "manifest.json").read_text())[
+        "macs_per_window"
+    ]
 
 
 def test_choose_installs_the_faster_of_two_measured_bundles(tiny_run, tmp_path):

@@ -240,7 +240,7 @@ def test_service_reads_the_configured_bearing_like_classify(transfer):
     run, _ = transfer
     bundle = Bundle(run / "fault_orders" / "bundles" / "tflite_fp32")
     x = simulate_recording("outer_race", 14, 0, 2.0, seed=11, bearing="6203").astype(np.float32)
-    blocks = [Block("m-1", i, bundle.dsp.sample_rate, x[i * 4096:(i + 1) * 4096]) for i in range(len(x) // 4096)]
+    blocks = [Block("m-1", i, bundle.dsp.sample_rate, x[i * 4096 : (i + 1) * 4096]) for i in range(len(x) // 4096)]
 
     def classes(samples):
         preds, _ = SampleFeeder(VibrationEngine(bundle, samples)).feed_blocks(blocks)

@@ -1,4 +1,5 @@
 """`prognos bench` on the tiny run: every cell in its own process, ratios, the physical bound, errors kept."""
+
 import json
 
 import pytest
@@ -35,7 +36,10 @@ def test_bench_matrix(tiny_run):
     assert saved["commit"] and saved["machine"]["cores"] and saved["libraries"]["onnxruntime"]
     assert f"| {run.name} | tflite_int8 | 1 |" in (run / "report" / "bench.md").read_text()
     assert by["tflite_int8"]["tflm"]["ok"] and "tflm" not in by["onnx_fp32"]  # TFLM column (export.tflm)
-    assert f"ok: arena {by['tflite_int8']['tflm']['arena_bytes'] / 1024:.1f} KB" in (run / "report" / "bench.md").read_text()
+    assert (
+        f"ok: arena {by['tflite_int8']['tflm']['arena_bytes'] / 1024:.1f} KB"
+        in (run / "report" / "bench.md").read_text()
+    )
 
 
 def test_peak_at_more_threads_is_at_least_the_peak_at_fewer():

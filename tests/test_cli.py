@@ -1,10 +1,13 @@
 """The CLIs: instant help without TensorFlow, clear errors instead of tracebacks."""
+
 from tests.conftest import run_cli, run_py
 
 
 def test_help_is_instant_and_tf_free():
-    r = run_py("import sys; from prognos.pipeline.cli import _parser; from prognos.edge_runtime.cli import _parser as p2; "
-               "_parser().format_help(); p2().format_help(); print('tensorflow' in sys.modules)")
+    r = run_py(
+        "import sys; from prognos.pipeline.cli import _parser; from prognos.edge_runtime.cli import _parser as p2; "
+        "_parser().format_help(); p2().format_help(); print('tensorflow' in sys.modules)"
+    )
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
 
 
@@ -37,8 +40,16 @@ def test_bench_and_report_of_a_missing_run_are_clear_errors(tmp_path):
 
 
 def test_evaluate_with_rul_file(tiny_run, sim_dir):
-    r = run_cli("prognos", "evaluate", "--bundle", str(tiny_run["dir"] / "bundles" / "tflite_int8"),
-                "--test", str(sim_dir / "test_SIM.txt"), "--rul", str(sim_dir / "RUL_SIM.txt"))
+    r = run_cli(
+        "prognos",
+        "evaluate",
+        "--bundle",
+        str(tiny_run["dir"] / "bundles" / "tflite_int8"),
+        "--test",
+        str(sim_dir / "test_SIM.txt"),
+        "--rul",
+        str(sim_dir / "RUL_SIM.txt"),
+    )
     assert r.returncode == 0, r.stderr
     import json
 
@@ -69,8 +80,10 @@ def test_sweep_candidates_only_and_seeds(tmp_path):
     from prognos.pipeline.rul.search import candidates
 
     sweep = tmp_path / "s.toml"
-    sweep.write_text('[base.train]\nepochs = 3\n[[candidate]]\nname = "a"\ndata = { window = 20 }\n'
-                     '[[candidate]]\nname = "b"\nmodel = { name = "gru" }\ntrain = { epochs = 5 }\n')
+    sweep.write_text(
+        '[base.train]\nepochs = 3\n[[candidate]]\nname = "a"\ndata = { window = 20 }\n'
+        '[[candidate]]\nname = "b"\nmodel = { name = "gru" }\ntrain = { epochs = 5 }\n'
+    )
     found = {n: c for n, c, _ in candidates([sweep], seeds=[1])}
     assert sorted(found) == ["a", "a_s1", "b", "b_s1"]
     assert (found["a"].data.window, found["a"].train.epochs, found["b"].train.epochs) == (20, 3, 5)
@@ -108,8 +121,10 @@ def test_config_value_of_the_wrong_type_names_key_value_and_type(tmp_path):
     (tmp_path / "e.toml").write_text('[stream]\nmax_batch = "8"\n')
     clear_error(run_cli("prognos-edge", "serve", "--config", str(tmp_path / "e.toml")), "stream.max_batch = '8' (str)")
     (tmp_path / "e.toml").write_text('trusted_keys = "k.pub"\n')
-    clear_error(run_cli("prognos-edge", "serve", "--config", str(tmp_path / "e.toml")),
-                "trusted_keys = 'k.pub' (str); expected list")
+    clear_error(
+        run_cli("prognos-edge", "serve", "--config", str(tmp_path / "e.toml")),
+        "trusted_keys = 'k.pub' (str); expected list",
+    )
 
 
 def test_data_and_path_mistakes_are_clear_errors(tiny_run, sim_dir, tmp_path):
@@ -119,13 +134,26 @@ def test_data_and_path_mistakes_are_clear_errors(tiny_run, sim_dir, tmp_path):
     (tmp_path / "short.txt").write_text("1 1 2 3\n")
     (tmp_path / "rul.txt").write_text("10\n20\n")
     cases = [
-        (["prognos", "evaluate", "--run", str(tmp_path / "norun"), "--test", str(sim_dir / "test_SIM.txt")],
-         "no model.keras; expected a trained run"),
+        (
+            ["prognos", "evaluate", "--run", str(tmp_path / "norun"), "--test", str(sim_dir / "test_SIM.txt")],
+            "no model.keras; expected a trained run",
+        ),
         (["prognos", "evaluate", "--bundle", bundle, "--test", str(tmp_path / "empty.txt")], "empty file"),
         (["prognos", "evaluate", "--bundle", bundle, "--test", str(tmp_path / "short.txt")], "4 columns, expected 26"),
         (["prognos", "evaluate", "--bundle", bundle, "--test", str(tmp_path / "missing.txt")], "no such file"),
-        (["prognos", "evaluate", "--bundle", bundle, "--test", str(sim_dir / "test_SIM.txt"), "--rul",
-          str(tmp_path / "rul.txt")], "2 values, expected one per test unit (8)"),
+        (
+            [
+                "prognos",
+                "evaluate",
+                "--bundle",
+                bundle,
+                "--test",
+                str(sim_dir / "test_SIM.txt"),
+                "--rul",
+                str(tmp_path / "rul.txt"),
+            ],
+            "2 values, expected one per test unit (8)",
+        ),
         (["prognos", "optimize", "--run", str(tmp_path / "norun"), "--budget", "-1"], "expected a finite number >= 0"),
         (["prognos", "simulate", "--units", "0", "--out", str(tmp_path / "s")], "expected an integer >= 1"),
         (["prognos", "simulate", "--out", "/proc/nope/sim"], "/proc/nope: no such file or directory"),

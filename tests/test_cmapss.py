@@ -4,8 +4,10 @@ import pytest
 from prognos.edge_runtime.errors import DataError
 from prognos.pipeline.data import cmapss
 
-ROW = "1 {c} -0.0007 -0.0004 100.0 518.67 641.82 1589.70 1400.60 14.62 21.61 554.36 2388.06 9046.19 " \
-      "1.30 47.47 521.66 2388.02 8138.62 8.4195 0.03 392 2388 100.00 39.06 23.4190  \n"
+ROW = (
+    "1 {c} -0.0007 -0.0004 100.0 518.67 641.82 1589.70 1400.60 14.62 21.61 554.36 2388.06 9046.19 "
+    "1.30 47.47 521.66 2388.02 8138.62 8.4195 0.03 392 2388 100.00 39.06 23.4190  \n"
+)
 
 
 def write(tmp_path, text, name="train_X.txt"):
@@ -22,11 +24,14 @@ def test_loads_trailing_spaces_and_labels_rul(tmp_path):
     np.testing.assert_array_equal(cmapss.rul_targets(table, cap=125), [4, 3, 2, 1, 0])
 
 
-@pytest.mark.parametrize("bad, match", [
-    ("1 3 0.1 0.2\n", r"train_X.txt:3: 4 columns, expected 26"),
-    (ROW.format(c=3).replace("641.82", "abc"), r"train_X.txt:3: 'abc' is not a number"),
-    (ROW.format(c=3).replace("641.82", "nan"), r"train_X.txt:3: NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("1 3 0.1 0.2\n", r"train_X.txt:3: 4 columns, expected 26"),
+        (ROW.format(c=3).replace("641.82", "abc"), r"train_X.txt:3: 'abc' is not a number"),
+        (ROW.format(c=3).replace("641.82", "nan"), r"train_X.txt:3: NaN or infinite"),
+    ],
+)
 def test_malformed_line_named(tmp_path, bad, match):
     text = ROW.format(c=1) + ROW.format(c=2) + bad
     with pytest.raises(DataError, match=match):

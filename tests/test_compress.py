@@ -5,6 +5,7 @@ Runs on copies of the session's tiny LSTM run (tests/conftest.py) so its bundles
 fine-tuning is 1 epoch. Bounds are for 2-epoch models; the issue's real-data bounds are in the
 README's compression table.
 """
+
 import json
 import re
 import shutil
@@ -85,8 +86,13 @@ def test_dense_lstm_is_the_keras_lstm_and_loads_in_safe_mode(tiny_run, tmp_path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), dense.predict(x, verbose=0), atol=1e-6)
 
 
-@pytest.mark.parametrize("tune, target", [(Tune("prune", 0.75, "polynomial"), 0.75),
-                                          pytest.param(Tune("prune", 0.5, "constant"), 0.5, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "tune, target",
+    [
+        (Tune("prune", 0.75, "polynomial"), 0.75),
+        pytest.param(Tune("prune", 0.5, "constant"), 0.5, marks=pytest.mark.slow),
+    ],
+)
 def test_pruning_reaches_target_sparsity(tuner, tune, target):
     model, report = tuner.get(tune)
     assert not any("prune" in type(layer).__name__.lower() for layer in model.layers)  # stripped
@@ -117,8 +123,14 @@ def test_best_epoch_restores_the_best_eligible_epoch():
     model.compile(keras.optimizers.SGD(0.5), loss="mse")  # a step too large: the loss jumps around
     seen = []
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(model.get_weights()))
-    history = model.fit(x, y, validation_data=(x, y), epochs=5, verbose=0,
-                        callbacks=[record, best_epoch(SimpleNamespace(x=x, y=y), first=3)])
+    history = model.fit(
+        x,
+        y,
+        validation_data=(x, y),
+        epochs=5,
+        verbose=0,
+        callbacks=[record, best_epoch(SimpleNamespace(x=x, y=y), first=3)],
+    )
     val = history.history["val_loss"]
     best = 2 + int(np.argmin(val[2:]))
     for got, want in zip(model.get_weights(), seen[best]):
@@ -166,10 +178,14 @@ def test_ptq_variants_run_in_their_runtime(lstm_run):
         assert abs(parity[f]["rmse_delta"]) < 1.5, (f, parity[f])
     per_tensor = lstm_run / "bundles" / "tflite_int8_per_tensor"  # one scale for the Dense (8, 16) kernel
     assert all(len(d["quantization_parameters"]["scales"]) <= 1 for d in tensor_details(per_tensor))
-    assert any(len(d["quantization_parameters"]["scales"]) == 8 for d in tensor_details(lstm_run / "bundles" /
-                                                                                          "tflite_int8_fused"))
-    assert parity["tflite_int8_per_tensor"]["size_bytes"] < read_manifest(lstm_run / "bundles" / "tflite_int8_fused")[
-        "size_bytes"]
+    assert any(
+        len(d["quantization_parameters"]["scales"]) == 8
+        for d in tensor_details(lstm_run / "bundles" / "tflite_int8_fused")
+    )
+    assert (
+        parity["tflite_int8_per_tensor"]["size_bytes"]
+        < read_manifest(lstm_run / "bundles" / "tflite_int8_fused")["size_bytes"]
+    )
     dense = lstm_run / "bundles" / "tflite_int8_dense"
     assert read_manifest(dense)["inputs"][0]["dtype"] == "float32" and int8_tensors(dense) > 100
     import onnx
@@ -253,8 +269,10 @@ def test_per_tensor_int8_has_one_scale_per_tensor(lstm_run):
     assert tensor["quant_scales"] == tensor["quantized_tensors"] < channel["quant_scales"]
     assert tensor["weights"] == channel["weights"] and tensor["file"] < channel["file"]
     keras_pred = model.predict(val.x[:64], verbose=0)[:, 0]
-    pred = {p: LiteRTBackend(to_tflite(model, "int8", rep, int_io=False, per_channel=p)).run(val.x[:64])[:, 0]
-            for p in (True, False)}
+    pred = {
+        p: LiteRTBackend(to_tflite(model, "int8", rep, int_io=False, per_channel=p)).run(val.x[:64])[:, 0]
+        for p in (True, False)
+    }
     assert np.corrcoef(pred[False], keras_pred)[0, 1] > 0.98  # tracks the input (not a constant output)
     error = {p: np.max(np.abs(pred[p] - keras_pred)) for p in pred}
     assert error[False] < 1.5 * error[True] + 1e-3, error
@@ -290,8 +308,9 @@ def test_float_twin_is_the_float_network_with_the_qat_weights(lstm_run):
     for name, original in (("lstm", model), ("mobilenet", mobilenet)):
         twins[name] = twin = float_twin(quantize_aware(inference_clone(original, None, rnn="dense")))
         assert not any("Quantize" in type(layer).__name__ for layer in twin.layers)
-        np.testing.assert_allclose(twin.predict(val.x[:64], verbose=0), original.predict(val.x[:64], verbose=0),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            twin.predict(val.x[:64], verbose=0), original.predict(val.x[:64], verbose=0), atol=1e-5
+        )
     assert any(isinstance(layer, keras.layers.LSTM) for layer in twins["lstm"].layers)
 
 
@@ -359,10 +378,16 @@ def test_two_of_four_conv1d_and_failed_variant_recorded(cnn_run):
     kernel = it.get_tensor(convs[1]["inputs"][1])  # conv_1 in the file: int8 [8 out, 1, k, 8 in]
     groups = kernel.reshape(-1, 2, 4)  # 4 consecutive input channels of one output and tap
     assert kernel.dtype == np.int8 and (np.sum(groups == 0, axis=-1) >= 2).all()
-    parity = export_run(load_run(cnn_run), ["tflite_int8_pruned", "tflite_int8_clustered"], calibration=32,
-                        tune_cfg=ONE_EPOCH, overrides={"sparsity": 1.5})
-    assert re.fullmatch(r"ConfigError: tune sparsity 1\.5; expected a fraction in \(0, 1\)",
-                        parity["tflite_int8_pruned"]["error"])
+    parity = export_run(
+        load_run(cnn_run),
+        ["tflite_int8_pruned", "tflite_int8_clustered"],
+        calibration=32,
+        tune_cfg=ONE_EPOCH,
+        overrides={"sparsity": 1.5},
+    )
+    assert re.fullmatch(
+        r"ConfigError: tune sparsity 1\.5; expected a fraction in \(0, 1\)", parity["tflite_int8_pruned"]["error"]
+    )
     assert not (cnn_run / "bundles" / "tflite_int8_pruned").exists()
     assert "error" not in parity["tflite_int8_clustered"]
 

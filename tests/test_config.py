@@ -1,4 +1,5 @@
 """The one config loader (edge_runtime.configfile) for run, vibration and service configs."""
+
 import pytest
 
 from prognos.edge_runtime.config import ServiceConfig
@@ -54,12 +55,16 @@ def test_missing_and_malformed_files(tmp_path):
 def test_cli_reports_a_wrong_type_without_traceback(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[train]\nepochs = "40"\n')
-    r = run_py(f"from prognos.pipeline.cli import main; import sys; sys.exit(main(['train', '--config', '{cfg}', "
-               f"'--run', '{tmp_path / 'run'}']))")
+    r = run_py(
+        f"from prognos.pipeline.cli import main; import sys; sys.exit(main(['train', '--config', '{cfg}', "
+        f"'--run', '{tmp_path / 'run'}']))"
+    )
     assert r.returncode == 2 and "train.epochs = '40' (str); expected int" in r.stderr
     assert "Traceback" not in r.stderr
     vcfg = tmp_path / "v.toml"
     vcfg.write_text("[vibration]\nepochs = 2.5\n")
-    r = run_py(f"from prognos.pipeline.cli import main; import sys; sys.exit(main(['vibration', '--config', '{vcfg}', "
-               f"'--run', '{tmp_path / 'vib'}']))")
+    r = run_py(
+        f"from prognos.pipeline.cli import main; import sys; sys.exit(main(['vibration', '--config', '{vcfg}', "
+        f"'--run', '{tmp_path / 'vib'}']))"
+    )
     assert r.returncode == 2 and "vibration.epochs = 2.5 (float); expected int" in r.stderr, r.stderr

@@ -1,6 +1,7 @@
 """The train/serve contract of `train` + `export`: every bundle carries exactly the preprocessing the model
 was trained with. (`final`: tests/test_final.py; `optimize`: test_compress.py; `vibration` and
 `vibration-anomaly`: test_vibration.py.)"""
+
 import json
 
 import numpy as np
@@ -21,8 +22,9 @@ def test_export_ships_the_preprocessor_train_fitted(tiny_run):
         bundle = Bundle(run / "bundles" / name)
         assert bundle.manifest["preprocessing"] == trained_with, name
     # and the windows cut with the shipped preprocessing are the ones the model was fitted on
-    cfg = RunConfig.from_dict({k: v for k, v in json.loads((run / "config.json").read_text()).items()
-                               if k != "resolved_data"})
+    cfg = RunConfig.from_dict(
+        {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k != "resolved_data"}
+    )
     np.testing.assert_array_equal(trained.train.x, fitting_index(_train_rows(trained, cfg), bundle.preprocessor, cfg).x)
 
 

@@ -1,4 +1,5 @@
 """Cross-validation by engine unit and the config search, on the tiny simulated fleet."""
+
 import json
 
 import numpy as np
@@ -23,15 +24,19 @@ def test_search_runs_cv_and_ranks(sim_dir, tmp_path):
     paths = []
     for units in (8, 4):
         p = tmp_path / f"lstm{units}.toml"
-        p.write_text(f"[data]\nval_fraction = 0.25\n[model]\nname = 'lstm'\n"
-                     f"hparams = {{ units = [{units}], dense = 4 }}\n[train]\nepochs = 1\n")
+        p.write_text(
+            f"[data]\nval_fraction = 0.25\n[model]\nname = 'lstm'\n"
+            f"hparams = {{ units = [{units}], dense = 4 }}\n[train]\nepochs = 1\n"
+        )
         paths.append(p)
     rows = run_search(paths, tmp_path / "search", k=2, data_dir=str(sim_dir))
-    assert [r["candidate"] for r in rows] == sorted(["lstm8", "lstm4"], key=lambda c: next(
-        r["test_rmse_mean"] for r in rows if r["candidate"] == c))
+    assert [r["candidate"] for r in rows] == sorted(
+        ["lstm8", "lstm4"], key=lambda c: next(r["test_rmse_mean"] for r in rows if r["candidate"] == c)
+    )
     cv = json.loads((tmp_path / "search" / "lstm8" / "cv.json").read_text())
     assert len(cv["folds"]) == 2 and sum(f["n"] for f in cv["folds"]) == sum(
-        int((cmapss.load_table(sim_dir / "train_SIM.txt")[:, 0] == u).sum()) - 29 for u in range(1, 17))
+        int((cmapss.load_table(sim_dir / "train_SIM.txt")[:, 0] == u).sum()) - 29 for u in range(1, 17)
+    )
     assert 0 <= cv["coverage_mean"] <= 1 and cv["rmse_mean"] > 0
     for png in ("cv_rul_per_engine.png", "cv_error_histogram.png", "cv_folds.png"):
         assert (tmp_path / "search" / "lstm8" / png).stat().st_size > 1000
@@ -85,10 +90,17 @@ def test_fixed_budget_fold_trains_on_every_training_engine(sim_dir, monkeypatch,
     from prognos.pipeline.rul import cv, train
 
     seen, real_fit = {}, train.fit
-    monkeypatch.setattr(train, "fit", lambda cfg, pre, tr, val, **kw: seen.update(n=len(tr), val=val)
-                        or real_fit(cfg, pre, tr, val, **kw))
-    cfg = RunConfig.from_dict({"model": {"name": "lstm", "hparams": {"units": [4], "dense": 4}},
-                               "train": {"epochs": 2, "patience": 0, "lr_schedule": "cosine", "time_warp": warp}})
+    monkeypatch.setattr(
+        train,
+        "fit",
+        lambda cfg, pre, tr, val, **kw: seen.update(n=len(tr), val=val) or real_fit(cfg, pre, tr, val, **kw),
+    )
+    cfg = RunConfig.from_dict(
+        {
+            "model": {"name": "lstm", "hparams": {"units": [4], "dense": 4}},
+            "train": {"epochs": 2, "patience": 0, "lr_schedule": "cosine", "time_warp": warp},
+        }
+    )
     table = cmapss.load_table(sim_dir / "train_SIM.txt")
     fold = cv._run_fold(cfg, table, np.array([1, 2, 3, 4]))
     lives = [int((table[:, 0] == u).sum()) for u in range(5, 17)]
@@ -100,10 +112,20 @@ def test_fixed_budget_fold_trains_on_every_training_engine(sim_dir, monkeypatch,
 def test_interval_calibration_weighs_windows_and_test_protocol_cuts_equally():
     from prognos.pipeline.rul.cv import calibration_set
 
-    folds = [{"pred": np.array([1.0, 2, 3]), "true": np.array([1.0, 2, 4]),
-              "cut_pred": np.array([50.0]), "cut_true": np.array([60.0])},
-             {"pred": np.array([4.0, 5, 6]), "true": np.array([4.0, 5, 5]),
-              "cut_pred": np.array([70.0]), "cut_true": np.array([90.0])}]
+    folds = [
+        {
+            "pred": np.array([1.0, 2, 3]),
+            "true": np.array([1.0, 2, 4]),
+            "cut_pred": np.array([50.0]),
+            "cut_true": np.array([60.0]),
+        },
+        {
+            "pred": np.array([4.0, 5, 6]),
+            "true": np.array([4.0, 5, 5]),
+            "cut_pred": np.array([70.0]),
+            "cut_true": np.array([90.0]),
+        },
+    ]
     pred, true = calibration_set(folds)
     assert pred.tolist() == [1, 2, 3, 4, 5, 6, 50, 70, 50, 70, 50, 70]  # 6 windows, 2 cuts x 3
     assert true.tolist() == [1, 2, 4, 4, 5, 5, 60, 90, 60, 90, 60, 90]

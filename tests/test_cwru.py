@@ -1,4 +1,5 @@
 """CWRU loader on real files (when PROGNOS_DATA_DIR has cwru/) and on the bearing simulator's files."""
+
 import os
 from pathlib import Path
 
@@ -57,8 +58,7 @@ def test_real_file_names_all_parse():
 
 
 def test_class_order_and_names():
-    assert cwru.CLASSES_10 == ("normal", "IR007", "IR014", "IR021", "B007", "B014", "B021",
-                               "OR007", "OR014", "OR021")
+    assert cwru.CLASSES_10 == ("normal", "IR007", "IR014", "IR021", "B007", "B014", "B021", "OR007", "OR014", "OR021")
     classes = [("normal", 0)] + [(f, s) for f in ("inner_race", "ball", "outer_race") for s in (7, 14, 21)]
     for index, (fault, size) in enumerate(classes):
         name, rec = bearing_sim.file_name(fault, size, 1)
@@ -67,9 +67,18 @@ def test_class_order_and_names():
         assert label.label10 == index and label.label4 == cwru.FAULTS.index(fault)
 
 
-@pytest.mark.parametrize("name", ["12k_Drive_End_IR028_0_3001.mat", "48k_Drive_End_IR007_0_109.mat",
-                                  "12k_Drive_End_OR007@3_0_144.mat", "12k_Drive_End_IR007@6_0_105.mat",
-                                  "12k_Drive_End_OR007_0_130.mat", "normal_4_101.mat", "notes.mat"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "12k_Drive_End_IR028_0_3001.mat",
+        "48k_Drive_End_IR007_0_109.mat",
+        "12k_Drive_End_OR007@3_0_144.mat",
+        "12k_Drive_End_IR007@6_0_105.mat",
+        "12k_Drive_End_OR007_0_130.mat",
+        "normal_4_101.mat",
+        "notes.mat",
+    ],
+)
 def test_unknown_names_raise(name):
     with pytest.raises(DataError, match=f"{name}: .*expected '12k_Drive_End_"):
         cwru.parse_name(name)
@@ -108,8 +117,10 @@ def test_time_segment_split_has_no_overlap():
     train, val = cwru.split_bounds(100000, 0.75, 2048)
     assert train.stop + 2048 == val.start
     label = cwru.CwruLabel("ball", 7, 0, 118)
-    recs = [cwru.CwruRecord(Path(f"r{i}"), np.arange(50000, dtype=np.float32), label, 1797.0, "nominal", "X")
-            for i in range(2)]
+    recs = [
+        cwru.CwruRecord(Path(f"r{i}"), np.arange(50000, dtype=np.float32), label, 1797.0, "nominal", "X")
+        for i in range(2)
+    ]
     split = cwru.split_windows(recs, window=1000, hop=250, train_fraction=0.8)
     for i in range(2):  # sample values are sample indices: compare positions within each recording
         tr, va = split.x_train[split.rec_train == i], split.x_val[split.rec_val == i]

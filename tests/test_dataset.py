@@ -6,8 +6,17 @@ from prognos.pipeline.data import cmapss
 from prognos.pipeline.config import DataConfig
 from prognos.edge_runtime.errors import ConfigError
 from prognos.pipeline.data.cmapss import rul_targets
-from prognos.pipeline.data.dataset import (_moving_average, engine_mixed, feature_matrix, fit_preprocessor, last_windows, rows_of, split_units,
-                              time_warped, training_windows)
+from prognos.pipeline.data.dataset import (
+    _moving_average,
+    engine_mixed,
+    feature_matrix,
+    fit_preprocessor,
+    last_windows,
+    rows_of,
+    split_units,
+    time_warped,
+    training_windows,
+)
 
 LITERATURE_14 = ["s2", "s3", "s4", "s7", "s8", "s9", "s11", "s12", "s13", "s14", "s15", "s17", "s20", "s21"]
 
@@ -60,8 +69,11 @@ def test_engine_mixed_copies_keep_their_life_and_noise_and_wear_toward_a_partner
             assert np.array_equal(copy[:, 1], src[:, 1])  # the same cycles: life unchanged
             shift = copy[-1, 2:] - src[-1, 2:]  # at failure: w x (partner's trend - own trend)
             gaps = [trend[p][-1] - trend[u][-1] for p in {1, 2, 3} - {u}]
-            assert any(0.25 <= w <= 0.75 and np.allclose(shift, w * gap, atol=1e-6)
-                       for gap in gaps for w in [np.median(shift / (gap + 1e-12))])
+            assert any(
+                0.25 <= w <= 0.75 and np.allclose(shift, w * gap, atol=1e-6)
+                for gap in gaps
+                for w in [np.median(shift / (gap + 1e-12))]
+            )
             step = np.abs(np.diff(copy[:, 2:] - src[:, 2:], axis=0)).max()
             assert step < np.abs(np.diff(src[:, 2:], axis=0)).max()  # a smooth shift: the copy keeps its noise
     assert len(engine_mixed(table, 0, seed=0)) == 0

@@ -5,6 +5,7 @@ pip installs the project wheel from the package; the `[edge]` requirements are a
 from a link farm of this venv's installed packages (PROGNOS_DEPLOY_SITE, without prognos itself),
 so the test needs no download. `make test-slow` runs the same deploy with a real pip download.
 """
+
 import getpass
 import json
 import os
@@ -29,14 +30,22 @@ def device_env(tmp_path_factory):
     # every site-packages folder on the path: a worktree's venv reaches main's packages through a .pth line
     dirs = [sysconfig.get_paths()["purelib"], *(p for p in sys.path if p.endswith("site-packages"))]
     for entry in (e for d in dict.fromkeys(dirs) for e in Path(d).iterdir()):
-        if not entry.name.startswith(("prognos", "__editable__", "_distutils_hack")) and entry.suffix != ".pth" \
-                and not (site / entry.name).exists():
+        if (
+            not entry.name.startswith(("prognos", "__editable__", "_distutils_hack"))
+            and entry.suffix != ".pth"
+            and not (site / entry.name).exists()
+        ):
             (site / entry.name).symlink_to(entry)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return {**env, "PROGNOS_PYTHON": os.path.realpath(sys._base_executable), "PROGNOS_DEPLOY_SITE": str(site),
-            "PROGNOS_DEPLOY_PIP_ARGS": "--no-index", "PROGNOS_DEPLOY_VENV_ARGS": "--without-pip",
-            "PROGNOS_DEPLOY_INIT": "supervise",
-            "PROGNOS_DEPLOY_HEALTH_TIMEOUT": "5"}
+    return {
+        **env,
+        "PROGNOS_PYTHON": os.path.realpath(sys._base_executable),
+        "PROGNOS_DEPLOY_SITE": str(site),
+        "PROGNOS_DEPLOY_PIP_ARGS": "--no-index",
+        "PROGNOS_DEPLOY_VENV_ARGS": "--without-pip",
+        "PROGNOS_DEPLOY_INIT": "supervise",
+        "PROGNOS_DEPLOY_HEALTH_TIMEOUT": "5",
+    }
 
 
 def edge_config(path: Path, mqtt_port: int, http_port: int) -> Path:
@@ -58,9 +67,24 @@ def signed(tiny_run, tmp_path_factory):
 
 def deploy(env, device, bundle, config, *trust):
     exe = Path(sys.executable).parent / "prognos-edge"
-    return subprocess.run([str(exe), "deploy", "--device", device, "--bundle", str(bundle), "--config", str(config),
-                           *[a for k in trust for a in ("--trust", str(k))]],
-                          capture_output=True, text=True, env={**env, "PYTHONPATH": str(ROOT)}, timeout=240, cwd=ROOT)
+    return subprocess.run(
+        [
+            str(exe),
+            "deploy",
+            "--device",
+            device,
+            "--bundle",
+            str(bundle),
+            "--config",
+            str(config),
+            *[a for k in trust for a in ("--trust", str(k))],
+        ],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=240,
+        cwd=ROOT,
+    )
 
 
 def stop(dest: Path):
@@ -76,16 +100,30 @@ def test_deploy_to_folder_then_roll_back_a_bad_release(signed, mqtt_broker, devi
         assert r.returncode == 0, r.stdout + r.stderr
         first = os.readlink(dest / "current")
         rel = dest / first
-        assert sorted(p.name for p in rel.iterdir()) == ["bundle", "edge.toml", "install.sh", "keys",
-                                                         "prognos-edge.service", "requirements-edge.txt",
-                                                         "supervise.sh", "venv", "wheels"]
-        assert (rel / "requirements-edge.txt").read_text().split() == \
-            ["numpy>=1.26,<3", "ai-edge-litert==2.3.0", "onnxruntime==1.32.0", "paho-mqtt==2.2.0", "cryptography>=42"]
+        assert sorted(p.name for p in rel.iterdir()) == [
+            "bundle",
+            "edge.toml",
+            "install.sh",
+            "keys",
+            "prognos-edge.service",
+            "requirements-edge.txt",
+            "supervise.sh",
+            "venv",
+            "wheels",
+        ]
+        assert (rel / "requirements-edge.txt").read_text().split() == [
+            "numpy>=1.26,<3",
+            "ai-edge-litert==2.3.0",
+            "onnxruntime==1.32.0",
+            "paho-mqtt==2.2.0",
+            "cryptography>=42",
+        ]
         assert "signed by trusted key" in r.stdout  # verified on the device too (install.sh --check-bundle)
         assert "@DEST@/current/venv/bin/prognos-edge serve" in (rel / "prognos-edge.service").read_text()
         code = "import prognos.edge_runtime as e; print(e.__file__)"
-        where = subprocess.run([str(rel / "venv/bin/python"), "-c", code],
-                               capture_output=True, text=True, env=device_env, cwd=tmp_path)
+        where = subprocess.run(
+            [str(rel / "venv/bin/python"), "-c", code], capture_output=True, text=True, env=device_env, cwd=tmp_path
+        )
         assert where.stdout.startswith(str(rel / "venv")), where  # the installed wheel, not the source tree
         health = json.loads(get(f"http://127.0.0.1:{http}/healthz")[1])
         assert health["model_sha256"] == Bundle(bundles / "tflite_int8").sha256
@@ -96,8 +134,10 @@ def test_deploy_to_folder_then_roll_back_a_bad_release(signed, mqtt_broker, devi
         c.loop_start()
         c.publish("prognos/sensors/p1", json.dumps(row), qos=1).wait_for_publish()
         c.loop_stop()
-        wait_for(lambda: "prognos_inferences_total 1" in get(f"http://127.0.0.1:{http}/metrics")[1],
-                 what="the deployed service to predict")
+        wait_for(
+            lambda: "prognos_inferences_total 1" in get(f"http://127.0.0.1:{http}/metrics")[1],
+            what="the deployed service to predict",
+        )
 
         broken = edge_config(tmp_path / "broken.toml", free_port(), http)  # a broker that is not there
         r = deploy(device_env, str(dest), bundles / "onnx_fp32", broken, pub)
@@ -131,13 +171,24 @@ def sshd(tmp_path):
     (d / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
         f"PidFile {d / 'sshd.pid'}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        "StrictModes no\nPermitRootLogin prohibit-password\n")
+        "StrictModes no\nPermitRootLogin prohibit-password\n"
+    )
     Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
     proc = subprocess.Popen([exe, "-D", "-e", "-f", str(d / "sshd_config")], stderr=open(d / "log", "w"))
-    ssh = (f"ssh -i {d / 'user_key'} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-           f"-o BatchMode=yes -o LogLevel=ERROR")
-    wait_for(lambda: subprocess.run([*ssh.split(), "-p", str(port), f"{getpass.getuser()}@127.0.0.1", "true"],
-                                    capture_output=True).returncode == 0, timeout=15, what="sshd")
+    ssh = (
+        f"ssh -i {d / 'user_key'} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        f"-o BatchMode=yes -o LogLevel=ERROR"
+    )
+    wait_for(
+        lambda: (
+            subprocess.run(
+                [*ssh.split(), "-p", str(port), f"{getpass.getuser()}@127.0.0.1", "true"], capture_output=True
+            ).returncode
+            == 0
+        ),
+        timeout=15,
+        what="sshd",
+    )
     yield ssh, port
     proc.terminate()
     proc.wait(timeout=10)
@@ -172,8 +223,13 @@ def test_deploy_over_ssh(signed, mqtt_broker, device_env, sshd, tmp_path):
     config = edge_config(tmp_path / "edge.toml", mqtt_broker[1], http)
     env = {**device_env, "PROGNOS_DEPLOY_SSH": ssh}
     try:
-        r = deploy(env, f"ssh://{getpass.getuser()}@127.0.0.1:{port}{dest}", signed["bundles"] / "onnx_fp32",
-                   config, signed["pub"])
+        r = deploy(
+            env,
+            f"ssh://{getpass.getuser()}@127.0.0.1:{port}{dest}",
+            signed["bundles"] / "onnx_fp32",
+            config,
+            signed["pub"],
+        )
         assert r.returncode == 0, r.stdout + r.stderr
         assert "is healthy" in r.stdout
         assert (dest / "current" / "bundle" / "manifest.json").is_file()
@@ -190,8 +246,13 @@ def test_deploy_with_a_real_pip_install(signed, mqtt_broker, tmp_path):
     env.update(PROGNOS_PYTHON=os.path.realpath(sys._base_executable), PROGNOS_DEPLOY_INIT="supervise")
     dest, http = tmp_path / "device", free_port()
     try:
-        r = deploy(env, str(dest), signed["bundles"] / "tflite_int8",
-                   edge_config(tmp_path / "edge.toml", mqtt_broker[1], http), signed["pub"])
+        r = deploy(
+            env,
+            str(dest),
+            signed["bundles"] / "tflite_int8",
+            edge_config(tmp_path / "edge.toml", mqtt_broker[1], http),
+            signed["pub"],
+        )
         assert r.returncode == 0, r.stdout + r.stderr
         assert json.loads(get(f"http://127.0.0.1:{http}/healthz")[1])["status"] == "ok"
         assert not (dest / "current" / "venv" / "lib" / "python3.11" / "site-packages" / "tensorflow").exists()

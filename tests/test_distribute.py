@@ -4,6 +4,7 @@ MirroredStrategy runs on the CPU split into two logical devices (possible only b
 initializes its devices, hence a fresh interpreter); multi-worker runs two local processes wired by
 TF_CONFIG through the `pipeline.multiworker` launcher, which is also what `make train-multiworker` runs.
 """
+
 import dataclasses
 import json
 import os
@@ -46,16 +47,19 @@ def index_and_windows(sim_table, request):
 def python(*args, env=None, timeout=240):
     """Run `python *args` from the worktree with it first on the path."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=full_env,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=timeout
+    )
 
 
 def tiny_config(tmp_path, sim_dir, epochs: int, **train) -> str:
     path = tmp_path / "tiny.toml"
     extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in train.items())
-    path.write_text(f'[data]\ndata_dir = "{sim_dir}"\nval_fraction = 0.25\n'
-                    f'[model]\nname = "lstm"\nhparams = {{ units = [8], dense = 8 }}\n'
-                    f"[train]\nepochs = {epochs}\nbatch_size = 64\npatience = 20\n{extra}")
+    path.write_text(
+        f'[data]\ndata_dir = "{sim_dir}"\nval_fraction = 0.25\n'
+        f'[model]\nname = "lstm"\nhparams = {{ units = [8], dense = 8 }}\n'
+        f"[train]\nepochs = {epochs}\nbatch_size = 64\npatience = 20\n{extra}"
+    )
     return str(path)
 
 
@@ -88,8 +92,9 @@ def test_tf_dataset_yields_exactly_training_windows(index_and_windows):
     y = np.concatenate([b[1] for b in batches])
     assert x.dtype == windows.x.dtype and np.array_equal(x, windows.x)
     assert np.array_equal(y, windows.y)
-    assert np.allclose(tfdata.predict(_mean_model(index.window_shape), index, 64)[:, 0], windows.x.mean((1, 2)),
-                       atol=1e-5)
+    assert np.allclose(
+        tfdata.predict(_mean_model(index.window_shape), index, 64)[:, 0], windows.x.mean((1, 2)), atol=1e-5
+    )
 
 
 def _mean_model(shape):
@@ -245,8 +250,15 @@ def test_mirrored_strategy_on_two_logical_cpus(sim_dir, tmp_path):
     r = python("-c", MIRRORED, tiny_config(tmp_path, sim_dir, 2, strategy="mirrored"), str(run))
     assert r.returncode == 0, r.stderr[-3000:]
     metrics = json.loads(r.stdout.split("METRICS", 1)[1])
-    assert metrics["distribute"] == {"strategy": "mirrored", "replicas": 2, "workers": 1, "global_batch": 128,
-                                     "learning_rate": 0.004, "precision": "float32", "jit_compile": False}
+    assert metrics["distribute"] == {
+        "strategy": "mirrored",
+        "replicas": 2,
+        "workers": 1,
+        "global_batch": 128,
+        "learning_rate": 0.004,
+        "precision": "float32",
+        "jit_compile": False,
+    }
     assert metrics["epochs"] == 2 and metrics["resumed_from_epoch"] == 0 and metrics["val"]["rmse"] < 60
     assert (run / "history.csv").read_text().splitlines()[1:] and not (run / "backup").exists()
     assert len(weights(run / "model.keras")) == 7
@@ -258,9 +270,24 @@ def launcher(*args):
 
 def test_two_workers_finish_with_identical_weights(sim_dir, tmp_path):
     run = tmp_path / "run"
-    r = subprocess.run(launcher("--workers", "2", "--restarts", "0", "--", "train", "--run", str(run),
-                                "--config", tiny_config(tmp_path, sim_dir, 2)),
-                       capture_output=True, text=True, cwd=ROOT, timeout=240)
+    r = subprocess.run(
+        launcher(
+            "--workers",
+            "2",
+            "--restarts",
+            "0",
+            "--",
+            "train",
+            "--run",
+            str(run),
+            "--config",
+            tiny_config(tmp_path, sim_dir, 2),
+        ),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stdout[-4000:]
     assert "[multiworker] all 2 workers finished" in r.stdout
     chief = json.loads((run / "metrics.json").read_text())
@@ -282,9 +309,24 @@ def test_killed_worker_resumes_from_backup(sim_dir, tmp_path):
     """SIGKILL worker 1 during epoch 3 of 4: the launcher restarts the cluster, which resumes from the
     BackupAndRestore checkpoint of a finished epoch instead of epoch 1, and both workers finish."""
     run, epochs = tmp_path / "run", 4
-    proc = subprocess.Popen(launcher("--workers", "2", "--restarts", "1", "--", "train", "--run", str(run),
-                                     "--config", tiny_config(tmp_path, sim_dir, epochs)),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        launcher(
+            "--workers",
+            "2",
+            "--restarts",
+            "1",
+            "--",
+            "train",
+            "--run",
+            str(run),
+            "--config",
+            tiny_config(tmp_path, sim_dir, epochs),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(proc, lines), daemon=True).start()
     log, pid, killed, deadline = [], None, False, time.time() + 400

@@ -1,4 +1,5 @@
 """edge_runtime.dsp and edge_runtime.resample against scipy on the same inputs, plus known signals."""
+
 import numpy as np
 import pytest
 import scipy.signal as ss
@@ -65,8 +66,16 @@ def test_fft_magnitude_matches_scipy_periodogram():
 
 @pytest.mark.parametrize("n_fft,hop,window", [(256, 64, "hann"), (512, 512, "hann"), (128, 100, None)])
 def test_stft_log_spectrogram_matches_scipy_stft(n_fft, hop, window):
-    _, _, z = ss.stft(NOISE, fs=FS, window="hann" if window else "boxcar", nperseg=n_fft,
-                      noverlap=n_fft - hop, boundary=None, padded=False, detrend=False)
+    _, _, z = ss.stft(
+        NOISE,
+        fs=FS,
+        window="hann" if window else "boxcar",
+        nperseg=n_fft,
+        noverlap=n_fft - hop,
+        boundary=None,
+        padded=False,
+        detrend=False,
+    )
     ours = dsp.stft_log_spectrogram(NOISE, n_fft, hop, window)
     assert ours.shape == z.shape == (n_fft // 2 + 1, 1 + (len(NOISE) - n_fft) // hop)
     assert ours.dtype == np.float32
@@ -137,8 +146,7 @@ def test_resample_poly_matches_scipy(up, down):
 
 def test_resample_to_rate_methods():
     x = NOISE[:2400]
-    np.testing.assert_allclose(resample_to_rate(x, 12000, 10000, method="poly"),
-                               ss.resample_poly(x, 5, 6), atol=1e-5)
+    np.testing.assert_allclose(resample_to_rate(x, 12000, 10000, method="poly"), ss.resample_poly(x, 5, 6), atol=1e-5)
     np.testing.assert_allclose(resample_to_rate(x, 12000, 11980), ss.resample(x, 2396), atol=1e-5)
     with pytest.raises(ConfigError, match="12000 -> 11980 Hz .* use method='fft'"):
         resample_to_rate(x, 12000, 11980, method="poly")
@@ -166,26 +174,31 @@ def test_angular_resample_speed_profile_gives_a_pure_order():
     np.testing.assert_allclose(y, np.sin(2 * np.pi * 4 * np.arange(len(y)) / 32), atol=1e-3)
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: dsp.frame(NOISE, 0, 1), ConfigError, r"length must be an integer >= 1, got 0"),
-    (lambda: dsp.frame(NOISE, 16, 2.5), ConfigError, r"hop must be an integer >= 1, got 2.5"),
-    (lambda: dsp.frame(NOISE.reshape(64, 64), 16, 4), DataError, r"x: shape \(64, 64\), expected a 1-D"),
-    (lambda: dsp.rms(np.array([1.0, np.nan])), DataError, r"x: NaN or infinite"),
-    (lambda: dsp.rms(np.array(["a", "b"])), DataError, r"expected real numbers"),
-    (lambda: dsp.stft_log_spectrogram(NOISE[:100], 256, 64), DataError,
-     r"x: 100 samples, expected at least 256"),
-    (lambda: dsp.stft_log_spectrogram(NOISE, 256, 64, window="hamming"), ConfigError,
-     r"window must be 'hann' or None"),
-    (lambda: dsp.stft_log_spectrogram(NOISE, 256, 64, eps=0), ConfigError, r"eps must be a positive"),
-    (lambda: dsp.fft_frequencies(100, 0), ConfigError, r"sample_rate must be a positive number, got 0"),
-    (lambda: dsp.envelope(NOISE, band=(100, 200)), ConfigError, r"band needs sample_rate"),
-    (lambda: dsp.envelope(NOISE, FS, band=(3000, 7000)), ConfigError, r"high <= sample_rate/2 = 6000"),
-    (lambda: dsp.mel_filterbank(10, 256, FS, fmin=5000, fmax=1000), ConfigError, r"fmin < fmax"),
-    (lambda: resample(NOISE, 0), ConfigError, r"num must be an integer >= 1"),
-    (lambda: resample_to_rate(NOISE, 12000, 6000, method="linear"), ConfigError, r"'fft' or 'poly'"),
-    (lambda: angular_resample(NOISE, FS, np.ones(10), 64), DataError, r"shaft_hz: expected 4096 positive"),
-    (lambda: angular_resample(NOISE, FS, -30.0, 64), ConfigError, r"shaft_hz must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: dsp.frame(NOISE, 0, 1), ConfigError, r"length must be an integer >= 1, got 0"),
+        (lambda: dsp.frame(NOISE, 16, 2.5), ConfigError, r"hop must be an integer >= 1, got 2.5"),
+        (lambda: dsp.frame(NOISE.reshape(64, 64), 16, 4), DataError, r"x: shape \(64, 64\), expected a 1-D"),
+        (lambda: dsp.rms(np.array([1.0, np.nan])), DataError, r"x: NaN or infinite"),
+        (lambda: dsp.rms(np.array(["a", "b"])), DataError, r"expected real numbers"),
+        (lambda: dsp.stft_log_spectrogram(NOISE[:100], 256, 64), DataError, r"x: 100 samples, expected at least 256"),
+        (
+            lambda: dsp.stft_log_spectrogram(NOISE, 256, 64, window="hamming"),
+            ConfigError,
+            r"window must be 'hann' or None",
+        ),
+        (lambda: dsp.stft_log_spectrogram(NOISE, 256, 64, eps=0), ConfigError, r"eps must be a positive"),
+        (lambda: dsp.fft_frequencies(100, 0), ConfigError, r"sample_rate must be a positive number, got 0"),
+        (lambda: dsp.envelope(NOISE, band=(100, 200)), ConfigError, r"band needs sample_rate"),
+        (lambda: dsp.envelope(NOISE, FS, band=(3000, 7000)), ConfigError, r"high <= sample_rate/2 = 6000"),
+        (lambda: dsp.mel_filterbank(10, 256, FS, fmin=5000, fmax=1000), ConfigError, r"fmin < fmax"),
+        (lambda: resample(NOISE, 0), ConfigError, r"num must be an integer >= 1"),
+        (lambda: resample_to_rate(NOISE, 12000, 6000, method="linear"), ConfigError, r"'fft' or 'poly'"),
+        (lambda: angular_resample(NOISE, FS, np.ones(10), 64), DataError, r"shaft_hz: expected 4096 positive"),
+        (lambda: angular_resample(NOISE, FS, -30.0, 64), ConfigError, r"shaft_hz must be a positive number"),
+    ],
+)
 def test_bad_arguments_raise_with_clear_messages(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -1,4 +1,5 @@
 """DspSpec: serialization, apply() shapes and values, fitted normalization, argument errors."""
+
 import json
 
 import numpy as np
@@ -15,8 +16,9 @@ STREAM = RNG.normal(size=12000)
 
 
 def test_round_trip_through_json():
-    spec = DspSpec(kind="envelope_spectrum", band=[2000.0, 5000.0], max_freq=500.0, norm="global",
-                   mean=[0.1], std=[2.0])
+    spec = DspSpec(
+        kind="envelope_spectrum", band=[2000.0, 5000.0], max_freq=500.0, norm="global", mean=[0.1], std=[2.0]
+    )
     again = DspSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
 
@@ -70,15 +72,18 @@ def test_angular_spec_uses_the_shaft_speed():
         apply(spec, x, shaft_hz=20.0)  # 4096 samples at 20 Hz: 6.8 revolutions, 437 samples
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    ({"kind": "wavelet"}, ConfigError, r"DspSpec.kind must be one of raw, .*got 'wavelet'"),
-    ({"window": 0}, ConfigError, r"DspSpec.window must be an integer >= 1, got 0"),
-    ({"window": 128}, ConfigError, r"128 samples per window, expected at least n_fft=256"),
-    ({"samples_per_rev": 64}, ConfigError, r"order_samples \(needed with samples_per_rev\)"),
-    ({"kind": "raw", "norm": "per_bin"}, ConfigError, r"per_bin' is meaningless for kind='raw'"),
-    ({"mean": [0.0], "std": [0.0]}, ConfigError, r"every std > 0"),
-    ({"sample_rate": -1}, ConfigError, r"DspSpec.sample_rate must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        ({"kind": "wavelet"}, ConfigError, r"DspSpec.kind must be one of raw, .*got 'wavelet'"),
+        ({"window": 0}, ConfigError, r"DspSpec.window must be an integer >= 1, got 0"),
+        ({"window": 128}, ConfigError, r"128 samples per window, expected at least n_fft=256"),
+        ({"samples_per_rev": 64}, ConfigError, r"order_samples \(needed with samples_per_rev\)"),
+        ({"kind": "raw", "norm": "per_bin"}, ConfigError, r"per_bin' is meaningless for kind='raw'"),
+        ({"mean": [0.0], "std": [0.0]}, ConfigError, r"every std > 0"),
+        ({"sample_rate": -1}, ConfigError, r"DspSpec.sample_rate must be a positive number"),
+    ],
+)
 def test_bad_specs_raise(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         DspSpec(**kwargs)

@@ -1,4 +1,5 @@
 """The edge runtime on real bundles: no TensorFlow, sha256 verification, bad rows counted."""
+
 import json
 import shutil
 
@@ -18,10 +19,10 @@ from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.stream import RulStream
 from prognos.pipeline.data.cmapss import load_table
 from prognos.edge_runtime.rows import RowParser
-b = Bundle({str(tiny_run['dir'] / 'bundles' / 'tflite_int8')!r})
+b = Bundle({str(tiny_run["dir"] / "bundles" / "tflite_int8")!r})
 s = RulStream(b)
 p = RowParser(b.preprocessor.features)
-out = [s.push(*p.parse(line, i)) for i, line in enumerate(open({str(sim_dir / 'test_SIM.txt')!r}), 1)]
+out = [s.push(*p.parse(line, i)) for i, line in enumerate(open({str(sim_dir / "test_SIM.txt")!r}), 1)]
 assert "tensorflow" not in sys.modules, "edge runtime imported TensorFlow"
 print(len(out), out[-1]["rul"], out[-1]["status"])
 """
@@ -47,8 +48,9 @@ def test_cli_stream_matches_evaluate(tiny_run, sim_dir, fmt):
     spec = Bundle(bundle).interval  # each row's interval is the bundle's calibrated half-width of its RUL bin
     half = np.asarray(spec["half_width"])[np.digitize([r["rul"] for r in rows], spec["edges"])]
     assert [r["rul_high"] for r in rows] == pytest.approx([r["rul"] + h for r, h in zip(rows, half)], abs=0.011)
-    assert [r["rul_low"] for r in rows] == pytest.approx([min(r["rul"], max(0, r["rul"] - h)) for r, h in zip(rows, half)],
-                                                         abs=0.011)
+    assert [r["rul_low"] for r in rows] == pytest.approx(
+        [min(r["rul"], max(0, r["rul"] - h)) for r, h in zip(rows, half)], abs=0.011
+    )
 
 
 @pytest.mark.edge
@@ -56,8 +58,7 @@ def test_bad_rows_are_counted_and_the_stream_goes_on(tiny_run, sim_dir):
     good = (sim_dir / "test_SIM.txt").read_text().splitlines()[:30]  # unit 1, cycles 1..30
     bad = ["1 21 0.1", "1 21 " + " ".join(["nan"] * 24), good[5], "1 x " + " ".join(["1"] * 24), good[19]]
     stdin = "\n".join(good[:20] + bad + good[20:]) + "\n"
-    r = run_cli("prognos-edge", "predict", "--bundle", str(tiny_run["dir"] / "bundles" / "onnx_fp32"),
-                stdin=stdin)
+    r = run_cli("prognos-edge", "predict", "--bundle", str(tiny_run["dir"] / "bundles" / "onnx_fp32"), stdin=stdin)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stderr.strip().splitlines()[-1])["summary"]
     out = [json.loads(line) for line in r.stdout.splitlines()]
@@ -71,8 +72,13 @@ def test_bad_rows_are_counted_and_the_stream_goes_on(tiny_run, sim_dir):
 def test_row_parser_reasons():
     p = RowParser(["s2", "s3"], header=["unit", "cycle", "s2", "s3"])
     assert p.parse("1,2,3.5,4", 2) == (1, 2, [3.5, 4.0])
-    for line, reason in [("1,2,,4", "missing_sensor"), ("1,2,inf,4", "non_finite"), ("1,2,3", "malformed"),
-                         ("1,2,abc,4", "malformed"), ("1.5,2,3,4", "malformed")]:
+    for line, reason in [
+        ("1,2,,4", "missing_sensor"),
+        ("1,2,inf,4", "non_finite"),
+        ("1,2,3", "malformed"),
+        ("1,2,abc,4", "malformed"),
+        ("1.5,2,3,4", "malformed"),
+    ]:
         with pytest.raises(RowError) as e:
             p.parse(line, 7)
         assert e.value.reason == reason and "line 7" in str(e.value)
@@ -143,10 +149,12 @@ def test_wrong_window_shape(tiny_run):
 
 @pytest.mark.edge
 def test_no_edge_module_imports_tensorflow():
-    r = run_py("import pkgutil, importlib, sys, prognos.edge_runtime as edge_runtime\n"
-               "mods = [m.name for m in pkgutil.iter_modules(edge_runtime.__path__)]\n"
-               "[importlib.import_module('prognos.edge_runtime.' + m) for m in mods]\n"
-               "print(len(mods), 'tensorflow' in sys.modules, 'paho' in sys.modules)")
+    r = run_py(
+        "import pkgutil, importlib, sys, prognos.edge_runtime as edge_runtime\n"
+        "mods = [m.name for m in pkgutil.iter_modules(edge_runtime.__path__)]\n"
+        "[importlib.import_module('prognos.edge_runtime.' + m) for m in mods]\n"
+        "print(len(mods), 'tensorflow' in sys.modules, 'paho' in sys.modules)"
+    )
     n, tf, paho = r.stdout.split()
     assert r.returncode == 0 and int(n) >= 20 and tf == "False", r.stderr
     assert paho == "False"  # paho is imported only when MQTT is configured (it costs ~0.1 s of start-up)

@@ -1,4 +1,5 @@
 """Real conversions of a really trained model, checked in the real runtimes (LiteRT, onnxruntime)."""
+
 import json
 
 import numpy as np
@@ -9,8 +10,15 @@ from prognos.edge_runtime.bundle import Bundle, read_manifest
 
 def test_training_artifacts(tiny_run):
     run = tiny_run["dir"]
-    for name in ("model.keras", "history.csv", "learning_curve.png", "rul_validation.png", "metrics.json",
-                 "config.json", "preprocessor.json"):
+    for name in (
+        "model.keras",
+        "history.csv",
+        "learning_curve.png",
+        "rul_validation.png",
+        "metrics.json",
+        "config.json",
+        "preprocessor.json",
+    ):
         assert (run / name).stat().st_size > 0, name
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["val"]["rmse"] > 0 and metrics["epochs"] == 2

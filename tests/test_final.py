@@ -1,4 +1,5 @@
 """Out-of-fold ensembles and the final retrain on every unit, on the tiny simulated fleet."""
+
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ from prognos.edge_runtime.intervals import fit_conformal
 MEMBERS = {  # two members with different windows: the ensemble crops the longer input for the shorter one
     "gru_w20": "window = 20\n[model]\nname = 'gru'\nhparams = { units = [8], dense = 4 }",
     "cnn_w30": "window = 30\n[model]\nname = 'cnn1d'\nhparams = { filters = [4, 1], kernel_size = [5, 3], "
-               "head = 'flatten', dense = 8, dropout = 0.5, activation = 'tanh' }",
+    "head = 'flatten', dense = 8, dropout = 0.5, activation = 'tanh' }",
 }
 
 
@@ -61,7 +62,9 @@ def test_final_ensemble_bundle_averages_members_with_out_of_fold_interval(search
     from prognos.pipeline.rul.final import final_run
 
     fitted_with, fit = [], train.fit  # the preprocessor each member is actually trained with
-    monkeypatch.setattr(train, "fit", lambda cfg, pre, *a, **k: fitted_with.append(pre.to_dict()) or fit(cfg, pre, *a, **k))
+    monkeypatch.setattr(
+        train, "fit", lambda cfg, pre, *a, **k: fitted_with.append(pre.to_dict()) or fit(cfg, pre, *a, **k)
+    )
     run = tmp_path / "final"
     result = final_run(searched, run, ["tflite_fp32", "tflite_int8"])
     assert len(fitted_with) == 2

@@ -1,5 +1,6 @@
 """Dataset spec, fleet readers (CSV, Parquet, C-MAPSS preset), their rules, censoring, the data card
 and the simulated pump fleet (issue 16)."""
+
 import json
 import re
 
@@ -14,7 +15,9 @@ from prognos.pipeline.data.spec import SPEC_CMAPSS, load_spec, spec_from_dict
 from tests.conftest import data_dir
 
 BASE = {"files": "fleet.csv", "asset": "asset", "time": "time", "settings": ["load"], "failures": "all"}
-GOOD = "asset,time,load,temp,vib\n" + "".join(f"{a},{t},{1 + t % 2},{10 + t},{0.1 * t:.1f}\n" for a in "ab" for t in range(1, 6))
+GOOD = "asset,time,load,temp,vib\n" + "".join(
+    f"{a},{t},{1 + t % 2},{10 + t},{0.1 * t:.1f}\n" for a in "ab" for t in range(1, 6)
+)
 
 
 def fleet_of(tmp_path, text, **spec):
@@ -31,22 +34,26 @@ def refused(tmp_path, text, message, **spec):
 
 # ---- the spec: every refused key ------------------------------------------------------------------
 
-@pytest.mark.parametrize("d, message", [
-    ({"colour": "red"}, r"unknown keys \['colour'\]; expected some of \['files'"),
-    ({"max_fill": "three"}, r"max_fill = 'three' \(str\); expected an integer >= 0"),
-    ({"max_fill": -1}, r"max_fill = -1 \(int\); expected an integer >= 0"),
-    ({"drop_constant": 1}, r"drop_constant = 1 \(int\); expected true or false"),
-    ({"sensors": "all"}, r"sensors = 'all' \(str\); expected \"auto\" or a list of strings"),
-    ({"settings": ["a", 2]}, r"settings = \['a', 2\] \(list\); expected a list of strings"),
-    ({"format": "xls"}, r"format = 'xls'; expected one of \['auto', 'cmapss', 'csv', 'parquet'\]"),
-    ({"long_gaps": "fill"}, r"long_gaps = 'fill'; expected one of \['refuse', 'keep'\]"),
-    ({"failures": "sometimes"}, r"failures = 'sometimes'; expected \"all\", \"none\""),
-    ({"failures": {"column": "f", "events": "e.csv"}}, r"expected \{column = NAME\} or \{events = FILE"),
-    ({"failures": {"events": ""}}, r"with non-empty strings"),
-    ({"resample": "1 week"}, r"resample = '1 week': expected a positive step like \"1h\""),
-    ({"resample": "0h"}, r"resample = '0h'"),
-    ({"settings": ["temp"], "sensors": ["temp"]}, r"columns \['temp'\] given more than one role"),
-])
+
+@pytest.mark.parametrize(
+    "d, message",
+    [
+        ({"colour": "red"}, r"unknown keys \['colour'\]; expected some of \['files'"),
+        ({"max_fill": "three"}, r"max_fill = 'three' \(str\); expected an integer >= 0"),
+        ({"max_fill": -1}, r"max_fill = -1 \(int\); expected an integer >= 0"),
+        ({"drop_constant": 1}, r"drop_constant = 1 \(int\); expected true or false"),
+        ({"sensors": "all"}, r"sensors = 'all' \(str\); expected \"auto\" or a list of strings"),
+        ({"settings": ["a", 2]}, r"settings = \['a', 2\] \(list\); expected a list of strings"),
+        ({"format": "xls"}, r"format = 'xls'; expected one of \['auto', 'cmapss', 'csv', 'parquet'\]"),
+        ({"long_gaps": "fill"}, r"long_gaps = 'fill'; expected one of \['refuse', 'keep'\]"),
+        ({"failures": "sometimes"}, r"failures = 'sometimes'; expected \"all\", \"none\""),
+        ({"failures": {"column": "f", "events": "e.csv"}}, r"expected \{column = NAME\} or \{events = FILE"),
+        ({"failures": {"events": ""}}, r"with non-empty strings"),
+        ({"resample": "1 week"}, r"resample = '1 week': expected a positive step like \"1h\""),
+        ({"resample": "0h"}, r"resample = '0h'"),
+        ({"settings": ["temp"], "sensors": ["temp"]}, r"columns \['temp'\] given more than one role"),
+    ],
+)
 def test_spec_refuses(d, message):
     with pytest.raises(ConfigError, match=message):
         spec_from_dict(d, "schema.toml")
@@ -61,8 +68,10 @@ def test_spec_files(tmp_path):
     own.write_text('asset = "id"\nfailures = { events = "f.csv", time = "failed_at" }\n')
     assert load_spec(own).failures.events == "f.csv" and load_spec(own).failures.time == "failed_at"
     (tmp_path / "bad.toml").write_text("[data]\nwindow = 30\n")
-    for path, message in [(tmp_path / "bad.toml", r"no \[data.schema\] table"), (tmp_path / "none.toml",
-                                                                                  "no such config file")]:
+    for path, message in [
+        (tmp_path / "bad.toml", r"no \[data.schema\] table"),
+        (tmp_path / "none.toml", "no such config file"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             load_spec(path)
     (tmp_path / "broken.toml").write_text("asset = \n")
@@ -72,40 +81,95 @@ def test_spec_files(tmp_path):
 
 # ---- readers: every refused case names file, line, column and what was expected ------------------
 
-@pytest.mark.parametrize("text, message, spec", [
-    ("", r"fleet.csv: empty file; expected a header row", {}),
-    ("1,2,3\n4,5,6\n", r"fleet.csv:1: the first row holds numbers \(1, 2, 3, ...\); expected a header", {}),
-    ("asset,time,load,load\n", r"fleet.csv:1: header has repeated names \['load'\]", {}),
-    ("asset,time,load,temp\na,1,1,2\na,2,1\n", r"fleet.csv:3: 3 fields, expected 4", {}),
-    ("asset,time,temp\na,1,2\n", r"fleet.csv: no column \['load'\]; the schema names them, the file has", {}),
-    ("asset,time,load,temp\na,1,1,2\na,2,1,abc\n", r"fleet.csv:3: column 'temp': 'abc' is not a number; expected "
-     r"a number or an empty cell \(the column's other cells are numbers\)", {}),
-    ("asset,time,load,temp\na,1,1,2\na,2,1,abc\n", r"fleet.csv:3: column 'temp': 'abc' is not a number; expected "
-     r"a number or an empty cell$", {"sensors": ["temp"]}),
-    ("asset,time,load,temp\na,1,1,2\na,2,1,inf\n", r"fleet.csv:3: column 'temp': inf; expected a finite number", {}),
-    ("asset,time,load,temp\na,1,1,2\n,2,1,3\n", r"fleet.csv:3: column 'asset' is empty; expected an asset id", {}),
-    ("asset,time,load,temp\na,1,1,2\na,,1,3\n", r"fleet.csv:3: time column 'time' is empty", {}),
-    ("asset,time,load,temp\na,1,1,2\na,2.5,1,3\n", r"fleet.csv:3: time column 'time': 2.5; expected a whole cycle", {}),
-    ("asset,time,load,temp\na,2024-01-01 10:00,1,2\n", r"fleet.csv:2: time column 'time': '2024-01-01 10:00' is "
-     r"not a cycle count; it looks like a timestamp: set resample", {}),
-    ("asset,time,load,temp\na,yesterday,1,2\n", r"fleet.csv:2: time column 'time': 'yesterday' is not an ISO 8601 "
-     r"timestamp", {"resample": "1h"}),
-    ("asset,time,load,temp\na,2024-01-01T10:00,1,2\na,2024-01-01T11:00Z,1,2\n", r"fleet.csv:3: .* mixes "
-     r"timestamps with and without a UTC offset", {"resample": "1h"}),
-    ("asset,time,load,temp\na,1,1,2\nb,1,1,2\na,3,1,2\na,2,1,3\n", r"fleet.csv:5: asset 'a': time goes back \(after "
-     r".*fleet.csv:4\); expected the rows of an asset in time order", {}),
-    ("asset,time,load,temp\na,1,1,2\na,6,1,3\n", r"fleet.csv:3: asset 'a': 4 missing time steps before this row "
-     r"\(time 1 to 6\); at most max_fill = 3 are filled", {}),
-    ("asset,time,load,temp\na,1,1,2\na,2,1,\na,3,1,\na,4,1,\n", r"fleet.csv:3: column 'temp': 3 missing values in a "
-     r"row for asset 'a'; at most max_fill = 2 are filled", {"max_fill": 2}),
-    ("asset,time,load,temp\na,1,1,2\nb,1,1,\nb,2,1,\n", r"fleet.csv:3: column 'temp': 2 missing values in a row for "
-     r"asset 'b'", {}),
-    ("asset,time,load,temp,f\na,1,1,2,0\na,2,1,3,2\n", r"fleet.csv:3: column 'f': '2' is not a flag; expected 0/1, true/false or yes/no",
-     {"failures": {"column": "f"}}),
-    ("asset,time,load,temp,f\na,1,1,2,0\na,2,1,3,maybe\n", r"fleet.csv:3: column 'f': 'maybe' is not a flag; "
-     r"expected 0/1, true/false or yes/no", {"failures": {"column": "f"}}),
-    ("asset,time,load,temp\na,1,1,2\na,2,1,2\n", r"no sensor column left \(dropped: \['load', 'temp'\]\)", {}),
-])
+
+@pytest.mark.parametrize(
+    "text, message, spec",
+    [
+        ("", r"fleet.csv: empty file; expected a header row", {}),
+        ("1,2,3\n4,5,6\n", r"fleet.csv:1: the first row holds numbers \(1, 2, 3, ...\); expected a header", {}),
+        ("asset,time,load,load\n", r"fleet.csv:1: header has repeated names \['load'\]", {}),
+        ("asset,time,load,temp\na,1,1,2\na,2,1\n", r"fleet.csv:3: 3 fields, expected 4", {}),
+        ("asset,time,temp\na,1,2\n", r"fleet.csv: no column \['load'\]; the schema names them, the file has", {}),
+        (
+            "asset,time,load,temp\na,1,1,2\na,2,1,abc\n",
+            r"fleet.csv:3: column 'temp': 'abc' is not a number; expected "
+            r"a number or an empty cell \(the column's other cells are numbers\)",
+            {},
+        ),
+        (
+            "asset,time,load,temp\na,1,1,2\na,2,1,abc\n",
+            r"fleet.csv:3: column 'temp': 'abc' is not a number; expected "
+            r"a number or an empty cell$",
+            {"sensors": ["temp"]},
+        ),
+        (
+            "asset,time,load,temp\na,1,1,2\na,2,1,inf\n",
+            r"fleet.csv:3: column 'temp': inf; expected a finite number",
+            {},
+        ),
+        ("asset,time,load,temp\na,1,1,2\n,2,1,3\n", r"fleet.csv:3: column 'asset' is empty; expected an asset id", {}),
+        ("asset,time,load,temp\na,1,1,2\na,,1,3\n", r"fleet.csv:3: time column 'time' is empty", {}),
+        (
+            "asset,time,load,temp\na,1,1,2\na,2.5,1,3\n",
+            r"fleet.csv:3: time column 'time': 2.5; expected a whole cycle",
+            {},
+        ),
+        (
+            "asset,time,load,temp\na,2024-01-01 10:00,1,2\n",
+            r"fleet.csv:2: time column 'time': '2024-01-01 10:00' is "
+            r"not a cycle count; it looks like a timestamp: set resample",
+            {},
+        ),
+        (
+            "asset,time,load,temp\na,yesterday,1,2\n",
+            r"fleet.csv:2: time column 'time': 'yesterday' is not an ISO 8601 "
+            r"timestamp",
+            {"resample": "1h"},
+        ),
+        (
+            "asset,time,load,temp\na,2024-01-01T10:00,1,2\na,2024-01-01T11:00Z,1,2\n",
+            r"fleet.csv:3: .* mixes "
+            r"timestamps with and without a UTC offset",
+            {"resample": "1h"},
+        ),
+        (
+            "asset,time,load,temp\na,1,1,2\nb,1,1,2\na,3,1,2\na,2,1,3\n",
+            r"fleet.csv:5: asset 'a': time goes back \(after "
+            r".*fleet.csv:4\); expected the rows of an asset in time order",
+            {},
+        ),
+        (
+            "asset,time,load,temp\na,1,1,2\na,6,1,3\n",
+            r"fleet.csv:3: asset 'a': 4 missing time steps before this row "
+            r"\(time 1 to 6\); at most max_fill = 3 are filled",
+            {},
+        ),
+        (
+            "asset,time,load,temp\na,1,1,2\na,2,1,\na,3,1,\na,4,1,\n",
+            r"fleet.csv:3: column 'temp': 3 missing values in a "
+            r"row for asset 'a'; at most max_fill = 2 are filled",
+            {"max_fill": 2},
+        ),
+        (
+            "asset,time,load,temp\na,1,1,2\nb,1,1,\nb,2,1,\n",
+            r"fleet.csv:3: column 'temp': 2 missing values in a row for "
+            r"asset 'b'",
+            {},
+        ),
+        (
+            "asset,time,load,temp,f\na,1,1,2,0\na,2,1,3,2\n",
+            r"fleet.csv:3: column 'f': '2' is not a flag; expected 0/1, true/false or yes/no",
+            {"failures": {"column": "f"}},
+        ),
+        (
+            "asset,time,load,temp,f\na,1,1,2,0\na,2,1,3,maybe\n",
+            r"fleet.csv:3: column 'f': 'maybe' is not a flag; "
+            r"expected 0/1, true/false or yes/no",
+            {"failures": {"column": "f"}},
+        ),
+        ("asset,time,load,temp\na,1,1,2\na,2,1,2\n", r"no sensor column left \(dropped: \['load', 'temp'\]\)", {}),
+    ],
+)
 def test_reader_refuses(tmp_path, text, message, spec):
     refused(tmp_path, text, message, **spec)
 
@@ -119,13 +183,19 @@ def test_no_file_or_folder(tmp_path):
         find_spec(tmp_path)
 
 
-@pytest.mark.parametrize("events, message", [
-    ("asset,time\na,3\na,5\n", r"failures.csv:3: asset 'a' fails a second time \(first at .*failures.csv:2\)"),
-    ("asset,time\na,0\n", r"failures.csv:2: asset 'a': failure time is before the asset's first row"),
-    ("asset,time\na,9\n", r"failures.csv:2: asset 'a': failure time is 4 steps after its last row \(at most "
-                          r"max_fill = 3\)"),
-    ("asset,time\na,x\n", r"failures.csv:2: time column 'time': 'x' is not a cycle count"),
-])
+@pytest.mark.parametrize(
+    "events, message",
+    [
+        ("asset,time\na,3\na,5\n", r"failures.csv:3: asset 'a' fails a second time \(first at .*failures.csv:2\)"),
+        ("asset,time\na,0\n", r"failures.csv:2: asset 'a': failure time is before the asset's first row"),
+        (
+            "asset,time\na,9\n",
+            r"failures.csv:2: asset 'a': failure time is 4 steps after its last row \(at most "
+            r"max_fill = 3\)",
+        ),
+        ("asset,time\na,x\n", r"failures.csv:2: time column 'time': 'x' is not a cycle count"),
+    ],
+)
 def test_events_refused(tmp_path, events, message):
     (tmp_path / "failures.csv").write_text(events)
     refused(tmp_path, GOOD, message, failures={"events": "failures.csv"})
@@ -136,6 +206,7 @@ def test_events_file_missing(tmp_path):
 
 
 # ---- the handling rules ---------------------------------------------------------------------------
+
 
 def test_good_table_and_censoring_by_events(tmp_path):
     (tmp_path / "failures.csv").write_text("id,when\nb,3\nz,4\n")
@@ -169,8 +240,9 @@ def test_fill_gaps_and_missing_within_max_fill(tmp_path):
     text = 'asset,time,load,temp,"note, text"\na,1,1,,"x, y"\na,2,2,12,x\na,5,3,NA,x\na,6,4,16,x\n'
     f = fleet_of(tmp_path, text, max_fill=3)
     # t=1 temp back-filled from the first value; t=3,4 inserted (gap of 2), forward-filled; t=5 NA filled
-    np.testing.assert_array_equal(f.table[:, 1:], [[1, 1, 12], [2, 2, 12], [3, 2, 12], [4, 2, 12], [5, 3, 12],
-                                                   [6, 4, 16]])
+    np.testing.assert_array_equal(
+        f.table[:, 1:], [[1, 1, 12], [2, 2, 12], [3, 2, 12], [4, 2, 12], [5, 3, 12], [6, 4, 16]]
+    )
     assert f.card["gaps"] == {"steps_inserted": 2, "long_gaps_kept": 0}
     assert f.card["filled"] == {"load": 2, "temp": 4}
     assert f.card["missing"]["temp"] == {"cells": 2, "share": 0.5}
@@ -183,9 +255,11 @@ def test_long_gap_kept_when_asked(tmp_path):
 
 
 def test_resample_timestamps(tmp_path):
-    text = ("asset,time,load,temp,mode\n"
-            "a,2024-03-01T10:05:00,1,10,low\na,2024-03-01 10:45:00,3,,high\na,2024-03-01 10:50:00,,,\n"
-            "a,2024-03-01T11:59:59,5,20,low\na,2024-03-01T13:00:00Z,5,30,low\n")
+    text = (
+        "asset,time,load,temp,mode\n"
+        "a,2024-03-01T10:05:00,1,10,low\na,2024-03-01 10:45:00,3,,high\na,2024-03-01 10:50:00,,,\n"
+        "a,2024-03-01T11:59:59,5,20,low\na,2024-03-01T13:00:00Z,5,30,low\n"
+    )
     with pytest.raises(DataError, match="mixes timestamps"):
         fleet_of(tmp_path, text, resample="1h", regime="mode")
     f = fleet_of(tmp_path, text.replace("13:00:00Z", "13:00:00"), resample="1h", regime="mode")
@@ -223,14 +297,26 @@ def test_parquet_round_trip(tmp_path):
     from datetime import datetime, timezone
 
     stamps = [datetime(2024, 1, 1, h, 30, tzinfo=timezone.utc) for h in (0, 1, 2, 4)] * 2
-    cols = {"asset": ["a"] * 4 + ["b"] * 4, "time": stamps, "load": [1.0, 2.0, 3.0, 4.0] * 2,
-            "temp": [10, None, 12, 13, 20, 21, 22, 23], "unit_no": [7] * 8, "regime": [1, 2, 2, 3] * 2}
+    cols = {
+        "asset": ["a"] * 4 + ["b"] * 4,
+        "time": stamps,
+        "load": [1.0, 2.0, 3.0, 4.0] * 2,
+        "temp": [10, None, 12, 13, 20, 21, 22, 23],
+        "unit_no": [7] * 8,
+        "regime": [1, 2, 2, 3] * 2,
+    }
     pq.write_table(pa.table({**cols, "time": pa.array(stamps, pa.timestamp("ms", "UTC"))}), tmp_path / "fleet.parquet")
-    (tmp_path / "fleet.csv").write_text("asset,time,load,temp,unit_no,regime\n" + "".join(
-        f"{a},{t.isoformat()},{lo},{'' if v is None else v},{u},{r}\n" for a, t, lo, v, u, r in zip(*cols.values())))
+    (tmp_path / "fleet.csv").write_text(
+        "asset,time,load,temp,unit_no,regime\n"
+        + "".join(
+            f"{a},{t.isoformat()},{lo},{'' if v is None else v},{u},{r}\n" for a, t, lo, v, u, r in zip(*cols.values())
+        )
+    )
     spec = {**BASE, "resample": "1h", "drop_constant": False, "regime": "regime"}
-    f, g = read_fleet(spec_from_dict({**spec, "files": "fleet.parquet"}), tmp_path), read_fleet(spec_from_dict(spec),
-                                                                                              tmp_path)
+    f, g = (
+        read_fleet(spec_from_dict({**spec, "files": "fleet.parquet"}), tmp_path),
+        read_fleet(spec_from_dict(spec), tmp_path),
+    )
     np.testing.assert_array_equal(f.table, g.table)
     assert f.regime.tolist() == g.regime.tolist() == ["1", "2", "2", "2", "3"] * 2
     assert f.sensors == ["temp", "unit_no"] and f.table[f.table[:, 0] == 0, 1].tolist() == [1, 2, 3, 4, 5]
@@ -241,6 +327,7 @@ def test_parquet_round_trip(tmp_path):
 
 # ---- C-MAPSS preset -------------------------------------------------------------------------------
 
+
 def _same_as_load_table(fleet, table):
     np.testing.assert_array_equal(fleet.table[:, 1:], table[:, 1:])
     np.testing.assert_array_equal([float(fleet.assets[int(i)]) for i in fleet.table[:, 0]], table[:, 0])
@@ -248,8 +335,9 @@ def _same_as_load_table(fleet, table):
 
 
 def test_cmapss_preset_simulated(sim_dir):
-    _same_as_load_table(read_fleet(find_spec(sim_dir, subset="SIM"), sim_dir),
-                        cmapss.load_table(sim_dir / "train_SIM.txt"))
+    _same_as_load_table(
+        read_fleet(find_spec(sim_dir, subset="SIM"), sim_dir), cmapss.load_table(sim_dir / "train_SIM.txt")
+    )
 
 
 def test_cmapss_preset_fd001(cmapss_dir):
@@ -273,6 +361,7 @@ def test_cmapss_preset_six_conditions(subset, rows, units):
 
 
 # ---- the simulated pump fleet and its data card -------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def pumps(tmp_path_factory):
@@ -313,14 +402,22 @@ def test_simulated_fleet_round_trips(pumps):
 def test_data_card_of_simulated_fleet(pumps, tmp_path):
     out, assets, f = pumps
     card = data_card(f, regimes=np.concatenate([a.regime for a in assets]), regime_source="simulator")
-    assert card["assets"] == {"count": 12, "failed": int(f.failed.sum()), "censored": int((~f.failed).sum()),
-                              "rows_min": min(len(a.minute) for a in assets), "rows_median": float(np.median(
-                                  [len(a.minute) for a in assets])), "rows_max": max(len(a.minute) for a in assets)}
+    assert card["assets"] == {
+        "count": 12,
+        "failed": int(f.failed.sum()),
+        "censored": int((~f.failed).sum()),
+        "rows_min": min(len(a.minute) for a in assets),
+        "rows_median": float(np.median([len(a.minute) for a in assets])),
+        "rows_max": max(len(a.minute) for a in assets),
+    }
     assert [a["status"] for a in card["per_asset"]] == ["failed" if a.failed else "censored" for a in assets]
     assert card["regimes"]["count"] == 6 and card["regimes"]["source"] == "simulator"
     dropped = {d["column"]: d["why"] for d in card["dropped"]["columns"]}
-    assert dropped == {"site": "sensors = auto: text column", "mode": "sensors = auto: text column",
-                       "firmware": "constant (3 in every row)"}
+    assert dropped == {
+        "site": "sensors = auto: text column",
+        "mode": "sensors = auto: text column",
+        "firmware": "constant (3 in every row)",
+    }
     col = {c["column"]: c for c in card["columns"]}
     rows_read = sum((~a.gap).sum() for a in assets)
     assert col["oil_temp_c"]["missing_share"] == sum(a.blank[~a.gap, 1].sum() for a in assets) / rows_read
@@ -368,6 +465,6 @@ def test_cli_data_card_and_refusal(pumps, tmp_path, capsys):
 
     assert main(["data-card", "--data-dir", str(pumps[0]), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "data_card.json").is_file() and "12 assets" in capsys.readouterr().out
-    (tmp_path / "s.toml").write_text('asset = 3\n')
+    (tmp_path / "s.toml").write_text("asset = 3\n")
     assert main(["data-card", "--data-dir", str(pumps[0]), "--schema", str(tmp_path / "s.toml")]) == 2
     assert "s.toml: asset = 3 (int); expected a string" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 Every `import` / `from ... import` in the source, lazy ones inside functions included, is read with
 `ast`; a module may import its own layer or a layer below it, and the module graph has no cycle.
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,8 +30,9 @@ def imports_of(path: Path, modules) -> set[str]:
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.startswith("prognos.")}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("prognos."):
-            out |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
-                    for a in node.names}
+            out |= {
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module for a in node.names
+            }
     return out
 
 
@@ -50,8 +52,9 @@ def layer(mod: str) -> int:
 
 def test_layers_import_one_way():
     back = [f"{m} -> {d}" for m, deps in graph().items() for d in deps if layer(d) > layer(m)]
-    assert not back, "imports against the layer order (pipeline -> export -> models -> edge_runtime):\n" + \
-        "\n".join(sorted(back))
+    assert not back, "imports against the layer order (pipeline -> export -> models -> edge_runtime):\n" + "\n".join(
+        sorted(back)
+    )
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -62,7 +65,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(m)
         for d in sorted(edges.get(m, ())):
             if state.get(d) == 1:
-                return stack[stack.index(d):] + [d]
+                return stack[stack.index(d) :] + [d]
             if d not in state and (c := visit(d)):
                 return c
         state[m] = 2
@@ -83,8 +86,12 @@ def test_no_import_cycles():
 def test_the_checks_can_fail():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
-    assert layer("prognos.pipeline.cli") > layer("prognos.export.run") > layer("prognos.models.rnn") \
+    assert (
+        layer("prognos.pipeline.cli")
+        > layer("prognos.export.run")
+        > layer("prognos.models.rnn")
         > layer("prognos.edge_runtime.dsp")
+    )
 
 
 def test_every_subpackage_is_in_a_distribution():

@@ -1,4 +1,5 @@
 """The lecture's hand computations (models.lecture) against Keras / TensorFlow, to float tolerance."""
+
 import numpy as np
 import pytest
 
@@ -9,8 +10,9 @@ RNG = np.random.default_rng(0)
 
 
 def _mlp():
-    return backprop.TwoLayerMLP(W=RNG.normal(0, 1, (3, 2)), b=RNG.normal(0, 1, 3), U=RNG.normal(0, 1, (2, 3)),
-                                c=RNG.normal(0, 1, 2))
+    return backprop.TwoLayerMLP(
+        W=RNG.normal(0, 1, (3, 2)), b=RNG.normal(0, 1, 3), U=RNG.normal(0, 1, (2, 3)), c=RNG.normal(0, 1, 2)
+    )
 
 
 def test_backprop_by_hand_equals_autodiff():
@@ -54,13 +56,18 @@ def test_optimizers_step_for_step_as_keras(name):
     A, b, theta0 = np.array([[3.0, 0.5], [0.5, 1.0]]), np.array([1.0, -2.0]), np.array([2.0, 2.0])
     _, grad = optimizers.quadratic(A, b)
     f32 = lambda v: float(np.float32(v))  # noqa: E731  Keras stores its hyper-parameters in float32
-    hand = {"sgd": lambda: optimizers.gradient_descent(grad, theta0, f32(0.1), 25),
-            "momentum": lambda: optimizers.momentum(grad, theta0, f32(0.1), 25, mu=f32(0.9)),
-            "adam": lambda: optimizers.adam(grad, theta0, f32(0.1), 25, f32(0.9), f32(0.999), eps=1e-12)}[name]()
-    opt = {"sgd": lambda: keras.optimizers.SGD(0.1), "momentum": lambda: keras.optimizers.SGD(0.1, momentum=0.9),
-           # Keras adds ε to √v before the bias correction (the paper's "ε̂" form), the slides to √v̂:
-           # with a negligible ε both are the same update
-           "adam": lambda: keras.optimizers.Adam(0.1, epsilon=1e-12)}[name]()
+    hand = {
+        "sgd": lambda: optimizers.gradient_descent(grad, theta0, f32(0.1), 25),
+        "momentum": lambda: optimizers.momentum(grad, theta0, f32(0.1), 25, mu=f32(0.9)),
+        "adam": lambda: optimizers.adam(grad, theta0, f32(0.1), 25, f32(0.9), f32(0.999), eps=1e-12),
+    }[name]()
+    opt = {
+        "sgd": lambda: keras.optimizers.SGD(0.1),
+        "momentum": lambda: keras.optimizers.SGD(0.1, momentum=0.9),
+        # Keras adds ε to √v before the bias correction (the paper's "ε̂" form), the slides to √v̂:
+        # with a negligible ε both are the same update
+        "adam": lambda: keras.optimizers.Adam(0.1, epsilon=1e-12),
+    }[name]()
     # Keras computes Adam's bias correction 1 − β₂ᵗ in float32 (cancellation: ~1e-5 relative at t = 1);
     # dropping the correction or the second moment would be off by whole percent
     tol = 1e-4 if name == "adam" else 1e-9
@@ -78,8 +85,9 @@ def test_lstm_gates_by_hand_equal_a_keras_lstm():
     xs = RNG.normal(0, 1, (7, 3)).astype("float32")
     keras_h = layer(xs[None]).numpy()[0]
     kernel, recurrent_kernel, bias = (w.astype(float) for w in layer.get_weights())
-    np.testing.assert_allclose(recurrent.lstm_sequence(xs.astype(float), kernel, recurrent_kernel, bias), keras_h,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        recurrent.lstm_sequence(xs.astype(float), kernel, recurrent_kernel, bias), keras_h, atol=1e-6
+    )
     _, _, gates = recurrent.lstm_step(xs[0], np.zeros(5), np.zeros(5), kernel, recurrent_kernel, bias)
     assert set(gates) == {"input", "forget", "candidate", "output"}
 
@@ -113,10 +121,12 @@ def test_vanishing_gradients_and_their_fixes():
     sig = gradients.layer_gradient_norms(gradients.init_weights(depth, width, "xavier", rng), x, "sigmoid")
     assert sig[0] / sig[-1] < 1e-3  # sigmoid: the first layer gets a tiny fraction of the last layer's gradient
     relu = gradients.layer_gradient_norms(gradients.init_weights(depth, width, "he", rng), x, "relu")
-    res = gradients.layer_gradient_norms(gradients.init_weights(depth, width, "xavier", rng), x, "sigmoid",
-                                         residual=True)
-    norm = gradients.layer_gradient_norms(gradients.init_weights(depth, width, "xavier", rng), x, "sigmoid",
-                                          normalize=True)
+    res = gradients.layer_gradient_norms(
+        gradients.init_weights(depth, width, "xavier", rng), x, "sigmoid", residual=True
+    )
+    norm = gradients.layer_gradient_norms(
+        gradients.init_weights(depth, width, "xavier", rng), x, "sigmoid", normalize=True
+    )
     for fixed in (relu, res, norm):
         assert fixed[0] / fixed[-1] > 100 * sig[0] / sig[-1]
 
@@ -124,8 +134,11 @@ def test_vanishing_gradients_and_their_fixes():
 def test_layer_gradients_equal_autodiff():
     rng = np.random.default_rng(1)
     weights, x = gradients.init_weights(4, 6, "xavier", rng), rng.normal(0, 1, (5, 6))
-    for kwargs in ({"activation": "sigmoid"}, {"activation": "relu", "residual": True},
-                   {"activation": "tanh", "normalize": True}):
+    for kwargs in (
+        {"activation": "sigmoid"},
+        {"activation": "relu", "residual": True},
+        {"activation": "tanh", "normalize": True},
+    ):
         ws = [tf.Variable(w) for w in weights]
         act = {"sigmoid": tf.sigmoid, "relu": tf.nn.relu, "tanh": tf.tanh}[kwargs["activation"]]
         with tf.GradientTape() as tape:
@@ -156,8 +169,10 @@ def test_deep_beats_wide_on_a_compositional_function():
 def test_he_and_xavier_initialization_per_layer():
     rng, depth, width = np.random.default_rng(0), 20, 64
     x = rng.normal(0, 1, (256, width))
-    rms = {s: gradients.preactivation_rms(gradients.init_weights(depth, width, s, rng), x, "relu")
-           for s in ("he", "xavier", "small")}
+    rms = {
+        s: gradients.preactivation_rms(gradients.init_weights(depth, width, s, rng), x, "relu")
+        for s in ("he", "xavier", "small")
+    }
     assert 0.5 < rms["he"][-1] / rms["he"][0] < 2  # He: the signal keeps its scale through 20 ReLU layers
     assert rms["xavier"][-1] / rms["xavier"][0] == pytest.approx(2 ** (-(depth - 1) / 2), rel=0.5)  # halves Var
     assert rms["small"][-1] < 1e-20

@@ -1,4 +1,5 @@
 """models.macs against MACs computed by hand from the formulas in its docstring."""
+
 import pytest
 
 from prognos.models import deployables, list_models
@@ -17,22 +18,25 @@ def functional(shape, *layers):
     return keras.Model(inputs, x)
 
 
-@pytest.mark.parametrize("shape, layer, expected", [
-    ((14,), L.Dense(3), 14 * 3),
-    ((5, 14), L.Dense(3), 5 * 14 * 3),  # applied per position
-    ((1, 30, 14), L.Conv2D(8, (1, 3), padding="same"), 30 * 3 * 14 * 8),  # height-1 conv, 'same'
-    ((1, 30, 14), L.Conv2D(8, (1, 3), strides=(1, 2), padding="valid"), 14 * 3 * 14 * 8),
-    ((6, 6, 2), L.Conv2D(4, 3), 4 * 4 * 9 * 2 * 4),
-    ((30, 14), L.Conv1D(8, 5, padding="same"), 30 * 5 * 14 * 8),
-    ((1, 30, 14), L.DepthwiseConv2D((1, 3), padding="same", depth_multiplier=2), 30 * 3 * 14 * 2),
-    ((1, 30, 14), L.SeparableConv2D(8, (1, 3), padding="same"), 30 * (3 * 14 + 14 * 8)),
-    ((1, 15, 4), L.Conv2DTranspose(2, (1, 3), strides=(1, 2), padding="same"), 15 * 3 * 4 * 2),
-    ((30, 14), L.SimpleRNN(8), 30 * (14 * 8 + 8 * 8)),
-    ((30, 14), L.LSTM(8), 30 * 4 * (14 * 8 + 8 * 8)),
-    ((30, 14), L.GRU(8), 30 * 3 * (14 * 8 + 8 * 8)),
-    ((30, 14), DenseLSTM(8), 30 * 4 * 8 * 14 + 29 * 4 * 8 * 8),
-    ((30, 14), L.BatchNormalization(), 0),
-])
+@pytest.mark.parametrize(
+    "shape, layer, expected",
+    [
+        ((14,), L.Dense(3), 14 * 3),
+        ((5, 14), L.Dense(3), 5 * 14 * 3),  # applied per position
+        ((1, 30, 14), L.Conv2D(8, (1, 3), padding="same"), 30 * 3 * 14 * 8),  # height-1 conv, 'same'
+        ((1, 30, 14), L.Conv2D(8, (1, 3), strides=(1, 2), padding="valid"), 14 * 3 * 14 * 8),
+        ((6, 6, 2), L.Conv2D(4, 3), 4 * 4 * 9 * 2 * 4),
+        ((30, 14), L.Conv1D(8, 5, padding="same"), 30 * 5 * 14 * 8),
+        ((1, 30, 14), L.DepthwiseConv2D((1, 3), padding="same", depth_multiplier=2), 30 * 3 * 14 * 2),
+        ((1, 30, 14), L.SeparableConv2D(8, (1, 3), padding="same"), 30 * (3 * 14 + 14 * 8)),
+        ((1, 15, 4), L.Conv2DTranspose(2, (1, 3), strides=(1, 2), padding="same"), 15 * 3 * 4 * 2),
+        ((30, 14), L.SimpleRNN(8), 30 * (14 * 8 + 8 * 8)),
+        ((30, 14), L.LSTM(8), 30 * 4 * (14 * 8 + 8 * 8)),
+        ((30, 14), L.GRU(8), 30 * 3 * (14 * 8 + 8 * 8)),
+        ((30, 14), DenseLSTM(8), 30 * 4 * 8 * 14 + 29 * 4 * 8 * 8),
+        ((30, 14), L.BatchNormalization(), 0),
+    ],
+)
 def test_layer_macs_match_hand_count(shape, layer, expected):
     result = mac_count(functional(shape, layer))
     assert result.total == expected and not result.unknown

@@ -19,9 +19,11 @@ def test_nasa_score_penalizes_late_more_than_early():
 
 def test_rmse_hand_worked():
     assert rmse([1, 2, 3], [1, 2, 7]) == pytest.approx(np.sqrt(16 / 3))
-    assert rul_metrics([0, 0], [3, 4]) == {"rmse": pytest.approx(3.5355, abs=1e-4),
-                                           "score": pytest.approx(np.exp(3 / 13) + np.exp(4 / 13) - 2, abs=1e-4),
-                                           "n": 2}
+    assert rul_metrics([0, 0], [3, 4]) == {
+        "rmse": pytest.approx(3.5355, abs=1e-4),
+        "score": pytest.approx(np.exp(3 / 13) + np.exp(4 / 13) - 2, abs=1e-4),
+        "n": 2,
+    }
 
 
 def test_prometheus_label_values_are_escaped():

@@ -1,4 +1,5 @@
 """MQTT in and out against a real mosquitto broker on 127.0.0.1: rows in, predictions and alerts out."""
+
 import json
 import os
 import signal
@@ -40,27 +41,52 @@ def test_mqtt_rows_in_predictions_and_alerts_out(tiny_run, sim_dir, mqtt_broker)
     bundle = tiny_run["dir"] / "bundles" / "onnx_fp32"
     features = json.loads((bundle / "manifest.json").read_text())["preprocessing"]["features"]
     exe = Path(sys.executable).parent / "prognos-edge"
-    proc = subprocess.Popen([str(exe), "serve", "--bundle", str(bundle), "--input", "mqtt", "--mqtt", f"{host}:{port}",
-                             "--http", str(http), "--predictions", "none", "--rul-alert", "1000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--bundle",
+            str(bundle),
+            "--input",
+            "mqtt",
+            "--mqtt",
+            f"{host}:{port}",
+            "--http",
+            str(http),
+            "--predictions",
+            "none",
+            "--rul-alert",
+            "1000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     sub, got = _client(host, port, ["prognos/predictions/#", "prognos/alerts/#"])
     pub, _ = _client(host, port)
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{http}/healthz")[0] == 200, what="service connected")
         from prognos.edge_runtime.schema import CMAPSS_COLUMNS
 
-        rows = [dict(zip(CMAPSS_COLUMNS, map(float, line.split())))
-                for line in (sim_dir / "test_SIM.txt").read_text().splitlines()]
-        unit1 = [{"asset": "engine/1", "cycle": int(r["cycle"]), **{f: r[f] for f in features}}
-                 for r in rows if r["unit"] == 1][:35]
+        rows = [
+            dict(zip(CMAPSS_COLUMNS, map(float, line.split())))
+            for line in (sim_dir / "test_SIM.txt").read_text().splitlines()
+        ]
+        unit1 = [
+            {"asset": "engine/1", "cycle": int(r["cycle"]), **{f: r[f] for f in features}}
+            for r in rows
+            if r["unit"] == 1
+        ][:35]
         for i in range(0, 35, 5):  # a JSON list of 5 rows per message
-            pub.publish("prognos/sensors/engine1", json.dumps(unit1[i:i + 5]), qos=1).wait_for_publish()
+            pub.publish("prognos/sensors/engine1", json.dumps(unit1[i : i + 5]), qos=1).wait_for_publish()
         pub.publish("prognos/sensors/engine1", b"{broken", qos=1).wait_for_publish()
         pub.publish("prognos/sensors/engine1", json.dumps(unit1[34]), qos=1).wait_for_publish()
         wait_for(lambda: sum(t.startswith("prognos/predictions/") for t, _ in got) == 35, what="35 predictions")
         wait_for(lambda: any(t.startswith("prognos/alerts/") for t, _ in got), what="an alert")
-        metrics = wait_for(lambda: (lambda m: 'reason="duplicate_cycle"} 1' in m and m)(
-            get(f"http://127.0.0.1:{http}/metrics")[1]), what="the duplicate counted")
+        metrics = wait_for(
+            lambda: (lambda m: 'reason="duplicate_cycle"} 1' in m and m)(get(f"http://127.0.0.1:{http}/metrics")[1]),
+            what="the duplicate counted",
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
@@ -79,13 +105,29 @@ def test_mqtt_rows_in_predictions_and_alerts_out(tiny_run, sim_dir, mqtt_broker)
 def test_health_fails_without_broker(tiny_run):
     http, dead = free_port(), free_port()
     exe = Path(sys.executable).parent / "prognos-edge"
-    proc = subprocess.Popen([str(exe), "serve", "--bundle", str(tiny_run["dir"] / "bundles" / "tflite_int8"),
-                             "--input", "mqtt", "--mqtt", f"127.0.0.1:{dead}", "--http", str(http)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--bundle",
+            str(tiny_run["dir"] / "bundles" / "tflite_int8"),
+            "--input",
+            "mqtt",
+            "--mqtt",
+            f"127.0.0.1:{dead}",
+            "--http",
+            str(http),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
-        status, body = wait_for(lambda: (lambda r: "refused" in r[1] and r)(get(f"http://127.0.0.1:{http}/healthz")),
-                                what="/healthz with the reason")
+        status, body = wait_for(
+            lambda: (lambda r: "refused" in r[1] and r)(get(f"http://127.0.0.1:{http}/healthz")),
+            what="/healthz with the reason",
+        )
         reason = json.loads(body)["reason"]
         assert status == 503 and reason.startswith("MQTT not connected") and "Connection refused" in reason, reason
     finally:

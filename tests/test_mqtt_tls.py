@@ -6,6 +6,7 @@ right settings predictions flow; a wrong password or an untrusted CA leave the s
 logging the reason once while paho retries, with /healthz 503 naming it. The password never shows
 in the logs, /healthz or /metrics.
 """
+
 import getpass
 import json
 import re
@@ -41,18 +42,64 @@ def openssl(d: Path, *args: str) -> None:
 
 def make_ca(d: Path, name: str) -> None:
     # keyUsage: Python 3.13 verifies strictly (ssl.VERIFY_X509_STRICT) and refuses a CA without it
-    openssl(d, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-            "-subj", f"/CN={name}", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-            "-keyout", f"{name}.key", "-out", f"{name}.crt")
+    openssl(
+        d,
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.crt",
+    )
 
 
 def make_cert(d: Path, ca: str, name: str, ext: str) -> None:
     """name.key + name.crt signed by `ca`, with the x509v3 extension line `ext`."""
     (d / f"{name}.ext").write_text(ext + "\n")
-    openssl(d, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}",
-            "-keyout", f"{name}.key", "-out", f"{name}.csr")
-    openssl(d, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
-            "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt")
+    openssl(
+        d,
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.csr",
+    )
+    openssl(
+        d,
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        f"{ca}.crt",
+        "-CAkey",
+        f"{ca}.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        f"{name}.ext",
+        "-out",
+        f"{name}.crt",
+    )
 
 
 def start_mosquitto(d: Path, port: int) -> subprocess.Popen:
@@ -64,7 +111,8 @@ def start_mosquitto(d: Path, port: int) -> subprocess.Popen:
         f"user {getpass.getuser()}\npersistence false\nallow_anonymous false\n"
         f"password_file {d / 'passwd'}\nacl_file {d / 'acl'}\nlog_type all\n"
         f"listener {port} 127.0.0.1\ncafile {d / 'ca.crt'}\ncertfile {d / 'server.crt'}\n"
-        f"keyfile {d / 'server.key'}\nrequire_certificate true\n")
+        f"keyfile {d / 'server.key'}\nrequire_certificate true\n"
+    )
     log = open(d / "log.txt", "w")
     proc = subprocess.Popen([need_tool("mosquitto"), "-c", str(d / "mosquitto.conf"), "-v"], stdout=log, stderr=log)
     wait_for(lambda: f"on port {port}" in (d / "log.txt").read_text() or proc.poll() is not None, what="mosquitto")
@@ -92,8 +140,12 @@ def client_as_tester(d: Path, port: int, topics=()):
     """A paho client as user `tester` over TLS; returns (client, received [(topic, json)])."""
     got, ready = [], threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    c.tls_set(ca_certs=str(d / "ca.crt"), certfile=str(d / "client.crt"), keyfile=str(d / "client.key"),
-              cert_reqs=ssl.CERT_REQUIRED)
+    c.tls_set(
+        ca_certs=str(d / "ca.crt"),
+        certfile=str(d / "client.crt"),
+        keyfile=str(d / "client.key"),
+        cert_reqs=ssl.CERT_REQUIRED,
+    )
     c.username_pw_set("tester", "tester-pw")
     c.on_connect = lambda client, *_: ([client.subscribe(t, qos=1) for t in topics], ready.set())
     c.on_message = lambda client, userdata, msg: got.append((msg.topic, json.loads(msg.payload)))
@@ -106,19 +158,32 @@ def client_as_tester(d: Path, port: int, topics=()):
 def serve(tmp: Path, d: Path, port: int, bundle: Path, password: str = PASSWORD, **mqtt_keys):
     """Start `prognos-edge serve` with an edge.toml of TLS + auth settings; returns (process, http port, stderr)."""
     http = free_port()
-    keys = {"host": "127.0.0.1", "port": port, "tls": True, "ca_file": str(d / "ca.crt"),
-            "cert_file": str(d / "client.crt"), "key_file": str(d / "client.key"), "username": "device",
-            "password_file": "secret/password", **mqtt_keys}
+    keys = {
+        "host": "127.0.0.1",
+        "port": port,
+        "tls": True,
+        "ca_file": str(d / "ca.crt"),
+        "cert_file": str(d / "client.crt"),
+        "key_file": str(d / "client.key"),
+        "username": "device",
+        "password_file": "secret/password",
+        **mqtt_keys,
+    }
     (tmp / "secret").mkdir(exist_ok=True)
     (tmp / "secret" / "password").write_text(password + "\n")
     mqtt_toml = "".join(f"{k} = {json.dumps(v)}\n" for k, v in keys.items())
-    (tmp / "edge.toml").write_text(f'input = "mqtt"\npredictions = "none"\nalerts = "none"\n'
-                                   f'[http]\nport = {http}\n[mqtt]\n{mqtt_toml}')
+    (tmp / "edge.toml").write_text(
+        f'input = "mqtt"\npredictions = "none"\nalerts = "none"\n[http]\nport = {http}\n[mqtt]\n{mqtt_toml}'
+    )
     exe = Path(sys.executable).parent / "prognos-edge"
     err = tmp / "stderr.txt"
-    proc = subprocess.Popen([str(exe), "serve", "--config", str(tmp / "edge.toml"), "--bundle", str(bundle)],
-                            stdout=subprocess.DEVNULL, stderr=open(err, "w"), cwd=ROOT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--config", str(tmp / "edge.toml"), "--bundle", str(bundle)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(err, "w"),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     return proc, http, err
 
 
@@ -170,8 +235,9 @@ def test_wrong_password_is_logged_once_and_unhealthy(tls_broker, tiny_run, tmp_p
 
 def test_untrusted_broker_is_logged_once_and_unhealthy(tls_broker, tiny_run, tmp_path):
     d, port = tls_broker
-    proc, http, err = serve(tmp_path, d, port, tiny_run["dir"] / "bundles" / "tflite_int8",
-                            ca_file=str(d / "rogue.crt"))
+    proc, http, err = serve(
+        tmp_path, d, port, tiny_run["dir"] / "bundles" / "tflite_int8", ca_file=str(d / "rogue.crt")
+    )
     assert_refused_and_running(proc, http, err, d, "unknown ca", "certificate is not trusted")
 
 
@@ -181,8 +247,7 @@ def assert_refused_and_running(proc, http, err, d, broker_says, reason):
     tries = (d / "log.txt").read_text().count(broker_says)
     try:
         status, body = wait_health(http, err, lambda status, body: reason in body, f"/healthz naming {reason!r}")
-        wait_for(lambda: (d / "log.txt").read_text().count(broker_says) >= tries + 4, timeout=30,
-                 what="paho retrying")
+        wait_for(lambda: (d / "log.txt").read_text().count(broker_says) >= tries + 4, timeout=30, what="paho retrying")
         alive = proc.poll() is None
     finally:
         code = stop(proc)
@@ -198,13 +263,16 @@ def test_tls_and_auth_config_mistakes_are_clear_errors(tmp_path):
     from prognos.edge_runtime.errors import ConfigError
     from prognos.edge_runtime.mqtt import MqttIO
 
-    cfg = ServiceConfig.from_dict({"mqtt": {"tls": True, "ca_file": "ca.crt", "username": "u",
-                                            "password_file": "pw"}}, tmp_path)
+    cfg = ServiceConfig.from_dict(
+        {"mqtt": {"tls": True, "ca_file": "ca.crt", "username": "u", "password_file": "pw"}}, tmp_path
+    )
     assert (cfg.mqtt.ca_file, cfg.mqtt.password_file) == (str(tmp_path / "ca.crt"), str(tmp_path / "pw"))
-    for mqtt_keys, message in [({"protocol": "4"}, "protocol '4'; expected"),
-                               ({"ca_file": "ca.crt"}, "ca_file set but tls = false"),
-                               ({"password_file": "pw"}, "password_file set without a username"),
-                               ({"tls": "yes"}, "tls = 'yes' (str); expected bool")]:
+    for mqtt_keys, message in [
+        ({"protocol": "4"}, "protocol '4'; expected"),
+        ({"ca_file": "ca.crt"}, "ca_file set but tls = false"),
+        ({"password_file": "pw"}, "password_file set without a username"),
+        ({"tls": "yes"}, "tls = 'yes' (str); expected bool"),
+    ]:
         with pytest.raises(ConfigError, match=re.escape(message)):
             ServiceConfig.from_dict({"mqtt": mqtt_keys})
     with pytest.raises(ConfigError, match=r"TLS files .*ca\.crt.*No such file"):
@@ -222,8 +290,10 @@ def test_tls_and_auth_config_mistakes_are_clear_errors(tmp_path):
 
 def test_device_check_refuses_missing_secrets(tiny_run, tmp_path):
     """deploy runs `healthcheck --check-bundle` on the device before switching: a missing password file fails it."""
-    (tmp_path / "edge.toml").write_text(f'bundle = "{tiny_run["dir"] / "bundles" / "onnx_fp32"}"\n[mqtt]\n'
-                                        'host = "127.0.0.1"\nusername = "device"\npassword_file = "pw"\n')
+    (tmp_path / "edge.toml").write_text(
+        f'bundle = "{tiny_run["dir"] / "bundles" / "onnx_fp32"}"\n[mqtt]\n'
+        'host = "127.0.0.1"\nusername = "device"\npassword_file = "pw"\n'
+    )
     exe = Path(sys.executable).parent / "prognos-edge"
     check = [str(exe), "healthcheck", "--config", str(tmp_path / "edge.toml"), "--check-bundle"]
     r = subprocess.run(check, capture_output=True, text=True, timeout=120)

@@ -1,5 +1,6 @@
 """Out-of-distribution flag: the manifest's per-feature training ranges (export.bundle.input_ranges) and the
 stream's "ood" field and per-feature counter, on rows shifted out of range; predictions unchanged."""
+
 import json
 import shutil
 
@@ -53,6 +54,8 @@ def test_shifted_rows_are_flagged_and_counted_without_changing_predictions(tiny_
     others = [(p, b) for p, b in zip(preds, base) if str(p["unit"]) != unit]
     assert all(p.get("ood") == b.get("ood") for p, b in others)  # other units: as without the shift
     counts = {f: sum(f in p.get("ood", ()) for p in preds) for f in pre.features}
-    assert stats.ood[feature] == counts[feature] >= len(mine) and dict(stats.ood) == {f: c for f, c in counts.items() if c}
+    assert stats.ood[feature] == counts[feature] >= len(mine) and dict(stats.ood) == {
+        f: c for f, c in counts.items() if c
+    }
     assert f'prognos_ood_rows_total{{feature="{feature}"}} {counts[feature]}' in prometheus(stats, "x")
     assert np.mean([bool(b.get("ood")) for b in base]) < 0.5  # in-distribution rows are mostly not flagged

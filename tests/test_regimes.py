@@ -1,4 +1,5 @@
 """Operating regimes: found on training rows, applied identically by the device, unknown ones flagged."""
+
 import numpy as np
 import pytest
 
@@ -18,7 +19,9 @@ def regime_table(n_units=6, seed=0, k=3):
         r = rng.integers(0, k, life)
         settings = np.column_stack([10.0 * r, 0.3 * r]) + rng.normal(0, 0.01, (life, 2))
         wear = (t / life) ** 2
-        sensors = np.column_stack([50 * r + 3 * wear, -20 * r - 2 * wear, 5 * r + 0 * wear]) + rng.normal(0, 0.3, (life, 3))
+        sensors = np.column_stack([50 * r + 3 * wear, -20 * r - 2 * wear, 5 * r + 0 * wear]) + rng.normal(
+            0, 0.3, (life, 3)
+        )
         rows.append(np.column_stack([np.full(life, u), t, settings, sensors]))
     return np.concatenate(rows), Layout(("asset", "hours", "load", "speed", "a", "b", "c"), ("load", "speed"))
 
@@ -77,7 +80,9 @@ def test_fd002_has_six_regimes(cmapss_dir):
     table = cmapss.load_table(path)
     pre = fit_preprocessor(table, DataConfig(), CMAPSS_LAYOUT)
     assert len(pre.regimes["centroids"]) == 6
-    assert pre.selection["regimes"]["rows_per_regime"] and sum(pre.selection["regimes"]["rows_per_regime"]) == len(table)
+    assert pre.selection["regimes"]["rows_per_regime"] and sum(pre.selection["regimes"]["rows_per_regime"]) == len(
+        table
+    )
 
 
 def test_fd001_stays_one_regime_with_global_normalization(cmapss_dir):

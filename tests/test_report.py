@@ -1,4 +1,5 @@
 """`prognos profile` and `prognos report` on the tiny run; the HTML rendered in headless Chromium."""
+
 import re
 import shutil
 import struct
@@ -43,8 +44,16 @@ def test_op_profile_accounts_for_every_op(reported_run):
 def test_report_is_self_contained(reported_run):
     run, page = reported_run
     html = page.read_text()
-    for section in ("Model card", "Learning curves", "Predictions", "Compression trade-off", "Benchmark",
-                    "LiteRT per-op profile", "Intended use", "Limits"):
+    for section in (
+        "Model card",
+        "Learning curves",
+        "Predictions",
+        "Compression trade-off",
+        "Benchmark",
+        "LiteRT per-op profile",
+        "Intended use",
+        "Limits",
+    ):
         assert section in html, section
     assert "not available" not in html
     assert len(re.findall(r'<img class="fig" [^>]*src="data:image/png;base64,', html)) >= 4
@@ -73,10 +82,22 @@ def test_report_renders_in_headless_chromium(reported_run, tmp_path):
     _, page = reported_run
     probe = tmp_path / "probe.html"
     probe.write_text(page.read_text().replace("</body>", CHECK_IMAGES + "</body>"))
-    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400"]
-    dom = subprocess.run(flags + ["--virtual-time-budget=5000", "--dump-dom", probe.as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
+    flags = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,2400",
+    ]
+    dom = subprocess.run(
+        flags + ["--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     images = re.search(r'data-images="(\d+)"', dom)
     decoded = re.search(r'data-decoded="(\d+)"', dom)
     assert images and decoded, dom[-500:]

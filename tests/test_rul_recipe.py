@@ -1,6 +1,7 @@
 """`prognos rul` end to end on a simulated CSV fleet with named columns and three operating regimes:
 CSV -> recipe (tiny epochs) -> RUN/bundles/best -> `prognos-edge predict` on CSV rows -> the same
 predictions as the training side; unknown regimes flagged and counted; no failures -> anomaly bundle."""
+
 import csv
 import json
 
@@ -46,10 +47,20 @@ def write_regime_csv(folder, n_units=8, seed=5, failed=True):
         last = np.r_[table[1:, 0] != table[:-1, 0], True]  # each asset's last row: where it failed
         for row, regime, end in zip(table, r, last):
             sensors = [row[CMAPSS_COLUMNS.index(s)] + 40.0 * (regime + 1) * (1 + i % 3) for i, s in enumerate(SENSORS)]
-            w.writerow([f"pump-{int(row[0])}", int(row[1]), round(20.0 * regime + rng.normal(0, 0.05), 3),
-                        round(0.4 * regime + rng.normal(0, 0.002), 4), *[round(v, 3) for v in sensors], int(failed and end)])
-    (folder / "schema.toml").write_text('files = "fleet.csv"\nasset = "pump_id"\ntime = "hours"\n'
-                                        'settings = ["load", "speed"]\nfailures = { column = "failed" }\n')
+            w.writerow(
+                [
+                    f"pump-{int(row[0])}",
+                    int(row[1]),
+                    round(20.0 * regime + rng.normal(0, 0.05), 3),
+                    round(0.4 * regime + rng.normal(0, 0.002), 4),
+                    *[round(v, 3) for v in sensors],
+                    int(failed and end),
+                ]
+            )
+    (folder / "schema.toml").write_text(
+        'files = "fleet.csv"\nasset = "pump_id"\ntime = "hours"\n'
+        'settings = ["load", "speed"]\nfailures = { column = "failed" }\n'
+    )
     return folder
 
 

@@ -1,4 +1,5 @@
 """The device service: hot-swap verification, /healthz + /metrics, SIGHUP, config files."""
+
 import json
 import os
 import shutil
@@ -101,11 +102,12 @@ def test_watcher_sees_a_new_bundle_once(tiny_run, tmp_path):
 def test_config_file(tmp_path):
     (tmp_path / "edge.toml").write_text(
         'bundle = "bundle"\ninput = "mqtt"\n[mqtt]\nhost = "127.0.0.1"\nport = 1884\n[http]\nport = 9100\n'
-        '[stream]\nmax_batch = 8\n[[rules]]\nfield = "rul"\nop = "<"\nthreshold = 20\nk = 2\nn = 3\n')
+        '[stream]\nmax_batch = 8\n[[rules]]\nfield = "rul"\nop = "<"\nthreshold = 20\nk = 2\nn = 3\n'
+    )
     cfg = ServiceConfig.load(tmp_path / "edge.toml")
     assert cfg.bundle == str(tmp_path / "bundle") and cfg.mqtt.port == 1884 and cfg.http.port == 9100
     assert cfg.stream.max_batch == 8 and (cfg.rules[0].threshold, cfg.rules[0].k) == (20, 2)
-    (tmp_path / "bad.toml").write_text('[stream]\nmax_bacth = 8\n')
+    (tmp_path / "bad.toml").write_text("[stream]\nmax_bacth = 8\n")
     with pytest.raises(ConfigError, match=r"\[service.stream\]: unknown keys \['max_bacth'\]"):
         ServiceConfig.load(tmp_path / "bad.toml")
 
@@ -129,10 +131,25 @@ def test_serve_health_metrics_and_hot_swap(tiny_run, sim_dir, tmp_path):
     watch.mkdir()
     port = free_port()
     exe = Path(sys.executable).parent / "prognos-edge"
-    proc = subprocess.Popen([str(exe), "serve", "--bundle", str(bundles / "onnx_fp32"), "--http", str(port),
-                             "--watch", str(watch), "--alerts", str(tmp_path / "alerts.jsonl")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--bundle",
+            str(bundles / "onnx_fp32"),
+            "--http",
+            str(port),
+            "--watch",
+            str(watch),
+            "--alerts",
+            str(tmp_path / "alerts.jsonl"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         status, body = wait_for(lambda: get(base + "/healthz"), what="/healthz")
@@ -140,21 +157,23 @@ def test_serve_health_metrics_and_hot_swap(tiny_run, sim_dir, tmp_path):
         lines = (sim_dir / "test_SIM.txt").read_text().splitlines()
         proc.stdin.write(("\n".join(lines[:50] + ["1 2 garbage"]) + "\n").encode())
         proc.stdin.flush()
-        wait_for(lambda: 'prognos_rows_in_total 51' in get(base + "/metrics")[1], what="rows counted")
+        wait_for(lambda: "prognos_rows_in_total 51" in get(base + "/metrics")[1], what="rows counted")
         metrics = get(base + "/metrics")[1]
         assert 'prognos_rows_rejected_total{reason="malformed"} 1' in metrics
         assert "prognos_inferences_total 50" in metrics and 'prognos_inference_seconds_bucket{le="+Inf"}' in metrics
         tamper(shutil.copytree(bundles / "tflite_fp32", watch / "broken"))
-        wait_for(lambda: 'prognos_model_swaps_total{result="refused"} 1' in get(base + "/metrics")[1],
-                 what="refused swap")
+        wait_for(
+            lambda: 'prognos_model_swaps_total{result="refused"} 1' in get(base + "/metrics")[1], what="refused swap"
+        )
         new_sha = Bundle(bundles / "tflite_int8").sha256
         shutil.copytree(bundles / "tflite_int8", watch / "v2")
         wait_for(lambda: f'sha256="{new_sha}"' in get(base + "/metrics")[1], what="hot-swap")
         shutil.rmtree(watch / "v2")
         os.utime(watch / "broken")
         proc.send_signal(signal.SIGHUP)  # reload: the newest bundle in the folder is the broken one again
-        wait_for(lambda: 'prognos_model_swaps_total{result="refused"} 2' in get(base + "/metrics")[1],
-                 what="SIGHUP reload")
+        wait_for(
+            lambda: 'prognos_model_swaps_total{result="refused"} 2' in get(base + "/metrics")[1], what="SIGHUP reload"
+        )
         assert json.loads(get(base + "/healthz")[1])["model_sha256"] == new_sha
         out, err = proc.communicate(("\n".join(lines[50:80]) + "\n").encode(), timeout=30)
     finally:

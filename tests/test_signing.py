@@ -1,5 +1,6 @@
 """Signed bundles (edge_runtime.signing): keygen, sign, verify; a forged, tampered or unsigned bundle is
 refused at load, at hot-swap (the running model keeps serving) and at deploy; two trusted keys rotate."""
+
 import json
 import shutil
 import stat
@@ -47,8 +48,12 @@ def forge(tiny_run, tmp_path, keys, how: str):
 
 
 FORGERIES = ("unsigned", "other_key", "model_and_sha", "manifest")
-REASONS = {"unsigned": "unsigned bundle", "other_key": "which is not trusted here",
-           "model_and_sha": "does not verify", "manifest": "does not verify"}
+REASONS = {
+    "unsigned": "unsigned bundle",
+    "other_key": "which is not trusted here",
+    "model_and_sha": "does not verify",
+    "manifest": "does not verify",
+}
 
 
 def test_keygen_sign_verify(tmp_path, keys, tiny_run):
@@ -94,15 +99,24 @@ def test_cli_keygen_sign_and_deploy_refusals(tmp_path, keys, tiny_run):
     b = signed_copy(tiny_run, tmp_path, "b")
     r = run_cli("prognos", "sign", "--bundle", str(b), "--key", str(tmp_path / "k" / "signing.key"))
     assert r.returncode == 0, r.stderr
-    r = run_cli("prognos-edge", "predict", "--bundle", str(b), "--trust", str(tmp_path / "k" / "signing.pub"),
-                stdin="")
+    r = run_cli("prognos-edge", "predict", "--bundle", str(b), "--trust", str(tmp_path / "k" / "signing.pub"), stdin="")
     assert r.returncode == 0 and "verified" in r.stderr, r.stderr
     cfg = tmp_path / "edge.toml"
     cfg.write_text('input = "mqtt"\n[mqtt]\nhost = "127.0.0.1"\n[http]\nport = 9\n')
     for how in FORGERIES:
         bad = forge(tiny_run, tmp_path, keys, how)
-        r = run_cli("prognos-edge", "deploy", "--device", str(tmp_path / "dev"), "--bundle", str(bad),
-                    "--config", str(cfg), "--trust", str(keys["a"][1]))
+        r = run_cli(
+            "prognos-edge",
+            "deploy",
+            "--device",
+            str(tmp_path / "dev"),
+            "--bundle",
+            str(bad),
+            "--config",
+            str(cfg),
+            "--trust",
+            str(keys["a"][1]),
+        )
         assert r.returncode == 2 and REASONS[how] in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "dev").exists()  # refused before anything reached the device
 

@@ -1,4 +1,5 @@
 """`prognos-edge soak` (short, CI-sized) and `prognos-edge bench`: real runs, real numbers checked for sense."""
+
 import json
 
 import pytest
@@ -9,8 +10,22 @@ from tests.conftest import run_cli
 @pytest.mark.edge  # (the bench below is not: 14 s of measuring per Python)
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_short_soak_counts_every_fault(tiny_run, fmt):
-    r = run_cli("prognos-edge", "soak", "--bundle", str(tiny_run["dir"] / "bundles" / "onnx_fp32"), "--rows", "15000",
-                "--malformed", "0.02", "--assets", "20", "--format", fmt, "--every", "0.2")
+    r = run_cli(
+        "prognos-edge",
+        "soak",
+        "--bundle",
+        str(tiny_run["dir"] / "bundles" / "onnx_fp32"),
+        "--rows",
+        "15000",
+        "--malformed",
+        "0.02",
+        "--assets",
+        "20",
+        "--format",
+        fmt,
+        "--every",
+        "0.2",
+    )
     report = json.loads(r.stdout)
     assert r.returncode == 0, report
     assert report["every_rejection_counted"] and report["accepted_rows_lost"] == 0
@@ -24,8 +39,17 @@ def test_short_soak_counts_every_fault(tiny_run, fmt):
 
 
 def test_bench_reports_latency_load_and_rss(tiny_run):
-    r = run_cli("prognos-edge", "bench", "--bundle", str(tiny_run["dir"] / "bundles" / "tflite_int8"),
-                "--seconds", "0.2", "--probes", "2", "--json")
+    r = run_cli(
+        "prognos-edge",
+        "bench",
+        "--bundle",
+        str(tiny_run["dir"] / "bundles" / "tflite_int8"),
+        "--seconds",
+        "0.2",
+        "--probes",
+        "2",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     b = json.loads(r.stdout)
     # speeds and sizes are what `make edge-bench` reports, not asserted here (machines are noisy)

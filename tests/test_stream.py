@@ -1,4 +1,5 @@
 """Stream engine, alerts and row parsing: batching across assets, debounced alerts, every reason counted."""
+
 import json
 
 import numpy as np
@@ -56,12 +57,13 @@ def _by_unit(preds) -> dict:
 def test_stride_predicts_every_nth_row_with_the_same_values(tiny_run, sim_dir):
     bundle = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
     every = _by_unit(Feeder(StreamEngine(bundle, StreamConfig(max_batch=8))).feed_lines(_rows(sim_dir))[0])
-    strided = _by_unit(Feeder(StreamEngine(bundle, StreamConfig(max_batch=8, stride=5))).feed_lines(
-        _rows(sim_dir))[0])
+    strided = _by_unit(Feeder(StreamEngine(bundle, StreamConfig(max_batch=8, stride=5))).feed_lines(_rows(sim_dir))[0])
     assert strided.keys() == every.keys()
     for unit, preds in strided.items():
         cycles = sorted(preds)
-        assert cycles[0] == min(every[unit]) and len(cycles) == -(-len(every[unit]) // 5) and set(np.diff(cycles)) == {5}
+        assert (
+            cycles[0] == min(every[unit]) and len(cycles) == -(-len(every[unit]) // 5) and set(np.diff(cycles)) == {5}
+        )
         assert [preds[c] for c in cycles] == pytest.approx([every[unit][c] for c in cycles], abs=1e-4)
 
 
@@ -104,11 +106,16 @@ def test_json_rows_and_every_reason(tiny_run):
 def test_json_parser_types():
     p = JsonRowParser(["s2"])
     assert p.parse_obj({"unit": 3, "cycle": 4.0, "s2": 1}, "x") == (3, 4, [1.0])
-    for obj, reason in [([1], "wrong_type"), ({"unit": 1.5, "cycle": 1, "s2": 1}, "wrong_type"),
-                        ({"unit": 1, "cycle": 0, "s2": 1}, "wrong_type"), ({"unit": 1, "s2": 1}, "missing_sensor"),
-                        ({"unit": 1, "cycle": True, "s2": 1}, "wrong_type"), ({"cycle": 1, "s2": 1}, "missing_sensor"),
-                        ({"unit": 1, "cycle": 1e400, "s2": 1}, "wrong_type"), ({"unit": 1, "cycle": 1, "s2": None},
-                                                                               "missing_sensor")]:
+    for obj, reason in [
+        ([1], "wrong_type"),
+        ({"unit": 1.5, "cycle": 1, "s2": 1}, "wrong_type"),
+        ({"unit": 1, "cycle": 0, "s2": 1}, "wrong_type"),
+        ({"unit": 1, "s2": 1}, "missing_sensor"),
+        ({"unit": 1, "cycle": True, "s2": 1}, "wrong_type"),
+        ({"cycle": 1, "s2": 1}, "missing_sensor"),
+        ({"unit": 1, "cycle": 1e400, "s2": 1}, "wrong_type"),
+        ({"unit": 1, "cycle": 1, "s2": None}, "missing_sensor"),
+    ]:
         with pytest.raises(RowError) as e:
             p.parse_obj(obj, "msg 9")
         assert e.value.reason == reason and "msg 9" in str(e.value)
@@ -145,12 +152,21 @@ def test_rules_are_task_agnostic():
     anomaly = Rule("score", ">", 0.8, hysteresis=0.1, k=2, n=3)
     fault = Rule("probs.outer_race", ">=", 0.9, k=1, n=1, name="outer race fault")
     tracker = AlertTracker([anomaly, fault])
-    seq = [{"score": 0.5, "probs": {"outer_race": 0.2}}, {"score": 0.9, "probs": {"outer_race": 0.95}},
-           {"score": 0.85}, {"score": 0.75, "probs": {"outer_race": 0.1}}, {"score": 0.6}, {"score": 0.65}]
+    seq = [
+        {"score": 0.5, "probs": {"outer_race": 0.2}},
+        {"score": 0.9, "probs": {"outer_race": 0.95}},
+        {"score": 0.85},
+        {"score": 0.75, "probs": {"outer_race": 0.1}},
+        {"score": 0.6},
+        {"score": 0.65},
+    ]
     events = [e for t, p in enumerate(seq, 1) for e in tracker.update("m1", "ts", float(t), p)]
     assert [(e["rule"], e["alert"], e["ts"]) for e in events] == [
-        ("outer race fault", "raised", 2.0), ("score > 0.8", "raised", 3.0),
-        ("outer race fault", "cleared", 4.0), ("score > 0.8", "cleared", 6.0)]
+        ("outer race fault", "raised", 2.0),
+        ("score > 0.8", "raised", 3.0),
+        ("outer race fault", "cleared", 4.0),
+        ("score > 0.8", "cleared", 6.0),
+    ]
     assert tracker.active == 0 and tracker.raised == tracker.cleared == 2
 
 
@@ -178,8 +194,14 @@ def test_engine_emits_alerts_only_for_full_windows(tiny_run, sim_dir):
 def test_mqtt_payloads_bad_and_good(tiny_run):
     bundle = Bundle(tiny_run["dir"] / "bundles" / "onnx_fp32")
     row = {"asset": "m", **dict.fromkeys(bundle.preprocessor.features, 1.0)}
-    msgs = [("s/m", json.dumps([{**row, "cycle": 1}, {**row, "cycle": 2}]).encode()), ("s/m", b"[" * 60000),
-            ("s/m", b"\xff\xfe"), ("s/m", b" " * (2 << 20)), ("s/m", b"42"), ("s/m", json.dumps({**row, "cycle": 3}))]
+    msgs = [
+        ("s/m", json.dumps([{**row, "cycle": 1}, {**row, "cycle": 2}]).encode()),
+        ("s/m", b"[" * 60000),
+        ("s/m", b"\xff\xfe"),
+        ("s/m", b" " * (2 << 20)),
+        ("s/m", b"42"),
+        ("s/m", json.dumps({**row, "cycle": 3})),
+    ]
     engine = StreamEngine(bundle)
     preds, _ = Feeder(engine, log=lambda m: None).feed_payloads(msgs)
     assert [p["cycle"] for p in preds] == [1, 2, 3]

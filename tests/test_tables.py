@@ -1,4 +1,5 @@
 """The one table helper: the same data as Markdown and as HTML."""
+
 import pytest
 
 from prognos.edge_runtime.tables import Table

@@ -1,4 +1,5 @@
 """Every training run writes TensorBoard logs; MLflow tracking into a local file store when asked."""
+
 import pytest
 
 from tests.conftest import run_cli
@@ -17,8 +18,9 @@ def test_training_writes_tensorboard_logs(tiny_run):
 def test_mlflow_tracks_params_and_metrics_per_epoch(tmp_path, sim_dir, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
     uri = (tmp_path / "mlruns").as_uri()
-    r = run_cli("prognos", "train", "--run", str(tmp_path / "run"), "--data-dir", str(sim_dir), "--epochs", "2",
-                "--mlflow", uri)
+    r = run_cli(
+        "prognos", "train", "--run", str(tmp_path / "run"), "--data-dir", str(sim_dir), "--epochs", "2", "--mlflow", uri
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     mlflow.set_tracking_uri(uri)
@@ -40,5 +42,7 @@ def test_mlflow_logs_a_bundle_and_its_onnx_model(tmp_path, tiny_run, monkeypatch
     files = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "bundle")}
     assert {"bundle/manifest.json", "bundle/model.onnx"} <= files
     model = mlflow.onnx.load_model(f"runs:/{run.info.run_id}/model")  # the ONNX flavor gives the graph back
-    assert [i.name for i in model.graph.input] == [i.name for i in __import__("onnx").load(
-        str(tiny_run["dir"] / "bundles" / "onnx_fp32" / "model.onnx")).graph.input]
+    assert [i.name for i in model.graph.input] == [
+        i.name
+        for i in __import__("onnx").load(str(tiny_run["dir"] / "bundles" / "onnx_fp32" / "model.onnx")).graph.input
+    ]

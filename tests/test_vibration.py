@@ -8,6 +8,7 @@ windows. Then tiny runs of the 4-class variant, the anomaly
 autoencoders (dense and VAE) through their bundles and the TF-free edge `anomaly` command, and the
 GAN augmentation experiment with a two-step cGAN.
 """
+
 import json
 import subprocess
 import sys
@@ -26,8 +27,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_time_segment_split_has_no_overlap():
     # signals that are their own sample index: every window says which samples it came from
-    recs = [CwruRecord(Path(f"r{i}.mat"), np.arange(n, dtype=np.float32), CwruLabel("normal", 0, 0, i), 1797.0,
-                       "nominal", "X_DE_time") for i, n in enumerate((40000, 30000))]
+    recs = [
+        CwruRecord(
+            Path(f"r{i}.mat"),
+            np.arange(n, dtype=np.float32),
+            CwruLabel("normal", 0, 0, i),
+            1797.0,
+            "nominal",
+            "X_DE_time",
+        )
+        for i, n in enumerate((40000, 30000))
+    ]
     s = split_windows(recs, window=2048, hop=1024, train_fraction=0.8)
     for i, n in enumerate((40000, 30000)):
         tr, va = s.x_train[s.rec_train == i], s.x_val[s.rec_val == i]
@@ -100,8 +110,14 @@ sys.exit(rc)
 def _edge(command: str, bundle: Path, samples: Path, *extra):
     """`prognos-edge <command>` in a subprocess that must not load TensorFlow, Keras or scipy."""
     args = [command, "--bundle", str(bundle), "--input", str(samples), *extra]
-    r = subprocess.run([sys.executable, "-c", EDGE, *args], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    r = subprocess.run(
+        [sys.executable, "-c", EDGE, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stderr.strip().splitlines()[-1])
     return [json.loads(line) for line in r.stdout.splitlines()], summary
@@ -169,8 +185,10 @@ def test_anomaly_bundle_end_to_end_on_the_edge(model, tmp_path):
     trained_with = json.loads((tmp_path / "run" / "anomaly_dsp_spec.json").read_text())
     for rep in m["bundles"].values():  # the train/serve contract: the DspSpec the autoencoder was fitted on
         assert read_manifest(rep["bundle"])["preprocessing"]["dsp"] == trained_with
-    assert manifest["task"] == "anomaly" and manifest["postprocessing"]["threshold"] == m["bundles"]["tflite_int8"][
-        "threshold"]
+    assert (
+        manifest["task"] == "anomaly"
+        and manifest["postprocessing"]["threshold"] == m["bundles"]["tflite_int8"]["threshold"]
+    )
     scores = {}
     for name, fault, size in (("normal", "normal", 0), ("or021", "outer_race", 21)):
         np.save(tmp_path / f"{name}.npy", simulate_recording(fault, size, 0, 1.0, seed=7).astype(np.float32))
@@ -228,4 +246,3 @@ def test_report_of_a_vibration_run_has_confusion_matrix_and_roc(vib_run):
     assert 'alt="confusion matrix"' in predictions and 'alt="ROC one-vs-rest"' in predictions
     assert "split by time segment" in html and "validation accuracy: keras" in html
     assert "measure RUL runs only" in html  # not a `make bench` hint that would fail on this run
-

@@ -3,6 +3,7 @@ followed .npy file, stdin, a FIFO, WAV), one classification per window out, equa
 classify` on the same samples; gaps and rate changes reset framing; every bad block counted under its
 reason; k-of-n label alerts raise on a fault and clear after a repair; hot-swap of vibration bundles.
 The bundle is conftest's tiny `vib_run` (trained once per session)."""
+
 import json
 import os
 import shutil
@@ -59,8 +60,10 @@ def _feeder(bundle_dir, **samples) -> SampleFeeder:
 
 
 def _blocks(asset, x, size, seq0=0, rate=RATE, enc=encode_json):
-    return [(f"prognos/sensors/{asset}", enc(asset, seq0 + i, rate, x[s : s + size]))
-            for i, s in enumerate(range(0, len(x), size))]
+    return [
+        (f"prognos/sensors/{asset}", enc(asset, seq0 + i, rate, x[s : s + size]))
+        for i, s in enumerate(range(0, len(x), size))
+    ]
 
 
 def test_framer_cuts_windows_at_window_and_hop_across_blocks():
@@ -101,7 +104,8 @@ def test_served_windows_equal_vibration_stream_with_gaps_and_rates(int8):
     # another rate: rejected and the framing reset; the next block at the right rate starts afresh
     preds, _ = f.feed_payloads(_blocks("a", y[:1000], 1000, seq0=32, rate=48000.0) + _blocks("a", y, 1000, seq0=33))
     assert f.engine.stats.rejected == {"rate_mismatch": 1} and [(c, p) for _, _, c, p in _key(preds)] == [
-        (c, p) for _, _, c, p in ref_y]
+        (c, p) for _, _, c, p in ref_y
+    ]
 
 
 def test_other_rates_are_resampled_when_configured(int8):
@@ -123,7 +127,7 @@ def _bad_payloads() -> dict:
         "bad_length": good[:-4],  # one sample short of the announced count
         "bad_asset": encode_json("plant/+/pump", 0, RATE, x),
         "rate_mismatch": encode_json("bad2", 0, 8000.0, x),
-        "malformed": b"{\"asset\": \"a\", \"seq\": -1, \"rate_hz\": 1, \"samples\": [1]}",
+        "malformed": b'{"asset": "a", "seq": -1, "rate_hz": 1, "samples": [1]}',
         "bad_version": good[:4] + bytes([9]) + good[5:],
     }
 
@@ -134,10 +138,12 @@ def test_every_bad_block_is_counted_and_nothing_else_is_lost(int8):
     f = _feeder(int8)
     good = _blocks("ok", x, 1200)
     bad = [(f"prognos/sensors/{r}", p) for r, p in _bad_payloads().items()]
-    bad += [("prognos/sensors/x", encode_json("#", 0, RATE, [1.0])),  # wildcard asset
-            ("prognos/sensors/x", encode_json("p" * 200, 0, RATE, [1.0])),  # too long an id
-            ("prognos/sensors/x", b'{"asset": "a", "seq": 0, "rate_hz": 12000, "samples": ["1", 2]}'),  # strings
-            ("prognos/sensors/x", b"\x00" * (100 << 20))]  # 100 MB: refused by its size, never parsed
+    bad += [
+        ("prognos/sensors/x", encode_json("#", 0, RATE, [1.0])),  # wildcard asset
+        ("prognos/sensors/x", encode_json("p" * 200, 0, RATE, [1.0])),  # too long an id
+        ("prognos/sensors/x", b'{"asset": "a", "seq": 0, "rate_hz": 12000, "samples": ["1", 2]}'),  # strings
+        ("prognos/sensors/x", b"\x00" * (100 << 20)),
+    ]  # 100 MB: refused by its size, never parsed
     msgs = [m for i, g in enumerate(good) for m in [g, *bad[i : i + 1]]]  # good and bad blocks interleaved
     msgs.append(good[3])  # a repeated block: out of order
     preds, _ = f.feed_payloads(msgs)
@@ -165,7 +171,9 @@ def test_example_config_reads_samples_and_label_rules():
     cfg = ServiceConfig.load(ROOT / "configs" / "edge_vibration.toml")
     assert cfg.samples.max_block_bytes == 4 << 20 and not cfg.samples.resample and cfg.input == "mqtt"
     assert [(r.op, r.threshold, r.k, r.n) for r in cfg.rules] == [
-        ("in", ("OR007", "OR014", "OR021"), 3, 5), ("==", "fault", 3, 5)]
+        ("in", ("OR007", "OR014", "OR021"), 3, 5),
+        ("==", "fault", 3, 5),
+    ]
 
 
 def test_fault_raises_and_repair_clears_the_default_alert(int8):
@@ -190,7 +198,7 @@ def test_hot_swap_keeps_framing_and_refuses_other_framing(vib_run, int8, tmp_pat
     assert try_swap(f.engine, fp32, logs.append) and f.engine.stats.swaps == {"ok": 1, "refused": 1}
     after, _ = f.feed_payloads(_blocks("a", x[12000:], 1000, seq0=12))
     ref = vibration_stream(Bundle(fp32), x)
-    assert len(before) + len(after) == len(ref) and _key(after) == _key(ref[len(before):])
+    assert len(before) + len(after) == len(ref) and _key(after) == _key(ref[len(before) :])
 
 
 def test_wav_npy_and_f32_streams_read_the_same_samples(int8, tmp_path):
@@ -219,8 +227,13 @@ def test_wav_npy_and_f32_streams_read_the_same_samples(int8, tmp_path):
 
 
 def _serve(bundle, *args, **kw):
-    return subprocess.Popen([str(EXE), "serve", "--bundle", str(bundle), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        [str(EXE), "serve", "--bundle", str(bundle), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 def _stop(proc):
@@ -247,8 +260,10 @@ def test_mqtt_json_and_binary_blocks_equal_prognos_edge_classify(int8, mqtt_brok
         for topic, payload in msgs:
             pub.publish(topic, payload, qos=1).wait_for_publish()
         wait_for(lambda: sum(t.startswith("prognos/predictions/") for t, _ in got) == 2 * len(ref), what="windows")
-        metrics = wait_for(lambda: (lambda m: 'reason="too_large"} 1' in m and m)(
-            get(f"http://127.0.0.1:{http}/metrics")[1]), what="the large block counted")
+        metrics = wait_for(
+            lambda: (lambda m: 'reason="too_large"} 1' in m and m)(get(f"http://127.0.0.1:{http}/metrics")[1]),
+            what="the large block counted",
+        )
     finally:
         _, summary = _stop(proc)
         sub.loop_stop()
@@ -287,9 +302,27 @@ def test_stdin_and_fifo_streams(int8, tmp_path, via):
     raw = x.astype("<f4").tobytes()
     if via != "fifo":  # raw float32 of one asset, or JSON lines of 0.5 s blocks (~120 KB a line)
         lines = b"".join(encode_json("fan", i, RATE, x[s : s + 6000]) + b"\n" for i, s in enumerate((0, 6000)))
-        r = subprocess.run([str(EXE), "serve", "--bundle", str(int8), "--input", "-", "--samples",
-                            "f32" if via == "stdin" else "jsonl", "--asset", "fan", "--alerts", "none"],
-                           input=raw if via == "stdin" else lines, capture_output=True, cwd=ROOT, timeout=60, check=True)
+        r = subprocess.run(
+            [
+                str(EXE),
+                "serve",
+                "--bundle",
+                str(int8),
+                "--input",
+                "-",
+                "--samples",
+                "f32" if via == "stdin" else "jsonl",
+                "--asset",
+                "fan",
+                "--alerts",
+                "none",
+            ],
+            input=raw if via == "stdin" else lines,
+            capture_output=True,
+            cwd=ROOT,
+            timeout=60,
+            check=True,
+        )
         stdout = r.stdout.decode()
     else:
         fifo = tmp_path / "fan.f32"
@@ -314,10 +347,17 @@ def test_anomaly_bundle_scores_json_lines_on_stdin_as_prognos_edge_anomaly(tmp_p
     bundle = tmp_path / "run" / "anomaly_bundles" / "tflite_fp32"
     x = _sim("outer_race", 21, seconds=1.0, seed=4)
     ref = [(o["window"], o["score"], o["status"]) for o in vibration_stream(Bundle(bundle), x, "anomaly")]
-    lines = "".join(encode_json("fan-2", i, RATE, x[s : s + 600]).decode() + "\n"
-                    for i, s in enumerate(range(0, len(x), 600)))
-    r = subprocess.run([str(EXE), "serve", "--bundle", str(bundle), "--input", "-", "--samples", "jsonl"],
-                       input=lines.encode(), capture_output=True, cwd=ROOT, timeout=60, check=True)
+    lines = "".join(
+        encode_json("fan-2", i, RATE, x[s : s + 600]).decode() + "\n" for i, s in enumerate(range(0, len(x), 600))
+    )
+    r = subprocess.run(
+        [str(EXE), "serve", "--bundle", str(bundle), "--input", "-", "--samples", "jsonl"],
+        input=lines.encode(),
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
     out = [json.loads(line) for line in r.stdout.decode().splitlines()]
     preds = [o for o in out if "alert" not in o]
     assert [(o["window"], o["score"], o["status"]) for o in preds] == ref

@@ -5,6 +5,7 @@
 Ubuntu 20.04, RHEL 8, Raspberry Pi OS 11 and later); pip wants every accepted tag listed.
 Needs the package index: marked `registry` (CI has PyPI; an offline run skips).
 """
+
 import os
 import re
 import socket
@@ -28,9 +29,16 @@ ARCHS = ["x86_64", "aarch64"]
 def requirements(python: str, arch: str) -> list[Requirement]:
     """prognos-edge's dependencies whose markers hold on CPython `python` on Linux `arch`, markers dropped."""
     deps = tomllib.loads((ROOT / "edge_runtime" / "pyproject.toml").read_text())["project"]["dependencies"]
-    env = {"python_version": python, "python_full_version": f"{python}.0", "platform_machine": arch,
-           "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
-           "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+    env = {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "platform_machine": arch,
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
     reqs = [Requirement(d) for d in deps]
     kept = [r for r in reqs if r.marker is None or r.marker.evaluate(env)]
     for r in kept:
@@ -41,9 +49,23 @@ def requirements(python: str, arch: str) -> list[Requirement]:
 def download(python: str, arch: str, dest) -> tuple[subprocess.CompletedProcess, list[Requirement]]:
     reqs = requirements(python, arch)
     platforms = [f"manylinux_2_{m}_{arch}" for m in range(17, 29)] + [f"manylinux2014_{arch}"]
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-           "--python-version", python, "--implementation", "cp", "-d", str(dest),
-           *[a for p in platforms for a in ("--platform", p)], *map(str, reqs)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        python,
+        "--implementation",
+        "cp",
+        "-d",
+        str(dest),
+        *[a for p in platforms for a in ("--platform", p)],
+        *map(str, reqs),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600), reqs
 
 

@@ -14,6 +14,7 @@ masks and noise. EfficientNet B1/B2 repeat B0's code with a bigger table (their 
 structure are checked in test_zoo_lecture.py), so their shared cases are marked slow, with a few
 other cases that only repeat a covered path in a bigger graph (see SLOW_CASES, SLOW_TFLITE).
 """
+
 import functools
 
 import numpy as np
@@ -38,8 +39,14 @@ TEST_HPARAMS = {"perceptron": {"learning_rate": 1e-3}}
 # Slow (run with -m slow): cases that repeat a covered code path with a bigger graph. The 2-D cases of
 # the deepest nets differ from their 1-D cases only in kernel shapes; `from_keras_model` exports a Keras
 # SavedModel that traces every layer, so the deep nets take 10-90 s each to convert.
-SLOW_CASES = {("efficientnet_b1", 1), ("efficientnet_b1", 2), ("efficientnet_b2", 1), ("efficientnet_b2", 2),
-              ("efficientnet_b0", 2), ("mobilenet_v2", 2)}
+SLOW_CASES = {
+    ("efficientnet_b1", 1),
+    ("efficientnet_b1", 2),
+    ("efficientnet_b2", 1),
+    ("efficientnet_b2", 2),
+    ("efficientnet_b0", 2),
+    ("mobilenet_v2", 2),
+}
 SLOW_TFLITE = {"efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "mobilenet_v1", "mobilenet_v2"}
 
 
@@ -58,8 +65,9 @@ def task_of(name):
 def build(name, dims, batch_size=None):
     keras.utils.set_random_seed(0)
     task = task_of(name)
-    return create_model(name, SHAPES[dims], task=task, n_outputs=N_OUTPUTS[task], batch_size=batch_size,
-                        **TEST_HPARAMS.get(name, {}))
+    return create_model(
+        name, SHAPES[dims], task=task, n_outputs=N_OUTPUTS[task], batch_size=batch_size, **TEST_HPARAMS.get(name, {})
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,11 +80,13 @@ def data(name, dims, n=BATCH, seed=1):
     """(x, y) of the model's task: y is the target, the class label, or x itself."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, *SHAPES[dims])).astype("float32")
-    y = {"rul": lambda: rng.uniform(size=(n, 1)).astype("float32"),
-         "classify": lambda: rng.integers(0, N_OUTPUTS["classify"], n),
-         "binary": lambda: rng.choice([-1.0, 1.0], size=(n, 1)).astype("float32"),
-         "reconstruct": lambda: x,
-         "generate": lambda: rng.integers(0, 2, n)}[task_of(name)]()
+    y = {
+        "rul": lambda: rng.uniform(size=(n, 1)).astype("float32"),
+        "classify": lambda: rng.integers(0, N_OUTPUTS["classify"], n),
+        "binary": lambda: rng.choice([-1.0, 1.0], size=(n, 1)).astype("float32"),
+        "reconstruct": lambda: x,
+        "generate": lambda: rng.integers(0, 2, n),
+    }[task_of(name)]()
     return x, y
 
 
@@ -196,10 +206,32 @@ def test_registry_rejects_unknown_and_duplicate_names():
 
 def test_every_family_registers():
     families = {get_entry(n).builder.__module__ for n in list_models()}
-    assert families == {f"prognos.models.{m}" for m in ("perceptron", "mlp", "cnn", "cnn1d", "resnet", "mobilenet", "efficientnet",
-                                                 "vit", "rnn", "autoencoder", "vae", "gan")}
-    assert {n for n in list_models() if get_entry(n).full} == {"perceptron", "dense_ae", "conv_ae", "vae", "gan",
-                                                                "wgan_gp", "cgan"}
+    assert families == {
+        f"prognos.models.{m}"
+        for m in (
+            "perceptron",
+            "mlp",
+            "cnn",
+            "cnn1d",
+            "resnet",
+            "mobilenet",
+            "efficientnet",
+            "vit",
+            "rnn",
+            "autoencoder",
+            "vae",
+            "gan",
+        )
+    }
+    assert {n for n in list_models() if get_entry(n).full} == {
+        "perceptron",
+        "dense_ae",
+        "conv_ae",
+        "vae",
+        "gan",
+        "wgan_gp",
+        "cgan",
+    }
 
 
 def test_existing_lstm_builder_keeps_its_signature():
@@ -214,6 +246,7 @@ def test_existing_lstm_builder_keeps_its_signature():
 
 
 # ---- Deployment: every deployable model in LiteRT (fp32, full-int8) and onnxruntime ---------------------
+
 
 def _deployables(name, batch_size=None):
     dims = 1 if 1 in get_entry(name).dims else 2
@@ -264,10 +297,18 @@ def test_deployables_full_int8_tflite_matches_keras(name):
 ONNX_GAPS = {"conv_ae": "Conv2DTranspose 'same' stride 2: tf2onnx/onnxruntime output differs from Keras"}
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=([pytest.mark.slow] if n in SLOW_TFLITE else [])
-                 + ([pytest.mark.xfail(reason=ONNX_GAPS[n], strict=True)] if n in ONNX_GAPS else []), id=n)
-    for n in list_models()])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            n,
+            marks=([pytest.mark.slow] if n in SLOW_TFLITE else [])
+            + ([pytest.mark.xfail(reason=ONNX_GAPS[n], strict=True)] if n in ONNX_GAPS else []),
+            id=n,
+        )
+        for n in list_models()
+    ],
+)
 def test_deployables_onnx_match_keras(name):
     """The export table's ONNX row (tf2onnx, opset 17), run in onnxruntime."""
     from prognos.export.formats import BY_NAME

@@ -5,6 +5,7 @@ of a standard conv's weights (1/N + 1/k on windows); EfficientNet B1/B2 follow f
 d = α^φ, w = β^φ; ResNet depth formulas; ViT token counts; VAE ELBO terms; GAN losses and the
 WGAN-GP gradient penalty in closed form; the autoencoder anomaly score.
 """
+
 import math
 
 import numpy as np
@@ -66,10 +67,13 @@ def _conv_weights(model):
     return sum(layer.count_params() for layer in model.layers if isinstance(layer, kinds))
 
 
-@pytest.mark.parametrize("one_d,shape,expected_ratio", [
-    (False, (8, 8, 8), 1 / 16 + 1 / 3 ** 2),  # D_K = 3: 1/N + 1/D_K²
-    (True, (1, 16, 8), 1 / 16 + 1 / 3),  # (1, 3) kernels: 1/N + 1/k
-])
+@pytest.mark.parametrize(
+    "one_d,shape,expected_ratio",
+    [
+        (False, (8, 8, 8), 1 / 16 + 1 / 3**2),  # D_K = 3: 1/N + 1/D_K²
+        (True, (1, 16, 8), 1 / 16 + 1 / 3),  # (1, 3) kernels: 1/N + 1/k
+    ],
+)
 def test_depthwise_separable_weight_ratio(one_d, shape, expected_ratio):
     n_out, grid = 16, Grid(one_d)
     inputs = keras.Input(shape)
@@ -91,7 +95,7 @@ def test_efficientnet_compound_scaling_from_b0():
     b1, b2 = compound_scaling(1), compound_scaling(2)
     assert (b1.depth, b1.width, b1.resolution) == pytest.approx((1.2, 1.1, 1.15))
     assert (b2.depth, b2.width, b2.resolution) == pytest.approx((1.44, 1.21, 1.3225))
-    assert 1.2 * 1.1 ** 2 * 1.15 ** 2 == pytest.approx(1.92, abs=0.01)  # α·β²·γ² ≈ 2
+    assert 1.2 * 1.1**2 * 1.15**2 == pytest.approx(1.92, abs=0.01)  # α·β²·γ² ≈ 2
     assert [b.repeats for b in B0_BLOCKS] == [1, 2, 2, 3, 3, 4, 1]
     assert [b.repeats for b in scaled_blocks(1)] == [2, 3, 3, 4, 4, 5, 2]  # ceil(1.2·n)
     assert [b.repeats for b in scaled_blocks(2)] == [2, 3, 3, 5, 5, 6, 2]  # ceil(1.44·n)
@@ -123,10 +127,13 @@ def test_make_divisible_rounds_to_eight_keeping_ninety_percent():
 @pytest.mark.parametrize("name", sorted(RESNETS))
 def test_resnet_depth_formula(name):
     spec = RESNETS[name]
-    assert spec.depth == int(name[len("resnet"):].rstrip("b"))
+    assert spec.depth == int(name[len("resnet") :].rstrip("b"))
     model = create_model(name, (16, 3))
-    convs = [layer for layer in model.layers
-             if isinstance(layer, keras.layers.Conv2D) and not layer.name.endswith("_proj_conv")]
+    convs = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D) and not layer.name.endswith("_proj_conv")
+    ]
     adds = [layer for layer in model.layers if isinstance(layer, keras.layers.Add)]
     assert len(convs) + 1 == spec.depth  # + the head's dense layer
     assert len(adds) == sum(spec.repeats)  # one y = F(x) + x per block
@@ -181,7 +188,7 @@ def test_vae_sampling_and_elbo_terms():
     x = _sines(8, np.random.default_rng(1))
     loss, rec, kl = (float(t) for t in model.elbo_terms(tf.constant(x), training=False))
     m, lv = (np.asarray(t, np.float64) for t in model.encoder(x))
-    expected_kl = np.mean(-0.5 * np.sum(1 + lv - m ** 2 - np.exp(lv), axis=1))
+    expected_kl = np.mean(-0.5 * np.sum(1 + lv - m**2 - np.exp(lv), axis=1))
     assert kl == pytest.approx(expected_kl, rel=1e-4)
     assert loss == pytest.approx(rec + 0.5 * kl, rel=1e-5)
     encoder, decoder = deployables(model)["encoder"], deployables(model)["decoder"]

@@ -8,6 +8,7 @@ Deep vs wide: a compositional function f(x) = g(g(g(x))) (g a "tent" map) has 2Â
 ReLU net represents it with 2 units per layer, while one hidden layer of n ReLU units has at most n + 1
 linear pieces on the line, so it needs about 2^depth units (`shallow_relu_fit`).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ Schritt 1 (forward pass) computes y and z. Schritt 2, output deltas: δ_out = 2 
 Schritt 3, hidden deltas: δ_hid = y (1 − y) · Σ_k δ_out,k U_kj (the output deltas sent back through U).
 Schritt 4, gradients: ∂E/∂U = δ_out yᵀ, ∂E/∂c = δ_out, ∂E/∂W = δ_hid xᵀ, ∂E/∂b = δ_hid (delta · input).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,8 +38,12 @@ class TwoLayerMLP:
         y, z = self.forward(x)
         delta_out = 2.0 * (z - target) * z * (1.0 - z)  # Schritt 2
         delta_hid = y * (1.0 - y) * (self.U.T @ delta_out)  # Schritt 3
-        return {"U": np.outer(delta_out, y), "c": delta_out,  # Schritt 4: delta times the layer's input
-                "W": np.outer(delta_hid, x), "b": delta_hid}
+        return {
+            "U": np.outer(delta_out, y),
+            "c": delta_out,  # Schritt 4: delta times the layer's input
+            "W": np.outer(delta_hid, x),
+            "b": delta_hid,
+        }
 
     def step(self, x, target, lr: float) -> float:
         """One gradient-descent step on one example; returns the loss before the step."""

@@ -3,6 +3,7 @@ backward pass through max pooling: only the position of each window's maximum re
 
 The slides' pooling example: a 4×4 input, 2×2 windows with stride 2 -> a 2×2 output.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,7 @@ def conv2d(x: np.ndarray, k: np.ndarray, stride: int = 1) -> np.ndarray:
     out = np.empty((rows, cols))
     for i in range(rows):
         for j in range(cols):
-            out[i, j] = np.sum(x[i * stride:i * stride + kh, j * stride:j * stride + kw] * k)
+            out[i, j] = np.sum(x[i * stride : i * stride + kh, j * stride : j * stride + kw] * k)
     return out
 
 
@@ -26,7 +27,7 @@ def max_pool(x: np.ndarray, size: int = 2) -> tuple[np.ndarray, np.ndarray]:
     out, mask = np.empty((rows, cols)), np.zeros_like(x, dtype=bool)
     for i in range(rows):
         for j in range(cols):
-            win = x[i * size:(i + 1) * size, j * size:(j + 1) * size]
+            win = x[i * size : (i + 1) * size, j * size : (j + 1) * size]
             u, v = np.unravel_index(np.argmax(win), win.shape)
             out[i, j] = win[u, v]
             mask[i * size + u, j * size + v] = True

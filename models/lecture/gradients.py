@@ -6,6 +6,7 @@ connections (the identity path adds 1 to each layer's Jacobian), normalization a
 initialization (variance-preserving weights, He et al. 2015, Glorot & Bengio 2010) keep it alive.
 `layer_gradient_norms` returns ‖∂E/∂W_l‖ for every layer l of a deep MLP at initialization.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,9 @@ def init_weights(depth: int, width: int, scheme: str, rng) -> list[np.ndarray]:
     return [rng.normal(0, std, (width, width)) for _ in range(depth)]
 
 
-def layer_gradient_norms(weights, x, activation: str = "sigmoid", residual: bool = False,
-                         normalize: bool = False) -> np.ndarray:
+def layer_gradient_norms(
+    weights, x, activation: str = "sigmoid", residual: bool = False, normalize: bool = False
+) -> np.ndarray:
     """‖∂E/∂W_l‖ (Frobenius) per layer, first layer first, for E = ½‖h_L‖² on a batch x (n, width).
 
     residual: h_{l+1} = h_l + φ(W_l h_l); normalize: each layer's pre-activation standardized per unit

@@ -5,6 +5,7 @@ Gradient descent: θ ← θ − η ∇E(θ). Momentum: v ← μ v − η ∇E; �
 m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ); θ ← θ − η m̂ / (√v̂ + ε).
 The lecture's quadratic: E(θ) = ½ θᵀ A θ − bᵀ θ, gradient A θ − b, minimum at A⁻¹ b.
 """
+
 from __future__ import annotations
 
 import numpy as np

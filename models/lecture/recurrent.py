@@ -6,6 +6,7 @@ c' = f ⊙ c + i ⊙ g  cell update              h' = o ⊙ tanh(c')  hidden sta
 Weights in the Keras layout: kernel (inputs, 4 units) and recurrent_kernel (units, 4 units), gate
 order i, f, g (c̃), o.
 """
+
 from __future__ import annotations
 
 import numpy as np

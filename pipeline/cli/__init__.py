@@ -17,7 +17,16 @@ from prognos.edge_runtime.errors import PrognosError
 # One module of this package per domain; each has `register(subparsers)`, and every parser it adds sets
 # `func` (set_defaults). Imports stay inside the commands, so `--help` never imports TensorFlow.
 DOMAINS: tuple[str, ...] = (
-    "demo", "training", "rul", "compress", "mcu", "vibration", "vibration_service", "scale", "data", "sign",
+    "demo",
+    "training",
+    "rul",
+    "compress",
+    "mcu",
+    "vibration",
+    "vibration_service",
+    "scale",
+    "data",
+    "sign",
 )
 
 

@@ -24,7 +24,9 @@ def register(sub) -> None:
         "budget as bundles/best; trade-off table and plot in report/",
     )
     add_export(o)
-    o.add_argument("--budget", type=nonnegative, required=True, help="allowed validation RMSE above the Keras model [cycles]")
+    o.add_argument(
+        "--budget", type=nonnegative, required=True, help="allowed validation RMSE above the Keras model [cycles]"
+    )
     o.add_argument(
         "--prefer",
         choices=("fastest", "smallest"),

@@ -5,6 +5,7 @@
 environment variable PROGNOS_SIGNING_KEY. They sign last, after every manifest edit (measured
 metrics, calibrated intervals, optimize's choice), since any later edit breaks the signature.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,11 @@ ENV = "PROGNOS_SIGNING_KEY"
 
 
 def register(sub) -> None:
-    s = sub.add_parser("sign", help="sign bundle(s) with an ed25519 private key (prognos-edge keygen); devices "
-                                    "that trust its signing.pub then accept them")
+    s = sub.add_parser(
+        "sign",
+        help="sign bundle(s) with an ed25519 private key (prognos-edge keygen); devices "
+        "that trust its signing.pub then accept them",
+    )
     s.add_argument("--bundle", action="append", required=True, help="bundle directory (repeatable)")
     s.add_argument("--key", required=True, help="private key file (DIR/signing.key of prognos-edge keygen)")
     s.set_defaults(func=cmd_sign)

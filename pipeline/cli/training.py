@@ -33,8 +33,12 @@ def register(sub) -> None:
     c.add_argument("--folds", type=count, default=5, help="number of folds (default 5)")
     c.set_defaults(func=cmd_cv)
     se = sub.add_parser("search", help="cross-validate several TOML configs and rank them by CV RMSE")
-    se.add_argument("configs", nargs="+", help="run configs (one candidate each) or sweep files (a base plus "
-                    "[[candidate]] entries, e.g. configs/sweeps/fd001.toml)")
+    se.add_argument(
+        "configs",
+        nargs="+",
+        help="run configs (one candidate each) or sweep files (a base plus "
+        "[[candidate]] entries, e.g. configs/sweeps/fd001.toml)",
+    )
     se.add_argument("--only", help="comma-separated candidate names to run (default: all)")
     se.add_argument("--seeds", help="comma-separated training seeds: adds NAME_s<seed> per candidate")
     se.add_argument("--out", default="artifacts/search", help="output folder (default artifacts/search)")

@@ -125,7 +125,9 @@ def register(sub) -> None:
     vs.add_argument("--load", type=int, default=0, help="motor load HP (default 0)")
     vs.add_argument("--seconds", type=positive, default=5.0)
     vs.add_argument("--seed", type=int, default=1, help="seed (default 1; training's simulator uses 0)")
-    vs.add_argument("--bearing", default="6205", help="bearing geometry: 6205 (default), 6203, a TOML file or FILE:NAME")
+    vs.add_argument(
+        "--bearing", default="6205", help="bearing geometry: 6205 (default), 6203, a TOML file or FILE:NAME"
+    )
     _add_transfer(sub)
     vb.set_defaults(func=cmd_vibration)
     va.set_defaults(func=cmd_vibration_anomaly)
@@ -227,8 +229,11 @@ def cmd_vibration_sim(args):
 
 
 def _add_transfer(sub) -> None:
-    vt = sub.add_parser("vibration-transfer", help="train a 4-class fault_orders model on one bearing, score it on "
-                        "another (simulator), or on held-back fault sizes (--data-dir, CWRU drive end)")
+    vt = sub.add_parser(
+        "vibration-transfer",
+        help="train a 4-class fault_orders model on one bearing, score it on "
+        "another (simulator), or on held-back fault sizes (--data-dir, CWRU drive end)",
+    )
     vt.add_argument("--run", required=True, help="run folder (transfer.json, the runs, simulated data)")
     vt.add_argument("--config", help="TOML file with a [transfer] table (keys of TransferConfig); flags override it")
     vt.add_argument("--data-dir", help="folder of CWRU drive-end .mat files: hold back each fault size in turn")
@@ -239,8 +244,13 @@ def _add_transfer(sub) -> None:
     vt.add_argument("--window", type=int, help="raw samples per window (default 8192; hop a quarter of it)")
     vt.add_argument("--epochs", type=int, help="maximum epochs (default 40, early stopping)")
     vt.add_argument("--formats", help="bundle formats, comma-separated (default tflite_int8)")
-    vt.add_argument("--no-hz-control", dest="hz_control", action="store_false", default=None,
-                    help="skip the control that trains the same MLP on the Hz envelope spectrum")
+    vt.add_argument(
+        "--no-hz-control",
+        dest="hz_control",
+        action="store_false",
+        default=None,
+        help="skip the control that trains the same MLP on the Hz envelope spectrum",
+    )
     vt.add_argument("--seed", type=int)
     vt.set_defaults(func=cmd_vibration_transfer)
 
@@ -249,8 +259,12 @@ def cmd_vibration_transfer(args):
     from prognos.pipeline.vibration.transfer import TransferConfig, transfer_run
 
     args.loads, args.formats = int_list(args.loads), str_list(args.formats)
-    cfg = config_from(TransferConfig, args, "transfer", ("train_bearing", "test_bearing", "loads", "sim_seconds",
-                                                         "window", "epochs", "formats", "hz_control", "seed"))
+    cfg = config_from(
+        TransferConfig,
+        args,
+        "transfer",
+        ("train_bearing", "test_bearing", "loads", "sim_seconds", "window", "epochs", "formats", "hz_control", "seed"),
+    )
     if args.window is not None:
         cfg.hop = max(1, args.window // 4)
     r = transfer_run(cfg, args.run, args.data_dir)

@@ -20,6 +20,7 @@ frequencies in Hz has nothing to hold on to there. Speeds by load are the CWRU t
 (pipeline.cwru.NOMINAL_RPM). Seeded and deterministic: each file depends only on (seed, class,
 load) and the bearing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,10 @@ from prognos.pipeline.data.cwru import CLASSES_10, NOMINAL_RPM, SAMPLE_RATE, SIZ
 
 BEARING_6205 = get_bearing("6205").orders()  # x shaft Hz
 RESONANCES = ((3000.0, 0.02, 1.0), (3900.0, 0.025, 0.5))  # (Hz, damping ratio, gain); CWRU: 2.5-4.5 kHz
-MACHINE_RESONANCES = {"6205": RESONANCES,  # drive end; the fan end's housing rings lower and higher
-                      "6203": ((1800.0, 0.02, 1.0), (4800.0, 0.03, 0.7))}
+MACHINE_RESONANCES = {
+    "6205": RESONANCES,  # drive end; the fan end's housing rings lower and higher
+    "6203": ((1800.0, 0.02, 1.0), (4800.0, 0.03, 0.7)),
+}
 # fault: (code, (order, multiple): impacts per shaft rev, modulation order (None: shaft 1x; "": none),
 # modulation depth, amplitude g)
 FAULT_MODEL = {
@@ -48,9 +51,21 @@ def fault_rates(fault: str, bearing: Bearing) -> tuple[float, float]:
     _, (order, multiple), mod, _, _ = FAULT_MODEL[fault]
     o = bearing.orders()
     return multiple * o[order], 1.0 if mod is None else (o[mod] if mod else 0.0)
+
+
 SIZE_GAIN = {7: 1.0, 14: 1.4, 21: 1.8}  # impact amplitude grows with the spall diameter (mils)
-RECORDING_BASE = {"normal": 97, "IR007": 105, "IR014": 169, "IR021": 209, "B007": 118, "B014": 185,
-                  "B021": 222, "OR007": 130, "OR014": 197, "OR021": 234}  # CWRU numbers at 0 HP; +load
+RECORDING_BASE = {
+    "normal": 97,
+    "IR007": 105,
+    "IR014": 169,
+    "IR021": 209,
+    "B007": 118,
+    "B014": 185,
+    "B021": 222,
+    "OR007": 130,
+    "OR014": 197,
+    "OR021": 234,
+}  # CWRU numbers at 0 HP; +load
 
 
 def impulse_response(sample_rate: float = SAMPLE_RATE, seconds: float = 0.02, resonances=RESONANCES) -> np.ndarray:
@@ -59,8 +74,9 @@ def impulse_response(sample_rate: float = SAMPLE_RATE, seconds: float = 0.02, re
     return sum(g * np.exp(-z * 2 * np.pi * f * t) * np.sin(2 * np.pi * f * t) for f, z, g in resonances)
 
 
-def _impact_train(rng, n: int, shaft_hz: float, fault: str, size_mils: int, load_hp: int,
-                  slip: float, bearing: Bearing) -> np.ndarray:
+def _impact_train(
+    rng, n: int, shaft_hz: float, fault: str, size_mils: int, load_hp: int, slip: float, bearing: Bearing
+) -> np.ndarray:
     """Impulses of amplitude A_k at the (slipping) fault times, split linearly between two samples."""
     _, _, _, depth, amp = FAULT_MODEL[fault]
     per_rev, mod_per_rev = fault_rates(fault, bearing)
@@ -78,8 +94,16 @@ def _impact_train(rng, n: int, shaft_hz: float, fault: str, size_mils: int, load
     return train
 
 
-def simulate_recording(fault: str, size_mils: int, load_hp: int, seconds: float, seed: int,
-                       slip: float = 0.015, noise: float = 0.02, bearing="6205") -> np.ndarray:
+def simulate_recording(
+    fault: str,
+    size_mils: int,
+    load_hp: int,
+    seconds: float,
+    seed: int,
+    slip: float = 0.015,
+    noise: float = 0.02,
+    bearing="6205",
+) -> np.ndarray:
     """Acceleration (g, float64) at the bearing of one recording at 12 kHz; fault 'normal' has no impacts.
 
     `bearing`: a name, TOML file or Bearing (edge_runtime.bearings.get_bearing); its resonances are
@@ -87,8 +111,10 @@ def simulate_recording(fault: str, size_mils: int, load_hp: int, seconds: float,
     """
     bearing = get_bearing(bearing)
     if fault != "normal" and (fault not in FAULT_MODEL or size_mils not in SIZE_GAIN):
-        raise ConfigError(f"fault {fault!r} size {size_mils!r}: expected 'normal' or one of "
-                          f"{', '.join(FAULT_MODEL)} with size 7, 14 or 21 mils")
+        raise ConfigError(
+            f"fault {fault!r} size {size_mils!r}: expected 'normal' or one of "
+            f"{', '.join(FAULT_MODEL)} with size 7, 14 or 21 mils"
+        )
     if load_hp not in NOMINAL_RPM or not seconds > 0:
         raise ConfigError(f"load_hp={load_hp!r}, seconds={seconds!r}: expected a load of 0-3 HP and seconds > 0")
     label = 0 if fault == "normal" else CLASSES_10.index(f"{FAULT_MODEL[fault][0]}{size_mils:03d}")
@@ -115,8 +141,9 @@ def file_name(fault: str, size_mils: int, load_hp: int) -> tuple[str, int]:
     return f"12k_Drive_End_{code}{size_mils:03d}{'@6' if code == 'OR' else ''}_{load_hp}_{rec}.mat", rec
 
 
-def write_dataset(out_dir, loads=(0, 1), seconds: float = 10.0, seed: int = 0,
-                  normal_seconds: float | None = None, bearing="6205") -> Path:
+def write_dataset(
+    out_dir, loads=(0, 1), seconds: float = 10.0, seed: int = 0, normal_seconds: float | None = None, bearing="6205"
+) -> Path:
     """Write the 10 classes at each load as CWRU-named .mat files (X<nnn>_DE_time, X<nnn>RPM).
 
     Fault files last `seconds`, normal files `normal_seconds` (default 2 x seconds, as in CWRU).
@@ -132,6 +159,8 @@ def write_dataset(out_dir, loads=(0, 1), seconds: float = 10.0, seed: int = 0,
             length = (normal_seconds or 2 * seconds) if fault == "normal" else seconds
             x = simulate_recording(fault, size, load, length, seed, bearing=bearing)
             name, rec = file_name(fault, size, load)
-            savemat(out / name, {f"X{rec:03d}_DE_time": x[:, None],
-                                 f"X{rec:03d}RPM": np.array([[NOMINAL_RPM[load]]], np.uint16)})
+            savemat(
+                out / name,
+                {f"X{rec:03d}_DE_time": x[:, None], f"X{rec:03d}RPM": np.array([[NOMINAL_RPM[load]]], np.uint16)},
+            )
     return out

@@ -8,6 +8,7 @@ the trend is also given within regime (each value minus its regime's mean). Per 
 and last time, failed or censored. Also the regimes found and everything the reader filled or
 dropped and why. Written as JSON (`data_card.json`); the HTML report renders that JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,15 @@ def _within(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def _column(fleet: Fleet, j: int, name: str, role: str, pool, age, labels) -> dict:
     v = fleet.table[:, j]
     missing = fleet.card.get("missing", {}).get(name, {"share": 0.0})["share"]
-    row = {"column": name, "role": role, "missing_share": missing, "min": float(v.min()),
-           "max": float(v.max()), "constant": bool(v.min() == v.max()), "trend": spearman(v[pool], age[pool])}
+    row = {
+        "column": name,
+        "role": role,
+        "missing_share": missing,
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "constant": bool(v.min() == v.max()),
+        "trend": spearman(v[pool], age[pool]),
+    }
     if labels is not None:
         row["trend_within_regime"] = spearman(_within(v, labels)[pool], age[pool])
     return row
@@ -66,15 +74,26 @@ def _assets(fleet: Fleet) -> list[dict]:
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
     ends = np.r_[starts[1:], len(code)]
     start = fleet.card.get("time", {}).get("asset_start", {})
-    return [{"asset": fleet.assets[code[s]], "rows": int(e - s), "first": float(time[s]), "last": float(time[e - 1]),
-             "status": "failed" if fleet.failed[code[s]] else "censored",
-             **({"start": start[fleet.assets[code[s]]]} if start else {})} for s, e in zip(starts, ends)]
+    return [
+        {
+            "asset": fleet.assets[code[s]],
+            "rows": int(e - s),
+            "first": float(time[s]),
+            "last": float(time[e - 1]),
+            "status": "failed" if fleet.failed[code[s]] else "censored",
+            **({"start": start[fleet.assets[code[s]]]} if start else {}),
+        }
+        for s, e in zip(starts, ends)
+    ]
 
 
 def _regimes(labels, source) -> dict:
     if labels is None:
-        return {"source": None, "count": None,
-                "note": "no regime column declared; the regime step fills this in (regimes from the settings)"}
+        return {
+            "source": None,
+            "count": None,
+            "note": "no regime column declared; the regime step fills this in (regimes from the settings)",
+        }
     values, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
     return {"source": source, "count": int(len(values)), "rows": dict(zip(values.tolist(), counts.tolist()))}
 
@@ -83,8 +102,11 @@ def data_card(fleet: Fleet, regimes=None, regime_source: str | None = None) -> d
     """The card of a fleet. `regimes`: regime label per row found by the regime step (default: the
     fleet's declared regime column), described by `regime_source` (e.g. "k-means on settings, k=6")."""
     labels = regimes if regimes is not None else fleet.regime
-    source = regime_source or (f"declared column {fleet.card.get('spec', {}).get('regime')!r}"
-                               if regimes is None and fleet.regime is not None else "given")
+    source = regime_source or (
+        f"declared column {fleet.card.get('spec', {}).get('regime')!r}"
+        if regimes is None and fleet.regime is not None
+        else "given"
+    )
     failed_rows = fleet.failed[fleet.table[:, 0].astype(np.int64)]
     pool = failed_rows if failed_rows.any() else np.ones(len(failed_rows), bool)
     age = normalized_age(fleet)
@@ -92,16 +114,26 @@ def data_card(fleet: Fleet, regimes=None, regime_source: str | None = None) -> d
     read = fleet.card
     assets = _assets(fleet)
     lengths = [a["rows"] for a in assets]
-    return {"source": read.get("source"), "time": read.get("time"), "rows": int(len(fleet.table)),
-            "assets": {"count": len(assets), "failed": int(fleet.failed.sum()),
-                       "censored": int((~fleet.failed).sum()), "rows_min": int(min(lengths)),
-                       "rows_median": float(np.median(lengths)), "rows_max": int(max(lengths))},
-            "trend_pool": "failed assets" if failed_rows.any() else "all assets (none failed)",
-            "columns": [_column(fleet, 2 + k, name, role, pool, age, labels) for k, (role, name) in enumerate(roles)],
-            "regimes": _regimes(labels, source), "per_asset": assets,
-            "dropped": {"columns": read.get("columns_dropped", []), "rows": read.get("rows_dropped", [])},
-            "filled": {"cells": read.get("filled", {}), "gaps": read.get("gaps", {})},
-            "failures": read.get("failures", {})}
+    return {
+        "source": read.get("source"),
+        "time": read.get("time"),
+        "rows": int(len(fleet.table)),
+        "assets": {
+            "count": len(assets),
+            "failed": int(fleet.failed.sum()),
+            "censored": int((~fleet.failed).sum()),
+            "rows_min": int(min(lengths)),
+            "rows_median": float(np.median(lengths)),
+            "rows_max": int(max(lengths)),
+        },
+        "trend_pool": "failed assets" if failed_rows.any() else "all assets (none failed)",
+        "columns": [_column(fleet, 2 + k, name, role, pool, age, labels) for k, (role, name) in enumerate(roles)],
+        "regimes": _regimes(labels, source),
+        "per_asset": assets,
+        "dropped": {"columns": read.get("columns_dropped", []), "rows": read.get("rows_dropped", [])},
+        "filled": {"cells": read.get("filled", {}), "gaps": read.get("gaps", {})},
+        "failures": read.get("failures", {}),
+    }
 
 
 def write_card(card: dict, out_dir) -> Path:
@@ -117,15 +149,18 @@ def summary(card: dict, top: int = 5) -> str:
     key = "trend_within_regime" if any("trend_within_regime" in c for c in card["columns"]) else "trend"
     trends = sorted((c for c in card["columns"] if c[key] is not None), key=lambda c: -abs(c[key]))[:top]
     r = card["regimes"]
-    lines = [f"data card: {a['count']} assets ({a['failed']} failed, {a['censored']} censored), {card['rows']} rows "
-             f"of {t.get('step', '?')}; rows per asset {a['rows_min']}..{a['rows_max']} (median {a['rows_median']:g})",
-             f"  columns: {sum(c['role'] == 'setting' for c in card['columns'])} settings, "
-             f"{sum(c['role'] == 'sensor' for c in card['columns'])} sensors; dropped: "
-             + (", ".join(f"{d['column']} ({d['why']})" for d in card["dropped"]["columns"]) or "none"),
-             "  rows dropped: " + (", ".join(f"{d['rows']} {d['why']}" for d in card["dropped"]["rows"]) or "none")
-             + f"; gap steps inserted: {card['filled']['gaps'].get('steps_inserted', 0)}; cells filled: "
-             f"{sum(card['filled']['cells'].values())}",
-             f"  regimes: {r['count']} ({r['source']})" if r["count"] else f"  regimes: {r['note']}",
-             f"  strongest {key.replace('_', ' ')} with age ({card['trend_pool']}): "
-             + ", ".join(f"{c['column']} {c[key]:+.2f}" for c in trends)]
+    lines = [
+        f"data card: {a['count']} assets ({a['failed']} failed, {a['censored']} censored), {card['rows']} rows "
+        f"of {t.get('step', '?')}; rows per asset {a['rows_min']}..{a['rows_max']} (median {a['rows_median']:g})",
+        f"  columns: {sum(c['role'] == 'setting' for c in card['columns'])} settings, "
+        f"{sum(c['role'] == 'sensor' for c in card['columns'])} sensors; dropped: "
+        + (", ".join(f"{d['column']} ({d['why']})" for d in card["dropped"]["columns"]) or "none"),
+        "  rows dropped: "
+        + (", ".join(f"{d['rows']} {d['why']}" for d in card["dropped"]["rows"]) or "none")
+        + f"; gap steps inserted: {card['filled']['gaps'].get('steps_inserted', 0)}; cells filled: "
+        f"{sum(card['filled']['cells'].values())}",
+        f"  regimes: {r['count']} ({r['source']})" if r["count"] else f"  regimes: {r['note']}",
+        f"  strongest {key.replace('_', ' ')} with age ({card['trend_pool']}): "
+        + ", ".join(f"{c['column']} {c[key]:+.2f}" for c in trends),
+    ]
     return "\n".join(lines)

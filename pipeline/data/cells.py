@@ -5,6 +5,7 @@ Missing cells: empty, or one of MISSING (any case). A number is what Python's fl
 instead of the T, optional UTC offset or Z); timestamps without an offset are taken as UTC, and a
 column may not mix both. Errors name the file and line (`where(i)`), the column and the cell.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ FLAGS = {"0": 0.0, "1": 1.0, "false": 0.0, "true": 1.0, "no": 0.0, "yes": 1.0}
 @dataclass
 class Raw:
     """A parsed table, one entry per data row, in file order; where(i) = files[src[i]] + line[i]."""
+
     files: list[str]
     unit: str  # "line" (text files) or "row" (Parquet)
     src: np.ndarray  # int: index into files
@@ -40,6 +42,7 @@ class Raw:
 @dataclass
 class Seconds:
     """A Parquet timestamp column, already in epoch seconds (NaN = null)."""
+
     values: np.ndarray
 
 
@@ -63,8 +66,10 @@ def classify(cells, name: str, where) -> str:
     if not any(numeric):
         return "text"
     bad = present[numeric.index(False)]
-    raise DataError(f"{where(bad)}: column {name!r}: {cells[bad]!r} is not a number; expected a number or an "
-                    f"empty cell (the column's other cells are numbers)")
+    raise DataError(
+        f"{where(bad)}: column {name!r}: {cells[bad]!r} is not a number; expected a number or an "
+        f"empty cell (the column's other cells are numbers)"
+    )
 
 
 def _fast(cells: list[str]) -> np.ndarray | None:
@@ -96,8 +101,11 @@ def parse_numbers(cells, name: str, where, flags: bool = False) -> np.ndarray:
             key = c.strip().lower()
             v = np.nan if key in MISSING else (table.get(key) if table else number(c))
             if v is None:
-                what = "a flag; expected 0/1, true/false or yes/no" if flags else "a number; expected a number or " \
-                    "an empty cell"
+                what = (
+                    "a flag; expected 0/1, true/false or yes/no"
+                    if flags
+                    else "a number; expected a number or an empty cell"
+                )
                 raise DataError(f"{where(i)}: column {name!r}: {c!r} is not {what}")
             out[i] = v
         cells = out
@@ -112,8 +120,10 @@ def parse_times(cells, name: str, where, timestamps: bool) -> np.ndarray:
     """Cycle counts (integers), or epoch seconds of ISO timestamps; a missing time is refused."""
     if isinstance(cells, Seconds):
         if not timestamps:
-            raise DataError(f"{where(0)}: time column {name!r} holds timestamps; set resample (e.g. \"1h\") "
-                            "in the schema, or give a cycle counter")
+            raise DataError(
+                f'{where(0)}: time column {name!r} holds timestamps; set resample (e.g. "1h") '
+                "in the schema, or give a cycle counter"
+            )
         t = cells.values
     elif timestamps:
         t = _stamps(cells, name, where)
@@ -129,20 +139,24 @@ def _cycles(cells, name: str, where) -> np.ndarray:
     if not isinstance(cells, np.ndarray):
         for i, c in enumerate(cells):
             if not _missing(c) and number(c) is None:
-                hint = "; it looks like a timestamp: set resample (e.g. \"1h\")" if "-" in c or ":" in c else ""
+                hint = '; it looks like a timestamp: set resample (e.g. "1h")' if "-" in c or ":" in c else ""
                 raise DataError(f"{where(i)}: time column {name!r}: {c!r} is not a cycle count{hint}")
     t = parse_numbers(cells, name, where)
     frac = np.flatnonzero(~np.isnan(t) & (t != np.round(t)))
     if len(frac):
-        raise DataError(f"{where(frac[0])}: time column {name!r}: {t[frac[0]]:g}; expected a whole cycle count "
-                        "(or timestamps with resample set)")
+        raise DataError(
+            f"{where(frac[0])}: time column {name!r}: {t[frac[0]]:g}; expected a whole cycle count "
+            "(or timestamps with resample set)"
+        )
     return t
 
 
 def _stamps(cells, name: str, where) -> np.ndarray:
     if isinstance(cells, np.ndarray):
-        raise DataError(f"{where(0)}: time column {name!r} holds numbers; resample is set, so ISO timestamps "
-                        "are expected (leave resample empty for a cycle counter)")
+        raise DataError(
+            f"{where(0)}: time column {name!r} holds numbers; resample is set, so ISO timestamps "
+            "are expected (leave resample empty for a cycle counter)"
+        )
     out, seen, aware = np.empty(len(cells)), {}, set()
     for i, c in enumerate(cells):
         if _missing(c):
@@ -152,12 +166,16 @@ def _stamps(cells, name: str, where) -> np.ndarray:
             try:
                 d = datetime.fromisoformat(c.strip())
             except ValueError:
-                raise DataError(f"{where(i)}: time column {name!r}: {c!r} is not an ISO 8601 timestamp; expected "
-                                "e.g. 2024-03-01T13:00:00") from None
+                raise DataError(
+                    f"{where(i)}: time column {name!r}: {c!r} is not an ISO 8601 timestamp; expected "
+                    "e.g. 2024-03-01T13:00:00"
+                ) from None
             aware.add(d.tzinfo is not None)
             if len(aware) > 1:
-                raise DataError(f"{where(i)}: time column {name!r}: {c!r} mixes timestamps with and without a "
-                                "UTC offset; expected one kind in the column")
+                raise DataError(
+                    f"{where(i)}: time column {name!r}: {c!r} mixes timestamps with and without a "
+                    "UTC offset; expected one kind in the column"
+                )
             seen[c] = (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp()
         out[i] = seen[c]
     return out

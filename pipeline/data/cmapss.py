@@ -4,6 +4,7 @@ Text files of 26 whitespace-separated numbers per row (unit, cycle, 3 settings, 
 per operating cycle; trailing spaces occur. Labels: piecewise-linear remaining useful life,
 RUL(t) = min(cap, T_fail - t), the usual protocol with cap 125 (Heimes 2008; Zheng et al. 2017).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,10 @@ def load_table(path) -> np.ndarray:
             if not fields:
                 continue
             if len(fields) != N_COLUMNS:
-                raise DataError(f"{path}:{lineno}: {len(fields)} columns, expected {N_COLUMNS} "
-                                f"({', '.join(CMAPSS_COLUMNS[:3])}, …, s21)")
+                raise DataError(
+                    f"{path}:{lineno}: {len(fields)} columns, expected {N_COLUMNS} "
+                    f"({', '.join(CMAPSS_COLUMNS[:3])}, …, s21)"
+                )
             try:
                 values = [float(v) for v in fields]
             except ValueError:
@@ -88,8 +91,10 @@ def find_subset(data_dir, subset: str | None = None) -> str:
     data_dir = Path(data_dir)
     if subset:
         return subset
-    found = sorted(p.stem[len("train_"):] for p in data_dir.glob("train_*.txt"))
+    found = sorted(p.stem[len("train_") :] for p in data_dir.glob("train_*.txt"))
     if len(found) != 1:
-        raise DataError(f"{data_dir}: found train files for subsets {found or 'none'}; "
-                        "expected exactly one train_<subset>.txt, or name one with --subset")
+        raise DataError(
+            f"{data_dir}: found train files for subsets {found or 'none'}; "
+            "expected exactly one train_<subset>.txt, or name one with --subset"
+        )
     return found[0]

@@ -17,6 +17,7 @@ vibration signals", Sensors 17); the class order is this module's:
 Windows cut from one recording are strongly correlated, so train/validation are split by time
 segment of each recording (`split_windows`), never by shuffled windows.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,10 @@ CLASSES_10 = ("normal",) + tuple(f"{code}{s:03d}" for code in FAULT_CODES for s 
 
 _FAULT_NAME = re.compile(r"^12k_Drive_End_(IR|B|OR)(007|014|021)(@6)?_([0-3])_(\d+)\.mat$")
 _NORMAL_NAME = re.compile(r"^normal_([0-3])_(\d+)\.mat$")
-_NAME_HELP = ("expected '12k_Drive_End_<IR|B|OR><007|014|021>[@6]_<load 0-3>_<recording>.mat' "
-              "(outer race with @6) or 'normal_<load 0-3>_<recording>.mat'")
+_NAME_HELP = (
+    "expected '12k_Drive_End_<IR|B|OR><007|014|021>[@6]_<load 0-3>_<recording>.mat' "
+    "(outer race with @6) or 'normal_<load 0-3>_<recording>.mat'"
+)
 
 
 @dataclass(frozen=True)
@@ -163,8 +166,10 @@ def list_files(folder, loads=None) -> list[Path]:
     labels = [parse_name(p) for p in paths]  # raises on the first unknown name
     chosen = [p for p, lab in zip(paths, labels) if wanted is None or lab.load_hp in wanted]
     if not chosen:
-        raise DataError(f"{folder}: no recordings at loads {sorted(wanted)} HP; found loads "
-                        f"{sorted({lab.load_hp for lab in labels})}")
+        raise DataError(
+            f"{folder}: no recordings at loads {sorted(wanted)} HP; found loads "
+            f"{sorted({lab.load_hp for lab in labels})}"
+        )
     return chosen
 
 
@@ -194,8 +199,7 @@ class WindowSplit:
     rec_val: np.ndarray
 
 
-def split_windows(records, window: int, hop: int, train_fraction: float = 0.8,
-                  label: str = "label10") -> WindowSplit:
+def split_windows(records, window: int, hop: int, train_fraction: float = 0.8, label: str = "label10") -> WindowSplit:
     """Time-segment split of each recording, then windows: no window straddles the cut.
 
     The first train_fraction of each recording gives training windows, the remainder after a gap

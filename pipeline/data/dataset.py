@@ -5,6 +5,7 @@ columns; C-MAPSS is one layout). Everything is fitted on the training units only
 units are whole engines never seen in training, so validation error is an honest estimate for
 unseen engines.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,13 +26,14 @@ from prognos.pipeline.config import DataConfig, RunConfig
 class Layout:
     """Column names of a table: asset id, time, the settings, the sensors (and, if `declared_regime`,
     a last column with a declared regime label per row)."""
+
     columns: tuple
     settings: tuple = ()
     declared_regime: bool = False
 
     @property
     def sensors(self) -> list[str]:
-        return [c for c in self.columns[2 + len(self.settings):] if not (self.declared_regime and c == "regime")]
+        return [c for c in self.columns[2 + len(self.settings) :] if not (self.declared_regime and c == "regime")]
 
 
 CMAPSS_LAYOUT = Layout(tuple(CMAPSS_COLUMNS), tuple(SETTINGS))
@@ -47,8 +49,9 @@ def split_units(table: np.ndarray, val_fraction: float, seed: int) -> tuple[np.n
     return np.setdiff1d(units, val), val
 
 
-def select_features(values: np.ndarray, names: list[str], rul: np.ndarray, min_abs_corr: float,
-                    what: str = "column") -> tuple[list[str], dict]:
+def select_features(
+    values: np.ndarray, names: list[str], rul: np.ndarray, min_abs_corr: float, what: str = "column"
+) -> tuple[list[str], dict]:
     """Columns of `values` (named `names`) that vary and correlate with RUL on the given (training) rows."""
     scores = {}
     for i, name in enumerate(names):
@@ -57,8 +60,10 @@ def select_features(values: np.ndarray, names: list[str], rul: np.ndarray, min_a
     chosen = [n for n in names if scores[n] >= min_abs_corr]
     if not chosen:
         raise DataError(f"no {what} reaches |corr with RUL| >= {min_abs_corr}; lower data.min_abs_corr")
-    return chosen, {"rule": f"|pearson({what}, RUL)| >= {min_abs_corr} on training units",
-                    "abs_corr": {k: round(v, 4) for k, v in scores.items()}}
+    return chosen, {
+        "rule": f"|pearson({what}, RUL)| >= {min_abs_corr} on training units",
+        "abs_corr": {k: round(v, 4) for k, v in scores.items()},
+    }
 
 
 def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig, layout: Layout = CMAPSS_LAYOUT) -> Preprocessor:
@@ -71,13 +76,17 @@ def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig, layout: Layout = 
     regimes = _fit_regimes(train_table, cfg, layout)
     if regimes is None:
         names = list(layout.columns[2:])
-        features, record = select_features(feature_matrix(train_table, names, layout.columns), names, rul,
-                                           cfg.min_abs_corr)
+        features, record = select_features(
+            feature_matrix(train_table, names, layout.columns), names, rul, cfg.min_abs_corr
+        )
     else:
-        z = regimes.normalize(feature_matrix(train_table, layout.sensors, layout.columns),
-                              regimes.assign(feature_matrix(train_table, regimes.settings, layout.columns))[0])
-        features, record = select_features(z[:, : len(layout.sensors)], layout.sensors, rul, cfg.min_abs_corr,
-                                           "regime-normalized sensor")
+        z = regimes.normalize(
+            feature_matrix(train_table, layout.sensors, layout.columns),
+            regimes.assign(feature_matrix(train_table, regimes.settings, layout.columns))[0],
+        )
+        features, record = select_features(
+            z[:, : len(layout.sensors)], layout.sensors, rul, cfg.min_abs_corr, "regime-normalized sensor"
+        )
         record["regimes"] = regimes.fit
     if cfg.age_feature:  # the age is known on the device only if it counts cycles from a new engine
         features = [layout.columns[1], *features]
@@ -87,8 +96,17 @@ def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig, layout: Layout = 
         regimes = _regime_stats(regimes, layout, features, mean, std)
         mean, std = np.zeros(len(features)), np.ones(len(features))
     columns = [] if layout == CMAPSS_LAYOUT else list(layout.columns)
-    return Preprocessor(features, mean.tolist(), std.tolist(), cfg.window, cfg.rul_cap, smoothing=cfg.smoothing,
-                        selection=record, regimes=regimes.to_dict() if regimes else {}, columns=columns)
+    return Preprocessor(
+        features,
+        mean.tolist(),
+        std.tolist(),
+        cfg.window,
+        cfg.rul_cap,
+        smoothing=cfg.smoothing,
+        selection=record,
+        regimes=regimes.to_dict() if regimes else {},
+        columns=columns,
+    )
 
 
 def _fit_regimes(table: np.ndarray, cfg: DataConfig, layout: Layout):
@@ -98,8 +116,14 @@ def _fit_regimes(table: np.ndarray, cfg: DataConfig, layout: Layout):
     if cfg.regimes != "auto":
         raise ConfigError(f"data.regimes {cfg.regimes!r}; expected auto or none")
     declared = table[:, -1] if layout.declared_regime else None
-    r = fit_regimes(feature_matrix(table, list(layout.settings), layout.columns), list(layout.settings),
-                    feature_matrix(table, layout.sensors, layout.columns), cfg.seed, declared, cfg.regime_onehot)
+    r = fit_regimes(
+        feature_matrix(table, list(layout.settings), layout.columns),
+        list(layout.settings),
+        feature_matrix(table, layout.sensors, layout.columns),
+        cfg.seed,
+        declared,
+        cfg.regime_onehot,
+    )
     return r if r.k > 1 or declared is not None else None
 
 
@@ -156,8 +180,9 @@ def training_windows(table: np.ndarray, pre: Preprocessor, min_cycles: int | Non
         ys.append(rul[m][start - 1 :])
         us.append(np.full(len(w), int(u)))
         cs.append(table[m, 1][start - 1 :])
-    return Windows(np.concatenate(xs), np.concatenate(ys).astype(np.float32) / pre.rul_cap,
-                   np.concatenate(us), np.concatenate(cs))
+    return Windows(
+        np.concatenate(xs), np.concatenate(ys).astype(np.float32) / pre.rul_cap, np.concatenate(us), np.concatenate(cs)
+    )
 
 
 @dataclass
@@ -221,12 +246,19 @@ def window_index(table: np.ndarray, pre: Preprocessor, min_cycles: int | None = 
     if pre.smoothing:
         feats = np.concatenate([pre.smooth(feats[f : f + c]) for f, c in zip(first, count)])
     rows, is_pad = _padded_rows(first, count, pre.window - start)
-    position = np.arange(len(rows)) - np.repeat(np.cumsum(count + pre.window - start) - count - pre.window + start,
-                                                count + pre.window - start)
+    position = np.arange(len(rows)) - np.repeat(
+        np.cumsum(count + pre.window - start) - count - pre.window + start, count + pre.window - start
+    )
     rul = (rul_targets(table, pre.rul_cap) / pre.rul_cap).astype(np.float32)
     ends = np.flatnonzero((position >= pre.window - 1) & ~is_pad).astype(np.int64)
-    return WindowIndex(_aligned(pre.normalize(feats)[rows]), _aligned(rul[rows]), table[rows, 0].astype(np.int64),
-                       table[rows, 1].copy(), _aligned(ends), pre.window)
+    return WindowIndex(
+        _aligned(pre.normalize(feats)[rows]),
+        _aligned(rul[rows]),
+        table[rows, 0].astype(np.int64),
+        table[rows, 1].copy(),
+        _aligned(ends),
+        pre.window,
+    )
 
 
 def time_warped(table: np.ndarray, factors) -> np.ndarray:
@@ -256,7 +288,9 @@ def time_warped(table: np.ndarray, factors) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def engine_mixed(table: np.ndarray, copies: int, seed: int, trend_cycles: int = 21, mix: int | None = None) -> np.ndarray:
+def engine_mixed(
+    table: np.ndarray, copies: int, seed: int, trend_cycles: int = 21, mix: int | None = None
+) -> np.ndarray:
     """`copies` copies (only the copies) of every run-to-failure unit, each given part of a random
     partner's wear: new engines that, unlike time-warped ones, age differently at the same cycle.
 
@@ -324,10 +358,11 @@ def _regime_mixed(rows: np.ndarray, copies: int, seed: int, pre: Preprocessor) -
     mean, std = np.asarray(r.mean)[label][:, j], np.asarray(r.std)[label][:, j]
     z = (feature_matrix(rows, sensors, columns) - mean) / std
     mixed = engine_mixed(np.column_stack([rows[:, :2], z, label, rows]), copies, seed, mix=len(sensors))
-    out, lab = mixed[:, 3 + len(sensors):].copy(), mixed[:, 2 + len(sensors)].astype(int)
+    out, lab = mixed[:, 3 + len(sensors) :].copy(), mixed[:, 2 + len(sensors)].astype(int)
     out[:, 0] = mixed[:, 0]
-    out[:, [columns.index(f) for f in sensors]] = mixed[:, 2 : 2 + len(sensors)] * np.asarray(r.std)[lab][:, j] \
-        + np.asarray(r.mean)[lab][:, j]
+    out[:, [columns.index(f) for f in sensors]] = (
+        mixed[:, 2 : 2 + len(sensors)] * np.asarray(r.std)[lab][:, j] + np.asarray(r.mean)[lab][:, j]
+    )
     return out
 
 

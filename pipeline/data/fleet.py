@@ -3,6 +3,7 @@
 Rows sorted by (asset, time). Column roles come from the dataset spec; the table itself is numeric:
 asset index, time, the operating-setting columns, then the sensor columns, in that order.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

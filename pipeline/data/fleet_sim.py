@@ -11,6 +11,7 @@ constant and two are text (left out by sensors = "auto"): the site, and `mode`, 
 which the schema does not declare (the regime step finds the regimes from the settings; declare
 regime = "mode" to use the labels instead). Seeded and deterministic.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,9 @@ import numpy as np
 from prognos.edge_runtime.errors import ConfigError
 
 SETTINGS = ("load_pct", "speed_rpm", "ambient_c")
-REGIME_POINTS = np.array([[40, 1200, 10], [60, 1500, 15], [80, 1800, 20], [100, 3000, 25], [20, 900, 30],
-                          [70, 2400, 35]], float)  # regime -> (load %, speed rpm, ambient degC)
+REGIME_POINTS = np.array(
+    [[40, 1200, 10], [60, 1500, 15], [80, 1800, 20], [100, 3000, 25], [20, 900, 30], [70, 2400, 35]], float
+)  # regime -> (load %, speed rpm, ambient degC)
 REGIME_NAMES = ("part-load", "nominal", "high", "full", "low", "boost")  # the `mode` column (not in the schema)
 SETTING_NOISE = np.array([0.5, 5.0, 0.3])
 # sensor: (base, response to (load, speed, ambient) per unit of each setting, noise, drift at failure
@@ -47,6 +49,7 @@ START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 @dataclass
 class SimAsset:
     """One simulated asset as written: rows in hours, the cells left empty and the hours left out."""
+
     id: str
     start: datetime  # the hour of its first row
     minute: np.ndarray  # int per row: minutes past the hour of the reading
@@ -79,20 +82,36 @@ def _asset(rng, i: int, k: int, censored: bool) -> SimAsset:
     damage = d0 + (1 - d0) * (np.exp(rate * t / life) - 1) / (np.exp(rate) - 1)
     cols = []
     for base, response, noise, drift, decimals in SENSORS.values():
-        value = (base + (settings - REGIME_POINTS[0]) @ np.asarray(response) + rng.normal(0, 0.2 * noise)
-                 + 1.5 * drift * noise * damage**power + rng.normal(0, noise, n))
+        value = (
+            base
+            + (settings - REGIME_POINTS[0]) @ np.asarray(response)
+            + rng.normal(0, 0.2 * noise)
+            + 1.5 * drift * noise * damage**power
+            + rng.normal(0, noise, n)
+        )
         cols.append(np.round(value, decimals))
     blank = rng.random((n, len(SENSORS))) < 0.003
     gap = rng.random(n) < 0.005
     gap[[0, -1]] = False
     gap[1:] &= ~gap[:-1]  # isolated
     start = START + timedelta(hours=int(rng.integers(0, 24 * 60)))
-    return SimAsset(f"pump-{i:03d}", start, rng.integers(0, 50, n), regime,
-                    np.column_stack([np.round(settings[:, j], d) for j, d in enumerate((1, 0, 1))]), np.column_stack(cols), not censored, life, blank, gap)
+    return SimAsset(
+        f"pump-{i:03d}",
+        start,
+        rng.integers(0, 50, n),
+        regime,
+        np.column_stack([np.round(settings[:, j], d) for j, d in enumerate((1, 0, 1))]),
+        np.column_stack(cols),
+        not censored,
+        life,
+        blank,
+        gap,
+    )
 
 
-def simulate_assets(n_assets: int = 60, seed: int = 0, regimes: int = 6, censored: float = 0.25,
-                    test: bool = False) -> list[SimAsset]:
+def simulate_assets(
+    n_assets: int = 60, seed: int = 0, regimes: int = 6, censored: float = 0.25, test: bool = False
+) -> list[SimAsset]:
     """Training fleet (a `censored` share stops early) or, test=True, a fleet cut before failure."""
     if not 1 <= regimes <= len(REGIME_POINTS):
         raise ConfigError(f"regimes = {regimes}: expected 1..{len(REGIME_POINTS)}")
@@ -103,7 +122,9 @@ def simulate_assets(n_assets: int = 60, seed: int = 0, regimes: int = 6, censore
 
 
 def _stamp(a: SimAsset, row: int, extra_minutes: int = 0) -> str:
-    return (a.start + timedelta(hours=int(row), minutes=int(a.minute[row]) + extra_minutes)).isoformat(timespec="seconds")
+    return (a.start + timedelta(hours=int(row), minutes=int(a.minute[row]) + extra_minutes)).isoformat(
+        timespec="seconds"
+    )
 
 
 def _write_table(path: Path, assets: list[SimAsset]) -> None:
@@ -115,8 +136,10 @@ def _write_table(path: Path, assets: list[SimAsset]) -> None:
             site = "north" if int(a.id[-3:]) % 2 else "south, hall 2"  # a quoted field
             cols = [[a.id] * len(rows), [_stamp(a, r) for r in rows]]
             cols += [np.char.mod(f"%.{d}f", a.settings[rows, j]) for j, d in enumerate((1, 0, 1))]
-            cols += [np.where(a.blank[rows, j], "", np.char.mod(f"%.{s[-1]}f", a.sensors[rows, j]))
-                     for j, s in enumerate(SENSORS.values())]
+            cols += [
+                np.where(a.blank[rows, j], "", np.char.mod(f"%.{s[-1]}f", a.sensors[rows, j]))
+                for j, s in enumerate(SENSORS.values())
+            ]
             mode = np.asarray(REGIME_NAMES)[a.regime[rows]]
             w.writerows(zip(*cols, ["3"] * len(rows), [site] * len(rows), mode))
 
@@ -134,8 +157,9 @@ drop_constant = true
 """
 
 
-def write_fleet(out, n_assets: int = 60, seed: int = 0, regimes: int = 6, censored: float = 0.25,
-                n_test: int = 20) -> Path:
+def write_fleet(
+    out, n_assets: int = 60, seed: int = 0, regimes: int = 6, censored: float = 0.25, n_test: int = 20
+) -> Path:
     """fleet.csv, failures.csv, schema.toml; with n_test: test_fleet.csv and test_rul.csv (true RUL, hours)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +173,7 @@ def write_fleet(out, n_assets: int = 60, seed: int = 0, regimes: int = 6, censor
     if n_test:
         test = simulate_assets(n_test, seed, regimes, test=True)
         _write_table(out / "test_fleet.csv", test)
-        (out / "test_rul.csv").write_text("asset_id,rul_hours\n" + "".join(
-            f"{a.id},{a.life - len(a.minute)}\n" for a in test))
+        (out / "test_rul.csv").write_text(
+            "asset_id,rul_hours\n" + "".join(f"{a.id},{a.life - len(a.minute)}\n" for a in test)
+        )
     return out

@@ -6,6 +6,7 @@ rules (pipeline.data.rules) order, resample, truncate at failures, fill and drop
 pyarrow, imported only when a Parquet file is read. A cell that cannot be read as its role asks
 raises DataError with the file, line (Parquet: row), column and what was expected.
 """
+
 from __future__ import annotations
 
 import csv
@@ -50,10 +51,18 @@ def read_events(spec: DatasetSpec, folder: Path) -> list[tuple[str, float, str]]
     """(asset id, failure time, file:line) of each row of the failures events file (a CSV with a header)."""
     path = folder / spec.failures.events
     if not path.is_file():
-        raise DataError(f"{path}: no such events file; expected the CSV of failures (asset, failure time) "
-                        "named by failures.events")
-    ev = replace(spec, asset=spec.failures.asset or spec.asset, time=spec.failures.time or spec.time,
-                 settings=(), sensors=(), regime="", failures=Failures("all"))
+        raise DataError(
+            f"{path}: no such events file; expected the CSV of failures (asset, failure time) named by failures.events"
+        )
+    ev = replace(
+        spec,
+        asset=spec.failures.asset or spec.asset,
+        time=spec.failures.time or spec.time,
+        settings=(),
+        sensors=(),
+        regime="",
+        failures=Failures("all"),
+    )
     raw = read_csv(ev, path)
     return [(str(a), float(t), raw.where(i)) for i, (a, t) in enumerate(zip(raw.asset, raw.time))]
 
@@ -71,8 +80,10 @@ def find_spec(data_dir, schema=None, subset: str | None = None) -> DatasetSpec:
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: no such folder; expected the folder of the fleet's training table")
     if not subset and not any(data_dir.glob("train_*.txt")):
-        raise DataError(f"{data_dir}: no schema.toml and no C-MAPSS train_<subset>.txt; expected a dataset spec "
-                        "describing your table (--schema FILE or DATA_DIR/schema.toml; see docs/own-data.md)")
+        raise DataError(
+            f"{data_dir}: no schema.toml and no C-MAPSS train_<subset>.txt; expected a dataset spec "
+            "describing your table (--schema FILE or DATA_DIR/schema.toml; see docs/own-data.md)"
+        )
     return cmapss_spec(cmapss.find_subset(data_dir, subset))
 
 
@@ -83,8 +94,10 @@ def _files(spec: DatasetSpec, path: Path) -> list[Path]:
         raise DataError(f"{path}: no such file or folder; expected the fleet's data folder or training file")
     files = sorted(p for p in path.glob(spec.files) if p.is_file())
     if not files:
-        raise DataError(f"{path}: no file matches files = {spec.files!r}; expected the training table there "
-                        "(set files in the schema)")
+        raise DataError(
+            f"{path}: no file matches files = {spec.files!r}; expected the training table there "
+            "(set files in the schema)"
+        )
     return files
 
 
@@ -93,19 +106,27 @@ def _concat(parts: list[Raw]) -> Raw:
         return parts[0]
     names = [list(p.values) for p in parts]
     if any(n != names[0] for n in names):
-        raise DataError(f"files {[p.files[0] for p in parts]}: numeric columns differ ({names}); "
-                        "expected the same columns in every file")
+        raise DataError(
+            f"files {[p.files[0] for p in parts]}: numeric columns differ ({names}); "
+            "expected the same columns in every file"
+        )
 
     def cat(get):
         return None if get(parts[0]) is None else np.concatenate([get(p) for p in parts])
 
     offsets = np.cumsum([0] + [len(p.files) for p in parts[:-1]])
-    return Raw(files=[f for p in parts for f in p.files], unit=parts[0].unit,
-               src=np.concatenate([p.src + o for p, o in zip(parts, offsets)]), line=cat(lambda p: p.line),
-               asset=cat(lambda p: p.asset), time=cat(lambda p: p.time),
-               values={k: np.concatenate([p.values[k] for p in parts]) for k in parts[0].values},
-               regime=cat(lambda p: p.regime), failed=cat(lambda p: p.failed),
-               skipped={k: v for p in parts for k, v in p.skipped.items()})
+    return Raw(
+        files=[f for p in parts for f in p.files],
+        unit=parts[0].unit,
+        src=np.concatenate([p.src + o for p, o in zip(parts, offsets)]),
+        line=cat(lambda p: p.line),
+        asset=cat(lambda p: p.asset),
+        time=cat(lambda p: p.time),
+        values={k: np.concatenate([p.values[k] for p in parts]) for k in parts[0].values},
+        regime=cat(lambda p: p.regime),
+        failed=cat(lambda p: p.failed),
+        skipped={k: v for p in parts for k, v in p.skipped.items()},
+    )
 
 
 def read_cmapss(spec: DatasetSpec, path: Path) -> Raw:
@@ -113,9 +134,17 @@ def read_cmapss(spec: DatasetSpec, path: Path) -> Raw:
     table = cmapss.load_table(path)
     col = dict(zip(CMAPSS_COLUMNS, table.T))
     roles = [*spec.settings, *(SENSORS if spec.sensors == "auto" else spec.sensors)]
-    return Raw(files=[str(path)], unit="line", src=np.zeros(len(table), np.int64),
-               line=np.arange(1, len(table) + 1), asset=np.array([f"{int(u)}" for u in col["unit"]]),
-               time=col["cycle"], values={c: col[c] for c in roles}, regime=None, failed=None)
+    return Raw(
+        files=[str(path)],
+        unit="line",
+        src=np.zeros(len(table), np.int64),
+        line=np.arange(1, len(table) + 1),
+        asset=np.array([f"{int(u)}" for u in col["unit"]]),
+        time=col["cycle"],
+        values={c: col[c] for c in roles},
+        regime=None,
+        failed=None,
+    )
 
 
 def read_csv(spec: DatasetSpec, path: Path) -> Raw:
@@ -127,8 +156,9 @@ def read_csv(spec: DatasetSpec, path: Path) -> Raw:
             if not any(c.strip() for c in row):
                 continue  # blank line
             if len(row) != len(header):
-                raise DataError(f"{path}:{reader.line_num}: {len(row)} fields, expected {len(header)} "
-                                f"(the header's columns)")
+                raise DataError(
+                    f"{path}:{reader.line_num}: {len(row)} fields, expected {len(header)} (the header's columns)"
+                )
             rows.append(row)
             lines.append(reader.line_num)
     columns = {name: [r[i] for r in rows] for i, name in enumerate(header)}
@@ -140,12 +170,16 @@ def _header(path: Path, header) -> list[str]:
         raise DataError(f"{path}: empty file; expected a header row naming the columns, then one row per reading")
     header = [h.strip() for h in header]
     if all(number(h) is not None for h in header if h):
-        raise DataError(f"{path}:1: the first row holds numbers ({', '.join(header[:3])}, ...); expected a "
-                        "header row naming the columns")
+        raise DataError(
+            f"{path}:1: the first row holds numbers ({', '.join(header[:3])}, ...); expected a "
+            "header row naming the columns"
+        )
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice or "" in header:
-        raise DataError(f"{path}:1: header has {'repeated names ' + str(twice) if twice else 'an empty name'}; "
-                        "expected one distinct name per column")
+        raise DataError(
+            f"{path}:1: header has {'repeated names ' + str(twice) if twice else 'an empty name'}; "
+            "expected one distinct name per column"
+        )
     return header
 
 
@@ -175,8 +209,10 @@ def _arrow_cells(col):
 
 def _raw(spec: DatasetSpec, path: Path, unit: str, columns: dict, line: np.ndarray) -> Raw:
     """Typed columns by role; sensors="auto" keeps every other column whose cells are all numbers."""
+
     def where(i):
         return f"{path}:{line[i]}" if unit == "line" else f"{path}, row {line[i]}"
+
     named = [spec.asset, spec.time, *spec.settings, *([] if spec.sensors == "auto" else spec.sensors)]
     named += [c for c in (spec.regime, spec.failures.column) if c]
     missing = [c for c in named if c not in columns]
@@ -192,13 +228,23 @@ def _raw(spec: DatasetSpec, path: Path, unit: str, columns: dict, line: np.ndarr
                 else:
                     skipped[name] = kind
     values = {c: parse_numbers(columns[c], c, where) for c in [*spec.settings, *sensors]}
-    failed = parse_numbers(columns[spec.failures.column], spec.failures.column, where, flags=True) \
-        if spec.failures.column else None
-    return Raw(files=[str(path)], unit=unit, src=np.zeros(len(line), np.int64), line=line,
-               asset=_text(columns[spec.asset], spec.asset, where, required=True),
-               time=parse_times(columns[spec.time], spec.time, where, spec.step_seconds is not None),
-               values=values, regime=_text(columns[spec.regime], spec.regime, where) if spec.regime else None,
-               failed=failed, skipped=skipped)
+    failed = (
+        parse_numbers(columns[spec.failures.column], spec.failures.column, where, flags=True)
+        if spec.failures.column
+        else None
+    )
+    return Raw(
+        files=[str(path)],
+        unit=unit,
+        src=np.zeros(len(line), np.int64),
+        line=line,
+        asset=_text(columns[spec.asset], spec.asset, where, required=True),
+        time=parse_times(columns[spec.time], spec.time, where, spec.step_seconds is not None),
+        values=values,
+        regime=_text(columns[spec.regime], spec.regime, where) if spec.regime else None,
+        failed=failed,
+        skipped=skipped,
+    )
 
 
 def _text(cells, name: str, where, required: bool = False) -> np.ndarray:

@@ -9,6 +9,7 @@ one-regime fleet keeps its global normalization unchanged. A declared regime col
 search: each label is one regime, its centroid the mean of its settings. The fitted result is the
 device's `edge_runtime.regimes.Regimes` (nearest centroid, per-regime statistics).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -87,14 +88,24 @@ def find_regimes(settings: np.ndarray, seed: int = 0, declared: np.ndarray | Non
     k = best if scores[best] >= MIN_SILHOUETTE else 1
     c = fits[k][0] if k > 1 else np.zeros((1, z.shape[1]))
     labels = _nearest(z, c)
-    record = {"rule": f"k-means on standardized settings of {len(sample)} rows, k in 2..{K_MAX} by silhouette; "
-                      f"k = 1 unless the best silhouette >= {MIN_SILHOUETTE}",
-              "silhouette": scores, "k": k}
+    record = {
+        "rule": f"k-means on standardized settings of {len(sample)} rows, k in 2..{K_MAX} by silhouette; "
+        f"k = 1 unless the best silhouette >= {MIN_SILHOUETTE}",
+        "silhouette": scores,
+        "k": k,
+    }
     return labels, c, center, scale, record
 
 
-def fit_regimes(settings: np.ndarray, names: list[str], x: np.ndarray, seed: int = 0,
-                declared: np.ndarray | None = None, onehot: bool = False, margin: float = 3.0) -> Regimes:
+def fit_regimes(
+    settings: np.ndarray,
+    names: list[str],
+    x: np.ndarray,
+    seed: int = 0,
+    declared: np.ndarray | None = None,
+    onehot: bool = False,
+    margin: float = 3.0,
+) -> Regimes:
     """Regimes of the training rows and the per-regime mean/std of the feature rows `x` (N, F)."""
     if not names:
         raise DataError("regimes: the data has no setting columns to find operating regimes in")
@@ -108,5 +119,15 @@ def fit_regimes(settings: np.ndarray, names: list[str], x: np.ndarray, seed: int
     z = (settings - center) / scale
     dist = np.linalg.norm(z - c[labels], axis=1)
     record.update(rows_per_regime=counts.tolist())
-    return Regimes(list(names), center.tolist(), scale.tolist(), c.tolist(), mean.tolist(), std.tolist(),
-                   float(dist.max()), margin, onehot, record)
+    return Regimes(
+        list(names),
+        center.tolist(),
+        scale.tolist(),
+        c.tolist(),
+        mean.tolist(),
+        std.tolist(),
+        float(dist.max()),
+        margin,
+        onehot,
+        record,
+    )

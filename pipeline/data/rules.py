@@ -14,6 +14,7 @@ In this order (docs/own-data.md says the same for users):
    value (at an asset's start: from its first value); a longer run is refused.
 6. constant columns (drop_constant): a setting or sensor with one value over the table is dropped.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -31,6 +32,7 @@ from prognos.pipeline.data.spec import DatasetSpec
 @dataclass
 class Rows:
     """The table between rules: asset code, time, value columns, and the raw row each came from."""
+
     code: np.ndarray  # int asset index
     time: np.ndarray  # float
     x: np.ndarray  # float (rows, columns), NaN = missing
@@ -42,8 +44,16 @@ class Rows:
     def take(self, keep) -> "Rows":
         def pick(a):
             return None if a is None else a[keep]
-        return Rows(self.code[keep], self.time[keep], self.x[keep], pick(self.regime), pick(self.failed),
-                    self.origin[keep], self.inserted[keep])
+
+        return Rows(
+            self.code[keep],
+            self.time[keep],
+            self.x[keep],
+            pick(self.regime),
+            pick(self.failed),
+            self.origin[keep],
+            self.inserted[keep],
+        )
 
     def same_asset(self) -> np.ndarray:
         """bool per row after the first: same asset as the row before."""
@@ -74,14 +84,21 @@ def _source_card(spec: DatasetSpec, raw: Raw, names: list[str]) -> dict:
     missing = {c: int(np.isnan(raw.values[c]).sum()) for c in names}
     if raw.regime is not None:
         missing[spec.regime] = int((raw.regime == "").sum())
-    return {"source": {"files": raw.files, "format": spec.format, "rows_read": n},
-            "spec": _plain(asdict(spec)),
-            "time": {"kind": "timestamp" if spec.resample else "cycle", "step": spec.resample or "1 cycle",
-                     "aggregation": "mean per step (missing ignored); regime: last; failures column: max"
-                     if spec.resample else None},
-            "missing": {c: {"cells": k, "share": k / n if n else 0.0} for c, k in missing.items()},
-            "filled": {}, "rows_dropped": [], "columns_dropped": [
-                {"column": c, "why": f"sensors = auto: {kind} column"} for c, kind in raw.skipped.items()]}
+    return {
+        "source": {"files": raw.files, "format": spec.format, "rows_read": n},
+        "spec": _plain(asdict(spec)),
+        "time": {
+            "kind": "timestamp" if spec.resample else "cycle",
+            "step": spec.resample or "1 cycle",
+            "aggregation": "mean per step (missing ignored); regime: last; failures column: max"
+            if spec.resample
+            else None,
+        },
+        "missing": {c: {"cells": k, "share": k / n if n else 0.0} for c, k in missing.items()},
+        "filled": {},
+        "rows_dropped": [],
+        "columns_dropped": [{"column": c, "why": f"sensors = auto: {kind} column"} for c, kind in raw.skipped.items()],
+    }
 
 
 def _plain(d):
@@ -96,15 +113,23 @@ def order(raw: Raw, names: list[str], card: dict) -> tuple[list[str], Rows]:
     code = code_of[np.searchsorted(ids, raw.asset)]
     idx = np.lexsort((np.arange(len(code)), code))
     regime = None if raw.regime is None else _label_codes(raw.regime[idx], card)
-    rows = Rows(code[idx], raw.time[idx], np.column_stack([raw.values[c][idx] for c in names]) if names else
-                np.empty((len(idx), 0)), regime, None if raw.failed is None else raw.failed[idx], idx,
-                np.zeros(len(idx), bool))
+    rows = Rows(
+        code[idx],
+        raw.time[idx],
+        np.column_stack([raw.values[c][idx] for c in names]) if names else np.empty((len(idx), 0)),
+        regime,
+        None if raw.failed is None else raw.failed[idx],
+        idx,
+        np.zeros(len(idx), bool),
+    )
     same, dt = rows.same_asset(), np.diff(rows.time)
     back = np.flatnonzero(same & (dt < 0))
     if len(back):
         i = back[0]
-        raise DataError(f"{raw.where(idx[i + 1])}: asset {ids[by_first][rows.code[i]]!r}: time goes back "
-                        f"(after {raw.where(idx[i])}); expected the rows of an asset in time order")
+        raise DataError(
+            f"{raw.where(idx[i + 1])}: asset {ids[by_first][rows.code[i]]!r}: time goes back "
+            f"(after {raw.where(idx[i])}); expected the rows of an asset in time order"
+        )
     dup = np.flatnonzero(same & (dt == 0))
     if len(dup):
         card["rows_dropped"].append({"rows": len(dup), "why": "same asset and time as the next row: last kept"})
@@ -135,8 +160,9 @@ def resample(rows: Rows, step: int, card: dict) -> tuple[Rows, np.ndarray]:
     code, b = rows.code[starts], bucket[starts]
     first = b[_starts(code)]
     if len(starts) < len(bucket):
-        card["rows_dropped"].append({"rows": int(len(bucket) - len(starts)),
-                                     "why": "averaged with other rows of the same time step"})
+        card["rows_dropped"].append(
+            {"rows": int(len(bucket) - len(starts)), "why": "averaged with other rows of the same time step"}
+        )
     regime = None if rows.regime is None else _last_present(rows.regime, starts, last)
     out = Rows(code, b - first[code] + 1, x, regime, failed, rows.origin[starts], np.zeros(len(starts), bool))
     return out, first
@@ -162,8 +188,12 @@ def failures(spec, raw, rows: Rows, assets, first, events, card) -> tuple[Rows, 
         if not keep.all():
             card["rows_dropped"].append({"rows": int((~keep).sum()), "why": "after the asset's failure"})
         rows = rows.take(keep)
-    card["failures"] = {**card.get("failures", {}), "source": source, "failed": int(failed.sum()),
-                        "censored": int(n - failed.sum())}
+    card["failures"] = {
+        **card.get("failures", {}),
+        "source": source,
+        "failed": int(failed.sum()),
+        "censored": int(n - failed.sum()),
+    }
     return rows, failed
 
 
@@ -187,16 +217,23 @@ def _from_events(spec, raw, rows: Rows, assets, first, events, card):
             unknown.append(asset)
             continue
         if asset in seen:
-            raise DataError(f"{where}: asset {asset!r} fails a second time (first at {seen[asset]}); expected one "
-                            "failure per asset (give a repaired asset a new id for its next life)")
+            raise DataError(
+                f"{where}: asset {asset!r} fails a second time (first at {seen[asset]}); expected one "
+                "failure per asset (give a repaired asset a new id for its next life)"
+            )
         seen[asset], a = where, index[asset]
         end[a] = np.floor(t / step) - first[a] + 1 if step else t
         failed[a] = True
         if end[a] < 1 or end[a] > last[a] + spec.max_fill:
-            why = "before the asset's first row" if end[a] < 1 else \
-                f"{int(end[a] - last[a])} steps after its last row (at most max_fill = {spec.max_fill})"
-            raise DataError(f"{where}: asset {asset!r}: failure time is {why}; expected a failure within the "
-                            "asset's rows (an asset whose data stop earlier is censored: leave it out)")
+            why = (
+                "before the asset's first row"
+                if end[a] < 1
+                else f"{int(end[a] - last[a])} steps after its last row (at most max_fill = {spec.max_fill})"
+            )
+            raise DataError(
+                f"{where}: asset {asset!r}: failure time is {why}; expected a failure within the "
+                "asset's rows (an asset whose data stop earlier is censored: leave it out)"
+            )
     card["failures"] = {"events_for_unknown_assets": unknown}
     return failed, end
 
@@ -208,9 +245,11 @@ def gaps(spec: DatasetSpec, raw: Raw, rows: Rows, assets, card) -> Rows:
     long = k > spec.max_fill
     if long.any() and spec.long_gaps == "refuse":
         i = np.flatnonzero(long)[0]
-        raise DataError(f"{raw.where(rows.origin[i])}: asset {assets[rows.code[i]]!r}: {k[i]} missing time steps "
-                        f"before this row (time {rows.time[i - 1]:g} to {rows.time[i]:g}); at most max_fill = "
-                        f"{spec.max_fill} are filled; expected no longer gap, or set long_gaps = \"keep\"")
+        raise DataError(
+            f"{raw.where(rows.origin[i])}: asset {assets[rows.code[i]]!r}: {k[i]} missing time steps "
+            f"before this row (time {rows.time[i - 1]:g} to {rows.time[i]:g}); at most max_fill = "
+            f'{spec.max_fill} are filled; expected no longer gap, or set long_gaps = "keep"'
+        )
     k[long] = 0
     card["gaps"] = {"steps_inserted": int(k.sum()), "long_gaps_kept": int(long.sum())}
     if not k.any():
@@ -261,9 +300,11 @@ def _fill_column(col: np.ndarray, lo, hi, max_fill: int, refuse) -> int:
 
 def _too_long(raw: Raw, rows: Rows, assets, name: str, i: int, run: int, max_fill: int):
     where = ("rows inserted for a gap before " if rows.inserted[i] else "") + raw.where(rows.origin[i])
-    raise DataError(f"{where}: column {name!r}: {run} missing values in a row for asset "
-                    f"{assets[rows.code[i]]!r}; at most max_fill = {max_fill} are filled; expected a value at least "
-                    f"every {max_fill + 1} steps")
+    raise DataError(
+        f"{where}: column {name!r}: {run} missing values in a row for asset "
+        f"{assets[rows.code[i]]!r}; at most max_fill = {max_fill} are filled; expected a value at least "
+        f"every {max_fill + 1} steps"
+    )
 
 
 def _fleet(spec: DatasetSpec, raw: Raw, rows: Rows, assets, failed, names, card) -> Fleet:
@@ -276,8 +317,10 @@ def _fleet(spec: DatasetSpec, raw: Raw, rows: Rows, assets, failed, names, card)
     settings = [c for c in spec.settings if c in keep]
     sensors = [c for c in keep if c not in spec.settings]
     if not sensors:
-        raise DataError(f"{', '.join(raw.files)}: no sensor column left (dropped: "
-                        f"{[d['column'] for d in card['columns_dropped']]}); expected at least one varying sensor")
+        raise DataError(
+            f"{', '.join(raw.files)}: no sensor column left (dropped: "
+            f"{[d['column'] for d in card['columns_dropped']]}); expected at least one varying sensor"
+        )
     cols = [names.index(c) for c in settings + sensors]
     table = np.column_stack([rows.code.astype(np.float64), rows.time, rows.x[:, cols]])
     regime = None

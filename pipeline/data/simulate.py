@@ -11,6 +11,7 @@ constant; the three operational settings are small noise around one operating co
 sensor has Gaussian noise. Training units run to failure; test units are cut off at a random point
 and their true RUL is written to RUL_<subset>.txt. Seeded and deterministic.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,13 +22,27 @@ from prognos.edge_runtime.schema import SENSORS
 
 # sensor: (base value, noise std, drift at failure in noise units (sign = direction), decimals)
 SENSOR_MODEL = {
-    "s1": (518.67, 0.0, 0, 2), "s2": (642.2, 0.35, 4.0, 2), "s3": (1585.0, 4.5, 3.5, 2),
-    "s4": (1400.0, 6.0, 4.0, 2), "s5": (14.62, 0.0, 0, 2), "s6": (21.61, 0.0, 0, 2),
-    "s7": (554.2, 0.6, -4.0, 2), "s8": (2388.0, 0.05, 4.0, 2), "s9": (9050.0, 15.0, 3.0, 2),
-    "s10": (1.3, 0.0, 0, 2), "s11": (47.3, 0.18, 4.5, 2), "s12": (522.0, 0.5, -4.0, 2),
-    "s13": (2388.0, 0.05, 4.0, 2), "s14": (8135.0, 12.0, 3.0, 2), "s15": (8.41, 0.025, 4.0, 4),
-    "s16": (0.03, 0.0, 0, 2), "s17": (392.0, 1.0, 3.5, 0), "s18": (2388.0, 0.0, 0, 0),
-    "s19": (100.0, 0.0, 0, 2), "s20": (38.95, 0.12, -4.0, 2), "s21": (23.37, 0.07, -4.0, 4),
+    "s1": (518.67, 0.0, 0, 2),
+    "s2": (642.2, 0.35, 4.0, 2),
+    "s3": (1585.0, 4.5, 3.5, 2),
+    "s4": (1400.0, 6.0, 4.0, 2),
+    "s5": (14.62, 0.0, 0, 2),
+    "s6": (21.61, 0.0, 0, 2),
+    "s7": (554.2, 0.6, -4.0, 2),
+    "s8": (2388.0, 0.05, 4.0, 2),
+    "s9": (9050.0, 15.0, 3.0, 2),
+    "s10": (1.3, 0.0, 0, 2),
+    "s11": (47.3, 0.18, 4.5, 2),
+    "s12": (522.0, 0.5, -4.0, 2),
+    "s13": (2388.0, 0.05, 4.0, 2),
+    "s14": (8135.0, 12.0, 3.0, 2),
+    "s15": (8.41, 0.025, 4.0, 4),
+    "s16": (0.03, 0.0, 0, 2),
+    "s17": (392.0, 1.0, 3.5, 0),
+    "s18": (2388.0, 0.0, 0, 0),
+    "s19": (100.0, 0.0, 0, 2),
+    "s20": (38.95, 0.12, -4.0, 2),
+    "s21": (23.37, 0.07, -4.0, 4),
 }
 assert list(SENSOR_MODEL) == SENSORS
 
@@ -38,8 +53,13 @@ def _unit_array(rng: np.random.Generator, unit: int, life: int, n_cycles: int) -
     power = rng.uniform(1.0, 1.5)
     t = np.arange(1, n_cycles + 1)
     damage = d0 + (1 - d0) * (np.exp(k * t / life) - 1) / (np.exp(k) - 1)
-    cols = [np.full(n_cycles, float(unit)), t.astype(float),
-            rng.normal(0, 0.0022, n_cycles), rng.normal(0, 0.0003, n_cycles), np.full(n_cycles, 100.0)]
+    cols = [
+        np.full(n_cycles, float(unit)),
+        t.astype(float),
+        rng.normal(0, 0.0022, n_cycles),
+        rng.normal(0, 0.0003, n_cycles),
+        np.full(n_cycles, 100.0),
+    ]
     for base, noise, drift, decimals in SENSOR_MODEL.values():
         scatter = rng.normal(0, 0.2 * noise)
         value = base + scatter + 1.5 * drift * noise * damage**power + rng.normal(0, noise, n_cycles)

@@ -6,6 +6,7 @@ values of the wrong type are refused with the key, the value and the expected ty
 C-MAPSS text format is the preset `SPEC_CMAPSS` of the same spec. The rules the readers apply
 (filling, duplicates, gaps, resampling, failures) are described in docs/own-data.md.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,6 +26,7 @@ UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 @dataclass(frozen=True)
 class Failures:
     """Where failures come from. An asset that is not marked failed is censored: it gets no failure label."""
+
     source: str = "all"  # all: every asset ran to failure | none: no asset failed | column | events
     column: str = ""  # source=column: per-row 0/1 (or true/false); the asset failed at its first 1
     events: str = ""  # source=events: CSV of (asset, failure time), relative to the data folder
@@ -58,13 +60,23 @@ class DatasetSpec:
         try:
             return SUFFIX_FORMAT[path.suffix.lower()]
         except KeyError:
-            raise ConfigError(f"{path}: cannot infer the format from suffix {path.suffix!r}; expected one of "
-                              f"{sorted(SUFFIX_FORMAT)} or set format = {list(FORMATS[1:])}") from None
+            raise ConfigError(
+                f"{path}: cannot infer the format from suffix {path.suffix!r}; expected one of "
+                f"{sorted(SUFFIX_FORMAT)} or set format = {list(FORMATS[1:])}"
+            ) from None
 
 
-SPEC_CMAPSS = DatasetSpec(files="train_*.txt", format="cmapss", asset="unit", time="cycle",
-                          settings=tuple(SETTINGS), sensors=tuple(SENSORS), failures=Failures("all"),
-                          max_fill=0, drop_constant=False)  # the NASA text as it is: no filling, nothing dropped
+SPEC_CMAPSS = DatasetSpec(
+    files="train_*.txt",
+    format="cmapss",
+    asset="unit",
+    time="cycle",
+    settings=tuple(SETTINGS),
+    sensors=tuple(SENSORS),
+    failures=Failures("all"),
+    max_fill=0,
+    drop_constant=False,
+)  # the NASA text as it is: no filling, nothing dropped
 
 
 def cmapss_spec(subset: str | None = None) -> DatasetSpec:
@@ -75,20 +87,30 @@ def cmapss_spec(subset: str | None = None) -> DatasetSpec:
 def parse_step(text: str) -> int:
     m = re.fullmatch(r"\s*(\d+)\s*(s|min|h|d)\s*", text)
     if not m or int(m.group(1)) == 0:
-        raise ConfigError(f"resample = {text!r}: expected a positive step like \"1h\", \"15min\", \"30s\" or \"1d\"")
+        raise ConfigError(f'resample = {text!r}: expected a positive step like "1h", "15min", "30s" or "1d"')
     return int(m.group(1)) * UNIT_SECONDS[m.group(2)]
 
 
 # key -> (expected type for messages, check)
 _STR = ("a string", lambda v: isinstance(v, str))
 _STRS = ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v))
-_CHECKS = {"files": _STR, "format": _STR, "asset": _STR, "time": _STR, "resample": _STR, "regime": _STR,
-           "long_gaps": _STR, "settings": _STRS,
-           "sensors": ('"auto" or a list of strings', lambda v: v == "auto" or _STRS[1](v)),
-           "failures": ('"all", "none", {column = NAME} or {events = FILE, asset = .., time = ..}',
-                        lambda v: isinstance(v, (str, dict))),
-           "max_fill": ("an integer >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
-           "drop_constant": ("true or false", lambda v: isinstance(v, bool))}
+_CHECKS = {
+    "files": _STR,
+    "format": _STR,
+    "asset": _STR,
+    "time": _STR,
+    "resample": _STR,
+    "regime": _STR,
+    "long_gaps": _STR,
+    "settings": _STRS,
+    "sensors": ('"auto" or a list of strings', lambda v: v == "auto" or _STRS[1](v)),
+    "failures": (
+        '"all", "none", {column = NAME} or {events = FILE, asset = .., time = ..}',
+        lambda v: isinstance(v, (str, dict)),
+    ),
+    "max_fill": ("an integer >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    "drop_constant": ("true or false", lambda v: isinstance(v, bool)),
+}
 _CHOICES = {"format": FORMATS, "long_gaps": ("refuse", "keep")}
 
 
@@ -117,14 +139,17 @@ def spec_from_dict(d: dict, where: str = "[data.schema]") -> DatasetSpec:
 def _failures(v, where: str) -> Failures:
     if isinstance(v, str):
         if v not in ("all", "none"):
-            raise ConfigError(f"{where}: failures = {v!r}; expected \"all\", \"none\" or a table "
-                              "{column = NAME} / {events = FILE}")
+            raise ConfigError(
+                f'{where}: failures = {v!r}; expected "all", "none" or a table {{column = NAME}} / {{events = FILE}}'
+            )
         return Failures(v)
     allowed = {"column"} if "column" in v else {"events", "asset", "time"}
     bad = sorted(k for k in v if k not in allowed or not isinstance(v[k], str) or not v[k])
     if bad or not ({"column", "events"} & set(v)):
-        raise ConfigError(f"{where}: failures = {v!r}; expected {{column = NAME}} or "
-                          "{events = FILE[, asset = COLUMN, time = COLUMN]} with non-empty strings")
+        raise ConfigError(
+            f"{where}: failures = {v!r}; expected {{column = NAME}} or "
+            "{events = FILE[, asset = COLUMN, time = COLUMN]} with non-empty strings"
+        )
     return Failures("column", column=v["column"]) if "column" in v else Failures("events", **v)
 
 
@@ -133,8 +158,10 @@ def _check_roles(spec: DatasetSpec, where: str) -> None:
     roles += [c for c in (spec.regime, spec.failures.column) if c]
     twice = sorted({c for c in roles if roles.count(c) > 1})
     if twice:
-        raise ConfigError(f"{where}: columns {twice} given more than one role; expected each column once "
-                          "(asset, time, settings, sensors, regime, failures column)")
+        raise ConfigError(
+            f"{where}: columns {twice} given more than one role; expected each column once "
+            "(asset, time, settings, sensors, regime, failures column)"
+        )
 
 
 def load_spec(path) -> DatasetSpec:

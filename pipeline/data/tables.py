@@ -6,6 +6,7 @@ pipeline.data.dataset.Layout). C-MAPSS text files already have that layout with 
 asset ids (pipeline.rul.train reads them directly); a `Fleet` is converted here with asset ids 1..n
 in the fleet's asset order, and its declared regime, if any, as a last column.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,10 @@ def table_of_fleet(fleet: Fleet, failed_only: bool = True) -> tuple[np.ndarray, 
     out: their RUL is unknown, and labelling their last row as a failure would teach early failures.
     `failed_only` False: every asset (health monitoring, pipeline.rul.health)."""
     if failed_only and not np.any(fleet.failed):
-        raise DataError(f"none of the {len(fleet.failed)} assets failed; RUL labels need run-to-failure assets "
-                        "(`prognos rul` takes the health-monitoring path for such fleets)")
+        raise DataError(
+            f"none of the {len(fleet.failed)} assets failed; RUL labels need run-to-failure assets "
+            "(`prognos rul` takes the health-monitoring path for such fleets)"
+        )
     keep = fleet.failed[fleet.table[:, 0].astype(int)] if failed_only else np.ones(len(fleet.table), bool)
     table = fleet.table[keep].copy()
     table[:, 0] += 1

@@ -3,6 +3,7 @@
 Every function takes what the run folder holds (parsed JSON/CSV) and returns `bytes`; the report
 embeds them base64, so the page needs no server and no other file.
 """
+
 from __future__ import annotations
 
 import io
@@ -68,7 +69,10 @@ def tradeoff(rows: list[dict], metric: str) -> bytes:
     """Size vs metric and latency vs metric, one point per format: rows of {format, gzip_kb, p50_us, metric}."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    for ax, key, label in ((axes[0], "gzip_kb", "gzipped size [KB]"), (axes[1], "p50_us", "latency p50, 1 thread [µs]")):
+    for ax, key, label in (
+        (axes[0], "gzip_kb", "gzipped size [KB]"),
+        (axes[1], "p50_us", "latency p50, 1 thread [µs]"),
+    ):
         for i, r in enumerate(rows):
             ax.scatter(r[key], r["metric"], color=f"C{i % 10}", s=30)
             ax.annotate(r["format"], (r[key], r["metric"]), fontsize=7, xytext=(3, 3), textcoords="offset points")

@@ -9,6 +9,7 @@ the benchmark table (report/bench.json) and the LiteRT per-op profile (report/pr
 are matplotlib PNGs embedded as base64 data URIs and the CSS is inline: the file opens from disk
 with no server and no network. A piece the run lacks is shown as "not available: run `make …`".
 """
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,9 @@ def predictions(run: Path) -> str:
         d = np.load(val)
         curves = {c: (d["prob"][:, k], d["y"] == k) for k, c in enumerate(metrics["classes"]) if np.any(d["y"] == k)}
         return parts[0] + img(report_figs.roc(curves), "ROC one-vs-rest")
-    parts = [img((run / p).read_bytes(), p) for p in ("rul_validation.png", "cv_rul_per_engine.png")
-             if (run / p).is_file()]
+    parts = [
+        img((run / p).read_bytes(), p) for p in ("rul_validation.png", "cv_rul_per_engine.png") if (run / p).is_file()
+    ]
     if not parts:
         raise Missing(f"make train RUN={run}")
     return "<p>Predicted vs true RUL over the life of validation engines (written by training).</p>" + "".join(parts)
@@ -78,25 +80,41 @@ def anomaly(run: Path) -> str:
     if m is None:
         raise Missing(f"prognos vibration-anomaly --run {run}")
     k = m["keras"]
-    text = (f"<p>{m.get('model', 'autoencoder')}, Keras: threshold {k['threshold']:.4g}, false-alarm rate "
-            f"{k['false_alarm_rate']:.3f}, detection rate {k['detection_rate']:.3f}, AUC {k['auc']:.3f}.</p>")
+    text = (
+        f"<p>{m.get('model', 'autoencoder')}, Keras: threshold {k['threshold']:.4g}, false-alarm rate "
+        f"{k['false_alarm_rate']:.3f}, detection rate {k['detection_rate']:.3f}, AUC {k['auc']:.3f}.</p>"
+    )
     scores = run / "anomaly_scores.npz"
     if not scores.is_file():
         return text + _na(f"prognos vibration-anomaly --run {run} (ROC needs anomaly_scores.npz)")
     d = np.load(scores)
-    return text + img(report_figs.roc({f"{m.get('model', 'autoencoder')} score": (d["score"], d["y"] != 0)}), "anomaly ROC")
+    return text + img(
+        report_figs.roc({f"{m.get('model', 'autoencoder')} score": (d["score"], d["y"] != 0)}), "anomaly ROC"
+    )
 
 
 def _tradeoff_rows(run: Path):
     bench = _json(run, "report/bench.json")
     if bench:
-        rows = [r for m in bench["models"] for r in m["rows"] if "error" not in r and r["threads"] == bench["threads"][0]]
-        return [{"format": r["format"], "gzip_kb": r["gzip_bytes"] / 1024, "p50_us": r["p50_us"],
-                 "metric": r["val"]["rmse"]} for r in rows], "report/bench.json"
+        rows = [
+            r for m in bench["models"] for r in m["rows"] if "error" not in r and r["threads"] == bench["threads"][0]
+        ]
+        return [
+            {
+                "format": r["format"],
+                "gzip_kb": r["gzip_bytes"] / 1024,
+                "p50_us": r["p50_us"],
+                "metric": r["val"]["rmse"],
+            }
+            for r in rows
+        ], "report/bench.json"
     opt = _json(run, "report/optimize.json")
     if opt:
-        return [{"format": r["format"], "gzip_kb": r["gzip_bytes"] / 1024, "p50_us": r["p50_us"],
-                 "metric": r["val_rmse"]} for r in opt["rows"] if "error" not in r], "report/optimize.json"
+        return [
+            {"format": r["format"], "gzip_kb": r["gzip_bytes"] / 1024, "p50_us": r["p50_us"], "metric": r["val_rmse"]}
+            for r in opt["rows"]
+            if "error" not in r
+        ], "report/optimize.json"
     raise Missing(f"make bench RUN={run} (or make optimize RUN={run})")
 
 
@@ -108,8 +126,9 @@ def _rul_only(run: Path) -> None:
 def tradeoff(run: Path) -> str:
     _rul_only(run)
     rows, source = _tradeoff_rows(run)
-    return f"<p>From <code>{source}</code>.</p>" + img(report_figs.tradeoff(rows, "validation RMSE [cycles]"),
-                                                      "size and latency vs RMSE")
+    return f"<p>From <code>{source}</code>.</p>" + img(
+        report_figs.tradeoff(rows, "validation RMSE [cycles]"), "size and latency vs RMSE"
+    )
 
 
 def bench(run: Path) -> str:
@@ -129,9 +148,12 @@ def profile(run: Path) -> str:
     if p is None:
         raise Missing(f"make profile RUN={run}")
     method = "".join(f"<p>{html.escape(par)}</p>" for par in p["method"].split("\n\n"))
-    return (table(p).html() + img(report_figs.op_profile(p["by_type"], f"LiteRT ops of {p['format']}"),
-                                              "LiteRT op profile") + f"<details><summary>Method and limits</summary>"
-            f"{method}</details>")
+    return (
+        table(p).html()
+        + img(report_figs.op_profile(p["by_type"], f"LiteRT ops of {p['format']}"), "LiteRT op profile")
+        + f"<details><summary>Method and limits</summary>"
+        f"{method}</details>"
+    )
 
 
 def _na(command: str) -> str:
@@ -140,9 +162,16 @@ def _na(command: str) -> str:
     return f'<p class="na">not available: run <code>{html.escape(command)}</code></p>'
 
 
-SECTIONS = [("Data card", report_data_card.section), ("Model card", report_card.card), ("Learning curves", curves),
-            ("Predictions", predictions), ("Anomaly detection", anomaly), ("Compression trade-off", tradeoff),
-            ("Benchmark", bench), ("LiteRT per-op profile", profile)]
+SECTIONS = [
+    ("Data card", report_data_card.section),
+    ("Model card", report_card.card),
+    ("Learning curves", curves),
+    ("Predictions", predictions),
+    ("Anomaly detection", anomaly),
+    ("Compression trade-off", tradeoff),
+    ("Benchmark", bench),
+    ("LiteRT per-op profile", profile),
+]
 ONLY_WITH = {"Anomaly detection": "anomaly_metrics.json", "Data card": report_data_card.CARD_FILE}
 
 
@@ -160,10 +189,13 @@ def build_report(run_dir) -> Path:
             content = _na(str(e))
         body.append(f'<section id="{title.lower().replace(" ", "-")}"><h2>{title}</h2>\n{content}</section>')
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>prognos report: {html.escape(str(run))}'
-            f"</title><style>{CSS}</style></head><body><h1>prognos report: <code>{html.escape(str(run))}</code></h1>"
-            f"<p>Generated {date} by <code>prognos report --run {html.escape(str(run))}</code>.</p>\n"
-            + "\n".join(body) + "</body></html>\n")
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>prognos report: {html.escape(str(run))}'
+        f"</title><style>{CSS}</style></head><body><h1>prognos report: <code>{html.escape(str(run))}</code></h1>"
+        f"<p>Generated {date} by <code>prognos report --run {html.escape(str(run))}</code>.</p>\n"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
     out = run / "report" / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page)

@@ -1,4 +1,5 @@
 """Plots people would rather look at than read: learning curves, RUL over an engine's life."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,8 +42,11 @@ def error_histogram(err, path: Path):
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(err, bins=60, color="C0", alpha=0.8)
     ax.axvline(0, color="k", lw=1)
-    ax.set(xlabel="predicted - true RUL [cycles] (positive = late, penalized more)", ylabel="windows",
-           title=f"Out-of-fold errors: mean {np.mean(err):+.2f}, RMSE {np.sqrt(np.mean(np.square(err))):.2f}")
+    ax.set(
+        xlabel="predicted - true RUL [cycles] (positive = late, penalized more)",
+        ylabel="windows",
+        title=f"Out-of-fold errors: mean {np.mean(err):+.2f}, RMSE {np.sqrt(np.mean(np.square(err))):.2f}",
+    )
     save(fig, path)
 
 

@@ -21,6 +21,7 @@ Two metrics, both on held-out engines only:
   engines (the sum the literature reports over FD001's 100 test engines).
 Out-of-fold predictions of both kinds are written to oof.npz (for ensembles, pipeline.ensemble).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,15 @@ import numpy as np
 from prognos.edge_runtime.intervals import empirical_coverage, fit_conformal
 from prognos.pipeline.report import plots
 from prognos.pipeline.config import RunConfig
-from prognos.pipeline.data.dataset import CMAPSS_LAYOUT, fit_preprocessor, inputs_of, fitting_index, rows_of, split_units, window_index
+from prognos.pipeline.data.dataset import (
+    CMAPSS_LAYOUT,
+    fit_preprocessor,
+    inputs_of,
+    fitting_index,
+    rows_of,
+    split_units,
+    window_index,
+)
 from prognos.edge_runtime.scoring import rul_metrics
 
 CUTS_PER_ENGINE = 10  # 1,000 truncated engines over FD001's 100: 10x the test set, so less noise
@@ -75,19 +84,31 @@ def _run_fold(cfg: RunConfig, table, val_units, log_dir=None, layout=CMAPSS_LAYO
     fit_rows = rows_of(table, fit_units)
     pre = fit_preprocessor(fit_rows, cfg.data, layout)
     start = cfg.data.min_cycles
-    model, history = fit(cfg, pre, fitting_index(fit_rows, pre, cfg),
-                         None if stop_units is None else window_index(rows_of(table, stop_units), pre, start),
-                         log_dir=log_dir)
+    model, history = fit(
+        cfg,
+        pre,
+        fitting_index(fit_rows, pre, cfg),
+        None if stop_units is None else window_index(rows_of(table, stop_units), pre, start),
+        log_dir=log_dir,
+    )
     held = window_index(rows_of(table, val_units), pre, start)
     pred = model.predict(held.x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
     pairs = truncation_points(table, val_units, cfg.data.seed)
     cut_x, cut_true = truncated_last_windows(table, pairs, pre)
     cut_pred = model.predict(cut_x, batch_size=1024, verbose=0)[:, 0] * pre.rul_cap
     best_epoch = int(np.argmin(history["val_loss"])) + 1 if "val_loss" in history else len(history["epoch"])
-    return {"unit": held.unit, "cycle": held.cycle, "true": held.y * pre.rul_cap, "pred": pred,
-            "cut_unit": np.array([u for u, _ in pairs]), "cut_cycle": np.array([c for _, c in pairs]),
-            "cut_true": cut_true, "cut_pred": cut_pred,
-            "best_epoch": best_epoch, "params": int(model.count_params())}
+    return {
+        "unit": held.unit,
+        "cycle": held.cycle,
+        "true": held.y * pre.rul_cap,
+        "pred": pred,
+        "cut_unit": np.array([u for u, _ in pairs]),
+        "cut_cycle": np.array([c for _, c in pairs]),
+        "cut_true": cut_true,
+        "cut_pred": cut_pred,
+        "best_epoch": best_epoch,
+        "params": int(model.count_params()),
+    }
 
 
 def cross_validate(cfg: RunConfig, out_dir, k: int = 5, coverage: float = 0.9) -> dict:
@@ -102,8 +123,7 @@ def cross_validate(cfg: RunConfig, out_dir, k: int = 5, coverage: float = 0.9) -
         print(f"[prognos] CV fold {i + 1}/{k}: {len(val_units)} held-out engines", flush=True)
         folds.append(_run_fold(cfg, table, val_units, log_dir=out / "tb" / f"fold{i + 1}", layout=layout))
     summary = summarize(folds, coverage)
-    summary.update(config=cfg.to_dict(), k=k, seconds=round(time.time() - t0, 1),
-                   data=source)
+    summary.update(config=cfg.to_dict(), k=k, seconds=round(time.time() - t0, 1), data=source)
     (out / "cv.json").write_text(json.dumps(summary, indent=2))
     save_oof(folds, out / "oof.npz")
     plot_cv(folds, summary, out)
@@ -149,19 +169,30 @@ def summarize(folds: list[dict], coverage: float) -> dict:
     score = np.array([m["score"] / m["n"] for m in per_fold])
     test_rmse = np.array([m["rmse"] for m in per_fold_test])
     test_score = np.array([100 * m["score"] / m["n"] for m in per_fold_test])
-    return {"rmse_mean": round(float(rmse.mean()), 3), "rmse_std": round(float(rmse.std()), 3),
-            "score_per_window_mean": round(float(score.mean()), 3),
-            "test_protocol": {
-                "rmse_mean": round(float(test_rmse.mean()), 3), "rmse_std": round(float(test_rmse.std()), 3),
-                "score_per_100_engines_mean": round(float(test_score.mean()), 1),
-                "score_per_100_engines_std": round(float(test_score.std()), 1),
-                "coverage_mean": round(float(np.mean(covered_test)), 4), "cuts_per_engine": CUTS_PER_ENGINE,
-                "rule": "last window of each held-out engine cut at max(31, floor(u*life)), u~U(0.3,0.95)",
-                "folds": per_fold_test},
-            "coverage_nominal": coverage, "coverage_mean": round(float(np.mean(covered)), 4),
-            "coverage_per_fold": [round(c, 4) for c in covered], "folds": per_fold,
-            **({"best_epochs": [f["best_epoch"] for f in folds], "params": folds[0]["params"]}
-               if "best_epoch" in folds[0] else {})}
+    return {
+        "rmse_mean": round(float(rmse.mean()), 3),
+        "rmse_std": round(float(rmse.std()), 3),
+        "score_per_window_mean": round(float(score.mean()), 3),
+        "test_protocol": {
+            "rmse_mean": round(float(test_rmse.mean()), 3),
+            "rmse_std": round(float(test_rmse.std()), 3),
+            "score_per_100_engines_mean": round(float(test_score.mean()), 1),
+            "score_per_100_engines_std": round(float(test_score.std()), 1),
+            "coverage_mean": round(float(np.mean(covered_test)), 4),
+            "cuts_per_engine": CUTS_PER_ENGINE,
+            "rule": "last window of each held-out engine cut at max(31, floor(u*life)), u~U(0.3,0.95)",
+            "folds": per_fold_test,
+        },
+        "coverage_nominal": coverage,
+        "coverage_mean": round(float(np.mean(covered)), 4),
+        "coverage_per_fold": [round(c, 4) for c in covered],
+        "folds": per_fold,
+        **(
+            {"best_epochs": [f["best_epoch"] for f in folds], "params": folds[0]["params"]}
+            if "best_epoch" in folds[0]
+            else {}
+        ),
+    }
 
 
 def plot_cv(folds, summary, out: Path):

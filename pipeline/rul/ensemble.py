@@ -8,6 +8,7 @@ average like one CV candidate. `build_ensemble` wires k trained members into one
 (input: the longest member window; each member sees the last `window` steps of it through a
 Cropping1D layer), so the ensemble converts to one TFLite / ONNX file and one bundle.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,15 @@ def average_oof(cv_dirs) -> dict:
     for d, m in zip(cv_dirs[1:], members[1:]):
         for key in ALIGNED:
             if m[key].shape != first[key].shape or not np.array_equal(m[key], first[key]):
-                raise ConfigError(f"{d}: out-of-fold {key!r} differs from {cv_dirs[0]}'s; ensemble members "
-                                  "need the same data.seed, folds and min_cycles")
-    return {**first, "pred": np.mean([m["pred"] for m in members], 0),
-            "cut_pred": np.mean([m["cut_pred"] for m in members], 0)}
+                raise ConfigError(
+                    f"{d}: out-of-fold {key!r} differs from {cv_dirs[0]}'s; ensemble members "
+                    "need the same data.seed, folds and min_cycles"
+                )
+    return {
+        **first,
+        "pred": np.mean([m["pred"] for m in members], 0),
+        "cut_pred": np.mean([m["cut_pred"] for m in members], 0),
+    }
 
 
 def folds_of(oof: dict) -> list[dict]:
@@ -47,9 +53,16 @@ def folds_of(oof: dict) -> list[dict]:
     folds = []
     for i in np.unique(oof["fold"]):
         m, c = oof["fold"] == i, oof["cut_fold"] == i
-        folds.append({"unit": oof["unit"][m], "cycle": oof["cycle"][m],
-                      "pred": oof["pred"][m], "true": oof["true"][m],
-                      "cut_pred": oof["cut_pred"][c], "cut_true": oof["cut_true"][c]})
+        folds.append(
+            {
+                "unit": oof["unit"][m],
+                "cycle": oof["cycle"][m],
+                "pred": oof["pred"][m],
+                "true": oof["true"][m],
+                "cut_pred": oof["cut_pred"][c],
+                "cut_true": oof["cut_true"][c],
+            }
+        )
     return folds
 
 
@@ -61,9 +74,12 @@ def score_ensemble(cv_dirs, coverage: float = 0.9, plots_to=None) -> dict:
     if plots_to is not None:
         plot_cv(folds, summary, Path(plots_to))
     cvs = [json.loads((Path(d) / "cv.json").read_text()) for d in cv_dirs]
-    summary.update(members=[str(d) for d in cv_dirs], params=sum(c["params"] for c in cvs),
-                   member_test_rmse=[c["test_protocol"]["rmse_mean"] for c in cvs],
-                   member_rmse=[c["rmse_mean"] for c in cvs])
+    summary.update(
+        members=[str(d) for d in cv_dirs],
+        params=sum(c["params"] for c in cvs),
+        member_test_rmse=[c["test_protocol"]["rmse_mean"] for c in cvs],
+        member_rmse=[c["rmse_mean"] for c in cvs],
+    )
     return summary
 
 

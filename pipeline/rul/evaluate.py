@@ -4,6 +4,7 @@ With a RUL file (one integer per line, in unit order) it reports RMSE and the NA
 the true RUL capped at the model's rul_cap (the usual FD001 protocol); without one it lists the
 predictions. Only the files named on the command line are read.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,11 @@ def evaluate(test_file, rul_file=None, bundle=None, run=None) -> dict:
     pre, predict = _predictor(bundle, run)
     units, x = last_windows(cmapss.load_table(test_file), pre)
     pred = predict(x)
-    result = {"test_file": str(test_file), "units": len(units),
-              "predictions": {int(u): round(float(p), 2) for u, p in zip(units, pred)}}
+    result = {
+        "test_file": str(test_file),
+        "units": len(units),
+        "predictions": {int(u): round(float(p), 2) for u, p in zip(units, pred)},
+    }
     if rul_file:
         true = np.minimum(cmapss.load_rul_file(rul_file, len(units)), pre.rul_cap)
         result["metrics"] = rul_metrics(pred, true)

@@ -12,6 +12,7 @@ Model selection is done (`prognos search`); nothing here looks at held-out data 
   quote is the CV one, written next to it into final.json, with the CV plots of the average
   (predicted vs true RUL per held-out engine, error histogram, RMSE per fold) in RUN/report.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,14 @@ from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.intervals import fit_conformal
 from prognos.pipeline.config import RunConfig
 from prognos.pipeline.rul.cv import calibration_set
-from prognos.pipeline.data.dataset import CMAPSS_LAYOUT, fit_preprocessor, fitting_index, rows_of, split_units, window_index
+from prognos.pipeline.data.dataset import (
+    CMAPSS_LAYOUT,
+    fit_preprocessor,
+    fitting_index,
+    rows_of,
+    split_units,
+    window_index,
+)
 from prognos.pipeline.rul.ensemble import average_oof, build_ensemble, folds_of, score_ensemble
 
 # candidates for RUN/bundles/best, each measured on this machine (edge_runtime.choose): the fused LSTM
@@ -68,8 +76,11 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9, offset: 
     table, layout, _ = load_training(members[0][0], run_dir)
     models = []
     for i, (cfg, epochs) in enumerate(members):
-        print(f"[prognos] final member {i + 1}/{len(members)}: {cfg.model.name}, window {cfg.data.window}, "
-              f"{epochs} epochs on all {len(np.unique(table[:, 0]))} training units", flush=True)
+        print(
+            f"[prognos] final member {i + 1}/{len(members)}: {cfg.model.name}, window {cfg.data.window}, "
+            f"{epochs} epochs on all {len(np.unique(table[:, 0]))} training units",
+            flush=True,
+        )
         models.append(train_member(cfg, epochs, table, log_dir=run_dir / "tb" / f"member{i + 1}", layout=layout))
     windows = [c.data.window for c, _ in members]
     model = build_ensemble(models, windows) if len(models) > 1 else models[0]
@@ -90,31 +101,39 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9, offset: 
     cv = score_ensemble(cv_dirs, coverage, plots_to=run_dir / "report")
     spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv, offset)
     chosen = _choose(run_dir)
-    result = {"members": [{"cv_dir": str(d), "model": c.model.name, "window": c.data.window, "epochs": e}
-                          for d, (c, e) in zip(cv_dirs, members)],
-              "params": int(model.count_params()), "train_seconds": train_seconds,
-              "cv": {k: cv[k] for k in ("rmse_mean", "rmse_std", "score_per_window_mean", "coverage_mean",
-                                        "test_protocol")},
-              "interval": spec, "bundles": _bundle_rows(parity, formats, chosen),
-              "best": {k: chosen.get(k) for k in ("chosen", "why", "rule", "budget_rmse", "assets", "threads")},
-              "parity_windows": "validation split of config.json (training units: the final model saw them)",
-              "seconds": round(time.time() - t0, 1)}
+    result = {
+        "members": [
+            {"cv_dir": str(d), "model": c.model.name, "window": c.data.window, "epochs": e}
+            for d, (c, e) in zip(cv_dirs, members)
+        ],
+        "params": int(model.count_params()),
+        "train_seconds": train_seconds,
+        "cv": {k: cv[k] for k in ("rmse_mean", "rmse_std", "score_per_window_mean", "coverage_mean", "test_protocol")},
+        "interval": spec,
+        "bundles": _bundle_rows(parity, formats, chosen),
+        "best": {k: chosen.get(k) for k in ("chosen", "why", "rule", "budget_rmse", "assets", "threads")},
+        "parity_windows": "validation split of config.json (training units: the final model saw them)",
+        "seconds": round(time.time() - t0, 1),
+    }
     (run_dir / "final.json").write_text(json.dumps(result, indent=2))
     return result
 
 
-def _calibrate_bundles(run_dir: Path, parity: dict, formats, cv_dirs, coverage: float, cv: dict,
-                       offset: float = 0.0) -> dict:
+def _calibrate_bundles(
+    run_dir: Path, parity: dict, formats, cv_dirs, coverage: float, cv: dict, offset: float = 0.0
+) -> dict:
     """Replace each bundle's interval with one fitted on out-of-fold residuals (of the shifted
     predictions, with an `offset`); CV metrics in the manifest."""
     oof = average_oof(cv_dirs)
     if offset:
         oof.update(pred=np.maximum(oof["pred"] + offset, 0), cut_pred=np.maximum(oof["cut_pred"] + offset, 0))
     spec = fit_conformal(*calibration_set(folds_of(oof)), coverage)
-    spec.update(calibration=f"out-of-fold residuals of the CV ({len(cv_dirs)} member(s)): {len(oof['pred'])} "
-                            f"windows and {len(oof['cut_pred'])} test-protocol cuts, weighted equally",
-                coverage_out_of_fold=cv["coverage_mean"],
-                coverage_out_of_fold_test_protocol=cv["test_protocol"]["coverage_mean"])
+    spec.update(
+        calibration=f"out-of-fold residuals of the CV ({len(cv_dirs)} member(s)): {len(oof['pred'])} "
+        f"windows and {len(oof['cut_pred'])} test-protocol cuts, weighted equally",
+        coverage_out_of_fold=cv["coverage_mean"],
+        coverage_out_of_fold_test_protocol=cv["test_protocol"]["coverage_mean"],
+    )
     for name in formats:
         if "error" in parity.get(name, {}):
             continue
@@ -122,10 +141,15 @@ def _calibrate_bundles(run_dir: Path, parity: dict, formats, cv_dirs, coverage: 
         manifest = json.loads(path.read_text())
         manifest["postprocessing"]["interval"] = spec
         if offset:
-            manifest["postprocessing"].update(rul_offset=offset, doc="RUL [cycles] = model output * rul_scale "
-                                              "+ rul_offset (a bias shift fitted out of fold: earlier predictions)")
-        manifest["metrics"] = {"cv": {"rmse": cv["rmse_mean"], "test_protocol_rmse": cv["test_protocol"]["rmse_mean"]},
-                               "parity_on_training_units": manifest["metrics"].get("val")}
+            manifest["postprocessing"].update(
+                rul_offset=offset,
+                doc="RUL [cycles] = model output * rul_scale "
+                "+ rul_offset (a bias shift fitted out of fold: earlier predictions)",
+            )
+        manifest["metrics"] = {
+            "cv": {"rmse": cv["rmse_mean"], "test_protocol_rmse": cv["test_protocol"]["rmse_mean"]},
+            "parity_on_training_units": manifest["metrics"].get("val"),
+        }
         path.write_text(json.dumps(manifest, indent=2))
     return spec
 
@@ -148,7 +172,14 @@ def _bundle_rows(parity: dict, formats, chosen: dict) -> dict:
     rows = {}
     for name in formats:
         p = parity.get(name, {})
-        rows[name] = {"error": p["error"]} if "error" in p else {
-            "size_bytes": p["size_bytes"], "rmse_delta_vs_keras": p["rmse_delta"], "max_abs_diff": p["max_abs_diff"],
-            **{k: v for k, v in chosen["candidates"].get(name, {}).items() if k not in ("format", "rmse_delta")}}
+        rows[name] = (
+            {"error": p["error"]}
+            if "error" in p
+            else {
+                "size_bytes": p["size_bytes"],
+                "rmse_delta_vs_keras": p["rmse_delta"],
+                "max_abs_diff": p["max_abs_diff"],
+                **{k: v for k, v in chosen["candidates"].get(name, {}).items() if k not in ("format", "rmse_delta")},
+            }
+        )
     return rows

@@ -11,6 +11,7 @@ the last n windows above the threshold, as the device's alert rule) first rose a
 period. Rows are normalized as for RUL (regimes included: edge_runtime.features.Preprocessor), so
 the `anomaly` bundle is served row by row by `prognos-edge predict` / `serve` with alerts.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -59,8 +60,11 @@ def fit_health_preprocessor(rows: np.ndarray, layout, cfg: HealthConfig, window:
     """Regimes and per-feature statistics of healthy rows; features = the sensors that vary."""
     regimes = _fit_regimes(rows, DataConfig(seed=cfg.seed), layout)
     x = feature_matrix(rows, layout.sensors, layout.columns)
-    z = x if regimes is None else regimes.normalize(x, regimes.assign(
-        feature_matrix(rows, regimes.settings, layout.columns))[0])
+    z = (
+        x
+        if regimes is None
+        else regimes.normalize(x, regimes.assign(feature_matrix(rows, regimes.settings, layout.columns))[0])
+    )
     keep = [i for i in range(len(layout.sensors)) if z[:, i].std() > 1e-6]
     if not keep:
         raise DataError("health monitoring: every sensor is constant over the healthy period")
@@ -69,12 +73,20 @@ def fit_health_preprocessor(rows: np.ndarray, layout, cfg: HealthConfig, window:
     if regimes is not None:
         from dataclasses import replace
 
-        regimes = replace(regimes, mean=np.asarray(regimes.mean)[:, keep].tolist(),
-                          std=np.asarray(regimes.std)[:, keep].tolist())
+        regimes = replace(
+            regimes, mean=np.asarray(regimes.mean)[:, keep].tolist(), std=np.asarray(regimes.std)[:, keep].tolist()
+        )
         mean, std = np.zeros(len(keep)), np.ones(len(keep))
-    return Preprocessor(features, mean.tolist(), std.tolist(), window, 1.0,
-                        selection={"rule": "sensors that vary over the healthy period of the fitting assets"},
-                        regimes=regimes.to_dict() if regimes else {}, columns=list(layout.columns))
+    return Preprocessor(
+        features,
+        mean.tolist(),
+        std.tolist(),
+        window,
+        1.0,
+        selection={"rule": "sensors that vary over the healthy period of the fitting assets"},
+        regimes=regimes.to_dict() if regimes else {},
+        columns=list(layout.columns),
+    )
 
 
 def alarm_times(scores: np.ndarray, threshold: float, k: int, n: int) -> np.ndarray:
@@ -112,11 +124,16 @@ def health_run(fleet, run_dir, cfg: HealthConfig | None = None) -> dict:
     threshold = float(np.quantile(score(xc), cfg.quantile))
     start = {int(u): healthy[healthy[:, 0] == u, 1].max() for u in chk_u}
     leads = lead_times(table, pre, chk_u, fleet.failed, start, net, threshold, cfg)
-    metrics = {"config": asdict(cfg), "window": window, "features": pre.features,
-               "regimes": len(pre.regimes.get("centroids", [])) or 1,
-               "assets": {"fit": fit_u.tolist(), "threshold": cal_u.tolist(), "check": chk_u.tolist()},
-               "windows": {"fit": len(xt), "threshold": len(xc), "check_healthy": len(xh)},
-               "threshold": threshold, "false_alarm_rate_check_healthy": float((score(xh) > threshold).mean()),
-               "cycles_before_failure_alarm_rose": leads}
+    metrics = {
+        "config": asdict(cfg),
+        "window": window,
+        "features": pre.features,
+        "regimes": len(pre.regimes.get("centroids", [])) or 1,
+        "assets": {"fit": fit_u.tolist(), "threshold": cal_u.tolist(), "check": chk_u.tolist()},
+        "windows": {"fit": len(xt), "threshold": len(xc), "check_healthy": len(xh)},
+        "threshold": threshold,
+        "false_alarm_rate_check_healthy": float((score(xh) > threshold).mean()),
+        "cycles_before_failure_alarm_rose": leads,
+    }
     bundle = export_health_bundle(net, pre, xt, xc, cfg, run_dir)
     return {**metrics, "bundle": str(bundle)}

@@ -11,6 +11,7 @@ RUN/recipe.json (every choice, with the numbers it was made on) and RUN/recipe.m
 No choice depends on which data set this is beyond the recipe file's presets (e.g. C-MAPSS keeps
 the literature's RUL cap so its CV numbers compare with published ones).
 """
+
 from __future__ import annotations
 
 import copy
@@ -73,8 +74,10 @@ def resolve_auto(table: np.ndarray) -> tuple[dict, dict]:
     """Values of the training data for "auto" keys (and the window cap), and why."""
     lives = np.unique(table[:, 0], return_counts=True)[1]
     cap = float(5 * round(CAP_SHARE * np.median(lives) / 5))
-    why = {"rul_cap": f"{CAP_SHARE} x median training life {np.median(lives):.0f}, to 5 cycles (if 'auto')",
-           "window_cap": f"half the shortest training life ({lives.min()}): no candidate's window is longer"}
+    why = {
+        "rul_cap": f"{CAP_SHARE} x median training life {np.median(lives):.0f}, to 5 cycles (if 'auto')",
+        "window_cap": f"half the shortest training life ({lives.min()}): no candidate's window is longer",
+    }
     return {"rul_cap": cap, "window_cap": int(max(5, lives.min() // 2))}, why
 
 
@@ -85,8 +88,9 @@ def subsets_by_cv(cv_dirs: dict, coverage: float = 0.9) -> list[dict]:
     for n in range(1, len(cv_dirs) + 1):
         for names in itertools.combinations(cv_dirs, n):
             t = summarize(folds_of(average_oof([cv_dirs[m] for m in names])), coverage)["test_protocol"]
-            rows.append({"members": list(names), "test_rmse": t["rmse_mean"],
-                         "score_per_100": t["score_per_100_engines_mean"]})
+            rows.append(
+                {"members": list(names), "test_rmse": t["rmse_mean"], "score_per_100": t["score_per_100_engines_mean"]}
+            )
     return sorted(rows, key=lambda r: (r["test_rmse"], len(r["members"])))
 
 
@@ -113,11 +117,13 @@ def shifted_cv(oof: dict) -> dict:
         preds.append(shift(f["cut_pred"], b))
         trues.append(f["cut_true"])
     per_fold = [rul_metrics(p, t) for p, t in zip(preds, trues)]
-    return {"shift": fit_shift(oof["cut_pred"], oof["cut_true"]),
-            "test_rmse": round(float(np.mean([m["rmse"] for m in per_fold])), 3),
-            "score_per_100": round(float(np.mean([100 * m["score"] / m["n"] for m in per_fold])), 1),
-            "rule": f"b in {SHIFTS[0]:g}..0 with the lowest NASA score on out-of-fold cuts, RMSE cost <= "
-                    f"{round(100 * (SHIFT_RMSE_TOLERANCE - 1))} %; CV: b fitted on the other folds"}
+    return {
+        "shift": fit_shift(oof["cut_pred"], oof["cut_true"]),
+        "test_rmse": round(float(np.mean([m["rmse"] for m in per_fold])), 3),
+        "score_per_100": round(float(np.mean([100 * m["score"] / m["n"] for m in per_fold])), 1),
+        "rule": f"b in {SHIFTS[0]:g}..0 with the lowest NASA score on out-of-fold cuts, RMSE cost <= "
+        f"{round(100 * (SHIFT_RMSE_TOLERANCE - 1))} %; CV: b fitted on the other folds",
+    }
 
 
 def copy_best(run_dir: Path, name: str) -> Path:

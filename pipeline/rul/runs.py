@@ -3,6 +3,7 @@
 The model is loaded with the preprocessor saved next to it (preprocessor.json, the statistics it was
 trained with), never refitted; the windows are re-cut from the run's own split (config.json).
 """
+
 from __future__ import annotations
 
 import json

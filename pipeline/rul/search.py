@@ -9,6 +9,7 @@ engines, pipeline.cv: the quantity the literature reports); the all-windows RMSE
 it. Writes search.json and search.md (the table) into the output folder; a candidate whose folder
 already holds a cv.json for the same config is not run again (so a search can be extended).
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,8 +37,10 @@ def candidates(paths, only=None, seeds=()) -> list[tuple[str, RunConfig, str]]:
         for entry in data["candidate"]:
             unknown = set(entry) - {"name", "doc", "data", "model", "train"}
             if unknown or "name" not in entry:
-                raise ConfigError(f"{path}: candidate {entry.get('name')!r}: expected keys name, doc, data, model, "
-                                  f"train; got {sorted(entry)}")
+                raise ConfigError(
+                    f"{path}: candidate {entry.get('name')!r}: expected keys name, doc, data, model, "
+                    f"train; got {sorted(entry)}"
+                )
             cfg = RunConfig.from_dict(copy.deepcopy(base))
             for section in ("data", "model", "train"):
                 for key, value in entry.get(section, {}).items():
@@ -58,8 +61,16 @@ def _seeded(cfg: RunConfig, seed: int) -> RunConfig:
     return cfg
 
 
-def run_search(config_paths, out_dir, k: int = 5, data_dir: str | None = None, epochs: int | None = None,
-               split_seed: int | None = None, only=None, seeds=()) -> list:
+def run_search(
+    config_paths,
+    out_dir,
+    k: int = 5,
+    data_dir: str | None = None,
+    epochs: int | None = None,
+    split_seed: int | None = None,
+    only=None,
+    seeds=(),
+) -> list:
     named = []
     for name, cfg, path in candidates(config_paths, only, seeds):
         if data_dir:
@@ -82,12 +93,22 @@ def search_configs(named, out_dir, k: int = 5) -> list:
             print(f"[prognos] search candidate {name} ({cfg.model.name})", flush=True)
             summary = cross_validate(cfg, out / name, k)
         test = summary["test_protocol"]
-        rows.append({"candidate": name, "config": source, "model": cfg.model.name, "window": cfg.data.window,
-                     "test_rmse_mean": test["rmse_mean"], "test_rmse_std": test["rmse_std"],
-                     "test_score_per_100": test["score_per_100_engines_mean"], **{
-                         key: summary[key] for key in ("rmse_mean", "rmse_std", "score_per_window_mean",
-                                                       "coverage_mean", "params", "seconds")},
-                     "median_best_epoch": int(np.median(summary["best_epochs"]))})
+        rows.append(
+            {
+                "candidate": name,
+                "config": source,
+                "model": cfg.model.name,
+                "window": cfg.data.window,
+                "test_rmse_mean": test["rmse_mean"],
+                "test_rmse_std": test["rmse_std"],
+                "test_score_per_100": test["score_per_100_engines_mean"],
+                **{
+                    key: summary[key]
+                    for key in ("rmse_mean", "rmse_std", "score_per_window_mean", "coverage_mean", "params", "seconds")
+                },
+                "median_best_epoch": int(np.median(summary["best_epochs"])),
+            }
+        )
     rows.sort(key=lambda r: r["test_rmse_mean"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(rows, indent=2))
@@ -105,14 +126,37 @@ def _cached(path: Path, cfg: RunConfig, k: int) -> dict | None:
 
 
 def markdown(rows, k: int) -> str:
-    out = Table(["candidate", "model", "window", "params", "CV RMSE, test protocol", "NASA score / 100 engines",
-                 "CV RMSE, all windows", "90 % interval coverage", "median best epoch", "seconds"], "llrrrrrrrr",
-                before=[f"{k}-fold CV by engine unit, held-out engines only. Test protocol: last window of each "
-                        "held-out engine cut at random points (pipeline.cv); all windows: every window ending at "
-                        "cycle >= 30."])
+    out = Table(
+        [
+            "candidate",
+            "model",
+            "window",
+            "params",
+            "CV RMSE, test protocol",
+            "NASA score / 100 engines",
+            "CV RMSE, all windows",
+            "90 % interval coverage",
+            "median best epoch",
+            "seconds",
+        ],
+        "llrrrrrrrr",
+        before=[
+            f"{k}-fold CV by engine unit, held-out engines only. Test protocol: last window of each "
+            "held-out engine cut at random points (pipeline.cv); all windows: every window ending at "
+            "cycle >= 30."
+        ],
+    )
     for r in rows:
-        out.add(r["candidate"], r["model"], r["window"], f"{r['params']:,}",
-                f"{r['test_rmse_mean']:.2f} ± {r['test_rmse_std']:.2f}", f"{r['test_score_per_100']:.0f}",
-                f"{r['rmse_mean']:.2f} ± {r['rmse_std']:.2f}", f"{r['coverage_mean']:.3f}", r["median_best_epoch"],
-                f"{r['seconds']:.0f}")
+        out.add(
+            r["candidate"],
+            r["model"],
+            r["window"],
+            f"{r['params']:,}",
+            f"{r['test_rmse_mean']:.2f} ± {r['test_rmse_std']:.2f}",
+            f"{r['test_score_per_100']:.0f}",
+            f"{r['rmse_mean']:.2f} ± {r['rmse_std']:.2f}",
+            f"{r['coverage_mean']:.3f}",
+            r["median_best_epoch"],
+            f"{r['seconds']:.0f}",
+        )
     return out.markdown()

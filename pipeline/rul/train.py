@@ -6,6 +6,7 @@ device, replica and precision set-up is `pipeline.distribute`'s. An interrupted 
 <run>/backup/ when the same command is run again (keras BackupAndRestore). Under multi-worker
 training the chief writes <run>/, the other workers <run>/workers/<task>/.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,17 @@ from prognos.edge_runtime.features import Preprocessor
 from prognos.pipeline.data import cmapss
 from prognos.pipeline.report import plots
 from prognos.pipeline.config import RunConfig
-from prognos.pipeline.data.dataset import (CMAPSS_LAYOUT, Layout, WindowIndex, fit_preprocessor, fitting_index, last_windows, rows_of, split_units,
-                              window_index)
+from prognos.pipeline.data.dataset import (
+    CMAPSS_LAYOUT,
+    Layout,
+    WindowIndex,
+    fit_preprocessor,
+    fitting_index,
+    last_windows,
+    rows_of,
+    split_units,
+    window_index,
+)
 from prognos.edge_runtime.scoring import rul_metrics
 
 
@@ -56,8 +66,11 @@ def load_training(cfg: RunConfig, run_dir: Path) -> tuple[np.ndarray, Layout, di
         table, layout = table_of_fleet(load_fleet(cfg.data.data_dir, schema=cfg.data.schema)[0])
         return table, layout, {"data_dir": str(cfg.data.data_dir), "schema": cfg.data.schema, "subset": None}
     data_dir, subset = resolve_data(cfg, run_dir)
-    return cmapss.load_table(data_dir / f"train_{subset}.txt"), CMAPSS_LAYOUT, {"data_dir": str(data_dir),
-                                                                                "subset": subset}
+    return (
+        cmapss.load_table(data_dir / f"train_{subset}.txt"),
+        CMAPSS_LAYOUT,
+        {"data_dir": str(data_dir), "subset": subset},
+    )
 
 
 def prepare(cfg: RunConfig, run_dir: Path, pre: Preprocessor | None = None):
@@ -85,15 +98,25 @@ def make_optimizer(name: str, lr: float, schedule: str = "constant", total_steps
         lr = keras.optimizers.schedules.CosineDecay(lr, max(1, total_steps))
     elif schedule != "constant":
         raise ConfigError(f"train.lr_schedule {schedule!r}; expected constant or cosine")
-    makers = {"adam": lambda: keras.optimizers.Adam(lr), "sgd": lambda: keras.optimizers.SGD(lr),
-              "momentum": lambda: keras.optimizers.SGD(lr, momentum=0.9)}
+    makers = {
+        "adam": lambda: keras.optimizers.Adam(lr),
+        "sgd": lambda: keras.optimizers.SGD(lr),
+        "momentum": lambda: keras.optimizers.SGD(lr, momentum=0.9),
+    }
     if name not in makers:
         raise ConfigError(f"train.optimizer {name!r}; expected one of {sorted(makers)}")
     return makers[name]()
 
 
-def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex | None, backup_dir=None,
-        stop_epoch: int | None = None, log_dir=None):
+def fit(
+    cfg: RunConfig,
+    pre: Preprocessor,
+    train: WindowIndex,
+    val: WindowIndex | None,
+    backup_dir=None,
+    stop_epoch: int | None = None,
+    log_dir=None,
+):
     """Train `cfg.model` under `cfg.train`'s strategy; returns (float32 model outside any strategy,
     history: per-metric lists plus `epoch`, the 1-based numbers of the epochs run here).
 
@@ -116,25 +139,38 @@ def fit(cfg: RunConfig, pre: Preprocessor, train: WindowIndex, val: WindowIndex 
     steps = tfdata.steps_per_epoch(train, plan.global_batch)
     with plan.scope():
         model = build()
-        model.compile(make_optimizer(cfg.train.optimizer, plan.learning_rate, cfg.train.lr_schedule,
-                                     steps * cfg.train.epochs), loss="mse",
-                      jit_compile=plan.jit_compile)
-    print(f"[prognos] {cfg.model.name}: {model.count_params():,} parameters, {len(train):,} training / "
-          f"{len(val) if val is not None else 0:,} validation windows; {plan.describe()}", flush=True)
-    callbacks = [] if val is None or not cfg.train.patience else [
-        keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
+        model.compile(
+            make_optimizer(cfg.train.optimizer, plan.learning_rate, cfg.train.lr_schedule, steps * cfg.train.epochs),
+            loss="mse",
+            jit_compile=plan.jit_compile,
+        )
+    print(
+        f"[prognos] {cfg.model.name}: {model.count_params():,} parameters, {len(train):,} training / "
+        f"{len(val) if val is not None else 0:,} validation windows; {plan.describe()}",
+        flush=True,
+    )
+    callbacks = (
+        []
+        if val is None or not cfg.train.patience
+        else [keras.callbacks.EarlyStopping(patience=cfg.train.patience, restore_best_weights=True)]
+    )
     if backup_dir is not None:
         callbacks.insert(0, distribute.backup_callback(backup_dir))
     if log_dir is not None:
         from prognos.pipeline import tracking
 
         callbacks += tracking.callbacks(log_dir, {"model": cfg.model.name, **cfg.model.hparams, **vars(cfg.train)})
-    stream = tfdata.distributed_training_stream(plan.strategy, train, plan.global_batch, cfg.train.seed,
-                                                cfg.train.input_noise)
-    history = model.fit(stream, steps_per_epoch=steps,
-                        validation_data=None if val is None else tfdata.window_dataset(val, plan.global_batch),
-                        epochs=stop_epoch or cfg.train.epochs,
-                        callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+    stream = tfdata.distributed_training_stream(
+        plan.strategy, train, plan.global_batch, cfg.train.seed, cfg.train.input_noise
+    )
+    history = model.fit(
+        stream,
+        steps_per_epoch=steps,
+        validation_data=None if val is None else tfdata.window_dataset(val, plan.global_batch),
+        epochs=stop_epoch or cfg.train.epochs,
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
     if not plan.plain:
         model = distribute.float32_copy(model, build)
         model.compile(make_optimizer(cfg.train.optimizer, cfg.train.learning_rate), loss="mse")
@@ -152,9 +188,14 @@ def train_run(cfg: RunConfig, run_dir) -> dict:
     model, history = fit(cfg, pre, train, val, backup_dir=run_dir / "backup", log_dir=out / "tb" / "train")
     val_pred = tfdata.predict(model, val)[:, 0] * pre.rul_cap
     epochs = history["epoch"] or [cfg.train.epochs]  # empty when restored from a backup of the last epoch
-    metrics = {"val": rul_metrics(val_pred, val.y * pre.rul_cap), "epochs": epochs[-1],
-               "resumed_from_epoch": epochs[0] - 1, "train_seconds": round(time.time() - t0, 1),
-               "params": int(model.count_params()), "distribute": distribute.plan(cfg.train).describe()}
+    metrics = {
+        "val": rul_metrics(val_pred, val.y * pre.rul_cap),
+        "epochs": epochs[-1],
+        "resumed_from_epoch": epochs[0] - 1,
+        "train_seconds": round(time.time() - t0, 1),
+        "params": int(model.count_params()),
+        "distribute": distribute.plan(cfg.train).describe(),
+    }
     test = evaluate_test(lambda x: model.predict(x, verbose=0)[:, 0] * pre.rul_cap, pre, data_info)
     if test:
         metrics["test"] = test

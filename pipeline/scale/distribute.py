@@ -20,6 +20,7 @@ scaling (tf_keras wraps the optimizer at compile) and float32 output layers (`mo
 training is a plain float32 copy outside any strategy, so evaluation and export never see a
 distributed or mixed-precision model.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,10 @@ def tf_config() -> dict:
     try:
         cfg = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise ConfigError(f"TF_CONFIG is not valid JSON ({e}); expected "
-                          '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}') from None
+        raise ConfigError(
+            f"TF_CONFIG is not valid JSON ({e}); expected "
+            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
+        ) from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get("cluster", {}), dict):
         raise ConfigError(f"TF_CONFIG {raw!r}: expected an object with 'cluster' and 'task'")
     return cfg
@@ -147,9 +150,15 @@ class Plan:
             yield
 
     def describe(self) -> dict:
-        return {"strategy": self.name, "replicas": self.replicas,
-                "workers": max(1, cluster_size()), "global_batch": self.global_batch,
-                "learning_rate": self.learning_rate, "precision": self.precision, "jit_compile": self.jit_compile}
+        return {
+            "strategy": self.name,
+            "replicas": self.replicas,
+            "workers": max(1, cluster_size()),
+            "global_batch": self.global_batch,
+            "learning_rate": self.learning_rate,
+            "precision": self.precision,
+            "jit_compile": self.jit_compile,
+        }
 
 
 def plan(train_cfg) -> Plan:
@@ -158,8 +167,9 @@ def plan(train_cfg) -> Plan:
     strategy = get_strategy(name)
     replicas = strategy.num_replicas_in_sync
     batch, lr = scaled(train_cfg.batch_size, train_cfg.learning_rate, replicas, train_cfg.lr_scaling)
-    return Plan(name, strategy, replicas, batch, lr, resolve_precision(train_cfg.precision),
-                bool(train_cfg.jit_compile))
+    return Plan(
+        name, strategy, replicas, batch, lr, resolve_precision(train_cfg.precision), bool(train_cfg.jit_compile)
+    )
 
 
 @contextlib.contextmanager

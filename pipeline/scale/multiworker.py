@@ -9,6 +9,7 @@ cluster on fresh ports, up to --restarts times: the workers find the checkpoint 
 BackupAndRestore wrote after the last finished epoch in <run>/backup/ and resume from there. (On a
 real cluster a scheduler, e.g. Kubernetes or Slurm, plays this role and TF_CONFIG names real hosts.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,9 @@ def free_ports(n: int) -> list[int]:
 
 
 def tf_config(ports: list[int], index: int) -> str:
-    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                       "task": {"type": "worker", "index": index}})
+    return json.dumps(
+        {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
+    )
 
 
 def worker_env(ports: list[int], index: int) -> dict:
@@ -65,8 +67,9 @@ def start(n: int, prognos_args: list[str]) -> tuple[list[subprocess.Popen], list
         cmd += ["--strategy", "multiworker"]
     procs, pumps = [], []
     for i in range(n):
-        p = subprocess.Popen(cmd, env=worker_env(ports, i), cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+        p = subprocess.Popen(
+            cmd, env=worker_env(ports, i), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         pumps.append(threading.Thread(target=_pump, args=(p, f"[worker {i}]"), daemon=True))
         pumps[-1].start()
         log(f"worker {i} pid {p.pid} port {ports[i]}")
@@ -120,8 +123,9 @@ def run(n: int, prognos_args: list[str], restarts: int = 0) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipeline.multiworker", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline.multiworker", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     p.add_argument("--restarts", type=int, default=1, help="cluster restarts after a worker dies (default 1)")
     p.add_argument("prognos_args", nargs=argparse.REMAINDER, help="-- then a prognos command, e.g. train --run DIR")

@@ -19,6 +19,7 @@ tensor this module exists to avoid. The map runs with AUTOTUNE parallelism; the 
 fixed PREFETCH batches, because an AUTOTUNE prefetch buffer grew to hundreds of MB on a busy 2-core
 machine (it tunes to the observed latency) without streaming any faster.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,9 @@ def window_dataset(index: WindowIndex, batch_size: int):
     return ds.prefetch(PREFETCH).with_options(_options("DATA"))
 
 
-def training_stream(index: WindowIndex, batch_size: int, seed: int, shard: tuple[int, int] = (0, 1),
-                    noise: float = 0.0):
+def training_stream(
+    index: WindowIndex, batch_size: int, seed: int, shard: tuple[int, int] = (0, 1), noise: float = 0.0
+):
     """Endless shuffled (windows, labels) batches; `shard` = (pipeline id, pipeline count).
 
     `noise` > 0: Gaussian noise of that std is added to every (normalized) training window, drawn
@@ -85,8 +87,10 @@ def training_stream(index: WindowIndex, batch_size: int, seed: int, shard: tuple
     ends = _tensor(index.ends)
     per_epoch = len(range(pipeline_id, len(index), n_pipelines)) // batch_size
     if per_epoch == 0:
-        raise DataError(f"{len(index)} training windows over {n_pipelines} input pipeline(s) make no full batch of "
-                        f"{batch_size} windows; lower train.batch_size (it is per replica)")
+        raise DataError(
+            f"{len(index)} training windows over {n_pipelines} input pipeline(s) make no full batch of "
+            f"{batch_size} windows; lower train.batch_size (it is per replica)"
+        )
 
     def batches(epoch):  # (per_epoch, batch_size) window ends: the epoch's permutation, this shard
         perm = tf.random.experimental.stateless_shuffle(ends, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
@@ -95,6 +99,7 @@ def training_stream(index: WindowIndex, batch_size: int, seed: int, shard: tuple
     ds = tf.data.Dataset.counter().map(batches).flat_map(tf.data.Dataset.from_tensor_slices)
     ds = ds.map(_gather(index), num_parallel_calls=tf.data.AUTOTUNE)
     if noise:
+
         def jitter(i, batch):
             x, y = batch
             key = tf.stack([tf.constant(seed * 65536 + pipeline_id, tf.int64), i])
@@ -108,8 +113,13 @@ def distributed_training_stream(strategy, index: WindowIndex, global_batch: int,
     """`training_stream` per input pipeline (one per worker), batched per replica, for `strategy`."""
 
     def make(ctx):
-        return training_stream(index, ctx.get_per_replica_batch_size(global_batch), seed,
-                               (ctx.input_pipeline_id, ctx.num_input_pipelines), noise)
+        return training_stream(
+            index,
+            ctx.get_per_replica_batch_size(global_batch),
+            seed,
+            (ctx.input_pipeline_id, ctx.num_input_pipelines),
+            noise,
+        )
 
     return strategy.distribute_datasets_from_function(make)
 

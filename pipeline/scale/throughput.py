@@ -9,6 +9,7 @@ adds a few batches and one permutation (8 bytes per window) on top of the raw ar
 (windows x window x features) tensor that `training_windows` would materialize. Optionally times
 `fit_steps` training steps of a model on the same stream, to compare with the pipeline's rate.
 """
+
 from __future__ import annotations
 
 import gc
@@ -46,8 +47,9 @@ def _reset_peak():
         pass
 
 
-def scale_run(units: int, batch: int = 1024, seed: int = 0, fit_steps: int = 0, model: str = "lstm",
-              epochs: int = 3) -> dict:
+def scale_run(
+    units: int, batch: int = 1024, seed: int = 0, fit_steps: int = 0, model: str = "lstm", epochs: int = 3
+) -> dict:
     from prognos.models.kerasapi import tf
     from prognos.pipeline.config import DataConfig
     from prognos.pipeline.data.dataset import fit_preprocessor, window_index
@@ -72,12 +74,24 @@ def scale_run(units: int, batch: int = 1024, seed: int = 0, fit_steps: int = 0, 
     rates = _stream(index, batch, seed, epochs)
     n, (w, f) = len(index), index.window_shape
     result = {
-        "units": units, "rows": rows, "windows": n, "window": w, "features": f, "batch": batch,
-        "windows_per_s": sorted(rates)[len(rates) // 2], "windows_per_s_each_epoch": rates,
-        "simulate_seconds": round(t1 - t0, 1), "index_seconds": round(t2 - t1, 1),
-        "raw_arrays_mb": round(raw / MB, 1), "materialized_windows_mb": round(n * w * f * 4 / MB, 1),
-        "rss_mb": {"tensorflow": round(rss_tf), "peak_while_building": round(peak_build),
-                   "with_raw_arrays": round(rss_data), "peak_while_streaming": round(_status("VmHWM"))},
+        "units": units,
+        "rows": rows,
+        "windows": n,
+        "window": w,
+        "features": f,
+        "batch": batch,
+        "windows_per_s": sorted(rates)[len(rates) // 2],
+        "windows_per_s_each_epoch": rates,
+        "simulate_seconds": round(t1 - t0, 1),
+        "index_seconds": round(t2 - t1, 1),
+        "raw_arrays_mb": round(raw / MB, 1),
+        "materialized_windows_mb": round(n * w * f * 4 / MB, 1),
+        "rss_mb": {
+            "tensorflow": round(rss_tf),
+            "peak_while_building": round(peak_build),
+            "with_raw_arrays": round(rss_data),
+            "peak_while_streaming": round(_status("VmHWM")),
+        },
     }
     result["streaming_overhead_mb"] = result["rss_mb"]["peak_while_streaming"] - result["rss_mb"]["with_raw_arrays"]
     if fit_steps:

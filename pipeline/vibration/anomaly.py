@@ -14,6 +14,7 @@ and no validation window is used to fit anything. Reported on the validation tim
 detection rate per fault class, and the ROC AUC healthy vs. faulty (Mann-Whitney U / (n_pos n_neg),
 ties counted half), for Keras and for every bundle in its runtime.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,11 +61,17 @@ def auc(neg: np.ndarray, pos: np.ndarray) -> float:
 def report(scores: np.ndarray, threshold: float, y: np.ndarray) -> dict:
     """AUC, the confusion at the threshold ([[healthy ok, false alarm], [missed, detected]]) and rates."""
     flagged, faulty = scores > threshold, y != 0
-    return {"threshold": float(threshold), "auc": auc(scores[~faulty], scores[faulty]),
-            "confusion": [[int(np.sum(~faulty & ~flagged)), int(np.sum(~faulty & flagged))],
-                          [int(np.sum(faulty & ~flagged)), int(np.sum(faulty & flagged))]],
-            "false_alarm_rate": float(flagged[~faulty].mean()), "detection_rate": float(flagged[faulty].mean()),
-            "detection_by_class": {CLASSES_10[k]: float(flagged[y == k].mean()) for k in np.unique(y) if k}}
+    return {
+        "threshold": float(threshold),
+        "auc": auc(scores[~faulty], scores[faulty]),
+        "confusion": [
+            [int(np.sum(~faulty & ~flagged)), int(np.sum(~faulty & flagged))],
+            [int(np.sum(faulty & ~flagged)), int(np.sum(faulty & flagged))],
+        ],
+        "false_alarm_rate": float(flagged[~faulty].mean()),
+        "detection_rate": float(flagged[faulty].mean()),
+        "detection_by_class": {CLASSES_10[k]: float(flagged[y == k].mean()) for k in np.unique(y) if k},
+    }
 
 
 def fit_autoencoder(cfg: AnomalyConfig, xt: np.ndarray, seed: int, log_dir=None):
@@ -104,15 +111,26 @@ def export_anomaly_bundles(cfg: AnomalyConfig, net, spec: DspSpec, xt, xc, run_d
 
     out = {}
     for fmt in get_formats(cfg.formats):
-        data = fmt.write(net, xt[: 256] if fmt.quantized else None)
+        data = fmt.write(net, xt[:256] if fmt.quantized else None)
         backend = open_backend(data, fmt.suffix, name=fmt.name)
         threshold = float(np.quantile(_scores(backend, xc), cfg.quantile))
         path = write_bundle(
-            run_dir / "anomaly_bundles" / fmt.name, data, fmt, None, {}, {"run": str(run_dir), "model": cfg.model},
-            task="anomaly", preprocessing={"dsp": spec.to_dict(), "doc": "prognos.edge_runtime.dsp_spec.apply per window"},
-            postprocessing={"score": "reconstruction_mse", "threshold": threshold, "quantile": cfg.quantile,
-                            "doc": "score = mean((x - model(x))^2) over the DSP features; anomalous if score > "
-                                   f"threshold (the {cfg.quantile} quantile of held-out healthy windows)"})
+            run_dir / "anomaly_bundles" / fmt.name,
+            data,
+            fmt,
+            None,
+            {},
+            {"run": str(run_dir), "model": cfg.model},
+            task="anomaly",
+            preprocessing={"dsp": spec.to_dict(), "doc": "prognos.edge_runtime.dsp_spec.apply per window"},
+            postprocessing={
+                "score": "reconstruction_mse",
+                "threshold": threshold,
+                "quantile": cfg.quantile,
+                "doc": "score = mean((x - model(x))^2) over the DSP features; anomalous if score > "
+                f"threshold (the {cfg.quantile} quantile of held-out healthy windows)",
+            },
+        )
         out[fmt.name] = {"bundle": str(path), **report(_scores(backend, xv), threshold, y)}
     return out
 
@@ -140,8 +158,14 @@ def anomaly_run(cfg: AnomalyConfig, vcfg: VibrationConfig, run_dir, data_dir=Non
     net, model = fit_autoencoder(cfg, xt, vcfg.seed, log_dir=run_dir / "tb" / "autoencoder")
     threshold = float(np.quantile(anomaly_score(net, xc), cfg.quantile))
     scores = anomaly_score(net, xv)
-    metrics = {"data": source, "model": cfg.model, "healthy_train_windows": len(xt), "calibration_windows": len(xc),
-               "val_windows": len(xv), "keras": report(scores, threshold, y)}
+    metrics = {
+        "data": source,
+        "model": cfg.model,
+        "healthy_train_windows": len(xt),
+        "calibration_windows": len(xc),
+        "val_windows": len(xv),
+        "keras": report(scores, threshold, y),
+    }
     if cfg.model == "vae":
         metrics["auc_elbo"] = auc(*(elbo_scores(model, xv[m]) for m in (y == 0, y != 0)))
     net.save(run_dir / "anomaly_model.keras")

@@ -14,6 +14,7 @@ The cGAN (models.gan.cgan, Mirza & Osindero 2014) trains on the whole reduced tr
 conditioned on the 10-class label, so the rare classes borrow structure from the common ones.
 Validation windows never reach the GAN. Either outcome is a result: the numbers are reported as measured.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,10 @@ def train_cgan(cfg: GanConfig, x: np.ndarray, y: np.ndarray, seed: int, steps: i
 
     tf.keras.utils.set_random_seed(seed)
     gan = create_model("cgan", x.shape[1:], task="generate", n_classes=len(CLASSES_10), latent_dim=cfg.latent_dim)
-    gan.compile(d_optimizer=keras.optimizers.Adam(cfg.gan_lr, beta_1=0.5),
-                g_optimizer=keras.optimizers.Adam(cfg.gan_lr, beta_1=0.5))
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(cfg.gan_lr, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(cfg.gan_lr, beta_1=0.5),
+    )
     epochs = cfg.gan_epochs if steps is None else 1
     data = (x, y) if steps is None else (x[: steps * cfg.gan_batch], y[: steps * cfg.gan_batch])
     hist = gan.fit(*data, batch_size=cfg.gan_batch, epochs=epochs, shuffle=True, verbose=0)
@@ -107,18 +110,27 @@ def gan_run(cfg: GanConfig, vcfg: VibrationConfig, run_dir, data_dir=None, gan_s
     spec = fit_normalization(DspSpec(kind="fft", window=vcfg.window, hop=vcfg.hop, max_freq=cfg.max_freq), xr)
     x, xv, yv = apply_many(spec, xr), apply_many(spec, split.x_val), split.y_val
     gan, gan_hist = train_cgan(cfg, x, y, vcfg.seed, gan_steps)
-    metrics = {"data": source, "rare": cfg.rare, "input_shape": list(x.shape[1:]), "val_windows": len(xv),
-               "train_windows": {c: int(np.sum(y == k)) for k, c in enumerate(CLASSES_10) if np.any(y == k)},
-               "val_windows_per_class": {c: int(np.sum(yv == k)) for k, c in enumerate(CLASSES_10) if np.any(yv == k)},
-               "gan_final": {k: v[-1] for k, v in gan_hist.items()}, "arms": {}}
+    metrics = {
+        "data": source,
+        "rare": cfg.rare,
+        "input_shape": list(x.shape[1:]),
+        "val_windows": len(xv),
+        "train_windows": {c: int(np.sum(y == k)) for k, c in enumerate(CLASSES_10) if np.any(y == k)},
+        "val_windows_per_class": {c: int(np.sum(yv == k)) for k, c in enumerate(CLASSES_10) if np.any(yv == k)},
+        "gan_final": {k: v[-1] for k, v in gan_hist.items()},
+        "arms": {},
+    }
     rare_val = np.isin(yv, rare_ids)
     for arm, (xa, ya) in arm_sets(cfg, gan, x, y, rare_ids, rng).items():
         model, hist = fit_classifier(vcfg, xa, ya, xv, yv, log_dir=run_dir / "tb" / arm)
         pred = model.predict(xv, verbose=0).argmax(1)
-        metrics["arms"][arm] = {"train_windows": len(xa), "epochs_run": len(hist["loss"]),
-                                "val_accuracy": float(np.mean(pred == yv)),
-                                "val_correct_rare": int(np.sum(pred[rare_val] == yv[rare_val])),
-                                "val_accuracy_rare": float(np.mean(pred[rare_val] == yv[rare_val]))}
+        metrics["arms"][arm] = {
+            "train_windows": len(xa),
+            "epochs_run": len(hist["loss"]),
+            "val_accuracy": float(np.mean(pred == yv)),
+            "val_correct_rare": int(np.sum(pred[rare_val] == yv[rare_val])),
+            "val_accuracy_rare": float(np.mean(pred[rare_val] == yv[rare_val])),
+        }
         print(f"[prognos] gan experiment, arm {arm}: {json.dumps(metrics['arms'][arm])}", flush=True)
     metrics["config"] = {"gan": asdict(cfg), "classifier": asdict(vcfg)}
     (run_dir / "gan_metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -8,6 +8,7 @@ stopped after). `serve` subscribes to prognos/sensors/# with the vibration bundl
 (prognos/predictions/#, prognos/alerts/#) into the output folder, and /metrics is saved at the end.
 Alert times are the end of the window that raised or cleared them, in seconds of the asset's stream.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,11 +45,14 @@ def ensure_broker(port: int, out: Path):
         return None
     exe = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
     if exe is None:
-        raise ConfigError(f"no MQTT broker on 127.0.0.1:{port} and no mosquitto to start; "
-                          "apt-get install mosquitto (or start any broker there)")
+        raise ConfigError(
+            f"no MQTT broker on 127.0.0.1:{port} and no mosquitto to start; "
+            "apt-get install mosquitto (or start any broker there)"
+        )
     (out / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([exe, "-c", str(out / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "-c", str(out / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     _wait(lambda: _listening(port), f"mosquitto on 127.0.0.1:{port}")
     return proc
 
@@ -112,9 +116,25 @@ def run_demo(bundle, out, port: int = 1883, http: int = 9108, pace: float = 1.0)
     out.mkdir(parents=True, exist_ok=True)
     broker, got = ensure_broker(port, out), []
     with open(out / "serve.log", "w") as log:
-        serve = subprocess.Popen([str(Path(sys.executable).parent / "prognos-edge"), "serve", "--bundle", str(bundle),
-                                  "--input", "mqtt", "--mqtt", f"127.0.0.1:{port}", "--http", str(http),
-                                  "--predictions", "none", "--alerts", "none"], stderr=log)
+        serve = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "prognos-edge"),
+                "serve",
+                "--bundle",
+                str(bundle),
+                "--input",
+                "mqtt",
+                "--mqtt",
+                f"127.0.0.1:{port}",
+                "--http",
+                str(http),
+                "--predictions",
+                "none",
+                "--alerts",
+                "none",
+            ],
+            stderr=log,
+        )
     try:
         _wait(lambda: _healthy(http), "prognos-edge serve /healthz")
         sub = _collector(port, got)
@@ -144,7 +164,10 @@ def _summarize(out: Path, got: list, sent: int, spec: dict) -> dict:
     def seconds(a):  # the end of the alert's window, in seconds of the asset's stream
         return round((a["window"] * spec["hop"] + spec["window"]) / SAMPLE_RATE, 2)
 
-    return {"blocks_published": sent, "windows": len(preds),
-            "alerts": [{"asset": a["asset"], "alert": a["alert"], "at_s": seconds(a), "rule": a["rule"]} for a in alerts],
-            "phases_pump_1": [{"signal": f if f == "normal" else f"{f} {s} mils", "seconds": sec} for f, s, sec in PHASES],
-            "out": str(out)}
+    return {
+        "blocks_published": sent,
+        "windows": len(preds),
+        "alerts": [{"asset": a["asset"], "alert": a["alert"], "at_s": seconds(a), "rule": a["rule"]} for a in alerts],
+        "phases_pump_1": [{"signal": f if f == "normal" else f"{f} {s} mils", "seconds": sec} for f, s, sec in PHASES],
+        "out": str(out),
+    }

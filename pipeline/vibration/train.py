@@ -12,6 +12,7 @@
 Writes into the run folder: model.keras, dsp_spec.json, metrics.json, confusion.png, val_predictions.npz (Keras
 class probabilities and labels of the validation windows, for the report's ROC), bundles/<fmt>/.
 """
+
 from __future__ import annotations
 
 import json
@@ -92,8 +93,13 @@ def base_spec(cfg: VibrationConfig, shaft_source: str = "") -> DspSpec:
         orders = OrderSpec(bearing=get_bearing(cfg.bearing).to_dict(), shaft_source=shaft_source or "given")
         return DspSpec(kind=cfg.kind, window=cfg.order_window, hop=cfg.order_hop, orders=orders.to_dict())
     if cfg.samples_per_rev:
-        return DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop, samples_per_rev=cfg.samples_per_rev,
-                       order_samples=cfg.order_samples)
+        return DspSpec(
+            kind=cfg.kind,
+            window=cfg.window,
+            hop=cfg.hop,
+            samples_per_rev=cfg.samples_per_rev,
+            order_samples=cfg.order_samples,
+        )
     return DspSpec(kind=cfg.kind, window=cfg.window, hop=cfg.hop)
 
 
@@ -123,12 +129,20 @@ def fit_classifier(cfg: VibrationConfig, x_train, y_train, x_val, y_val, log_dir
     from prognos.pipeline.rul.train import make_optimizer
 
     tf.keras.utils.set_random_seed(cfg.seed)
-    model = create_model(model_name(cfg), x_train.shape[1:], task="classify", n_outputs=len(class_names(cfg)),
-                         **cfg.hparams)
+    model = create_model(
+        model_name(cfg), x_train.shape[1:], task="classify", n_outputs=len(class_names(cfg)), **cfg.hparams
+    )
     model.compile(make_optimizer("adam", cfg.lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True, start_from_epoch=cfg.warmup)
-    hist = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=cfg.epochs,
-                     batch_size=cfg.batch_size, callbacks=[stop, *_tracking(log_dir, cfg)], verbose=0)
+    hist = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        callbacks=[stop, *_tracking(log_dir, cfg)],
+        verbose=0,
+    )
     return model, {k: [float(v) for v in vs] for k, vs in hist.history.items()}
 
 
@@ -180,10 +194,20 @@ def export_bundles(cfg: VibrationConfig, model, spec: DspSpec, x_train, run_dir:
     for fmt in get_formats(cfg.formats):
         data = fmt.write(model, rep if fmt.quantized else None)
         out[fmt.name] = write_bundle(
-            run_dir / "bundles" / fmt.name, data, fmt, None, metrics, {"run": str(run_dir), "model": model_name(cfg)},
-            task="classify", preprocessing=preprocessing(spec),
-            postprocessing={"classes": list(class_names(cfg)), "normal_class": "normal",
-                            "doc": "class = classes[argmax(probabilities)]"})
+            run_dir / "bundles" / fmt.name,
+            data,
+            fmt,
+            None,
+            metrics,
+            {"run": str(run_dir), "model": model_name(cfg)},
+            task="classify",
+            preprocessing=preprocessing(spec),
+            postprocessing={
+                "classes": list(class_names(cfg)),
+                "normal_class": "normal",
+                "doc": "class = classes[argmax(probabilities)]",
+            },
+        )
     return out
 
 
@@ -192,8 +216,11 @@ def tflm_checks(bundles: dict, x_val: np.ndarray) -> dict:
     from prognos.export import tflm
     from prognos.export.formats import BY_NAME
 
-    return {name: tflm.record(path, (Path(path) / "model.tflite").read_bytes(), x_val)
-            for name, path in bundles.items() if tflm.applies(BY_NAME[name])}
+    return {
+        name: tflm.record(path, (Path(path) / "model.tflite").read_bytes(), x_val)
+        for name, path in bundles.items()
+        if tflm.applies(BY_NAME[name])
+    }
 
 
 def bundle_predictions(bundle_dir, x: np.ndarray) -> np.ndarray:
@@ -207,7 +234,10 @@ def cross_load(cfg: VibrationConfig, model, spec: DspSpec, bundles: dict, data_d
     """Accuracy on all windows of the recordings at `cfg.test_loads` (other motor loads than training's)."""
     if cfg.loads and set(cfg.loads) & set(cfg.test_loads):
         raise ConfigError(f"test_loads {cfg.test_loads} overlap the training loads {cfg.loads}")
-    return {"loads": list(cfg.test_loads), **score_records(cfg, model, spec, bundles, load_folder(data_dir, cfg.test_loads))}
+    return {
+        "loads": list(cfg.test_loads),
+        **score_records(cfg, model, spec, bundles, load_folder(data_dir, cfg.test_loads)),
+    }
 
 
 def score_records(cfg: VibrationConfig, model, spec: DspSpec, bundles: dict, records) -> dict:
@@ -219,9 +249,13 @@ def score_records(cfg: VibrationConfig, model, spec: DspSpec, bundles: dict, rec
     y = np.concatenate([np.full(len(w), getattr(r.label, LABELS[cfg.classes][0])) for w, r in zip(per_rec, records)])
     feats = apply_many(spec, x, hz)
     pred = model.predict(feats, verbose=0).argmax(1)
-    out = {"records": len(records), "windows": len(x), "classes": sorted({class_names(cfg)[k] for k in y.tolist()}),
-           "accuracy": {"keras": float(np.mean(pred == y))},
-           "confusion_keras": confusion(y, pred, len(class_names(cfg))).tolist()}
+    out = {
+        "records": len(records),
+        "windows": len(x),
+        "classes": sorted({class_names(cfg)[k] for k in y.tolist()}),
+        "accuracy": {"keras": float(np.mean(pred == y))},
+        "confusion_keras": confusion(y, pred, len(class_names(cfg))).tolist(),
+    }
     for name, path in bundles.items():
         out["accuracy"][name] = float(np.mean(bundle_predictions(path, feats).argmax(1) == y))
     return out
@@ -235,22 +269,36 @@ def vibration_run(cfg: VibrationConfig, run_dir, data_dir=None, records=None) ->
     spec = base_spec(cfg)
     split = split_windows(records, spec.window, spec.hop, cfg.train_fraction, LABELS[cfg.classes][0])
     if len(split.x_val) == 0 or len(np.unique(split.y_train)) < 2:
-        raise ConfigError(f"{source}: {len(split.x_train)} training / {len(split.x_val)} validation windows in "
-                          f"{len(np.unique(split.y_train))} classes; need validation windows and >= 2 classes")
+        raise ConfigError(
+            f"{source}: {len(split.x_train)} training / {len(split.x_val)} validation windows in "
+            f"{len(np.unique(split.y_train))} classes; need validation windows and >= 2 classes"
+        )
     spec, xt, xv = features(cfg, split, records)
     model, history = fit_classifier(cfg, xt, split.y_train, xv, split.y_val, log_dir=run_dir / "tb" / "classifier")
     keras_prob = model.predict(xv, verbose=0)
     keras_pred = keras_prob.argmax(1)
     names = class_names(cfg)
     c = confusion(split.y_val, keras_pred, len(names))
-    metrics = {"data": source, "records": len(records), "train_windows": len(xt), "val_windows": len(xv),
-               "input_shape": list(input_shape(spec)), "epochs_run": len(history["loss"]),
-               "val_accuracy": {"keras": float(np.mean(keras_pred == split.y_val))},
-               "agreement_with_keras": {}, "confusion_keras": c.tolist(), "classes": list(names)}
+    metrics = {
+        "data": source,
+        "records": len(records),
+        "train_windows": len(xt),
+        "val_windows": len(xv),
+        "input_shape": list(input_shape(spec)),
+        "epochs_run": len(history["loss"]),
+        "val_accuracy": {"keras": float(np.mean(keras_pred == split.y_val))},
+        "agreement_with_keras": {},
+        "confusion_keras": c.tolist(),
+        "classes": list(names),
+    }
     model.save(run_dir / "model.keras")
     (run_dir / "dsp_spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
-    plot_confusion(c, run_dir / "confusion.png", f"{model_name(cfg)}: validation accuracy "
-                                                 f"{metrics['val_accuracy']['keras']:.3f}", names)
+    plot_confusion(
+        c,
+        run_dir / "confusion.png",
+        f"{model_name(cfg)}: validation accuracy {metrics['val_accuracy']['keras']:.3f}",
+        names,
+    )
     bundles = export_bundles(cfg, model, spec, xt, run_dir, {"val_accuracy_keras": metrics["val_accuracy"]["keras"]})
     for name, path in bundles.items():
         pred = bundle_predictions(path, xv).argmax(1)
