@@ -31,7 +31,7 @@ TRAIN_FLAGS = --run $(RUN) $(if $(MODEL),--model $(MODEL)) $(if $(DATA_DIR),--da
 # the export-table commands (one per `group` of export/formats.py) share these flags
 EXPORT_FLAGS = --run $(RUN) $(if $(FORMATS),--formats $(FORMATS)) $(if $(TUNE_EPOCHS),--tune-epochs $(TUNE_EPOCHS))
 
-.PHONY: help venv demo test lint tensorboard test-slow edge-fixtures test-edge train export quantize prune cluster qat optimize \
+.PHONY: help venv demo test lint docs tensorboard test-slow edge-fixtures test-edge train export quantize prune cluster qat optimize \
 	bench profile report evaluate \
 	simulate formats clean edge-bench soak deploy zoo-report mcu
 
@@ -145,6 +145,10 @@ MCU_OUT ?= $(RUN)/mcu
 MCU_BUNDLE = $(if $(filter command line environment,$(origin BUNDLE)),$(BUNDLE),$(RUN)/bundles/tflite_int8_fused)
 mcu: $(STAMP)  ## BUNDLE (default RUN's tflite_int8_fused) as C for TensorFlow Lite Micro on TARGET (default cortex-m4) -> MCU_OUT
 	$(BIN)/prognos mcu --bundle $(MCU_BUNDLE) --target $(or $(TARGET),cortex-m4) --out $(MCU_OUT)
+
+DOC_RUNS ?= $(wildcard artifacts/demo artifacts/fd001 artifacts/rul-FD002 artifacts/rul-FD004 artifacts/zoo artifacts/search-fd001)
+docs: $(STAMP)  ## regenerate docs/results/*.md and docs/zoo.md from the result JSON of DOC_RUNS (the runs that exist)
+	$(BIN)/prognos docs $(DOC_RUNS)
 
 clean:  ## remove artifacts (keeps .venv)
 	rm -rf artifacts

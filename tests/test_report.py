@@ -107,3 +107,16 @@ def test_report_renders_in_headless_chromium(reported_run, tmp_path):
     assert _png_size(shot.read_bytes()) == (1200, 2400) and shot.stat().st_size > 50_000
     pixels = imread(shot)[..., :3]
     assert pixels.std() > 0.05 and (pixels.mean(axis=2) < 0.5).mean() > 0.005  # text and plots, not blank
+
+
+def test_docs_tables_are_generated_from_the_result_json(reported_run, tmp_path):
+    from prognos.edge_runtime.errors import DataError
+    from prognos.pipeline.report.docs import write_docs
+
+    run = reported_run[0]
+    (written,) = write_docs([run], tmp_path / "results", tmp_path / "zoo.md")
+    text = written.read_text()
+    assert written.name == f"{run.name}-bench.md" and "report/bench.json" in text.splitlines()[0]
+    assert f"| {run.name} | tflite_int8 | 1 |" in text  # the same Table the bench command writes
+    with pytest.raises(DataError, match="no result JSON"):
+        write_docs([tmp_path / "results"], tmp_path / "x")

@@ -27,6 +27,7 @@ DOMAINS: tuple[str, ...] = (
     "scale",
     "data",
     "sign",
+    "docs",
 )
 
 
