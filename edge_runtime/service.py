@@ -35,8 +35,15 @@ def to_json_line(obj: dict) -> str:
     return _ENCODE(obj) + "\n"
 
 
+_LOG_LOCK = threading.Lock()
+
+
 def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """One whole line per message: the MQTT publisher's and subscriber's threads log at the same time, and
+    print() writes the text and its newline separately (two lines could merge into one)."""
+    with _LOG_LOCK:
+        sys.stderr.write(msg + "\n")
+        sys.stderr.flush()
 
 
 class _Sink:
