@@ -10,19 +10,24 @@ from prognos.pipeline.cli.common import config_from, hparams_of, int_list, str_l
 from prognos.pipeline.cli.sign import add_sign_key, sign_written
 
 
+def _add_run_config_data(p) -> None:
+    """--run, --config and --data-dir, shared by the vibration training commands."""
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument(
+        "--config",
+        help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
+        "pipeline/vibration's config dataclasses; flags override it",
+    )
+    p.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
+
+
 def register(sub) -> None:
     vb = sub.add_parser(
         "vibration",
         help="bearing fault classification (CWRU or simulator): train, confusion "
         "matrix, fp32 + int8 TFLite bundles of task 'classify'",
     )
-    vb.add_argument("--run", required=True, help="run folder")
-    vb.add_argument(
-        "--config",
-        help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
-        "pipeline/vibration's config dataclasses; flags override it",
-    )
-    vb.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
+    _add_run_config_data(vb)
     vb.add_argument("--model", help="registered model on spectrograms (default lenet)")
     vb.add_argument("--epochs", type=count, help="maximum epochs (default 30, early stopping)")
     vb.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
@@ -76,13 +81,7 @@ def register(sub) -> None:
         help="autoencoder on healthy windows only: false alarms, detection "
         "rate per fault class, AUC (pipeline side; no bundle yet)",
     )
-    va.add_argument("--run", required=True, help="run folder")
-    va.add_argument(
-        "--config",
-        help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
-        "pipeline/vibration's config dataclasses; flags override it",
-    )
-    va.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
+    _add_run_config_data(va)
     va.add_argument(
         "--model",
         choices=("dense_ae", "vae"),
@@ -103,13 +102,7 @@ def register(sub) -> None:
         help="GAN augmentation experiment: classifier with few real windows of "
         "rare fault classes, without / oversampled / with conditional-GAN windows (same seed and split)",
     )
-    vg.add_argument("--run", required=True, help="run folder")
-    vg.add_argument(
-        "--config",
-        help="TOML file: [vibration] (and [anomaly] / [gan]) tables with the keys of "
-        "pipeline/vibration's config dataclasses; flags override it",
-    )
-    vg.add_argument("--data-dir", help="folder of CWRU .mat files; omit to simulate one into RUN/data")
+    _add_run_config_data(vg)
     vg.add_argument("--loads", help="motor loads in HP to read, comma-separated (default all)")
     vg.add_argument("--rare", help="rare classes, comma-separated (default B007,B014,B021)")
     vg.add_argument("--keep", type=float, help="fraction of the rare classes' training windows kept (default 0.05)")
