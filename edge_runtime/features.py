@@ -37,6 +37,8 @@ class Preprocessor:
     regimes: dict = field(default_factory=dict)  # Regimes.to_dict(); empty: one regime, global mean/std
     columns: list = field(default_factory=list)  # the source table's column names (asset, time, settings,
     #   sensors); the device reads rows by these names. Empty: the C-MAPSS layout (unit, cycle, ...)
+    time: dict = field(default_factory=dict)  # how time becomes steps (edge_runtime.steps.TimeRule); empty:
+    #   the time column is a cycle counter, read as it is
 
     def __post_init__(self):
         n = len(self.features)
@@ -61,6 +63,13 @@ class Preprocessor:
         """The raw columns read per row, in order: the features, then regime settings not among them."""
         extra = [s for s in self._regimes.settings if s not in self.features] if self._regimes else []
         return [*self.features, *extra]
+
+    @property
+    def row_inputs(self) -> list[str]:
+        """The `inputs` a row carries: without the time column when time is resampled timestamps (the
+        device counts the steps and puts the step number in its place, edge_runtime.steps)."""
+        column = self.time.get("column") if self.time.get("kind") == "timestamp" else None
+        return [c for c in self.inputs if c != column]
 
     @property
     def width(self) -> int:
