@@ -130,7 +130,9 @@ class JsonRowParser(RowParser):
     """
 
     def __init__(self, features: list[str], keys=("unit", "cycle"), timestamps=False):
-        super().__init__(features, timestamps=timestamps)
+        # no super().__init__: that matches a CSV header (or the C-MAPSS columns); JSON rows name their keys
+        self.features, self.timestamps, self.csv = features, timestamps, False
+        self.warnings = Counter()
         self._keys = keys
         self._known = {*ASSET_KEYS, *TIME_KEYS, *CMAPSS_COLUMNS, *features, *keys}
 

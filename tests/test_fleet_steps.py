@@ -172,3 +172,23 @@ def test_asset_in_service_gets_its_age_from_the_service_config(stamped_run, tmp_
     steps = _training_side(data, best)[asset][0]
     assert [d["step"] for d in device] == [s for s in steps if device[0]["step"] <= s <= device[-1]["step"]]
     assert device[0]["step"] > 40
+
+
+def test_named_column_timestamp_bundle_benches(stamped_run):
+    """bench and soak draw rows from the bundle's manifest: its CSV header, regimes and hourly timestamps."""
+    best = str(stamped_run["bundle"])
+    r = run_cli("prognos-edge", "bench", "--bundle", best, "--seconds", "0.1", "--probes", "1", "--assets", "8", "--json")
+    assert r.returncode == 0, r.stderr
+    b = json.loads(r.stdout)
+    assert b["fleet"][0]["rows"] > 0 and b["fleet"][0]["predictions"] > 0 and b["invoke"]["p50_us"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_named_column_timestamp_bundle_soaks(stamped_run, fmt):
+    args = ["--rows", "3000", "--malformed", "0.05", "--assets", "10", "--format", fmt, "--every", "0.2"]
+    r = run_cli("prognos-edge", "soak", "--bundle", str(stamped_run["bundle"]), *args)
+    report = json.loads(r.stdout)
+    assert r.returncode == 0, report
+    assert report["rejected"] == report["injected"] and report["accepted_rows_lost"] == 0
+    assert {"malformed", "non_finite", "out_of_order", "too_long"} <= set(report["rejected"])
+    assert report["predictions"] == 3000 - sum(report["injected"].values())
