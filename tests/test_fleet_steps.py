@@ -58,7 +58,9 @@ def test_step_clock_equals_the_training_reader(tmp_path):
     from prognos.pipeline.data.spec import spec_from_dict
 
     (tmp_path / "f.csv").write_text(ROWS)
-    spec = spec_from_dict({"files": "f.csv", "asset": "asset", "time": "ts", "resample": "1h", "sensors": ["load", "temp"]})
+    spec = spec_from_dict(
+        {"files": "f.csv", "asset": "asset", "time": "ts", "resample": "1h", "sensors": ["load", "temp"]}
+    )
     fleet = read_fleet(spec, tmp_path)
     clock, warnings = _clock()
     device = _device_steps(ROWS, clock)
@@ -177,7 +179,9 @@ def test_asset_in_service_gets_its_age_from_the_service_config(stamped_run, tmp_
 def test_named_column_timestamp_bundle_benches(stamped_run):
     """bench and soak draw rows from the bundle's manifest: its CSV header, regimes and hourly timestamps."""
     best = str(stamped_run["bundle"])
-    r = run_cli("prognos-edge", "bench", "--bundle", best, "--seconds", "0.1", "--probes", "1", "--assets", "8", "--json")
+    r = run_cli(
+        "prognos-edge", "bench", "--bundle", best, "--seconds", "0.1", "--probes", "1", "--assets", "8", "--json"
+    )
     assert r.returncode == 0, r.stderr
     b = json.loads(r.stdout)
     assert b["fleet"][0]["rows"] > 0 and b["fleet"][0]["predictions"] > 0 and b["invoke"]["p50_us"] > 0
