@@ -66,7 +66,11 @@ class RowParser:
             asset = _csv_asset(fields[idx[0]].strip().strip('"'), lineno)
             idx, names = idx[1:], names[1:]
         if self.timestamps:
-            return asset, _stamp(fields[idx[0]], names[0], lineno), [_maybe(fields[i], n, lineno) for i, n in zip(idx[1:], names[1:])]
+            return (
+                asset,
+                _stamp(fields[idx[0]], names[0], lineno),
+                [_maybe(fields[i], n, lineno) for i, n in zip(idx[1:], names[1:])],
+            )
         try:  # fast path: every picked field a finite number; else find the first bad one and say why
             values = [float(fields[i]) for i in idx]
             if not all(map(math.isfinite, values)):

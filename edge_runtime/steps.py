@@ -61,7 +61,10 @@ def iso_seconds(text: str) -> float:
         return float(text)
     except ValueError:
         pass
-    d = datetime.fromisoformat(text.strip())  # ValueError when it is not one
+    text = text.strip()
+    if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat does not read a Z suffix; 3.11+ does
+        text = text[:-1] + "+00:00"
+    d = datetime.fromisoformat(text)  # ValueError when it is not one
     return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp()
 
 

@@ -142,7 +142,9 @@ class StreamEngine:
         if rule is None:
             self.clock = None
         elif getattr(self, "clock", None) is None or self.clock.rule != rule:
-            self.clock = StepClock(rule, self.stats.warnings, self.config.asset_start, self.config.max_assets, self._forget)
+            self.clock = StepClock(
+                rule, self.stats.warnings, self.config.asset_start, self.config.max_assets, self._forget
+            )
         room = self.config.max_batch + (rule.max_fill + 1 if rule else 0)  # one row can complete several steps
         self._batch = np.empty((room, self.window, self.pre.width), np.float32)
         self._age = self.pre.inputs.index(rule.column) if rule and rule.column in self.pre.inputs else None
@@ -150,6 +152,8 @@ class StreamEngine:
         self._ranges = _normalized_ranges(bundle)
 
     def _forget(self, asset) -> None:
+        """The clock forgot `asset` (max_assets): its ring goes too (the clock holds every ring's asset)."""
+        self.stats.assets_evicted += 1
         if self._rings.pop(asset, None) is not None:
             self.alerts.forget(asset)
 
@@ -186,9 +190,10 @@ class StreamEngine:
             row = row.tolist()
             if self._age is not None:
                 row.insert(self._age, float(step))
-            self._add(asset, step, row, count=False)
+            self._add(asset, step, row, stamp=self.clock.stamp(asset, step))
 
-    def _add(self, asset, t, values, count: bool = True) -> bool:
+    def _add(self, asset, t, values, stamp: str | None = None) -> bool:
+        """One row (without a clock) or one completed step (`stamp`: the ISO start of the step) into its ring."""
         ring = self._rings.get(asset)
         if ring is not None and ring.last_t is not None and t <= ring.last_t:
             reason = "duplicate_cycle" if t == ring.last_t else "out_of_order"
@@ -213,11 +218,11 @@ class StreamEngine:
         ring.last_t = t
         if regime is not None and not known:
             ring.unknown_at = ring.seen
-        self.stats.accepted += count
+        self.stats.accepted += stamp is None  # with a clock, `add` counts the rows
         if (ring.seen - 1) % self.config.stride == 0:
             self._batch[len(self._meta)] = win
             unknown = ring.unknown_at is not None and ring.seen - ring.unknown_at < self.window
-            self._meta.append((asset, t, ring.seen, regime, unknown))
+            self._meta.append((asset, t, ring.seen, regime, unknown, stamp))
         return len(self._meta) >= self.config.max_batch
 
     def _new_ring(self, asset, row: np.ndarray) -> _Ring:
@@ -245,9 +250,9 @@ class StreamEngine:
         if self._ranges is not None:
             self._flag_ood(x[:, -1], fields)
         preds, events, rules = [], [], bool(self.alerts.rules)
-        for (asset, t, seen, regime, unknown), f in zip(self._meta, fields):
+        for (asset, t, seen, regime, unknown, stamp), f in zip(self._meta, fields):
             key = "step" if self.clock else ("cycle" if type(t) is int else "ts")
-            when = {key: t, "ts": self.clock.stamp(asset, t)} if self.clock else {key: t}
+            when = {key: t, "ts": stamp} if stamp else {key: t}
             out = {"unit": asset, **when, **f, "status": "unknown_regime" if unknown else self._status(f, seen)}
             if regime is not None:
                 out["regime"] = regime

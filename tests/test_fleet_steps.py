@@ -196,3 +196,18 @@ def test_named_column_timestamp_bundle_soaks(stamped_run, fmt):
     assert report["rejected"] == report["injected"] and report["accepted_rows_lost"] == 0
     assert {"malformed", "non_finite", "out_of_order", "too_long"} <= set(report["rejected"])
     assert report["predictions"] == 3000 - sum(report["injected"].values())
+
+
+def test_forgotten_asset_keeps_its_pending_prediction(stamped_run):
+    """max_assets bounds the clock and the rings together; a step already batched is still predicted."""
+    from prognos.edge_runtime.bundle import Bundle
+    from prognos.edge_runtime.stream import StreamConfig, StreamEngine
+
+    bundle = Bundle(stamped_run["bundle"])
+    engine = StreamEngine(bundle, StreamConfig(max_assets=2))
+    row = [1.0] * len(bundle.preprocessor.row_inputs)
+    for asset, hour in (("a", 0), ("a", 1), ("b", 0), ("c", 0)):
+        engine.add(asset, 1704067200.0 + 3600 * hour, row)
+    preds, _ = engine.flush()
+    assert [(p["unit"], p["step"], p["ts"]) for p in preds] == [("a", 1, "2024-01-01T00:00:00+00:00")]
+    assert engine.stats.assets_evicted == 1 and engine.n_assets == 0
