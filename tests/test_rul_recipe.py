@@ -96,7 +96,7 @@ def test_report_has_a_recipe_section_with_the_choice_and_its_numbers(recipe_run)
     assert "<h3>Chosen: lstm8</h3>" in part and "lstm8 (chosen)" in part
     assert f"CV RMSE {recipe['chosen']['cv']['test_rmse']:.2f}" in part
     assert f"{recipe['chosen']['shift']['shift']:+.1f}" in part and "adopted" in part
-    assert f"<td class=\"r\">{recipe['choices']['resolved']['rul_cap']:.4g}</td>" in part
+    assert f'<td class="r">{recipe["choices"]["resolved"]["rul_cap"]:.4g}</td>' in part
     assert f"<b>{recipe['best_bundle']}</b>" in part and "s in all" in part
 
 
