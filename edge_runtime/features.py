@@ -87,8 +87,11 @@ class Preprocessor:
 
     def regime_step(self, row) -> tuple[np.ndarray, int, bool]:
         """One raw `inputs` row -> (its `regime_rows` row, regime index, known); the device's per-row path."""
-        label, known = self.regime_of(np.asarray(row, np.float64))
-        return self.regime_rows(np.atleast_2d(row))[0], int(label[0]), bool(known[0])
+        rows = np.atleast_2d(np.asarray(row, np.float64))
+        label, known = self.regime_of(rows)
+        if self._regimes is None:
+            return rows[0], int(label[0]), bool(known[0])
+        return self._regimes.normalize(rows[:, : len(self.features)], label)[0], int(label[0]), bool(known[0])
 
     def regime_rows(self, rows: np.ndarray) -> np.ndarray:
         """Raw `inputs` rows -> feature rows normalized per regime (float64); unchanged without regimes."""

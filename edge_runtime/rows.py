@@ -66,11 +66,7 @@ class RowParser:
             asset = _csv_asset(fields[idx[0]].strip().strip('"'), lineno)
             idx, names = idx[1:], names[1:]
         if self.timestamps:
-            return (
-                asset,
-                _stamp(fields[idx[0]], names[0], lineno),
-                [_maybe(fields[i], n, lineno) for i, n in zip(idx[1:], names[1:])],
-            )
+            return asset, _stamp(fields[idx[0]], names[0], lineno), self._maybe_all(fields, idx[1:], names[1:], lineno)
         try:  # fast path: every picked field a finite number; else find the first bad one and say why
             values = [float(fields[i]) for i in idx]
             if not all(map(math.isfinite, values)):
@@ -88,6 +84,17 @@ class RowParser:
                 return asset, cycle, values[1:]
             raise RowError("malformed", f"line {lineno}: unit {asset} and cycle {cycle} must be positive integers")
         return asset, int(cycle), values[1:]
+
+    @staticmethod
+    def _maybe_all(fields, idx, names, lineno: int) -> list[float]:
+        """Values that may be missing (NaN, filled by the step clock); fast path: all plain numbers."""
+        try:
+            values = [float(fields[i]) for i in idx]
+            if any(map(math.isinf, values)):
+                raise ValueError
+            return values
+        except ValueError:
+            return [_maybe(fields[i], n, lineno) for i, n in zip(idx, names)]
 
     @staticmethod
     def _number(text: str, name: str, lineno: int) -> float:
