@@ -34,7 +34,7 @@ from prognos.pipeline.data.dataset import (
     split_units,
     window_index,
 )
-from prognos.pipeline.rul.ensemble import average_oof, build_ensemble, folds_of, score_ensemble
+from prognos.pipeline.rul.ensemble import average_oof, build_ensemble, folds_of, score_ensemble, shared_data
 
 # candidates for RUN/bundles/best, each measured on this machine (edge_runtime.choose): the fused LSTM
 # (small file), DenseLSTM layouts that XNNPACK runs in fp32 and int8, and onnxruntime's LSTM
@@ -44,16 +44,12 @@ BUDGET = 0.3  # RMSE cycles a candidate may lose against the Keras model on the 
 
 def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
     """(config, epochs) per CV folder: its config with epochs = median best epoch over folds."""
+    if not shared_data(cv_dirs):
+        raise ConfigError(f"{list(cv_dirs)}: ensemble members must share every [data] setting but the window")
     out = []
     for d in cv_dirs:
-        path = Path(d) / "cv.json"
-        if not path.is_file():
-            raise ConfigError(f"{d}: no cv.json; run `prognos cv` or `prognos search` for it first")
-        cv = json.loads(path.read_text())
+        cv = json.loads((Path(d) / "cv.json").read_text())
         out.append((RunConfig.from_dict(cv["config"]), int(np.median(cv["best_epochs"]))))
-    data = [replace(c.data, window=0) for c, _ in out]
-    if any(d != data[0] for d in data[1:]):
-        raise ConfigError(f"{list(cv_dirs)}: ensemble members must share every [data] setting but the window")
     return out
 
 
