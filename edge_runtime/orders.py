@@ -36,7 +36,7 @@ DEFAULT_BANDS = ((1 / 24, 1 / 6), (1 / 8, 1 / 3), (1 / 4, 0.49))  # x sample rat
 # kHz at 12 kHz); each line keeps its strongest band, as the raw path does over DEFAULT_BANDS
 WHITE_BANDS = tuple((i / 2**k / 2, (i + 1) / 2**k / 2) for k in range(3) for i in range(2**k))
 FAMILIES = ("BPFO", "BPFI", "2BSF")  # the fault families of `lines`, in order
-SUMMARIES = ("lines", "families")
+SUMMARIES = ("lines", "families", "lines+families")
 
 
 @dataclass
@@ -51,7 +51,8 @@ class OrderSpec:
     shaft_range: list | None = None  # [lo, hi] Hz: estimate the speed from the spectrum when none is given
     shaft_source: str = "given per window"  # how training got its speed (documentation in the manifest)
     prewhiten: bool = False  # cepstral pre-whitening before the envelope (`prewhiten`); default bands WHITE_BANDS
-    summary: str = "lines"  # "lines": every line and the kurtosis; "families": 8 relative family levels
+    summary: str = "lines"  # "lines": every line and the kurtosis; "families": 8 relative family levels;
+    # "lines+families": the raw window's "lines" (never prewhitened) followed by the "families"
 
     def __post_init__(self):
         self.bearing = Bearing.from_dict(self.bearing, "OrderSpec.bearing").to_dict()
@@ -116,6 +117,8 @@ def lines(spec: OrderSpec) -> list[tuple[str, float]]:
 
 
 def feature_names(spec: OrderSpec) -> list[str]:
+    if spec.summary == "lines+families":
+        return feature_names(replace(spec, summary="lines")) + feature_names(replace(spec, summary="families"))
     if spec.summary == "families":
         return (
             [f"{f} lines rel dB" for f in FAMILIES]
@@ -221,6 +224,9 @@ def features(x, sample_rate: float, spec: OrderSpec, shaft_hz=None) -> np.ndarra
     """(len(feature_names(spec)),) float32 fault-order features of one raw window (module docstring)."""
     x = dsp.check_signal(x, "x", min_len=64)
     hz = shaft_speed(spec, x, sample_rate, shaft_hz)
+    if spec.summary == "lines+families":
+        parts = (replace(spec, summary="lines", prewhiten=False), replace(spec, summary="families"))
+        return np.concatenate([features(x, sample_rate, part, hz) for part in parts])
     targets = np.array([order for _, order in lines(spec)]) * hz
     df = sample_rate / len(x)
     source = prewhiten(x) if spec.prewhiten else x

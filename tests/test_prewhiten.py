@@ -92,3 +92,15 @@ def test_training_and_device_compute_the_same_features():
     for i, window in enumerate(w):
         np.testing.assert_array_equal(apply(device, window, SHAFT), batch[i])
     assert batch.shape == (len(w), 8) and np.abs(batch.mean(axis=0)).max() < 1e-4
+
+
+def test_lines_and_families_side_by_side():
+    """ "lines+families": the raw window's 32 line readings (never prewhitened), then the 8 families."""
+    spec = OrderSpec(bearing=BEARINGS["6205"].to_dict(), prewhiten=True, summary="lines+families")
+    x = _outer_race("6205")
+    f = features(x, RATE, spec, SHAFT)
+    lines = features(x, RATE, replace(spec, summary="lines", prewhiten=False), SHAFT)
+    families = features(x, RATE, replace(spec, summary="families"), SHAFT)
+    assert len(f) == len(feature_names(spec)) == 40
+    np.testing.assert_array_equal(f, np.concatenate([lines, families]))
+    assert feature_names(spec)[32] == "BPFO lines rel dB" and f[32] == 0

@@ -45,7 +45,7 @@ class TransferConfig:
     hz_control: bool = True  # also train and score the hz_envelope control (a second training run)
     seed: int = 0
     prewhiten: bool = False  # fault_orders: cepstral pre-whitening before the envelope (edge_runtime.orders)
-    summary: str = "lines"  # fault_orders: "lines" or "families" (edge_runtime.orders.OrderSpec.summary)
+    summary: str = "lines"  # fault_orders: "lines", "families" or "lines+families" (orders.OrderSpec.summary)
 
 
 def vib_config(tcfg: TransferConfig, kind: str = "fault_orders", bearing: str | None = None) -> VibrationConfig:
