@@ -16,6 +16,13 @@ geometry (`edge_runtime.bearings`), so one feature vector has the same meaning o
 plus the log kurtosis of the raw window, 10 log10(kurtosis / 3) (0 dB for Gaussian noise). A model
 trained on these dimensionless numbers for one bearing reads another from its geometry alone.
 
+Options (OrderSpec; the defaults are the readings above, which bundles made before them carry):
+`prewhiten` reads the envelope of the cepstrally prewhitened window (`prewhiten`: discrete lines and
+resonance shapes flattened) over the dyadic bands of levels 0-2 of Antoni's kurtogram tree
+(WHITE_BANDS), each line keeping its strongest band. `summary="families"` replaces the 32 readings by
+8 relative family levels (`family_levels`): which family dominates, however weakly, rather than how
+loud the fault is; `"lines+families"` puts the raw window's 32 readings first and the 8 after.
+
 Shaft speed, in this order: the value passed to `features` (a tachometer / RPM per window, or
 `--shaft-hz`), `OrderSpec.shaft_hz` (configured), an estimate from the window's spectrum within
 `OrderSpec.shaft_range` (`estimate_shaft_hz`), else ConfigError.
