@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.dsp import reconstruction_mse
 from prognos.edge_runtime.errors import BundleError, ConfigError, RowError
 from prognos.edge_runtime.metrics import StreamStats
+from prognos.edge_runtime.steps import StepClock, TimeRule
 
 
 @dataclass
@@ -39,6 +40,9 @@ class StreamConfig:
     max_batch: int = 64  # windows per backend call; 64 amortizes onnxruntime's per-call overhead
     max_assets: int = 10_000  # bounded memory: ~10k x 2 x 30 x 14 floats = 34 MB at most
     stride: int = 1  # predict every stride-th accepted row of an asset (1: every row, as `predict` did)
+    asset_start: dict = field(default_factory=dict)  # bundles on timestamps: asset id -> the time its step 1
+    #   began (ISO 8601 or epoch seconds), for assets already in service; unlisted assets are new at their
+    #   first row the device sees (edge_runtime.steps)
 
     def __post_init__(self):
         for name in ("max_batch", "max_assets", "stride"):
@@ -134,9 +138,24 @@ class StreamEngine:
         regimes = bool(self.pre.regimes)
         self._mean = np.zeros(self.pre.width, np.float32) if regimes else np.asarray(self.pre.mean, np.float32)
         self._std = np.ones(self.pre.width, np.float32) if regimes else np.asarray(self.pre.std, np.float32)
-        self._batch = np.empty((self.config.max_batch, self.window, self.pre.width), np.float32)
+        rule = TimeRule.from_dict(self.pre.time)
+        if rule is None:
+            self.clock = None
+        elif getattr(self, "clock", None) is None or self.clock.rule != rule:
+            self.clock = StepClock(
+                rule, self.stats.warnings, self.config.asset_start, self.config.max_assets, self._forget
+            )
+        room = self.config.max_batch + (rule.max_fill + 1 if rule else 0)  # one row can complete several steps
+        self._batch = np.empty((room, self.window, self.pre.width), np.float32)
+        self._age = self.pre.inputs.index(rule.column) if rule and rule.column in self.pre.inputs else None
         self._meta: list[tuple] = []
         self._ranges = _normalized_ranges(bundle)
+
+    def _forget(self, asset) -> None:
+        """The clock forgot `asset` (max_assets): its ring goes too (the clock holds every ring's asset)."""
+        self.stats.assets_evicted += 1
+        if self._rings.pop(asset, None) is not None:
+            self.alerts.forget(asset)
 
     @property
     def pending(self) -> int:
@@ -147,7 +166,34 @@ class StreamEngine:
         return len(self._rings)
 
     def add(self, asset, t, values) -> bool:
-        """Accept one parsed row; True when the batch is full and `flush()` is due."""
+        """Accept one parsed row; True when the batch is full and `flush()` is due. A bundle trained on
+        timestamps (`self.clock`) gets its rows' `row_inputs` and epoch seconds: the rows become steps."""
+        if self.clock is None:
+            return self._add(asset, t, values)
+        if len(values) != len(self.pre.row_inputs):
+            raise RowError("malformed", f"unit {asset}: {len(values)} values, expected {len(self.pre.row_inputs)}")
+        self._steps(asset, self.clock.push(asset, t, values))
+        self.stats.accepted += 1
+        return len(self._meta) >= self.config.max_batch
+
+    def close_steps(self) -> bool:
+        """End of input: every asset's open step is complete (a no-op without a clock); True when a
+        flush is due. Call it again after the flush until it returns False."""
+        for asset in list(self.clock.assets if self.clock else []):
+            if len(self._meta) >= self.config.max_batch:
+                return True
+            self._steps(asset, self.clock.close(asset))
+        return len(self._meta) > 0
+
+    def _steps(self, asset, steps) -> None:
+        for step, row in steps:
+            row = row.tolist()
+            if self._age is not None:
+                row.insert(self._age, float(step))
+            self._add(asset, step, row, stamp=self.clock.stamp(asset, step))
+
+    def _add(self, asset, t, values, stamp: str | None = None) -> bool:
+        """One row (without a clock) or one completed step (`stamp`: the ISO start of the step) into its ring."""
         ring = self._rings.get(asset)
         if ring is not None and ring.last_t is not None and t <= ring.last_t:
             reason = "duplicate_cycle" if t == ring.last_t else "out_of_order"
@@ -172,11 +218,11 @@ class StreamEngine:
         ring.last_t = t
         if regime is not None and not known:
             ring.unknown_at = ring.seen
-        self.stats.accepted += 1
+        self.stats.accepted += stamp is None  # with a clock, `add` counts the rows
         if (ring.seen - 1) % self.config.stride == 0:
             self._batch[len(self._meta)] = win
             unknown = ring.unknown_at is not None and ring.seen - ring.unknown_at < self.window
-            self._meta.append((asset, t, ring.seen, regime, unknown))
+            self._meta.append((asset, t, ring.seen, regime, unknown, stamp))
         return len(self._meta) >= self.config.max_batch
 
     def _new_ring(self, asset, row: np.ndarray) -> _Ring:
@@ -204,9 +250,10 @@ class StreamEngine:
         if self._ranges is not None:
             self._flag_ood(x[:, -1], fields)
         preds, events, rules = [], [], bool(self.alerts.rules)
-        for (asset, t, seen, regime, unknown), f in zip(self._meta, fields):
-            key = "cycle" if type(t) is int else "ts"
-            out = {"unit": asset, key: t, **f, "status": "unknown_regime" if unknown else self._status(f, seen)}
+        for (asset, t, seen, regime, unknown, stamp), f in zip(self._meta, fields):
+            key = "step" if self.clock else ("cycle" if type(t) is int else "ts")
+            when = {key: t, "ts": stamp} if stamp else {key: t}
+            out = {"unit": asset, **when, **f, "status": "unknown_regime" if unknown else self._status(f, seen)}
             if regime is not None:
                 out["regime"] = regime
             preds.append(out)
@@ -259,7 +306,7 @@ def check_compatible(old: Bundle, new: Bundle) -> None:
         raise BundleError(
             f"{new.path}: a {new.manifest['task']!r} bundle of raw samples; the running bundle reads sensor rows"
         )
-    if a.features != b.features or a.window != b.window or a.regimes != b.regimes:
+    if a.features != b.features or a.window != b.window or a.regimes != b.regimes or a.time != b.time:
         raise BundleError(
             f"{new.path}: input spec window={b.window} features={b.features} is not compatible "
             f"with the running bundle's window={a.window} features={a.features}"
