@@ -99,3 +99,25 @@ def _settings_pre(bundle):
     return dataclasses.replace(
         pre, features=[*pre.features, "setting_1", "setting_2"], mean=[*pre.mean, 0, 0], std=[*pre.std, 1, 1]
     )
+
+
+def test_rings_keep_their_windows_when_the_pool_grows():
+    from prognos.edge_runtime.rings import Rings
+
+    rings, history = Rings(window=3, width=2, capacity=2), {}
+    slots = []
+    for step in range(5):
+        if len(slots) < 5:
+            slots.append(rings.allocate())  # grows 2 -> 4 -> 8 while the first rings hold rows
+        s = np.array(slots)
+        rows = np.arange(len(s) * 2, dtype=np.float32).reshape(-1, 2) + 10 * step
+        new = rings.seen[s] == 0
+        i = rings.append(s, rows, new)
+        for slot, row in zip(slots, rows):
+            history.setdefault(slot, []).append(row)
+        out = np.empty((len(s), 3, 2), np.float32)
+        rings.windows(s, i, out)
+        for k, slot in enumerate(slots):
+            h = history[slot]
+            np.testing.assert_array_equal(out[k], np.stack(([h[0]] * 3 + h)[-3:]))  # edge-padded front
+    assert len(rings.seen) == 8
