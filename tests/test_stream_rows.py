@@ -107,8 +107,7 @@ def test_rings_keep_their_windows_when_the_pool_grows():
     rings, history = Rings(window=3, width=2, capacity=2), {}
     slots = []
     for step in range(5):
-        if len(slots) < 5:
-            slots.append(rings.allocate())  # grows 2 -> 4 -> 8 while the first rings hold rows
+        slots.append(rings.allocate())  # one more asset per step: grows 2 -> 4 -> 8 while rings hold rows
         s = np.array(slots)
         rows = np.arange(len(s) * 2, dtype=np.float32).reshape(-1, 2) + 10 * step
         new = rings.seen[s] == 0
