@@ -56,7 +56,7 @@ def probe_rss(bundle: Bundle) -> float:
         service_path(bundle, 0.0, 64)
         return peak_rss_mb()
     feeder = Feeder(StreamEngine(bundle))
-    lines = _lines(bundle, 2000, 64)
+    lines = _lines(bundle, 2000, 64, feeder)
     for i in range(0, len(lines), 256):
         preds, events = feeder.feed_lines(lines[i : i + 256])
         "".join(map(to_json_line, preds + events))
@@ -92,10 +92,14 @@ def reload_seconds(bundle_dir, threads: int, runs: int = 5) -> float:
     return round(statistics.median(times), 4)
 
 
-def _lines(bundle: Bundle, rows: int, assets: int) -> list[str]:
-    pre, buf = bundle.preprocessor, io.BytesIO()
-    generate(buf, pre.features, pre.mean, pre.std, rows, assets, 0.0, "text")
-    return buf.getvalue().decode().splitlines()
+def _lines(bundle: Bundle, rows: int, assets: int, feeder: Feeder) -> list[str]:
+    """Synthetic text rows for `bundle` (edge_runtime.synthetic); a CSV header goes to `feeder` first."""
+    buf = io.BytesIO()
+    generate(buf, bundle.manifest["preprocessing"], rows, assets, 0.0, "text")
+    lines = buf.getvalue().decode().splitlines()
+    head = len(lines) - rows
+    feeder.feed_lines(lines[:head])
+    return lines[head:]
 
 
 def _vibration(bundle_dir, seconds: float, threads: int, probes: int) -> dict:
@@ -132,8 +136,8 @@ INT8_PEAK = ("int8", "dynamic")  # formats whose matmuls run in int8 (as export.
 def fleet(bundle: Bundle, assets: int, seconds: float) -> dict:
     """`assets` assets sending one row per tick, tick by tick through the service path, for >= `seconds`."""
     ticks = max(4, int(seconds * 30_000 / assets) + 2)  # more rows than the timed seconds need at >= 30 us/row
-    lines = _lines(bundle, assets * ticks, assets)
     feeder = Feeder(StreamEngine(bundle, StreamConfig(max_batch=min(assets, MAX_CHUNK))))
+    lines = _lines(bundle, assets * ticks, assets, feeder)
     feeder.feed_lines(lines[:assets])  # warm-up tick: rings created, interpreters resized
     rows = preds = 0
     t0, c0 = time.perf_counter(), time.process_time()
@@ -239,8 +243,8 @@ def bench(
 
 def _row_to_json(bundle: Bundle, seconds: float) -> dict:
     """One asset, one raw text row at a time -> its JSON line (no I/O)."""
-    one = iter(_lines(bundle, max(20_000, int(seconds * 50_000)), 1))  # > calls at >= 20 us per row
     feeder = Feeder(StreamEngine(bundle, rules=None))
+    one = iter(_lines(bundle, max(20_000, int(seconds * 50_000)), 1, feeder))  # > calls at >= 20 us per row
 
     def row_to_json():
         preds, events = feeder.feed_lines([next(one)])

@@ -9,7 +9,9 @@ from prognos.edge_runtime.errors import ConfigError, PrognosError
 
 INPUT_HELP = (
     "Rows (RUL bundles): C-MAPSS 26-column text, CSV with a header naming unit, cycle and the bundle's "
-    'features, or JSON objects {"unit"|"asset", "cycle"|"ts", <feature>: number}. Raw samples '
+    "features (a named-column bundle: its own asset and time columns; trained on timestamps: ISO 8601 "
+    "times, counted into steps as in training, docs/own-data.md), or JSON objects "
+    '{"unit"|"asset", "cycle"|"ts", <feature>: number}. Raw samples '
     "(classify/anomaly bundles): MQTT blocks, JSON lines, .npy, float32 or WAV; docs/vibration-service.md."
 )
 

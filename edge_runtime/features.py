@@ -37,6 +37,8 @@ class Preprocessor:
     regimes: dict = field(default_factory=dict)  # Regimes.to_dict(); empty: one regime, global mean/std
     columns: list = field(default_factory=list)  # the source table's column names (asset, time, settings,
     #   sensors); the device reads rows by these names. Empty: the C-MAPSS layout (unit, cycle, ...)
+    time: dict = field(default_factory=dict)  # how time becomes steps (edge_runtime.steps.TimeRule); empty:
+    #   the time column is a cycle counter, read as it is
 
     def __post_init__(self):
         n = len(self.features)
@@ -63,6 +65,13 @@ class Preprocessor:
         return [*self.features, *extra]
 
     @property
+    def row_inputs(self) -> list[str]:
+        """The `inputs` a row carries: without the time column when time is resampled timestamps (the
+        device counts the steps and puts the step number in its place, edge_runtime.steps)."""
+        column = self.time.get("column") if self.time.get("kind") == "timestamp" else None
+        return [c for c in self.inputs if c != column]
+
+    @property
     def width(self) -> int:
         """Model inputs per time step: the features, plus one per regime with a regime one-hot."""
         r = self._regimes
@@ -78,8 +87,11 @@ class Preprocessor:
 
     def regime_step(self, row) -> tuple[np.ndarray, int, bool]:
         """One raw `inputs` row -> (its `regime_rows` row, regime index, known); the device's per-row path."""
-        label, known = self.regime_of(np.asarray(row, np.float64))
-        return self.regime_rows(np.atleast_2d(row))[0], int(label[0]), bool(known[0])
+        rows = np.atleast_2d(np.asarray(row, np.float64))
+        label, known = self.regime_of(rows)
+        if self._regimes is None:
+            return rows[0], int(label[0]), bool(known[0])
+        return self._regimes.normalize(rows[:, : len(self.features)], label)[0], int(label[0]), bool(known[0])
 
     def regime_rows(self, rows: np.ndarray) -> np.ndarray:
         """Raw `inputs` rows -> feature rows normalized per regime (float64); unchanged without regimes."""

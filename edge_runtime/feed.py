@@ -130,14 +130,26 @@ class Feeder:
         return self._add_rows(rows)
 
     def _json_parser(self) -> JsonRowParser:
-        self.parser = JsonRowParser(self.engine.pre.inputs, tuple(self.engine.pre.table_columns[:2]))
+        self.parser = JsonRowParser(*self._row_spec())
         self.parser.warnings = self.engine.stats.warnings
         return self.parser
 
     def _sniff(self, line: str) -> bool:
-        self.parser, header = make_parser(line, self.engine.pre.inputs, tuple(self.engine.pre.table_columns[:2]))
+        self.parser, header = make_parser(line, *self._row_spec())
         self.parser.warnings = self.engine.stats.warnings
         return header
+
+    def _row_spec(self) -> tuple:
+        """(the values a row carries, the (asset, time) column names, whether time is timestamps)"""
+        pre = self.engine.pre
+        return pre.row_inputs, tuple(pre.table_columns[:2]), self.engine.clock is not None
+
+    def finish(self) -> tuple[list, list]:
+        """End of input: the steps still open complete (timestamp bundles) and are predicted."""
+        preds, events = [], []
+        while self.engine.close_steps():
+            self._flush(preds, events)
+        return preds, events
 
     def _flush(self, preds, events) -> None:
         p, e = self.engine.flush()

@@ -11,12 +11,16 @@ naming the line and what was expected. Reasons: malformed, wrong_type, missing_s
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections import Counter
 
 from prognos.edge_runtime.errors import DataError, RowError
 from prognos.edge_runtime.schema import CMAPSS_COLUMNS, N_COLUMNS
+from prognos.edge_runtime.steps import iso_seconds
+
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})  # as the training reader (pipeline.data.cells)
 
 ASSET_KEYS = ("unit", "asset")
 TIME_KEYS = ("cycle", "ts")
@@ -25,10 +29,12 @@ TIME_KEYS = ("cycle", "ts")
 class RowParser:
     """Turns one text line into (unit, cycle, values of `features` in order).
 
-    `keys`: the (asset, time) column names of a CSV header (default unit, cycle)."""
+    `keys`: the (asset, time) column names of a CSV header (default unit, cycle). `timestamps`: the
+    bundle's time is resampled timestamps (edge_runtime.steps): the time is an ISO 8601 timestamp (or
+    epoch seconds), returned as epoch seconds, and a missing value is NaN (the step clock fills it)."""
 
-    def __init__(self, features: list[str], header: list[str] | None = None, keys=("unit", "cycle")):
-        self.features = features
+    def __init__(self, features: list[str], header: list[str] | None = None, keys=("unit", "cycle"), timestamps=False):
+        self.features, self.timestamps = features, timestamps
         self.csv = header is not None
         self.columns = [h.strip().strip('"') for h in header] if header else CMAPSS_COLUMNS
         if self.csv and keys[0] not in self.columns and "unit" in self.columns:
@@ -41,14 +47,14 @@ class RowParser:
         self.warnings = Counter()  # accepted rows with something odd about them (JSON: extra_sensor)
 
     @classmethod
-    def sniff(cls, first_line: str, features: list[str], keys=("unit", "cycle")) -> "RowParser | None":
+    def sniff(cls, first_line: str, features: list[str], keys=("unit", "cycle"), timestamps=False):
         """A CSV parser if `first_line` is a header (has a comma and a letter), else None (text format)."""
         if "," in first_line and any(ch.isalpha() for ch in first_line):
-            return cls(features, header=first_line.strip().split(","), keys=keys)
+            return cls(features, header=_split(first_line.strip()), keys=keys, timestamps=timestamps)
         return None
 
     def parse(self, line: str, lineno: int) -> tuple[int, int, list[float]]:
-        fields = line.split(",") if self.csv else line.split()
+        fields = _split(line) if self.csv else line.split()
         if len(fields) != len(self.columns):
             raise RowError(
                 "malformed",
@@ -59,6 +65,8 @@ class RowParser:
         if self.csv:  # a named fleet's asset id may be any non-empty text
             asset = _csv_asset(fields[idx[0]].strip().strip('"'), lineno)
             idx, names = idx[1:], names[1:]
+        if self.timestamps:
+            return asset, _stamp(fields[idx[0]], names[0], lineno), self._maybe_all(fields, idx[1:], names[1:], lineno)
         try:  # fast path: every picked field a finite number; else find the first bad one and say why
             values = [float(fields[i]) for i in idx]
             if not all(map(math.isfinite, values)):
@@ -78,6 +86,17 @@ class RowParser:
         return asset, int(cycle), values[1:]
 
     @staticmethod
+    def _maybe_all(fields, idx, names, lineno: int) -> list[float]:
+        """Values that may be missing (NaN, filled by the step clock); fast path: all plain numbers."""
+        try:
+            values = [float(fields[i]) for i in idx]
+            if any(map(math.isinf, values)):
+                raise ValueError
+            return values
+        except ValueError:
+            return [_maybe(fields[i], n, lineno) for i, n in zip(idx, names)]
+
+    @staticmethod
     def _number(text: str, name: str, lineno: int) -> float:
         if text == "":
             raise RowError("missing_sensor", f"line {lineno}: no value for {name!r}")
@@ -90,6 +109,30 @@ class RowParser:
         return value
 
 
+def _split(line: str) -> list[str]:
+    """CSV fields; the csv module only for a line with quotes (a quoted comma), the fast split otherwise."""
+    return next(csv.reader([line])) if '"' in line else line.split(",")
+
+
+def _stamp(text, name: str, where) -> float:
+    """Epoch seconds of a time cell: ISO 8601 text or a number of seconds."""
+    where = f"line {where}" if isinstance(where, int) else where
+    if isinstance(text, (int, float)) and not isinstance(text, bool) and math.isfinite(text):
+        return float(text)
+    try:
+        return iso_seconds(text)
+    except (TypeError, ValueError, AttributeError):
+        raise RowError(
+            "malformed", f"{where}: {name}={text!r}; expected an ISO 8601 timestamp (e.g. 2024-03-01T13:00:00)"
+        ) from None
+
+
+def _maybe(text: str, name: str, lineno: int) -> float:
+    """A value that may be missing (NaN: filled by the step clock as in training)."""
+    text = text.strip()
+    return math.nan if text.lower() in MISSING else RowParser._number(text, name, lineno)
+
+
 class JsonRowParser(RowParser):
     """One JSON object per line: {"unit" or "asset": int|str, "cycle": int or "ts": seconds, <feature>: number}.
 
@@ -97,8 +140,10 @@ class JsonRowParser(RowParser):
     the row is accepted (the model does not read them) and `warnings["extra_sensor"]` counts it.
     """
 
-    def __init__(self, features: list[str], keys=("unit", "cycle")):
-        super().__init__(features)
+    def __init__(self, features: list[str], keys=("unit", "cycle"), timestamps=False):
+        # no super().__init__: that matches a CSV header (or the C-MAPSS columns); JSON rows name their keys
+        self.features, self.timestamps, self.csv = features, timestamps, False
+        self.warnings = Counter()
         self._keys = keys
         self._known = {*ASSET_KEYS, *TIME_KEYS, *CMAPSS_COLUMNS, *features, *keys}
 
@@ -113,8 +158,13 @@ class JsonRowParser(RowParser):
         if not isinstance(obj, dict):
             raise RowError("wrong_type", f"{where}: a JSON {type(obj).__name__}, expected an object")
         asset = _asset(obj, where, (*ASSET_KEYS, self._keys[0]))
-        t = _time(obj, where, self._keys[1])
-        values = [_json_number(obj.get(n), n, where) for n in self.features]
+        if self.timestamps:  # null or a missing key: NaN, filled by the step clock
+            key = self._keys[1] if self._keys[1] in obj else "ts"
+            t = _stamp(obj.get(key), key, where)
+            values = [math.nan if obj.get(n) is None else _json_number(obj[n], n, where) for n in self.features]
+        else:
+            t = _time(obj, where, self._keys[1])
+            values = [_json_number(obj.get(n), n, where) for n in self.features]
         if not self._known.issuperset(obj):
             self.warnings["extra_sensor"] += 1
         return asset, t, values
@@ -174,10 +224,10 @@ def _json_number(value, name: str, where: str) -> float:
     return float(value)
 
 
-def make_parser(first_line: str, features: list[str], keys=("unit", "cycle")) -> tuple[RowParser, bool]:
-    """The parser for a stream whose first non-empty line is `first_line`; True if that line is a header.
+def make_parser(first_line: str, features: list[str], keys=("unit", "cycle"), timestamps=False):
+    """(the parser for a stream whose first non-empty line is `first_line`, True if that line is a header).
     `keys`: the bundle's (asset, time) column names for CSV (JSON also accepts unit/asset, cycle/ts)."""
     if first_line.lstrip().startswith("{"):
-        return JsonRowParser(features, keys), False
-    csv = RowParser.sniff(first_line, features, keys)
-    return (csv, True) if csv else (RowParser(features), False)
+        return JsonRowParser(features, keys, timestamps), False
+    parser = RowParser.sniff(first_line, features, keys, timestamps)
+    return (parser, True) if parser else (RowParser(features), False)

@@ -183,6 +183,10 @@ class Service:
                     p, e = getattr(self.feeder, "feed_" + kind)(item)
                     preds += p
                     events += e
+                if kind == "eof" and hasattr(self.feeder, "finish"):  # open time steps complete at the end
+                    p, e = self.feeder.finish()
+                    preds += p
+                    events += e
                 done = done or kind == "eof"
             if mqtt_msgs:
                 p, e = self.feeder.feed_payloads(mqtt_msgs)

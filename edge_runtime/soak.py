@@ -1,7 +1,7 @@
 """`prognos-edge soak`: a long stream with injected faults through the real service path, RSS over time.
 
-A generator subprocess writes `rows` synthetic rows for `assets` assets (C-MAPSS text or JSON
-lines) into a pipe, a fraction `malformed` of them broken in a known way (garbage, short row, NaN,
+A generator subprocess writes `rows` synthetic rows for `assets` assets (text: NASA text, or a CSV
+with the bundle's columns for a named-column bundle; or JSON lines; edge_runtime.synthetic) into a pipe, a fraction `malformed` of them broken in a known way (garbage, short row, NaN,
 a word for a number, wrong JSON type, missing sensor, duplicate or out-of-order cycle, over-long
 line), and reports how many of each it injected. This process runs the service on that pipe with
 predictions serialized to /dev/null, samples its own RSS every `every` seconds, and checks: no
@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 
+from prognos.edge_runtime.synthetic import RowMaker
 from prognos.edge_runtime.timing import rss_mb
 
 TEXT_FAULTS = {
@@ -42,28 +43,21 @@ JSON_FAULTS = {
 }
 
 
-def generate(
-    out, features: list[str], means, stds, rows: int, assets: int, malformed: float, fmt: str, seed: int = 0
-) -> Counter:
-    """Write the stream to the binary file `out`; returns the injected faults by expected reason."""
-    from prognos.edge_runtime.schema import CMAPSS_COLUMNS
-
+def generate(out, preprocessing: dict, rows: int, assets: int, malformed: float, fmt: str, seed: int = 0) -> Counter:
+    """Write the stream (edge_runtime.synthetic: rows for the bundle of `preprocessing`, the manifest's) to
+    the binary file `out`; returns the injected faults by expected reason."""
     rng = random.Random(seed)
-    cols = {
-        c: (means[features.index(c)], stds[features.index(c)]) if c in features else (0.0, 1.0)
-        for c in CMAPSS_COLUMNS[2:]
-    }
-    pool = [{c: round(m + s * rng.gauss(0, 1), 4) for c, (m, s) in cols.items()} for _ in range(1024)]
-    faults = TEXT_FAULTS if fmt == "text" else JSON_FAULTS
-    kinds, injected, cycle, buf = list(faults), Counter(), [0] * (assets + 1), []
+    maker = RowMaker(preprocessing, rng)
+    faults = faults_for(maker, fmt)
+    kinds, injected, cycle, buf = list(faults), Counter(), [0] * (assets + 1), maker.header() if fmt == "text" else []
     for i in range(rows):
         unit = i % assets + 1
-        values = pool[i % 1024]
+        values = maker.pool[i % 1024]
         kind = rng.choice(kinds) if rng.random() < malformed and cycle[unit] > 1 else None
         c = cycle[unit] if kind == "dup" else cycle[unit] - 1 if kind == "old" else cycle[unit] + 1
         if kind not in ("dup", "old"):
             cycle[unit] = c if kind is None else cycle[unit]
-        buf.append(_line(fmt, kind, unit, c, values, features))
+        buf.append(_line(fmt, kind, unit, c, values, maker))
         if kind:
             injected[faults[kind]] += 1
         if len(buf) >= 512:
@@ -73,19 +67,29 @@ def generate(
     return injected
 
 
-def _line(fmt: str, kind, unit: int, c: int, values: dict, features: list[str]) -> str:
+def faults_for(maker: RowMaker, fmt: str) -> dict:
+    """The faults to inject: for a bundle on timestamps a repeated time replaces the row (the training
+    rule) and a missing value is filled, so neither is a rejection there."""
+    faults = dict(TEXT_FAULTS if fmt == "text" else JSON_FAULTS)
+    if maker.rule is not None:
+        faults.pop("dup")
+        faults.pop("missing", None)
+    return faults
+
+
+def _line(fmt: str, kind, unit: int, c: int, values: dict, maker: RowMaker) -> str:
     if kind == "garbage":
         return "#### not a row ####\n"
     if kind == "long":
         return "9" * 70_000 + "\n"
+    f = maker.features[unit % len(maker.features)]
     if fmt == "text":
         v = dict(values)
-        if kind in ("nan", "word"):
-            v[features[unit % len(features)]] = "nan" if kind == "nan" else "abc"
-        parts = [str(unit), str(c), *map(str, v.values())]
-        return " ".join(parts[:-3] if kind == "short" else parts) + "\n"
-    obj = {"asset": f"a{unit}", "cycle": c, **{f: values[f] for f in features}}
-    f = features[unit % len(features)]
+        if kind in ("nan", "word"):  # "inf" in a CSV: an empty-like "nan" is a missing value there
+            v[f] = "abc" if kind == "word" else "inf" if maker.named else "nan"
+        parts = maker.text(unit, c, v)
+        return (" " if not maker.named else ",").join(parts[:-3] if kind == "short" else parts) + "\n"
+    obj = maker.json(unit, c, values)
     if kind == "word":
         obj[f] = str(obj[f])
     elif kind == "missing":
@@ -168,17 +172,7 @@ def _generator_main(argv) -> None:
 
     bundle_dir, rows, malformed, assets, fmt, seed = argv
     pre = read_manifest(bundle_dir)["preprocessing"]
-    injected = generate(
-        sys.stdout.buffer,
-        pre["features"],
-        pre["mean"],
-        pre["std"],
-        int(rows),
-        int(assets),
-        float(malformed),
-        fmt,
-        int(seed),
-    )
+    injected = generate(sys.stdout.buffer, pre, int(rows), int(assets), float(malformed), fmt, int(seed))
     sys.stdout.flush()
     print(json.dumps(injected), file=sys.stderr)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from prognos.edge_runtime.dsp import reconstruction_mse
 from prognos.edge_runtime.errors import BundleError, ConfigError, RowError
 from prognos.edge_runtime.metrics import StreamStats
 from prognos.edge_runtime.rings import Rings
+from prognos.edge_runtime.steps import StepClock, TimeRule
 
 
 @dataclass
@@ -42,6 +43,9 @@ class StreamConfig:
     max_batch: int = 64  # windows per backend call; 64 amortizes onnxruntime's per-call overhead
     max_assets: int = 10_000  # bounded memory: ~10k x 2 x 30 x 14 floats = 34 MB at most
     stride: int = 1  # predict every stride-th accepted row of an asset (1: every row, as `predict` did)
+    asset_start: dict = field(default_factory=dict)  # bundles on timestamps: asset id -> the time its step 1
+    #   began (ISO 8601 or epoch seconds), for assets already in service; unlisted assets are new at their
+    #   first row the device sees (edge_runtime.steps)
 
     def __post_init__(self):
         for name in ("max_batch", "max_assets", "stride"):
@@ -121,9 +125,26 @@ class StreamEngine:
         regimes = bool(self.pre.regimes)
         self._mean = np.zeros(self.pre.width, np.float32) if regimes else np.asarray(self.pre.mean, np.float32)
         self._std = np.ones(self.pre.width, np.float32) if regimes else np.asarray(self.pre.std, np.float32)
-        self._batch = np.empty((self.config.max_batch, self.window, self.pre.width), np.float32)
+        rule = TimeRule.from_dict(self.pre.time)
+        if rule is None:
+            self.clock = None
+        elif getattr(self, "clock", None) is None or self.clock.rule != rule:
+            self.clock = StepClock(
+                rule, self.stats.warnings, self.config.asset_start, self.config.max_assets, self._forget
+            )
+        room = self.config.max_batch + (rule.max_fill + 1 if rule else 0)  # one row can complete several steps
+        self._batch = np.empty((room, self.window, self.pre.width), np.float32)
+        self._age = self.pre.inputs.index(rule.column) if rule and rule.column in self.pre.inputs else None
         self._meta: list[tuple] = []
         self._ranges = _normalized_ranges(bundle)
+
+    def _forget(self, asset) -> None:
+        """The clock forgot `asset` (max_assets): its ring goes too (the clock holds every ring's asset)."""
+        self.stats.assets_evicted += 1
+        slot = self._rings.pop(asset, None)
+        if slot is not None:
+            self._pool.release(slot)
+            self.alerts.forget(asset)
 
     @property
     def pending(self) -> int:
@@ -134,16 +155,45 @@ class StreamEngine:
         return len(self._rings)
 
     def add(self, asset, t, values) -> bool:
-        """Accept one parsed row (or raise `RowError`); True when the batch is full and `flush()` is due."""
-        self._check(asset, t, values)
-        self._take([(asset, t, values)])
+        """Accept one parsed row (or raise `RowError`); True when the batch is full and `flush()` is due. A
+        bundle trained on timestamps (`self.clock`) gets its rows' `row_inputs` and epoch seconds: the rows
+        become steps."""
+        if self.clock is None:
+            self._check(asset, t, values)
+            self._take([(asset, t, values)])
+            return len(self._meta) >= self.config.max_batch
+        if len(values) != len(self.pre.row_inputs):
+            raise RowError("malformed", f"unit {asset}: {len(values)} values, expected {len(self.pre.row_inputs)}")
+        self._steps(asset, self.clock.push(asset, t, values))
+        self.stats.accepted += 1
         return len(self._meta) >= self.config.max_batch
+
+    def close_steps(self) -> bool:
+        """End of input: every asset's open step is complete (a no-op without a clock); True when a
+        flush is due. Call it again after the flush until it returns False."""
+        for asset in list(self.clock.assets if self.clock else []):
+            if len(self._meta) >= self.config.max_batch:
+                return True
+            self._steps(asset, self.clock.close(asset))
+        return len(self._meta) > 0
+
+    def _steps(self, asset, steps) -> None:
+        """Completed steps (`stamp`: the ISO start of the step) into the asset's ring, one by one."""
+        for step, row in steps:
+            row = row.tolist()
+            if self._age is not None:
+                row.insert(self._age, float(step))
+            self._check(asset, step, row)
+            self._take([(asset, step, row)], [self.clock.stamp(asset, step)])
 
     def add_rows(self, rows) -> tuple[list[dict], list[dict], list[RowError]]:
         """Accept parsed rows (asset, t, values) in order, flushing each full batch: (predictions, alert
         events, the rows' RowErrors). Rows of distinct assets go through numpy together (`_take`); a
         segment ends before an asset it already holds, at the batch's free room (so batches, and so
-        outputs, are exactly those of `add` row by row) and around a row that evicts an asset."""
+        outputs, are exactly those of `add` row by row) and around a row that evicts an asset. Rows on
+        timestamps (a step clock) go through `add` one by one."""
+        if self.clock is not None:
+            return self._add_each(rows)
         preds, events, errors, seg, held, fresh = [], [], [], [], set(), 0
         for row in rows:
             asset = row[0]
@@ -169,6 +219,20 @@ class StreamEngine:
             self._take_and_flush(seg, preds, events)
         return preds, events, errors
 
+    def _add_each(self, rows) -> tuple[list[dict], list[dict], list[RowError]]:
+        preds, events, errors = [], [], []
+        for row in rows:
+            try:
+                full = self.add(*row)
+            except RowError as e:
+                errors.append(e)
+                continue
+            if full:
+                p, e = self.flush()
+                preds += p
+                events += e
+        return preds, events, errors
+
     def _take_and_flush(self, seg, preds: list, events: list) -> None:
         self._take(seg)
         if len(self._meta) >= self.config.max_batch:
@@ -186,8 +250,9 @@ class StreamEngine:
         if len(values) != len(self.pre.inputs):
             raise RowError("malformed", f"unit {asset}: {len(values)} values, expected {len(self.pre.inputs)}")
 
-    def _take(self, seg) -> None:
-        """Checked rows of distinct assets (at most the batch's free room) into the rings and the batch."""
+    def _take(self, seg, stamps=None) -> None:
+        """Checked rows of distinct assets (at most the batch's free room) into the rings and the batch;
+        `stamps`: the rows are a clock's steps (counted as rows by `add`)."""
         pool, pre, n = self._pool, self.pre, len(seg)
         x = np.array([v for _, _, v in seg], np.float64)
         labels = known = None
@@ -208,8 +273,9 @@ class StreamEngine:
         unknown = (seen - pool.unknown_at[slots] < self.window).tolist()
         regimes = [None] * n if labels is None else labels.tolist()
         seen = seen.tolist()
-        self._meta += [(seg[k][0], seg[k][1], seen[k], regimes[k], unknown[k]) for k in due.tolist()]
-        self.stats.accepted += n
+        stamps = stamps or [None] * n
+        self._meta += [(seg[k][0], seg[k][1], seen[k], regimes[k], unknown[k], stamps[k]) for k in due.tolist()]
+        self.stats.accepted += n if stamps[0] is None else 0
 
     def _slots(self, seg) -> tuple[np.ndarray, np.ndarray]:
         """Each row's ring slot (a new one for an unseen asset, forgetting the least recently seen asset
@@ -249,9 +315,10 @@ class StreamEngine:
         if self._ranges is not None:
             self._flag_ood(x[:, -1], fields)
         preds, events, rules = [], [], bool(self.alerts.rules)
-        for (asset, t, seen, regime, unknown), f in zip(self._meta, fields):
-            key = "cycle" if type(t) is int else "ts"
-            out = {"unit": asset, key: t, **f, "status": "unknown_regime" if unknown else self._status(f, seen)}
+        for (asset, t, seen, regime, unknown, stamp), f in zip(self._meta, fields):
+            key = "step" if self.clock else ("cycle" if type(t) is int else "ts")
+            when = {key: t, "ts": stamp} if stamp else {key: t}
+            out = {"unit": asset, **when, **f, "status": "unknown_regime" if unknown else self._status(f, seen)}
             if regime is not None:
                 out["regime"] = regime
             preds.append(out)
@@ -304,7 +371,7 @@ def check_compatible(old: Bundle, new: Bundle) -> None:
         raise BundleError(
             f"{new.path}: a {new.manifest['task']!r} bundle of raw samples; the running bundle reads sensor rows"
         )
-    if a.features != b.features or a.window != b.window or a.regimes != b.regimes:
+    if a.features != b.features or a.window != b.window or a.regimes != b.regimes or a.time != b.time:
         raise BundleError(
             f"{new.path}: input spec window={b.window} features={b.features} is not compatible "
             f"with the running bundle's window={a.window} features={a.features}"

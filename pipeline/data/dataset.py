@@ -8,7 +8,7 @@ unseen engines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -30,6 +30,7 @@ class Layout:
     columns: tuple
     settings: tuple = ()
     declared_regime: bool = False
+    time: dict = field(default_factory=dict, hash=False)  # the reader's time rule (pipeline.data.rules.time_rule)
 
     @property
     def sensors(self) -> list[str]:
@@ -106,6 +107,7 @@ def fit_preprocessor(train_table: np.ndarray, cfg: DataConfig, layout: Layout = 
         selection=record,
         regimes=regimes.to_dict() if regimes else {},
         columns=columns,
+        time=dict(layout.time),
     )
 
 

@@ -64,6 +64,7 @@ def build_fleet(spec: DatasetSpec, raw: Raw, events=None) -> Fleet:
     """Apply the rules in order; `events` = [(asset id, failure time, where)] for failures = events."""
     names = list(raw.values)
     card = _source_card(spec, raw, names)
+    card["time_rule"] = time_rule(spec)
     assets, rows = order(raw, names, card)
     first = np.zeros(len(assets))
     if spec.step_seconds:
@@ -73,6 +74,27 @@ def build_fleet(spec: DatasetSpec, raw: Raw, events=None) -> Fleet:
     rows = gaps(spec, raw, rows, assets, card)
     rows = fill(spec, raw, rows, assets, names, card)
     return _fleet(spec, raw, rows, assets, failed, names, card)
+
+
+def time_rule(spec: DatasetSpec) -> dict:
+    """How these rules turn timestamps into steps, for the bundle (edge_runtime.steps applies it on the
+    device, row by row); {} for a cycle counter (the device reads it as it is)."""
+    if not spec.step_seconds:
+        return {}
+    return {
+        "kind": "timestamp",
+        "column": spec.time,
+        "step": spec.resample,
+        "step_seconds": spec.step_seconds,
+        "step_index": "floor(epoch seconds / step_seconds) - floor(first / step_seconds) + 1, first = the "
+        "asset's first row (on the device: or its configured start, stream.asset_start)",
+        "age": "the step index (the time column as a model input)",
+        "aggregate": "mean per step of the rows' values, missing cells ignored",
+        "duplicates": "same asset and timestamp: the last row kept",
+        "backwards": "refused (on the device: the row is rejected, out_of_order)",
+        "max_fill": spec.max_fill,
+        "long_gaps": spec.long_gaps,
+    }
 
 
 def _iso(seconds: float) -> str:

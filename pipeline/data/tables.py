@@ -38,7 +38,7 @@ def table_of_fleet(fleet: Fleet, failed_only: bool = True) -> tuple[np.ndarray, 
         codes = np.unique(np.asarray(fleet.regime).astype(str), return_inverse=True)[1]
         table = np.column_stack([table, codes[keep].astype(np.float64)])
         columns.append("regime")
-    layout = Layout(tuple(columns), tuple(fleet.settings), declared)
+    layout = Layout(tuple(columns), tuple(fleet.settings), declared, fleet.card.get("time_rule", {}))
     return table, (CMAPSS_LAYOUT if layout == CMAPSS_LAYOUT else layout)
 
 

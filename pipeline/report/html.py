@@ -1,7 +1,8 @@
 """`prognos report`: one self-contained HTML page for a run folder -> <run>/report/index.html.
 
 Sections: data card (data_card.json, when the run has one: columns, assets, what was filled and
-dropped), model card (data, preprocessing, metrics, intended use, limits, from config.json /
+dropped), recipe (recipe.json of `prognos rul`: candidates, the chosen subset and why, bias shift,
+resolved "auto" values, the deployed bundle, time taken), model card (data, preprocessing, metrics, intended use, limits, from config.json /
 preprocessor.json / metrics.json / parity.json), learning curves, predictions (RUL per validation
 engine for RUL runs; confusion matrix and ROC for the vibration classifier; detection and ROC for
 the vibration autoencoder), compression trade-off (report/bench.json, else report/optimize.json),
@@ -23,6 +24,7 @@ import numpy as np
 
 from prognos.edge_runtime.errors import DataError
 from prognos.pipeline.report import card as report_card, data_card as report_data_card, figs as report_figs
+from prognos.pipeline.report import recipe as report_recipe
 from prognos.pipeline.report.card import Missing
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -164,6 +166,7 @@ def _na(command: str) -> str:
 
 SECTIONS = [
     ("Data card", report_data_card.section),
+    ("Recipe", report_recipe.section),
     ("Model card", report_card.card),
     ("Learning curves", curves),
     ("Predictions", predictions),
@@ -172,7 +175,11 @@ SECTIONS = [
     ("Benchmark", bench),
     ("LiteRT per-op profile", profile),
 ]
-ONLY_WITH = {"Anomaly detection": "anomaly_metrics.json", "Data card": report_data_card.CARD_FILE}
+ONLY_WITH = {
+    "Anomaly detection": "anomaly_metrics.json",
+    "Data card": report_data_card.CARD_FILE,
+    "Recipe": report_recipe.RECIPE_FILE,
+}
 
 
 def build_report(run_dir) -> Path:

@@ -86,6 +86,7 @@ def fit_health_preprocessor(rows: np.ndarray, layout, cfg: HealthConfig, window:
         selection={"rule": "sensors that vary over the healthy period of the fitting assets"},
         regimes=regimes.to_dict() if regimes else {},
         columns=list(layout.columns),
+        time=dict(layout.time),
     )
 
 

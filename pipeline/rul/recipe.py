@@ -14,18 +14,16 @@ the literature's RUL cap so its CV numbers compare with published ones).
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import shutil
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
-from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.scoring import rul_metrics
 from prognos.pipeline.config import RunConfig
+from prognos.pipeline.rul.sweeps import load_sweep, merge, run_configs
 from prognos.pipeline.rul.ensemble import average_oof, folds_of
 from prognos.pipeline.rul.cv import summarize
 
@@ -36,38 +34,21 @@ SHIFT_RMSE_TOLERANCE = 1.02  # a shift may cost at most 2 % RMSE
 
 
 def load_recipe(path=None) -> dict:
-    path = Path(path or RECIPE)
-    try:
-        recipe = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such recipe file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
-    if not recipe.get("candidate"):
-        raise ConfigError(f"{path}: no [[candidate]] tables; expected at least one")
-    return recipe
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) and key != "hparams" else value
-    return out
+    """The recipe's candidate file (pipeline.rul.sweeps, the loader `prognos search` uses too)."""
+    return load_sweep(path or RECIPE)
 
 
 def candidate_configs(recipe: dict, preset: str | None, resolved: dict, source: dict) -> list[tuple[str, RunConfig]]:
     """(name, RunConfig) per candidate: base, then the preset, then the candidate's keys, then the
     values the recipe resolved on the data and where the data is."""
-    base = _merge(recipe.get("base", {}), recipe.get("preset", {}).get(preset, {}) if preset else {})
-    out = []
-    for cand in recipe["candidate"]:
-        d = _merge(base, {k: v for k, v in cand.items() if k != "name"})
-        data = {**source, "window": min(d["data"].get("window", 50), resolved["window_cap"])}
-        if d["data"].get("rul_cap") == "auto":
+
+    def resolve(d: dict) -> dict:
+        data = {**source, "window": min(d.get("data", {}).get("window", 50), resolved["window_cap"])}
+        if d.get("data", {}).get("rul_cap") == "auto":
             data["rul_cap"] = resolved["rul_cap"]
-        d = _merge(d, {"data": data})
-        out.append((cand["name"], RunConfig.from_dict(d)))
-    return out
+        return merge(d, {"data": data})
+
+    return run_configs(recipe, preset, resolve)
 
 
 def resolve_auto(table: np.ndarray) -> tuple[dict, dict]:

@@ -2,7 +2,8 @@
 
 Candidates come from run configs (one TOML file each, named by the file) or sweep files: a `[base]`
 run config plus `[[candidate]]` entries, each a `name`, a `doc` and the `data` / `model` / `train` keys
-it changes (configs/sweeps/fd001.toml; the same shape as the recipe's configs/recipe.toml). `--seeds` adds a copy of every candidate per training seed. The ranking
+it changes (configs/sweeps/fd001.toml), read by the loader `prognos rul` reads its recipe with
+(pipeline.rul.sweeps). `--seeds` adds a copy of every candidate per training seed. The ranking
 uses only training engines (k-fold by unit), never
 test labels. Candidates are ranked by the test-protocol CV RMSE (last window of truncated held-out
 engines, pipeline.cv: the quantity the literature reports); the all-windows RMSE is shown next to
@@ -18,34 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from prognos.edge_runtime.configfile import load_toml, override
 from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.tables import Table
 from prognos.pipeline.config import RunConfig
 from prognos.pipeline.rul.cv import cross_validate
+from prognos.pipeline.rul.sweeps import sweep_or_run
 
 
 def candidates(paths, only=None, seeds=()) -> list[tuple[str, RunConfig, str]]:
     """(name, config, source) of every candidate in the run-config and sweep files `paths`."""
-    out = []
-    for path in map(Path, paths):
-        data = load_toml(path)
-        if "candidate" not in data:
-            out.append((path.stem, RunConfig.from_dict(data), str(path)))
-            continue
-        base = data.get("base", {})
-        for entry in data["candidate"]:
-            unknown = set(entry) - {"name", "doc", "data", "model", "train"}
-            if unknown or "name" not in entry:
-                raise ConfigError(
-                    f"{path}: candidate {entry.get('name')!r}: expected keys name, doc, data, model, "
-                    f"train; got {sorted(entry)}"
-                )
-            cfg = RunConfig.from_dict(copy.deepcopy(base))
-            for section in ("data", "model", "train"):
-                for key, value in entry.get(section, {}).items():
-                    override(cfg, f"{section}.{key}", value)
-            out.append((entry["name"], cfg, f"{path}#{entry['name']}"))
+    out = [c for path in map(Path, paths) for c in sweep_or_run(path)]
     if only:
         names = [n for n, _, _ in out]
         missing = sorted(set(only) - set(names))
