@@ -111,6 +111,11 @@ class VibrationEngine:
     def pending(self) -> int:
         return len(self._meta)
 
+    def close_steps(self) -> bool:
+        """End of input (the Feeder's protocol, stream.StreamEngine.close_steps): sample windows are cut
+        only when complete, so nothing stays open; True while cut windows wait for a flush."""
+        return self.pending > 0
+
     def _framer(self, asset: str) -> AssetFramer:
         fr = self._framers.get(asset)
         if fr is not None:
