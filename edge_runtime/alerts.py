@@ -57,6 +57,7 @@ class Rule:
             raise ConfigError(f"alert rule {self.field!r}: need 1 <= k <= n, got k={self.k}, n={self.n}")
         if self.hysteresis < 0:
             raise ConfigError(f"alert rule {self.field!r}: hysteresis must be >= 0, got {self.hysteresis}")
+        object.__setattr__(self, "_test", CATEGORICAL.get(self.op) or COMPARATORS[self.op])  # not a field
 
     @property
     def categorical(self) -> bool:
@@ -67,7 +68,7 @@ class Rule:
         return self.name or f"{self.field} {self.op} {_fmt(self.threshold)}"
 
     def entered(self, v) -> bool:
-        return CATEGORICAL[self.op](v, self.threshold) if self.categorical else COMPARATORS[self.op](v, self.threshold)
+        return self._test(v, self.threshold)
 
     def cleared(self, v) -> bool:
         if self.categorical:
@@ -137,6 +138,8 @@ class AlertTracker:
 
     def __init__(self, rules: list[Rule]):
         self.rules = list(rules)
+        # per rule, what update() runs for every window: a plain field read without `lookup`'s path walk
+        self._checks = [(i, r, r.field if "." not in r.field else None) for i, r in enumerate(self.rules)]
         self._state: dict[tuple, _State] = {}
         self.raised = 0
         self.cleared = 0
@@ -152,9 +155,13 @@ class AlertTracker:
 
     def update(self, asset, time_key: str, t, pred: dict) -> list[dict]:
         events = []
-        for i, rule in enumerate(self.rules):
-            value = lookup(pred, rule.field)
-            if not isinstance(value, (int, float)) and not (rule.categorical and isinstance(value, str)):
+        for i, rule, key in self._checks:
+            value = pred.get(key) if key is not None else lookup(pred, rule.field)
+            if (
+                type(value) is not float
+                and not isinstance(value, (int, float))
+                and not (rule.categorical and isinstance(value, str))
+            ):
                 continue
             st = self._state.get((asset, i)) or self._state.setdefault((asset, i), _State(rule.n))
             entered, cleared = st.enter.push(rule.entered(value)), st.clear.push(rule.cleared(value))

@@ -74,7 +74,8 @@ class Feeder:
         return (("lines", lines) for lines in read_line_batches(src.fileno(), chunk=16384))
 
     def feed_lines(self, lines) -> tuple[list, list]:
-        preds, events = [], []
+        """Parse each line, then hand the parsed rows to the engine at once (`StreamEngine.add_rows`)."""
+        rows = []
         for line in lines:
             self.lineno += 1
             if line is TOO_LONG:
@@ -86,7 +87,16 @@ class Feeder:
             if self.parser is None and self._sniff(line):
                 continue
             self.engine.stats.rows_in += 1
-            self._accept(lambda line=line: self.engine.add(*self.parser.parse(line, self.lineno)), preds, events)
+            try:
+                rows.append(self.parser.parse(line, self.lineno))
+            except RowError as e:
+                self._reject(e)
+        return self._add_rows(rows)
+
+    def _add_rows(self, rows) -> tuple[list, list]:
+        preds, events, errors = self.engine.add_rows(rows)
+        for e in errors:
+            self._reject(e)
         self._flush(preds, events)
         return preds, events
 
@@ -102,7 +112,7 @@ class Feeder:
 
     def feed_payloads(self, messages) -> tuple[list, list]:
         """MQTT messages as (topic, payload bytes): a JSON object or a JSON list of objects each."""
-        preds, events = [], []
+        rows = []
         parser = self.parser if isinstance(self.parser, JsonRowParser) else self._json_parser()
         for topic, payload in messages:
             try:
@@ -113,13 +123,11 @@ class Feeder:
                 continue
             for i, item in enumerate(obj if isinstance(obj, list) else [obj]):
                 self.engine.stats.rows_in += 1
-                self._accept(
-                    lambda item=item, where=f"topic {topic} item {i}": self.engine.add(*parser.parse_obj(item, where)),
-                    preds,
-                    events,
-                )
-        self._flush(preds, events)
-        return preds, events
+                try:
+                    rows.append(parser.parse_obj(item, f"topic {topic} item {i}"))
+                except RowError as e:
+                    self._reject(e)
+        return self._add_rows(rows)
 
     def _json_parser(self) -> JsonRowParser:
         self.parser = JsonRowParser(*self._row_spec())

@@ -16,6 +16,13 @@ geometry (`edge_runtime.bearings`), so one feature vector has the same meaning o
 plus the log kurtosis of the raw window, 10 log10(kurtosis / 3) (0 dB for Gaussian noise). A model
 trained on these dimensionless numbers for one bearing reads another from its geometry alone.
 
+Options (OrderSpec; the defaults are the readings above, which bundles made before them carry):
+`prewhiten` reads the envelope of the cepstrally prewhitened window (`prewhiten`: discrete lines and
+resonance shapes flattened) over the dyadic bands of levels 0-2 of Antoni's kurtogram tree
+(WHITE_BANDS), each line keeping its strongest band. `summary="families"` replaces the 32 readings by
+8 relative family levels (`family_levels`): which family dominates, however weakly, rather than how
+loud the fault is; `"lines+families"` puts the raw window's 32 readings first and the 8 after.
+
 Shaft speed, in this order: the value passed to `features` (a tachometer / RPM per window, or
 `--shaft-hz`), `OrderSpec.shaft_hz` (configured), an estimate from the window's spectrum within
 `OrderSpec.shaft_range` (`estimate_shaft_hz`), else ConfigError.
@@ -32,6 +39,11 @@ from prognos.edge_runtime.bearings import Bearing, get_bearing
 from prognos.edge_runtime.errors import ConfigError
 
 DEFAULT_BANDS = ((1 / 24, 1 / 6), (1 / 8, 1 / 3), (1 / 4, 0.49))  # x sample rate: 0.5-2, 1.5-4, 3-5.9 kHz at 12 kHz
+# prewhitened: the dyadic tree of Antoni's kurtogram, levels 0-2 (x sample rate: 0-6, 0-3, 3-6, 0-1.5, ...
+# kHz at 12 kHz); each line keeps its strongest band, as the raw path does over DEFAULT_BANDS
+WHITE_BANDS = tuple((i / 2**k / 2, (i + 1) / 2**k / 2) for k in range(3) for i in range(2**k))
+FAMILIES = ("BPFO", "BPFI", "2BSF")  # the fault families of `lines`, in order
+SUMMARIES = ("lines", "families", "lines+families")
 
 
 @dataclass
@@ -45,6 +57,9 @@ class OrderSpec:
     shaft_hz: float | None = None  # configured shaft speed, used when none is passed per window
     shaft_range: list | None = None  # [lo, hi] Hz: estimate the speed from the spectrum when none is given
     shaft_source: str = "given per window"  # how training got its speed (documentation in the manifest)
+    prewhiten: bool = False  # cepstral pre-whitening before the envelope (`prewhiten`); default bands WHITE_BANDS
+    summary: str = "lines"  # "lines": every line and the kurtosis; "families": 8 relative family levels;
+    # "lines+families": the raw window's "lines" (never prewhitened) followed by the "families"
 
     def __post_init__(self):
         self.bearing = Bearing.from_dict(self.bearing, "OrderSpec.bearing").to_dict()
@@ -59,6 +74,10 @@ class OrderSpec:
                 raise ConfigError(f"OrderSpec.shaft_range must satisfy 0 < low < high Hz, got {self.shaft_range!r}")
         for band in self.bands or []:
             _pair(band, "OrderSpec.bands entry")
+        if not isinstance(self.prewhiten, bool):
+            raise ConfigError(f"OrderSpec.prewhiten must be true or false, got {self.prewhiten!r}")
+        if self.summary not in SUMMARIES:
+            raise ConfigError(f"OrderSpec.summary must be one of {list(SUMMARIES)}, got {self.summary!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,7 +124,42 @@ def lines(spec: OrderSpec) -> list[tuple[str, float]]:
 
 
 def feature_names(spec: OrderSpec) -> list[str]:
+    if spec.summary == "lines+families":
+        return feature_names(replace(spec, summary="lines")) + feature_names(replace(spec, summary="families"))
+    if spec.summary == "families":
+        return (
+            [f"{f} lines rel dB" for f in FAMILIES]
+            + [f"{f} sidebands rel dB" for f in FAMILIES]
+            + ["lines max dB", "sidebands max dB"]
+        )
     return [name for name, _ in lines(spec)] + ["kurtosis dB"]
+
+
+def family_levels(snr: np.ndarray, harmonics: int) -> np.ndarray:
+    """The 8 "families" features from the line readings `snr` (in `lines` order).
+
+    Per family (BPFO, BPFI, 2BSF): the mean dB of its harmonics and the mean dB of their sidebands,
+    each minus the strongest family's, so the dominant family reads 0 and a weak but dominant line
+    still ranks first; then the strongest family's two levels in dB (fault or not).
+    """
+    per = np.asarray(snr[: 9 * harmonics], np.float64).reshape(len(FAMILIES), harmonics, 3)
+    line, side = per[:, :, 0].mean(axis=1), per[:, :, 1:].mean(axis=(1, 2))
+    return np.concatenate([line - line.max(), side - side.max(), [line.max(), side.max()]])
+
+
+def prewhiten(x) -> np.ndarray:
+    """Cepstral pre-whitening: the window with every spectral magnitude set to 1, phases kept.
+
+    Equivalent to zeroing the real cepstrum except at zero quefrency (Sawalhi & Randall 2011;
+    Borghesani et al. 2013, MSSP 36): discrete lines (shaft, gear mesh) and the resonances' shape
+    are flattened together, so the impulsive fault content of every band counts in one envelope
+    without choosing a band. Bins of (near) zero magnitude and DC stay 0.
+    """
+    x = np.asarray(x, np.float64)
+    spec = np.fft.rfft(x - x.mean())
+    mag = np.abs(spec)
+    white = np.divide(spec, mag, out=np.zeros_like(spec), where=mag > 1e-12 * mag.max(initial=0.0))
+    return np.fft.irfft(white, len(x))
 
 
 def describe(spec: OrderSpec) -> dict:
@@ -124,9 +178,9 @@ def describe(spec: OrderSpec) -> dict:
 
 
 def bands_hz(spec: OrderSpec, sample_rate: float) -> list[tuple[float, float]]:
-    """The envelope bands in Hz: OrderSpec.bands, or DEFAULT_BANDS times the sample rate."""
+    """The envelope bands in Hz: OrderSpec.bands, or DEFAULT_BANDS (WHITE_BANDS if prewhitened) x sample rate."""
     if not spec.bands:
-        return [(lo * sample_rate, hi * sample_rate) for lo, hi in DEFAULT_BANDS]
+        return [(lo * sample_rate, hi * sample_rate) for lo, hi in (WHITE_BANDS if spec.prewhiten else DEFAULT_BANDS)]
     bands = [_pair(b, "OrderSpec.bands entry") for b in spec.bands]
     for lo, hi in bands:
         if not 0 <= lo < hi <= sample_rate / 2:
@@ -177,12 +231,18 @@ def features(x, sample_rate: float, spec: OrderSpec, shaft_hz=None) -> np.ndarra
     """(len(feature_names(spec)),) float32 fault-order features of one raw window (module docstring)."""
     x = dsp.check_signal(x, "x", min_len=64)
     hz = shaft_speed(spec, x, sample_rate, shaft_hz)
+    if spec.summary == "lines+families":
+        parts = (replace(spec, summary="lines", prewhiten=False), replace(spec, summary="families"))
+        return np.concatenate([features(x, sample_rate, part, hz) for part in parts])
     targets = np.array([order for _, order in lines(spec)]) * hz
     df = sample_rate / len(x)
-    envelopes = band_envelope_spectra(x, sample_rate, bands_hz(spec, sample_rate))
-    snr = [line_snr(env, df, targets, spec.tolerance, hz) for env in envelopes]
+    source = prewhiten(x) if spec.prewhiten else x
+    envelopes = band_envelope_spectra(source, sample_rate, bands_hz(spec, sample_rate))
+    snr = np.max([line_snr(env, df, targets, spec.tolerance, hz) for env in envelopes], axis=0)
+    if spec.summary == "families":
+        return family_levels(snr, spec.harmonics).astype(np.float32)
     kurt = 10 * np.log10(max(float(dsp.kurtosis(x)), 1e-3) / 3)
-    return np.append(np.max(snr, axis=0), kurt).astype(np.float32)
+    return np.append(snr, kurt).astype(np.float32)
 
 
 def shaft_speed(spec: OrderSpec, x, sample_rate: float, shaft_hz=None) -> float:

@@ -1,13 +1,15 @@
 """Stream engine: per-asset ring buffers -> batched windows -> one backend call -> predictions + alerts.
 
-Each asset keeps a ring of its last `window` raw rows, stored twice in a (2 x window, F) array so
-the latest window is always one contiguous slice (no reordering copy per row); the first row fills
-the whole ring, which is exactly the "edge" front padding of `Preprocessor.last_window`. Memory is
+Each asset keeps a ring of its last `window` raw rows, stored twice so the latest window is always
+one contiguous slice; the first row fills the whole ring, which is exactly the "edge" front padding
+of `Preprocessor.last_window` (edge_runtime.rings: all rings in one array). Memory is
 bounded by max_assets x 2 x window x F floats (the least recently seen asset is forgotten beyond
 `max_assets`) plus one (max_batch, window, F) batch array.
 
 `add()` accepts a row (or raises `RowError`: duplicate or out-of-order time) and, when the asset is
-due, copies its window into the next batch slot; `flush()` normalizes the batch and runs it in one
+due, copies its window into the next batch slot; `add_rows()` does the same for many rows, with the
+per-tick work (regimes, smoothing, ring update, window gather) as numpy over the rows of distinct
+assets, and gives exactly what `add` row by row gives; `flush()` normalizes the batch and runs it in one
 backend call: onnxruntime takes the whole batch (dynamic batch dimension), LiteRT runs it on
 interpreters resized to the batch (edge_runtime.backends). Accepted rows are never dropped: every
 due window gets a prediction.
@@ -32,6 +34,7 @@ from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.dsp import reconstruction_mse
 from prognos.edge_runtime.errors import BundleError, ConfigError, RowError
 from prognos.edge_runtime.metrics import StreamStats
+from prognos.edge_runtime.rings import Rings
 from prognos.edge_runtime.steps import StepClock, TimeRule
 
 
@@ -48,23 +51,6 @@ class StreamConfig:
         for name in ("max_batch", "max_assets", "stride"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"stream: {name} must be a positive integer, got {getattr(self, name)!r}")
-
-
-class _Ring:
-    __slots__ = ("data", "seen", "last_t", "ema", "unknown_at")
-
-    def __init__(self, row: np.ndarray, window: int):
-        self.data = np.repeat(row[None], 2 * window, axis=0)
-        self.seen, self.last_t, self.ema = 0, None, None  # ema: float64 smoothing state, as in training
-        self.unknown_at = None  # `seen` count of the last row in an unknown operating regime
-
-    def append(self, row: np.ndarray, window: int) -> np.ndarray:
-        """Store `row`; returns the latest window (oldest first) as a view."""
-        i = self.seen % window
-        self.data[i] = row
-        self.data[i + window] = row
-        self.seen += 1
-        return self.data[i + 1 : i + 1 + window]
 
 
 def rul_outputs(bundle: Bundle, raw: np.ndarray, inputs=None) -> list[dict]:
@@ -128,8 +114,9 @@ class StreamEngine:
         alerts = bundle.manifest.get("alerts", {})
         self.rul_alert = float(rul_alert if rul_alert is not None else alerts.get("rul_below", 30))
         self.alerts = AlertTracker(rules if rules is not None else rules_from_manifest(alerts, rul_alert))
-        self._rings: OrderedDict = OrderedDict()
+        self._rings: OrderedDict = OrderedDict()  # asset -> its slot in self._pool, least recently seen first
         self._set_bundle(bundle)
+        self._pool = Rings(self.window, self.pre.width)
 
     def _set_bundle(self, bundle: Bundle) -> None:
         self.bundle, self.pre = bundle, bundle.preprocessor
@@ -154,7 +141,9 @@ class StreamEngine:
     def _forget(self, asset) -> None:
         """The clock forgot `asset` (max_assets): its ring goes too (the clock holds every ring's asset)."""
         self.stats.assets_evicted += 1
-        if self._rings.pop(asset, None) is not None:
+        slot = self._rings.pop(asset, None)
+        if slot is not None:
+            self._pool.release(slot)
             self.alerts.forget(asset)
 
     @property
@@ -166,10 +155,13 @@ class StreamEngine:
         return len(self._rings)
 
     def add(self, asset, t, values) -> bool:
-        """Accept one parsed row; True when the batch is full and `flush()` is due. A bundle trained on
-        timestamps (`self.clock`) gets its rows' `row_inputs` and epoch seconds: the rows become steps."""
+        """Accept one parsed row (or raise `RowError`); True when the batch is full and `flush()` is due. A
+        bundle trained on timestamps (`self.clock`) gets its rows' `row_inputs` and epoch seconds: the rows
+        become steps."""
         if self.clock is None:
-            return self._add(asset, t, values)
+            self._check(asset, t, values)
+            self._take([(asset, t, values)])
+            return len(self._meta) >= self.config.max_batch
         if len(values) != len(self.pre.row_inputs):
             raise RowError("malformed", f"unit {asset}: {len(values)} values, expected {len(self.pre.row_inputs)}")
         self._steps(asset, self.clock.push(asset, t, values))
@@ -186,52 +178,125 @@ class StreamEngine:
         return len(self._meta) > 0
 
     def _steps(self, asset, steps) -> None:
+        """Completed steps (`stamp`: the ISO start of the step) into the asset's ring, one by one."""
         for step, row in steps:
             row = row.tolist()
             if self._age is not None:
                 row.insert(self._age, float(step))
-            self._add(asset, step, row, stamp=self.clock.stamp(asset, step))
+            self._check(asset, step, row)
+            self._take([(asset, step, row)], [self.clock.stamp(asset, step)])
 
-    def _add(self, asset, t, values, stamp: str | None = None) -> bool:
-        """One row (without a clock) or one completed step (`stamp`: the ISO start of the step) into its ring."""
-        ring = self._rings.get(asset)
-        if ring is not None and ring.last_t is not None and t <= ring.last_t:
-            reason = "duplicate_cycle" if t == ring.last_t else "out_of_order"
+    def add_rows(self, rows) -> tuple[list[dict], list[dict], list[RowError]]:
+        """Accept parsed rows (asset, t, values) in order, flushing each full batch: (predictions, alert
+        events, the rows' RowErrors). Rows of distinct assets go through numpy together (`_take`); a
+        segment ends before an asset it already holds, at the batch's free room (so batches, and so
+        outputs, are exactly those of `add` row by row) and around a row that evicts an asset. Rows on
+        timestamps (a step clock) go through `add` one by one."""
+        if self.clock is not None:
+            return self._add_each(rows)
+        preds, events, errors, seg, held, fresh = [], [], [], [], set(), 0
+        for row in rows:
+            asset = row[0]
+            unseen = asset not in self._rings
+            evicts = unseen and len(self._rings) + fresh >= self.config.max_assets
+            if seg and (asset in held or evicts or len(seg) >= self.config.max_batch - len(self._meta)):
+                self._take_and_flush(seg, preds, events)
+                seg, held, fresh = [], set(), 0
+                unseen = asset not in self._rings
+                evicts = unseen and len(self._rings) >= self.config.max_assets
+            try:
+                self._check(*row)
+            except RowError as e:
+                errors.append(e)
+                continue
+            seg.append(row)
+            held.add(asset)
+            fresh += unseen
+            if evicts:
+                self._take_and_flush(seg, preds, events)
+                seg, held, fresh = [], set(), 0
+        if seg:
+            self._take_and_flush(seg, preds, events)
+        return preds, events, errors
+
+    def _add_each(self, rows) -> tuple[list[dict], list[dict], list[RowError]]:
+        preds, events, errors = [], [], []
+        for row in rows:
+            try:
+                full = self.add(*row)
+            except RowError as e:
+                errors.append(e)
+                continue
+            if full:
+                p, e = self.flush()
+                preds += p
+                events += e
+        return preds, events, errors
+
+    def _take_and_flush(self, seg, preds: list, events: list) -> None:
+        self._take(seg)
+        if len(self._meta) >= self.config.max_batch:
+            p, e = self.flush()
+            preds += p
+            events += e
+
+    def _check(self, asset, t, values) -> None:
+        slot = self._rings.get(asset)
+        last = None if slot is None else self._pool.last_t[slot]
+        if last is not None and t <= last:
+            reason = "duplicate_cycle" if t == last else "out_of_order"
             key = "cycle" if isinstance(t, int) else "ts"
-            raise RowError(reason, f"unit {asset}: {key} {t} after {key} {ring.last_t}; expected > {ring.last_t}")
+            raise RowError(reason, f"unit {asset}: {key} {t} after {key} {last}; expected > {last}")
         if len(values) != len(self.pre.inputs):
             raise RowError("malformed", f"unit {asset}: {len(values)} values, expected {len(self.pre.inputs)}")
-        regime = None
-        if self.pre.regimes:  # normalized per regime on arrival, as Preprocessor.regime_rows in training
-            values, regime, known = self.pre.regime_step(values)
-            if not known:
-                self.stats.unknown_regime += 1
-        row = np.asarray(values, np.float32)
-        if ring is None:
-            ring = self._new_ring(asset, row)
-        else:
-            self._rings.move_to_end(asset)
-        if self.pre.smoothing:  # the rings hold smoothed rows: s_t = α x_t + (1 - α) s_{t-1}
-            ring.ema = self.pre.smooth_step(ring.ema, values)
-            row = ring.ema.astype(np.float32)
-        win = ring.append(row, self.window)
-        ring.last_t = t
-        if regime is not None and not known:
-            ring.unknown_at = ring.seen
-        self.stats.accepted += stamp is None  # with a clock, `add` counts the rows
-        if (ring.seen - 1) % self.config.stride == 0:
-            self._batch[len(self._meta)] = win
-            unknown = ring.unknown_at is not None and ring.seen - ring.unknown_at < self.window
-            self._meta.append((asset, t, ring.seen, regime, unknown, stamp))
-        return len(self._meta) >= self.config.max_batch
 
-    def _new_ring(self, asset, row: np.ndarray) -> _Ring:
-        if len(self._rings) >= self.config.max_assets:
-            old, _ = self._rings.popitem(last=False)
-            self.alerts.forget(old)
-            self.stats.assets_evicted += 1
-        ring = self._rings[asset] = _Ring(row, self.window)
-        return ring
+    def _take(self, seg, stamps=None) -> None:
+        """Checked rows of distinct assets (at most the batch's free room) into the rings and the batch;
+        `stamps`: the rows are a clock's steps (counted as rows by `add`)."""
+        pool, pre, n = self._pool, self.pre, len(seg)
+        x = np.array([v for _, _, v in seg], np.float64)
+        labels = known = None
+        if pre.regimes:  # normalized per regime on arrival, as Preprocessor.regime_rows in training
+            labels, known = pre.regime_of(x)
+            x = pre.regime_rows(x)
+            self.stats.unknown_regime += int(n - known.sum())
+        slots, new = self._slots(seg)
+        if pre.smoothing:  # the rings hold smoothed rows
+            x = pool.smooth(pre, slots, x, new)
+        i = pool.append(slots, x.astype(np.float32), new)
+        seen = pool.seen[slots]
+        if known is not None:
+            pool.unknown_at[slots[~known]] = seen[~known]
+        due = np.flatnonzero((seen - 1) % self.config.stride == 0)
+        p = len(self._meta)
+        pool.windows(slots[due], i[due], self._batch[p : p + len(due)])
+        unknown = (seen - pool.unknown_at[slots] < self.window).tolist()
+        regimes = [None] * n if labels is None else labels.tolist()
+        seen = seen.tolist()
+        stamps = stamps or [None] * n
+        self._meta += [(seg[k][0], seg[k][1], seen[k], regimes[k], unknown[k], stamps[k]) for k in due.tolist()]
+        self.stats.accepted += n if stamps[0] is None else 0
+
+    def _slots(self, seg) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's ring slot (a new one for an unseen asset, forgetting the least recently seen asset
+        beyond `max_assets`) and which are new; records the rows' times."""
+        rings, pool = self._rings, self._pool
+        slots, new = [], []
+        for asset, t, _ in seg:
+            slot = rings.get(asset)
+            new.append(slot is None)
+            if slot is not None:
+                rings.move_to_end(asset)
+            else:
+                if len(rings) >= self.config.max_assets:
+                    old, freed = rings.popitem(last=False)
+                    pool.release(freed)
+                    self.alerts.forget(old)
+                    self.stats.assets_evicted += 1
+                slot = rings[asset] = pool.allocate()
+            pool.last_t[slot] = t
+            slots.append(slot)
+        return np.array(slots, np.intp), np.array(new, bool)
 
     def flush(self) -> tuple[list[dict], list[dict]]:
         """Run the pending windows in one backend call: (predictions, alert events), in arrival order."""

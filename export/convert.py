@@ -24,14 +24,19 @@ from prognos.models.dense_lstm import from_keras_lstm
 from prognos.models.kerasapi import keras, tf
 
 ONNX_OPSET = 17
-RNN_MODES = ("fused", "unrolled", "dense")
+RNN_MODES = ("fused", "unrolled", "dense", "merged")
 QUANT_MODES = ("fp32", "dynamic", "float16", "int8", "int16x8")
 
 
 def inference_clone(model, batch_size: int | None = 1, rnn: str = "fused"):
-    """The same network and weights with a fixed batch size; RNNs fused, unrolled or as DenseLSTM."""
+    """The same network and weights with a fixed batch size; RNNs fused, unrolled, as DenseLSTM or
+    ("merged") with an ensemble's LSTM members as one DenseLSTM (export.merge)."""
     if rnn not in RNN_MODES:
         raise ConfigError(f"rnn mode {rnn!r}; expected one of {RNN_MODES}")
+    if rnn == "merged":
+        from prognos.export.merge import merge_lstms
+
+        model, rnn = merge_lstms(model), "dense"
 
     def clone_layer(layer):
         if isinstance(layer, keras.Model):  # a nested model (an ensemble member): its RNNs change too

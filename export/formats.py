@@ -2,12 +2,14 @@
 
 Export, quantize, prune, cluster, qat, optimize and bench all loop over FORMATS. A row is data:
 the converter and its options (`write`), an optional fine-tuning step applied to the trained model
-first (`tune`, see export.tune), and the `group` whose CLI command exports it by default.
+first (`tune`, see export.tune), and the `group` whose CLI command exports it by default ("final":
+none; `prognos final` measures them among its candidates, pipeline.rul.final.FORMATS).
 `quantized` rows need representative windows (calibration).
 
 How the RNN is laid out for each converter (export.convert): "fused" keeps one LSTM op (small file;
 slow in int8), "unrolled" is keras' unroll=True, "dense" is models.dense_lstm.DenseLSTM (unrolled,
-one shared weight per matrix, the fast int8 layout). For models without RNNs the three coincide.
+one shared weight per matrix, the fast int8 layout), "merged" is an ensemble's LSTM members as one
+block-diagonal DenseLSTM (export.merge: half the operators). For models without RNNs they coincide.
 QAT rows convert the DenseLSTM they were trained as, except tflite_int8_qat_fused: its fine-tuned
 weights go back into keras LSTMs and the fused op (export.qat.float_twin).
 """
@@ -130,6 +132,30 @@ FORMATS = [
         "TFLite dynamic range: int8 weights, float activations, LSTM as DenseLSTM",
         _tflite("dynamic", "dense", strip=True),
         "quantize",
+    ),
+    Format(
+        "tflite_fp32_merged",
+        ".tflite",
+        False,
+        "TFLite float32, an ensemble's LSTM members as one block-diagonal DenseLSTM (export.merge)",
+        _tflite("fp32", "merged", strip=True),
+        "final",
+    ),
+    Format(
+        "tflite_dynamic_merged",
+        ".tflite",
+        False,
+        "TFLite dynamic range (int8 weights), an ensemble's LSTM members as one block-diagonal DenseLSTM",
+        _tflite("dynamic", "merged", strip=True),
+        "final",
+    ),
+    Format(
+        "tflite_int8_merged",
+        ".tflite",
+        True,
+        "TFLite full-int8, float I/O, an ensemble's LSTM members as one block-diagonal DenseLSTM, stripped",
+        _tflite("int8", "merged", int_io=False, strip=True),
+        "final",
     ),
     Format(
         "tflite_fp16",

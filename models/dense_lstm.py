@@ -92,3 +92,21 @@ def from_keras_lstm(layer) -> DenseLSTM:
     if wrong:
         raise ConfigError(f"layer {layer.name!r}: DenseLSTM replaces only plain LSTMs; unsupported settings {wrong}")
     return DenseLSTM(cfg["units"], cfg["return_sequences"], name=layer.name)
+
+
+@keras.saving.register_keras_serializable(package="prognos")
+class Take(keras.layers.Layer):
+    """Features [start, stop) of the last axis: one member's slice of a merged DenseLSTM's state (export.merge)."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, inputs):
+        return inputs[..., self.start : self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}

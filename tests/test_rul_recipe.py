@@ -167,3 +167,43 @@ def test_bias_shift_moves_late_predictions_earlier_without_costing_rmse():
     assert b <= -3 and rul_metrics(shift(late, b), true)["rmse"] < rul_metrics(late, true)["rmse"]
     assert rul_metrics(shift(late, b), true)["score"] < rul_metrics(late, true)["score"]
     assert shift(np.array([1.0]), -5.0)[0] == 0.0  # clipped at 0, as the device does
+
+
+def _cv_dir(path, smoothing: float, pred_offset: float):
+    """A CV folder as `prognos cv` writes it: cv.json (config) and oof.npz (2 folds, 20 cuts)."""
+    rng = np.random.default_rng(1)
+    n, cuts = 40, 20
+    true = rng.uniform(0, 125, n)
+    cut_true = rng.uniform(0, 125, cuts)
+    path.mkdir()
+    cfg = {"data": {"window": 30, "smoothing": smoothing, "rul_cap": 125.0}}
+    (path / "cv.json").write_text(json.dumps({"config": cfg}))
+    np.savez(
+        path / "oof.npz",
+        unit=np.repeat(np.arange(4), 10),
+        cycle=np.tile(np.arange(1.0, 11.0), 4),
+        true=true.astype("float32"),
+        pred=(true + pred_offset).astype("float32"),
+        fold=np.repeat([0, 1], 20),
+        cut_unit=np.repeat(np.arange(4), 5),
+        cut_cycle=np.tile(np.arange(1, 6), 4),
+        cut_true=cut_true,
+        cut_pred=(cut_true + pred_offset).astype("float32"),
+        cut_fold=np.repeat([0, 1], 10),
+    )
+    return path
+
+
+def test_subsets_mixing_preprocessing_are_not_offered(tmp_path):
+    """An ensemble bundle has one preprocessing: members smoothed differently cannot be averaged on the
+    device, so the recipe must not choose them together even when their average scores best."""
+    from prognos.pipeline.rul.recipe import subsets_by_cv
+
+    dirs = {
+        "a": _cv_dir(tmp_path / "a", 0.3, +4.0),
+        "b": _cv_dir(tmp_path / "b", 0.3, +6.0),
+        "c": _cv_dir(tmp_path / "c", 0.0, -3.0),  # the best alone; with a, errors cancel (mixed)
+    }
+    offered = [r["members"] for r in subsets_by_cv(dirs)]
+    assert sorted(map(sorted, offered)) == [["a"], ["a", "b"], ["b"], ["c"]]
+    assert offered[0] == ["c"]

@@ -22,6 +22,18 @@ from prognos.pipeline.rul.cv import plot_cv, summarize
 ALIGNED = ("unit", "cycle", "true", "fold", "cut_unit", "cut_cycle", "cut_true", "cut_fold")
 
 
+def shared_data(cv_dirs) -> bool:
+    """Whether the CV runs share every [data] setting but the window: an ensemble bundle carries one
+    preprocessing (features, smoothing, regimes), so only such members can be averaged on the device."""
+    data = []
+    for d in cv_dirs:
+        path = Path(d) / "cv.json"
+        if not path.is_file():
+            raise ConfigError(f"{d}: no cv.json; run `prognos cv` or `prognos search` for it first")
+        data.append({k: v for k, v in json.loads(path.read_text())["config"]["data"].items() if k != "window"})
+    return all(d == data[0] for d in data[1:])
+
+
 def load_oof(cv_dir) -> dict:
     path = Path(cv_dir) / "oof.npz"
     if not path.is_file():

@@ -34,26 +34,26 @@ from prognos.pipeline.data.dataset import (
     split_units,
     window_index,
 )
-from prognos.pipeline.rul.ensemble import average_oof, build_ensemble, folds_of, score_ensemble
+from prognos.pipeline.rul.ensemble import average_oof, build_ensemble, folds_of, score_ensemble, shared_data
 
 # candidates for RUN/bundles/best, each measured on this machine (edge_runtime.choose): the fused LSTM
-# (small file), DenseLSTM layouts that XNNPACK runs in fp32 and int8, and onnxruntime's LSTM
-FORMATS = ("tflite_fp32", "tflite_int8_fused", "tflite_fp32_dense", "tflite_int8_dense", "tflite_dynamic", "onnx_fp32")
+# (small file), DenseLSTM layouts that XNNPACK runs in fp32 and int8, onnxruntime's LSTM, and (for an
+# ensemble of several LSTM members) those members merged into one DenseLSTM (export.merge)
+FORMATS = (
+    *("tflite_fp32", "tflite_int8_fused", "tflite_fp32_dense", "tflite_int8_dense", "tflite_dynamic", "onnx_fp32"),
+    *("tflite_fp32_merged", "tflite_dynamic_merged", "tflite_int8_merged"),
+)
 BUDGET = 0.3  # RMSE cycles a candidate may lose against the Keras model on the parity windows
 
 
 def member_configs(cv_dirs) -> list[tuple[RunConfig, int]]:
     """(config, epochs) per CV folder: its config with epochs = median best epoch over folds."""
+    if not shared_data(cv_dirs):
+        raise ConfigError(f"{list(cv_dirs)}: ensemble members must share every [data] setting but the window")
     out = []
     for d in cv_dirs:
-        path = Path(d) / "cv.json"
-        if not path.is_file():
-            raise ConfigError(f"{d}: no cv.json; run `prognos cv` or `prognos search` for it first")
-        cv = json.loads(path.read_text())
+        cv = json.loads((Path(d) / "cv.json").read_text())
         out.append((RunConfig.from_dict(cv["config"]), int(np.median(cv["best_epochs"]))))
-    data = [replace(c.data, window=0) for c, _ in out]
-    if any(d != data[0] for d in data[1:]):
-        raise ConfigError(f"{list(cv_dirs)}: ensemble members must share every [data] setting but the window")
     return out
 
 
@@ -97,6 +97,7 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9, offset: 
     _, val_units = split_units(table, cfg.data.val_fraction, cfg.data.seed)
     val = window_index(rows_of(table, val_units), pre, cfg.data.min_cycles)
     train = window_index(table, pre, cfg.data.min_cycles)
+    formats = _applicable(formats, model)
     parity = export_run(Trained(model, pre, train, val, run_dir), list(formats))
     cv = score_ensemble(cv_dirs, coverage, plots_to=run_dir / "report")
     spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv, offset)
@@ -117,6 +118,14 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9, offset: 
     }
     (run_dir / "final.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _applicable(formats, model) -> list[str]:
+    """`formats` without the merged layouts when there are no LSTM members to merge (they would repeat
+    the DenseLSTM ones)."""
+    from prognos.export.merge import mergeable
+
+    return [f for f in formats if not f.endswith("_merged") or mergeable(model)]
 
 
 def _calibrate_bundles(

@@ -24,7 +24,7 @@ import numpy as np
 from prognos.edge_runtime.scoring import rul_metrics
 from prognos.pipeline.config import RunConfig
 from prognos.pipeline.rul.sweeps import load_sweep, merge, run_configs
-from prognos.pipeline.rul.ensemble import average_oof, folds_of
+from prognos.pipeline.rul.ensemble import average_oof, folds_of, shared_data
 from prognos.pipeline.rul.cv import summarize
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "recipe.toml"
@@ -63,11 +63,14 @@ def resolve_auto(table: np.ndarray) -> tuple[dict, dict]:
 
 
 def subsets_by_cv(cv_dirs: dict, coverage: float = 0.9) -> list[dict]:
-    """Every non-empty subset of the candidates, its averaged out-of-fold predictions scored like one
-    candidate (pipeline.ensemble); sorted by test-protocol CV RMSE, fewer members first on ties."""
+    """Every non-empty subset of the candidates that can form one bundle (members sharing their [data]
+    settings but the window), its averaged out-of-fold predictions scored like one candidate
+    (pipeline.ensemble); sorted by test-protocol CV RMSE, fewer members first on ties."""
     rows = []
     for n in range(1, len(cv_dirs) + 1):
         for names in itertools.combinations(cv_dirs, n):
+            if not shared_data([cv_dirs[m] for m in names]):
+                continue
             t = summarize(folds_of(average_oof([cv_dirs[m] for m in names])), coverage)["test_protocol"]
             rows.append(
                 {"members": list(names), "test_rmse": t["rmse_mean"], "score_per_100": t["score_per_100_engines_mean"]}

@@ -53,6 +53,8 @@ class VibrationConfig:
     hop: int = 1024  # 50 % overlap between training windows
     order_window: int = 8192  # kind fault_orders: 0.68 s, 1.5 Hz envelope bins (BPFO apart from BPFI - 2x sidebands)
     order_hop: int = 2048  # kind fault_orders: 75 % overlap
+    order_prewhiten: bool = False  # kind fault_orders: cepstral pre-whitening before the envelope (OrderSpec)
+    order_summary: str = "lines"  # kind fault_orders: "lines" (32 readings), "families" (8), "lines+families"
     samples_per_rev: int = 0  # > 0: order-normalized features (angular resampling by the recording's shaft speed)
     order_samples: int = 1920  # after angular resampling: 4.8 revolutions at 400/rev; a 2048 window holds 4.92 at 3 HP
     train_fraction: float = 0.8  # first 80 % of each recording trains, the rest (after a gap) validates
@@ -90,7 +92,12 @@ def model_name(cfg: VibrationConfig) -> str:
 def base_spec(cfg: VibrationConfig, shaft_source: str = "") -> DspSpec:
     """The unfitted DspSpec of a run: Hz features, order features with angular resampling, or fault orders."""
     if cfg.kind == "fault_orders":
-        orders = OrderSpec(bearing=get_bearing(cfg.bearing).to_dict(), shaft_source=shaft_source or "given")
+        orders = OrderSpec(
+            bearing=get_bearing(cfg.bearing).to_dict(),
+            shaft_source=shaft_source or "given",
+            prewhiten=cfg.order_prewhiten,
+            summary=cfg.order_summary,
+        )
         return DspSpec(kind=cfg.kind, window=cfg.order_window, hop=cfg.order_hop, orders=orders.to_dict())
     if cfg.samples_per_rev:
         return DspSpec(

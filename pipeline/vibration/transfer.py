@@ -44,6 +44,8 @@ class TransferConfig:
     formats: list = field(default_factory=lambda: ["tflite_int8"])
     hz_control: bool = True  # also train and score the hz_envelope control (a second training run)
     seed: int = 0
+    prewhiten: bool = False  # fault_orders: cepstral pre-whitening before the envelope (edge_runtime.orders)
+    summary: str = "lines"  # fault_orders: "lines", "families" or "lines+families" (orders.OrderSpec.summary)
 
 
 def vib_config(tcfg: TransferConfig, kind: str = "fault_orders", bearing: str | None = None) -> VibrationConfig:
@@ -57,6 +59,8 @@ def vib_config(tcfg: TransferConfig, kind: str = "fault_orders", bearing: str | 
         hop=tcfg.hop,
         order_window=tcfg.window,
         order_hop=tcfg.hop,
+        order_prewhiten=tcfg.prewhiten,
+        order_summary=tcfg.summary,
         epochs=tcfg.epochs,
         patience=tcfg.patience,
         seed=tcfg.seed,
