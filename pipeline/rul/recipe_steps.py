@@ -125,7 +125,12 @@ def final_step(named, data: dict, run_dir: Path, k: int, choices: dict, t0: floa
         "chosen": chosen,
         "best_bundle": best,
         "final": result,
-        "seconds": {"cv": round(t_cv, 1), "total": round(time.time() - t0, 1)},
+        "seconds": {
+            "cv": round(t_cv, 1),
+            "total": round(time.time() - t0, 1),
+            # a candidate whose CV was found on disk (same config) took its time in an earlier run
+            "cv_of_candidates": round(sum(r["seconds"] for r in rows), 1),
+        },
     }
     write_json(run_dir / "recipe.json", out)
     (run_dir / "recipe.md").write_text(summary_md(out))
@@ -151,7 +156,8 @@ def summary_md(out: dict) -> str:
         f"Chosen: {' + '.join(c['members'])}: {c['cv']['test_rmse']:.2f} / {c['cv']['score_per_100']:.0f}; "
         f"with the bias shift ({c['shift']['shift']:+.1f}, cross-fitted): {c['shift']['test_rmse']:.2f} / "
         f"{c['shift']['score_per_100']:.0f} ({'adopted' if c['shift']['adopted'] else 'not adopted'}).",
-        f"Deployed: bundles/best = {out['best_bundle']}. {out['seconds']['total']:.0f} s in all.",
+        f"Deployed: bundles/best = {out['best_bundle']}. {out['seconds']['total']:.0f} s in this run; the "
+        f"candidates' CV took {out['seconds']['cv_of_candidates']:.0f} s (reused where a CV folder was found).",
     ]
     return "\n".join(lines) + "\n"
 
