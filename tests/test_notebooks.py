@@ -59,13 +59,15 @@ async def _execute(path: Path, kernel: str, cwd: Path, limit: asyncio.Semaphore)
 
 
 @pytest.fixture(scope="module")
-def executed(venv_kernel, tmp_path_factory):
-    """Every notebook run at once (AT_ONCE kernels at a time): {path: executed notebook or its exception}."""
+def executed(venv_kernel, tmp_path_factory, request):
+    """The selected notebooks run at once (AT_ONCE kernels at a time): {path: executed notebook or its exception}."""
+    items = [i for i in request.session.items if i.originalname == "test_notebook_executes"]
+    paths = [p for p in NOTEBOOKS if any(i.callspec.params["path"] == p for i in items)]
 
     async def run_all():
         limit = asyncio.Semaphore(AT_ONCE)
-        runs = [_execute(p, venv_kernel, tmp_path_factory.mktemp(p.stem), limit) for p in NOTEBOOKS]
-        return dict(zip(NOTEBOOKS, await asyncio.gather(*runs, return_exceptions=True)))
+        runs = [_execute(p, venv_kernel, tmp_path_factory.mktemp(p.stem), limit) for p in paths]
+        return dict(zip(paths, await asyncio.gather(*runs, return_exceptions=True)))
 
     return asyncio.run(run_all())
 
