@@ -107,9 +107,11 @@ def _hand_over(name: str, path: Path) -> Path:
     """With PROGNOS_WRITE_EDGE_FIXTURES=DIR (.ci/run), `make test` leaves a pristine copy of its fleet and
     run in DIR for the edge runs, which then need no second training (what `make edge-fixtures` does)."""
     out = os.environ.get("PROGNOS_WRITE_EDGE_FIXTURES")
-    if out:
+    if out:  # copied, then renamed: the edge runs .ci/run starts beside make test wait for DIR/name to appear whole
+        partial = Path(out) / f".{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(Path(out) / name, ignore_errors=True)
-        shutil.copytree(path, Path(out) / name)
+        os.replace(shutil.copytree(path, partial), Path(out) / name)
     return path
 
 

@@ -268,6 +268,19 @@ def launcher(*args):
     return [sys.executable, "-m", "prognos.pipeline.scale.multiworker", *args]
 
 
+def _two_workers_agree(run, stdout: str, epochs: int) -> None:
+    """Both workers finished the multi-worker run with the same metrics and the same weights."""
+    assert "[multiworker] all 2 workers finished" in stdout
+    chief = json.loads((run / "metrics.json").read_text())
+    other = json.loads((run / "workers" / "worker-1" / "metrics.json").read_text())
+    assert chief["distribute"]["strategy"] == "multiworker" and chief["distribute"]["replicas"] == 2
+    assert chief["distribute"]["workers"] == 2 and chief["distribute"]["global_batch"] == 128
+    assert chief["val"] == other["val"] and chief["epochs"] == epochs
+    w0, w1 = weights(run / "model.keras"), weights(run / "workers" / "worker-1" / "model.keras")
+    assert len(w0) == 7 and all(np.array_equal(a, b) for a, b in zip(w0, w1))
+
+
+@pytest.mark.slow  # make test: test_killed_worker_resumes_from_backup checks the same (_two_workers_agree) after a restart
 def test_two_workers_finish_with_identical_weights(sim_dir, tmp_path):
     run = tmp_path / "run"
     r = subprocess.run(
@@ -289,14 +302,7 @@ def test_two_workers_finish_with_identical_weights(sim_dir, tmp_path):
         timeout=240,
     )
     assert r.returncode == 0, r.stdout[-4000:]
-    assert "[multiworker] all 2 workers finished" in r.stdout
-    chief = json.loads((run / "metrics.json").read_text())
-    other = json.loads((run / "workers" / "worker-1" / "metrics.json").read_text())
-    assert chief["distribute"]["strategy"] == "multiworker" and chief["distribute"]["replicas"] == 2
-    assert chief["distribute"]["workers"] == 2 and chief["distribute"]["global_batch"] == 128
-    assert chief["val"] == other["val"] and chief["epochs"] == 2
-    w0, w1 = weights(run / "model.keras"), weights(run / "workers" / "worker-1" / "model.keras")
-    assert len(w0) == 7 and all(np.array_equal(a, b) for a, b in zip(w0, w1))
+    _two_workers_agree(run, r.stdout, 2)
 
 
 def _lines(proc, out: queue.Queue):
@@ -349,8 +355,7 @@ def test_killed_worker_resumes_from_backup(sim_dir, tmp_path):
     assert f"[worker 0] Epoch {metrics['resumed_from_epoch'] + 1}/{epochs}" in text.split("restarting")[1]
     history = (run / "history.csv").read_text().splitlines()[1:]
     assert [int(row.split(",")[0]) for row in history] == list(range(metrics["resumed_from_epoch"] + 1, epochs + 1))
-    w0, w1 = weights(run / "model.keras"), weights(run / "workers" / "worker-1" / "model.keras")
-    assert all(np.array_equal(a, b) for a, b in zip(w0, w1))
+    _two_workers_agree(run, text, epochs)  # also what test_two_workers_finish_with_identical_weights (slow) checks
 
 
 # ---- commands -------------------------------------------------------------------------------------

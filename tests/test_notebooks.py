@@ -2,9 +2,12 @@
 
 Each notebook runs in a fresh kernel of THIS interpreter (the project's .venv): a kernelspec written to a
 temporary JUPYTER_PATH pins it, so a `python3` kernelspec of another Python on the machine is never used.
-The cwd is a temporary folder, so nothing a notebook writes lands in the repository.
+The cwd is a temporary folder, so nothing a notebook writes lands in the repository. The kernels run
+side by side (a few at a time, in one module fixture): most of a notebook's time is its kernel starting
+and importing TensorFlow, one core each; each notebook's test then checks its own run.
 """
 
+import asyncio
 import json
 import re
 import subprocess
@@ -17,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LECTURE = ROOT / "docs" / "lecture"
 NOTEBOOKS = sorted(LECTURE.glob("*.ipynb"))
 TIMEOUT = 600  # seconds per cell: a busy 2-core CI machine; a quiet one runs the whole set in a few minutes
+AT_ONCE = 3  # kernels at a time: each holds TensorFlow in memory
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +45,38 @@ def test_the_nine_chapters_are_there():
     assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, 10)]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes(path, venv_kernel, tmp_path):
+async def _execute(path: Path, kernel: str, cwd: Path, limit: asyncio.Semaphore):
+    """The notebook executed in a fresh kernel, or the error that stopped it (CellExecutionError names the cell)."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)", id="kernel-python"))
-    client = NotebookClient(nb, kernel_name=venv_kernel, timeout=TIMEOUT, resources={"metadata": {"path": tmp_path}})
-    client.execute()  # raises CellExecutionError naming the failing cell, with its traceback
+    client = NotebookClient(nb, kernel_name=kernel, timeout=TIMEOUT, resources={"metadata": {"path": cwd}})
+    async with limit:
+        await client.async_execute()
+    return nb
+
+
+@pytest.fixture(scope="module")
+def executed(venv_kernel, tmp_path_factory, request):
+    """The selected notebooks run at once (AT_ONCE kernels at a time): {path: executed notebook or its exception}."""
+    items = [i for i in request.session.items if i.originalname == "test_notebook_executes"]
+    paths = [p for p in NOTEBOOKS if any(i.callspec.params["path"] == p for i in items)]
+
+    async def run_all():
+        limit = asyncio.Semaphore(AT_ONCE)
+        runs = [_execute(p, venv_kernel, tmp_path_factory.mktemp(p.stem), limit) for p in paths]
+        return dict(zip(paths, await asyncio.gather(*runs, return_exceptions=True)))
+
+    return asyncio.run(run_all())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes(path, executed):
+    nb = executed[path]
+    if isinstance(nb, BaseException):
+        raise nb  # a cell error, with its traceback
     assert Path(nb.cells[-1].outputs[0]["text"].strip()) == Path(sys.executable)  # the kernel ran this venv
     figures = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert figures, f"{path.name}: no matplotlib figure"
