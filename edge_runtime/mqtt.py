@@ -101,6 +101,7 @@ class MqttIO:
         if self.cfg.username:
             c.username_pw_set(self.cfg.username, self._password)
         c.on_connect = self._on_connect
+        c.on_subscribe = self._on_subscribe
         c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
         c.reconnect_delay_set(1, 30)
@@ -155,13 +156,23 @@ class MqttIO:
             user = f" (username {self.cfg.username!r})" if self.cfg.username else " (anonymous)"
             self._failed(userdata["role"], f"the broker refused the connection: {reason_code}{user}")
             return
-        self._errors.pop(userdata["role"], None)
-        if userdata["role"] == "sub":
+        if userdata["role"] == "sub":  # healthy once the broker acknowledged the subscription (_on_subscribe)
             client.subscribe([(t, self.cfg.qos) for t in self.cfg.topics])
+            return
+        self._errors.pop(userdata["role"], None)
+        userdata["connected"].set()
+        self.log(f"prognos-edge: MQTT pub connected to {self.cfg.host}:{self.cfg.port}")
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        """Messages published before the broker's SUBACK are not delivered to us, so /healthz waits for it."""
+        refused = [t for t, rc in zip(self.cfg.topics, reason_codes) if rc.is_failure]
+        if refused:
+            self._failed("sub", f"the broker refused the subscription to {refused} (not authorized?)")
+            return
+        self._errors.pop("sub", None)
         userdata["connected"].set()
         self.log(
-            f"prognos-edge: MQTT {userdata['role']} connected to {self.cfg.host}:{self.cfg.port}"
-            + (f", subscribed to {self.cfg.topics}" if userdata["role"] == "sub" else "")
+            f"prognos-edge: MQTT sub connected to {self.cfg.host}:{self.cfg.port}, subscribed to {self.cfg.topics}"
         )
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):

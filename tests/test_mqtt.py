@@ -17,17 +17,26 @@ from tests.test_service import get, wait_for
 pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
 
 
-def _client(host, port, topics=()):
-    got = []
+def ready_when_subscribed(c, topics) -> threading.Event:
+    """An event set once `c` is connected and, with topics, the broker acknowledged them: messages published
+    before the SUBACK are not delivered to us."""
     ready = threading.Event()
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
 
     def on_connect(client, userdata, flags, rc, props):
-        for t in topics:
-            client.subscribe(t, qos=1)
-        ready.set()
+        if topics:
+            client.subscribe([(t, 1) for t in topics])
+        else:
+            ready.set()
 
     c.on_connect = on_connect
+    c.on_subscribe = lambda *a: ready.set()
+    return ready
+
+
+def _client(host, port, topics=()):
+    got = []
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    ready = ready_when_subscribed(c, topics)
     c.on_message = lambda client, userdata, msg: got.append((msg.topic, json.loads(msg.payload)))
     c.connect(host, port)
     c.loop_start()

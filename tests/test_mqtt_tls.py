@@ -15,13 +15,13 @@ import signal
 import ssl
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from tests.conftest import ROOT, free_port, need_tool
+from tests.test_mqtt import ready_when_subscribed
 from tests.test_service import get, wait_for
 
 pytestmark = pytest.mark.edge  # runs in the prognos-edge venvs too (tests/conftest.py)
@@ -138,8 +138,9 @@ def tls_broker(tmp_path_factory):
 
 def client_as_tester(d: Path, port: int, topics=()):
     """A paho client as user `tester` over TLS; returns (client, received [(topic, json)])."""
-    got, ready = [], threading.Event()
+    got = []
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    ready = ready_when_subscribed(c, topics)
     c.tls_set(
         ca_certs=str(d / "ca.crt"),
         certfile=str(d / "client.crt"),
@@ -147,7 +148,6 @@ def client_as_tester(d: Path, port: int, topics=()):
         cert_reqs=ssl.CERT_REQUIRED,
     )
     c.username_pw_set("tester", "tester-pw")
-    c.on_connect = lambda client, *_: ([client.subscribe(t, qos=1) for t in topics], ready.set())
     c.on_message = lambda client, userdata, msg: got.append((msg.topic, json.loads(msg.payload)))
     c.connect("127.0.0.1", port)
     c.loop_start()
