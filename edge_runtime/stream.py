@@ -330,6 +330,7 @@ class StreamEngine:
     def _flag_ood(self, newest: np.ndarray, fields: list[dict]) -> None:
         """Add "ood": [feature names] to the outputs whose newest normalized row leaves the training range."""
         low, high = self._ranges
+        newest = newest[:, : len(low)]  # the features; a regime one-hot (data.regime_onehot) follows them
         outside = (newest < low) | (newest > high)
         for i in np.flatnonzero(outside.any(1)).tolist():
             names = [self.pre.features[j] for j in np.flatnonzero(outside[i]).tolist()]

@@ -42,10 +42,13 @@ def test_k_found_on_well_separated_settings_and_one_regime_on_noise():
     assert fit_regimes(noise, ["x", "y"], noise).k == 1
 
 
-def test_device_regime_path_equals_training_exactly():
-    """Training windows (bulk, window_index) == the device's per-row Preprocessor.regime_step + ring."""
+@pytest.mark.parametrize("onehot", [False, True])
+def test_device_regime_path_equals_training_exactly(onehot):
+    """Training windows (bulk, window_index) == the device's per-row Preprocessor.regime_step + ring; with
+    data.regime_onehot the window has one more column per regime (smoothed like the sensors: the EMA of a
+    one-hot is the recent share of time in each regime)."""
     table, layout = regime_table()
-    cfg = DataConfig(window=8, min_abs_corr=0.1, age_feature=True, smoothing=0.2)
+    cfg = DataConfig(window=8, min_abs_corr=0.1, age_feature=True, smoothing=0.2, regime_onehot=onehot)
     pre = Preprocessor.from_dict(fit_preprocessor(table, cfg, layout).to_dict())  # through the manifest's JSON
     assert len(pre.regimes["centroids"]) == 3 and pre.inputs[-2:] == ["load", "speed"]
     assert pre.features[0] == "hours" and "c" not in pre.features  # c carries the regime only
@@ -55,8 +58,9 @@ def test_device_regime_path_equals_training_exactly():
         z, _, known = pre.regime_step(row)
         ema = pre.smooth_step(ema, z)
         device.append(ema.astype(np.float32))
-        assert known
+        assert known and (not onehot or sorted(z[-3:]) == [0, 0, 1])
     idx = window_index(table[table[:, 0] == 2], pre)
+    assert idx.x.shape[-1] == len(pre.features) + 3 * onehot
     np.testing.assert_array_equal(idx.x[-1], np.stack(device[-8:]))
     np.testing.assert_array_equal(pre.last_window(rows), np.stack(device[-8:]))
 

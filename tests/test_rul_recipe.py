@@ -16,6 +16,8 @@ TINY_RECIPE = """
 window = 10
 min_cycles = 5
 age_feature = true
+smoothing = 0.3
+regime_onehot = true
 rul_cap = "auto"
 min_abs_corr = 0.1
 [base.train]
@@ -84,6 +86,9 @@ def test_recipe_records_its_choices_and_bundles_the_regimes(recipe_run):
     assert len(pre["regimes"]["centroids"]) == 3 and pre["regimes"]["settings"] == ["load", "speed"]
     assert pre["columns"][:2] == ["pump_id", "hours"] and pre["features"][0] == "hours"
     assert pre["window"] == 10 and pre["rul_cap"] == recipe["choices"]["resolved"]["rul_cap"]
+    from prognos.edge_runtime.bundle import Bundle
+
+    assert pre["regimes"]["onehot"] and Bundle(run / "bundles" / "best").input_shape == (10, len(pre["features"]) + 3)
 
 
 def test_report_has_a_recipe_section_with_the_choice_and_its_numbers(recipe_run):
