@@ -44,7 +44,8 @@ QUANTILES = (0.001, 0.999)
 
 def input_ranges(pre: Preprocessor, train_x) -> dict:
     """Per-feature training range of normalized training windows (N, window, F), in raw feature units."""
-    x = np.asarray(train_x, np.float32).reshape(-1, len(pre.features))
+    f = len(pre.features)  # a regime one-hot (data.regime_onehot) follows the features: not ranged
+    x = np.asarray(train_x, np.float32)[..., :f].reshape(-1, f)
     low, high = np.quantile(x, QUANTILES, axis=0) * np.asarray(pre.std) + np.asarray(pre.mean)
     return {
         "features": list(pre.features),

@@ -96,3 +96,18 @@ def test_fd001_stays_one_regime_with_global_normalization(cmapss_dir):
     pre = fit_preprocessor(cmapss.load_table(cmapss_dir / "train_FD001.txt"), DataConfig(), CMAPSS_LAYOUT)
     assert pre.regimes == {} and pre.columns == [] and pre.inputs == pre.features
     assert "setting_3" not in pre.features and len(pre.features) == 14
+
+
+def test_input_ranges_cover_the_features_not_the_regime_onehot():
+    """The bundle's out-of-distribution ranges are per feature; the one-hot columns after them are not ranged."""
+    from prognos.export.bundle import input_ranges
+
+    table, layout = regime_table()
+    cfg = DataConfig(window=8, min_abs_corr=0.1, age_feature=True, regime_onehot=True)
+    pre = Preprocessor.from_dict(fit_preprocessor(table, cfg, layout).to_dict())
+    x = window_index(table, pre).x
+    f = len(pre.features)
+    assert x.shape[-1] == f + 3
+    r = input_ranges(pre, x)
+    np.testing.assert_allclose(r["low"], np.quantile(x[..., :f].reshape(-1, f), 0.001, axis=0), atol=1e-5)
+    np.testing.assert_allclose(r["high"], np.quantile(x[..., :f].reshape(-1, f), 0.999, axis=0), atol=1e-5)
