@@ -88,7 +88,12 @@ def choose(folder, seconds: float = 1.0, threads: int = 1, assets: int = 64, bud
     folder = Path(folder)
     dirs = candidates(folder)
     manifests = {n: read_manifest(d) for n, d in dirs.items()}
-    shape = Bundle(next(iter(dirs.values()))).input_shape
+    shapes = {n: Bundle(d).input_shape for n, d in dirs.items()}
+    shape = next(iter(shapes.values()))
+    if len(set(shapes.values())) > 1:
+        raise ConfigError(
+            f"{folder}: the bundles read different inputs ({shapes}); --candidates compares layouts of one model"
+        )
     rows = measure(dirs, shape, seconds, threads, assets)
     for name, row in rows.items():
         delta = rmse_delta(manifests[name])

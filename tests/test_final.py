@@ -102,3 +102,16 @@ def test_final_refuses_members_with_other_data_settings(searched, tmp_path):
     (other / "cv.json").write_text(json.dumps(cv))
     with pytest.raises(ConfigError, match="share every"):
         member_configs([searched[0], other])
+
+
+def test_a_new_final_clears_the_bundles_of_the_last_one(tmp_path):
+    """A layout the new model does not get (e.g. a merged LSTM) must not stay behind to be chosen."""
+    from prognos.pipeline.rul.final import _clear_bundles
+
+    stale = tmp_path / "bundles" / "tflite_fp32_merged"
+    stale.mkdir(parents=True)
+    (stale / "manifest.json").write_text("{}")
+    (tmp_path / "bundles" / "best.json").write_text("{}")
+    (tmp_path / "bundles" / "notes").mkdir()  # not a bundle: left alone
+    _clear_bundles(tmp_path / "bundles")
+    assert sorted(p.name for p in (tmp_path / "bundles").iterdir()) == ["notes"]

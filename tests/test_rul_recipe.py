@@ -212,3 +212,17 @@ def test_subsets_mixing_preprocessing_are_not_offered(tmp_path):
     offered = [r["members"] for r in subsets_by_cv(dirs)]
     assert sorted(map(sorted, offered)) == [["a"], ["a", "b"], ["b"], ["c"]]
     assert offered[0] == ["c"]
+
+
+def test_choose_refuses_bundles_of_different_inputs(recipe_run, tiny_run, tmp_path):
+    """`--candidates` compares layouts of one model: a bundle of another window or feature set is refused."""
+    import shutil
+
+    from prognos.edge_runtime.choose import choose
+    from prognos.edge_runtime.errors import ConfigError
+
+    shutil.copytree(recipe_run["run"] / "bundles" / "best", tmp_path / "fleet")
+    shutil.copytree(tiny_run["dir"] / "bundles" / "tflite_fp32", tmp_path / "demo")
+    with pytest.raises(ConfigError, match="read different inputs"):
+        choose(tmp_path, seconds=0.05, assets=4)
+    assert not (tmp_path / "best").exists()

@@ -98,6 +98,7 @@ def final_run(cv_dirs, run_dir, formats=FORMATS, coverage: float = 0.9, offset: 
     val = window_index(rows_of(table, val_units), pre, cfg.data.min_cycles)
     train = window_index(table, pre, cfg.data.min_cycles)
     formats = _applicable(formats, model)
+    _clear_bundles(run_dir / "bundles")
     parity = export_run(Trained(model, pre, train, val, run_dir), list(formats))
     cv = score_ensemble(cv_dirs, coverage, plots_to=run_dir / "report")
     spec = _calibrate_bundles(run_dir, parity, formats, cv_dirs, coverage, cv, offset)
@@ -126,6 +127,19 @@ def _applicable(formats, model) -> list[str]:
     from prognos.export.merge import mergeable
 
     return [f for f in formats if not f.endswith("_merged") or mergeable(model)]
+
+
+def _clear_bundles(folder: Path) -> None:
+    """Remove the bundles of an earlier final in this run folder: a layout the new model does not get (a
+    merged LSTM of members that no longer share a window) would stay behind and be measured, or even
+    installed as best, next to the new ones."""
+    import shutil
+
+    if folder.is_dir():
+        for d in folder.iterdir():
+            if d.is_dir() and (d / "manifest.json").is_file():
+                shutil.rmtree(d)
+        (folder / "best.json").unlink(missing_ok=True)
 
 
 def _calibrate_bundles(
