@@ -174,15 +174,15 @@ def test_bias_shift_moves_late_predictions_earlier_without_costing_rmse():
     assert shift(np.array([1.0]), -5.0)[0] == 0.0  # clipped at 0, as the device does
 
 
-def _cv_dir(path, smoothing: float, pred_offset: float):
-    """A CV folder as `prognos cv` writes it: cv.json (config) and oof.npz (2 folds, 20 cuts)."""
+def _cv_dir(path, smoothing: float, pred_offset: float, macs: int = 1000):
+    """A CV folder as `prognos cv` writes it: cv.json (config, MACs) and oof.npz (2 folds, 20 cuts)."""
     rng = np.random.default_rng(1)
     n, cuts = 40, 20
     true = rng.uniform(0, 125, n)
     cut_true = rng.uniform(0, 125, cuts)
     path.mkdir()
     cfg = {"data": {"window": 30, "smoothing": smoothing, "rul_cap": 125.0}}
-    (path / "cv.json").write_text(json.dumps({"config": cfg}))
+    (path / "cv.json").write_text(json.dumps({"config": cfg, "macs": macs}))
     np.savez(
         path / "oof.npz",
         unit=np.repeat(np.arange(4), 10),
@@ -226,3 +226,40 @@ def test_choose_refuses_bundles_of_different_inputs(recipe_run, tiny_run, tmp_pa
     with pytest.raises(ConfigError, match="read different inputs"):
         choose(tmp_path, seconds=0.05, assets=4)
     assert not (tmp_path / "best").exists()
+
+
+def test_the_cheapest_subset_within_the_tolerances_is_deployed(tmp_path):
+    """A cheap member 0.04 RMSE behind the best average is chosen by the default rule (and says why);
+    with tolerance 0 the most accurate subset; a member far behind is never chosen for its cost."""
+    from prognos.pipeline.rul.recipe_steps import choose
+
+    dirs = {
+        "big": _cv_dir(tmp_path / "big", 0.3, +2.0, macs=900_000),
+        "small": _cv_dir(tmp_path / "small", 0.3, +2.04, macs=100_000),
+        "tiny": _cv_dir(tmp_path / "tiny", 0.3, +9.0, macs=1_000),
+    }
+    exact = choose(dirs, {"rmse_tolerance": 0.0, "score_tolerance": 0.0})
+    assert exact["members"] == ["big"] and "lowest" in exact["why"]
+    cheap = choose(dirs, {"rmse_tolerance": 0.1, "score_tolerance": 0.05})
+    assert cheap["members"] == ["small"] and cheap["cv"]["macs"] == 100_000
+    assert "100,000 vs 900,000" in cheap["why"]
+    assert cheap["cv"]["test_rmse"] <= exact["cv"]["test_rmse"] + 0.1
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ("rmse_tolerance = -1", "expected a number >= 0"),
+        ('score_tolerance = "5 %"', "expected a number >= 0"),
+        ("speed = true", "expected keys"),
+    ],
+)
+def test_a_wrong_choose_table_is_refused_by_key(tmp_path, table, message):
+    from prognos.edge_runtime.errors import ConfigError
+    from prognos.pipeline.rul.recipe import load_recipe
+
+    path = tmp_path / "recipe.toml"
+    path.write_text(f"[choose]\n{table}\n" + TINY_RECIPE)
+    with pytest.raises(ConfigError, match=message) as e:
+        load_recipe(path)
+    assert str(path) in str(e.value)

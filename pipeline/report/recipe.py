@@ -74,15 +74,17 @@ def _chosen(out: dict) -> str:
             " + ".join(s["members"]) + (" (chosen)" if s["members"] == c["members"] else ""),
             s["test_rmse"],
             s["score_per_100"],
+            s.get("macs"),
         ]
         for s in subsets[:MAX_SUBSETS]
     ]
+    why = c.get("why", "the lowest test-protocol CV RMSE")  # recipe.json of runs before the [choose] rule
     return (
         f"<h3>Chosen: {html.escape(' + '.join(c['members']))}</h3>"
         f"<p>CV RMSE {c['cv']['test_rmse']:.2f}, NASA score {c['cv']['score_per_100']:.0f} per 100 assets (test "
-        f"protocol). Why: the lowest test-protocol CV RMSE of the {len(subsets)} subsets of candidates, each scored "
-        "as the average of its members' out-of-fold predictions (fewer members on a tie). The best subsets:</p>"
-        + table(["subset", "CV RMSE", "NASA / 100"], rows)
+        f"protocol). Why: {html.escape(why)}, among the {len(subsets)} subsets of candidates, each scored as the "
+        "average of its members' out-of-fold predictions. The most accurate subsets:</p>"
+        + table(["subset", "CV RMSE", "NASA / 100", "MACs / window"], rows)
     )
 
 

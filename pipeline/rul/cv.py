@@ -74,6 +74,7 @@ def truncated_last_windows(table: np.ndarray, pairs, pre) -> tuple[np.ndarray, n
 
 
 def _run_fold(cfg: RunConfig, table, val_units, log_dir=None, layout=CMAPSS_LAYOUT) -> dict:
+    from prognos.models.macs import count_macs
     from prognos.pipeline.rul.train import fit
 
     train_units = np.setdiff1d(np.unique(table[:, 0]).astype(int), val_units)
@@ -108,6 +109,7 @@ def _run_fold(cfg: RunConfig, table, val_units, log_dir=None, layout=CMAPSS_LAYO
         "cut_pred": cut_pred,
         "best_epoch": best_epoch,
         "params": int(model.count_params()),
+        "macs": int(count_macs(model)),
     }
 
 
@@ -188,7 +190,7 @@ def summarize(folds: list[dict], coverage: float) -> dict:
         "coverage_per_fold": [round(c, 4) for c in covered],
         "folds": per_fold,
         **(
-            {"best_epochs": [f["best_epoch"] for f in folds], "params": folds[0]["params"]}
+            {"best_epochs": [f["best_epoch"] for f in folds], "params": folds[0]["params"], "macs": folds[0]["macs"]}
             if "best_epoch" in folds[0]
             else {}
         ),

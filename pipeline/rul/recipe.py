@@ -3,7 +3,8 @@
 data (C-MAPSS preset or a dataset spec) -> data card -> [no failed asset: health monitoring,
 pipeline.rul.health] -> "auto" values resolved on the training assets -> k-fold CV by asset of every
 candidate of the recipe file (configs/recipe.toml: a base config and the keys each candidate varies)
--> the candidate or average of candidates with the lowest test-protocol CV RMSE -> a bias shift fitted
+-> of the candidates and averages of candidates, the cheapest (MACs per window) within the recipe's
+[choose] tolerances of the lowest test-protocol CV RMSE and NASA score -> a bias shift fitted
 on out-of-fold residuals to lower the NASA score (late predictions cost more) -> retrain on every asset
 (pipeline.rul.final), interval calibrated out of fold -> RUN/bundles/<format> and RUN/bundles/best ->
 RUN/recipe.json (every choice, with the numbers it was made on) and RUN/recipe.md.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.scoring import rul_metrics
 from prognos.pipeline.config import RunConfig
 from prognos.pipeline.rul.sweeps import load_sweep, merge, run_configs
@@ -31,11 +33,22 @@ RECIPE = Path(__file__).resolve().parents[2] / "configs" / "recipe.toml"
 CAP_SHARE = 0.6  # rul_cap "auto": this share of the median training life (C-MAPSS: 125 ~ 0.6 x 206)
 SHIFTS = np.arange(-15.0, 0.01, 0.5)  # candidate bias shifts [cycles]: only earlier predictions
 SHIFT_RMSE_TOLERANCE = 1.02  # a shift may cost at most 2 % RMSE
+CHOOSE_KEYS = {"rmse_tolerance": 0.1, "score_tolerance": 0.05}  # [choose] of the recipe file, defaults
 
 
 def load_recipe(path=None) -> dict:
-    """The recipe's candidate file (pipeline.rul.sweeps, the loader `prognos search` uses too)."""
-    return load_sweep(path or RECIPE)
+    """The recipe's candidate file (pipeline.rul.sweeps, the loader `prognos search` uses too), its
+    [choose] table checked and completed with the defaults."""
+    path = path or RECIPE
+    recipe = load_sweep(path)
+    table = recipe.get("choose", {})
+    unknown = set(table) - set(CHOOSE_KEYS)
+    if not isinstance(table, dict) or unknown:
+        raise ConfigError(f"{path}: [choose]: expected keys {sorted(CHOOSE_KEYS)}; got {sorted(unknown or [table])}")
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{path}: [choose] {key} = {value!r}: expected a number >= 0")
+    return {**recipe, "choose": {**CHOOSE_KEYS, **table}}
 
 
 def candidate_configs(recipe: dict, preset: str | None, resolved: dict, source: dict) -> list[tuple[str, RunConfig]]:
@@ -65,17 +78,46 @@ def resolve_auto(table: np.ndarray) -> tuple[dict, dict]:
 def subsets_by_cv(cv_dirs: dict, coverage: float = 0.9) -> list[dict]:
     """Every non-empty subset of the candidates that can form one bundle (members sharing their [data]
     settings but the window), its averaged out-of-fold predictions scored like one candidate
-    (pipeline.ensemble); sorted by test-protocol CV RMSE, fewer members first on ties."""
+    (pipeline.ensemble) and its MACs per window (the members' sum); sorted by test-protocol CV RMSE,
+    fewer members first on ties."""
+    macs = {m: json.loads((Path(d) / "cv.json").read_text()).get("macs") for m, d in cv_dirs.items()}
     rows = []
     for n in range(1, len(cv_dirs) + 1):
         for names in itertools.combinations(cv_dirs, n):
             if not shared_data([cv_dirs[m] for m in names]):
                 continue
             t = summarize(folds_of(average_oof([cv_dirs[m] for m in names])), coverage)["test_protocol"]
+            cost = [macs[m] for m in names]
             rows.append(
-                {"members": list(names), "test_rmse": t["rmse_mean"], "score_per_100": t["score_per_100_engines_mean"]}
+                {
+                    "members": list(names),
+                    "test_rmse": t["rmse_mean"],
+                    "score_per_100": t["score_per_100_engines_mean"],
+                    "macs": None if None in cost else int(sum(cost)),
+                }
             )
     return sorted(rows, key=lambda r: (r["test_rmse"], len(r["members"])))
+
+
+def cheapest_within(subsets: list[dict], rmse_tolerance: float, score_tolerance: float) -> tuple[dict, str]:
+    """The subset to deploy, and why: the one with the fewest MACs per window among those within
+    `rmse_tolerance` (cycles) of the lowest CV RMSE and within `score_tolerance` (a share) of that
+    subset's NASA score; ties and unknown MACs: the lower RMSE. Both 0: the most accurate one."""
+    best = subsets[0]
+    ok = [
+        s
+        for s in subsets
+        if s["test_rmse"] <= best["test_rmse"] + rmse_tolerance
+        and s["score_per_100"] <= best["score_per_100"] * (1 + score_tolerance)
+    ]
+    chosen = min(ok, key=lambda s: (float("inf") if s["macs"] is None else s["macs"], s["test_rmse"]))
+    if chosen is best:
+        return best, "the lowest test-protocol CV RMSE, and no cheaper subset within the tolerances"
+    return chosen, (
+        f"the fewest MACs per window ({chosen['macs']:,} vs {best['macs']:,}) within {rmse_tolerance:g} RMSE "
+        f"and {100 * score_tolerance:g} % NASA score of the most accurate subset ({' + '.join(best['members'])}: "
+        f"{best['test_rmse']:.3f} / {best['score_per_100']:.0f})"
+    )
 
 
 def fit_shift(pred: np.ndarray, true: np.ndarray) -> float:

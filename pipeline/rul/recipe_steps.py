@@ -11,7 +11,9 @@ from pathlib import Path
 from prognos.pipeline.data.tables import load_fleet, table_of_fleet
 from prognos.pipeline.rul.ensemble import average_oof
 from prognos.pipeline.rul.recipe import (
+    CHOOSE_KEYS,
     RECIPE,
+    cheapest_within,
     candidate_configs,
     copy_best,
     load_recipe,
@@ -48,7 +50,12 @@ def run_recipe(
         for _, cfg in named:
             cfg.train.epochs = epochs
     return final_step(
-        named, data, run_dir, folds, {"resolved": resolved, "why": why, "recipe": str(recipe_path or RECIPE)}, t0
+        named,
+        data,
+        run_dir,
+        folds,
+        {"resolved": resolved, "why": why, "recipe": str(recipe_path or RECIPE), "choose": recipe["choose"]},
+        t0,
     )
 
 
@@ -77,16 +84,19 @@ def data_step(data_dir, schema, subset, run_dir: Path) -> dict:
     return {"fleet": fleet, "card": short, "failed": failed, "preset": preset, "source": source, "table": table}
 
 
-def choose(cv_dirs: dict) -> dict:
-    """The subset of candidates with the lowest test-protocol CV RMSE, and whether a bias shift pays."""
+def choose(cv_dirs: dict, rule: dict | None = None) -> dict:
+    """The subset of candidates to deploy by the recipe's [choose] rule (recipe.cheapest_within; default
+    recipe.CHOOSE_KEYS), and whether a bias shift pays."""
     subsets = subsets_by_cv(cv_dirs)
-    best = subsets[0]
+    best, why = cheapest_within(subsets, **(rule or CHOOSE_KEYS))
     shifted = shifted_cv(average_oof([cv_dirs[m] for m in best["members"]]))
     # adopted only if, cross-fitted, it lowers the NASA score without raising the RMSE
     adopt = shifted["score_per_100"] < best["score_per_100"] and shifted["test_rmse"] <= best["test_rmse"]
     return {
         "members": best["members"],
-        "cv": {"test_rmse": best["test_rmse"], "score_per_100": best["score_per_100"]},
+        "cv": {"test_rmse": best["test_rmse"], "score_per_100": best["score_per_100"], "macs": best["macs"]},
+        "why": why,
+        "rule": rule or CHOOSE_KEYS,
         "shift": {**shifted, "adopted": adopt},
         "offset": shifted["shift"] if adopt else 0.0,
         "subsets": subsets,
@@ -105,11 +115,11 @@ def final_step(named, data: dict, run_dir: Path, k: int, choices: dict, t0: floa
 
     rows = search_configs([(n, c, "recipe") for n, c in named], run_dir / "cv", k)
     cv_dirs = {n: run_dir / "cv" / n for n, _ in named}
-    chosen = choose(cv_dirs)
+    chosen = choose(cv_dirs, choices["choose"])
     print(
         f"[prognos] chosen on CV: {' + '.join(chosen['members'])} (test-protocol RMSE "
         f"{chosen['cv']['test_rmse']:.2f}, NASA {chosen['cv']['score_per_100']:.0f} / 100; bias shift "
-        f"{chosen['offset']:+.1f} cycles)",
+        f"{chosen['offset']:+.1f} cycles): {chosen['why']}",
         flush=True,
     )
     t_cv = time.time() - t0
@@ -155,7 +165,8 @@ def summary_md(out: dict) -> str:
         "",
         f"Chosen: {' + '.join(c['members'])}: {c['cv']['test_rmse']:.2f} / {c['cv']['score_per_100']:.0f}; "
         f"with the bias shift ({c['shift']['shift']:+.1f}, cross-fitted): {c['shift']['test_rmse']:.2f} / "
-        f"{c['shift']['score_per_100']:.0f} ({'adopted' if c['shift']['adopted'] else 'not adopted'}).",
+        f"{c['shift']['score_per_100']:.0f} ({'adopted' if c['shift']['adopted'] else 'not adopted'}). "
+        f"Why this subset: {c['why']}.",
         f"Deployed: bundles/best = {out['best_bundle']}. {out['seconds']['total']:.0f} s in this run; the "
         f"candidates' CV took {out['seconds']['cv_of_candidates']:.0f} s (reused where a CV folder was found).",
     ]

@@ -87,7 +87,15 @@ def search_configs(named, out_dir, k: int = 5) -> list:
                 "test_score_per_100": test["score_per_100_engines_mean"],
                 **{
                     key: summary[key]
-                    for key in ("rmse_mean", "rmse_std", "score_per_window_mean", "coverage_mean", "params", "seconds")
+                    for key in (
+                        "rmse_mean",
+                        "rmse_std",
+                        "score_per_window_mean",
+                        "coverage_mean",
+                        "params",
+                        "macs",
+                        "seconds",
+                    )
                 },
                 "median_best_epoch": int(np.median(summary["best_epochs"])),
             }
@@ -104,7 +112,7 @@ def _cached(path: Path, cfg: RunConfig, k: int) -> dict | None:
     if not path.is_file():
         return None
     summary = json.loads(path.read_text())
-    same = summary.get("config") == cfg.to_dict() and summary.get("k") == k and "test_protocol" in summary
+    same = summary.get("config") == cfg.to_dict() and summary.get("k") == k and "macs" in summary
     return summary if same else None
 
 
@@ -115,6 +123,7 @@ def markdown(rows, k: int) -> str:
             "model",
             "window",
             "params",
+            "MACs / window",
             "CV RMSE, test protocol",
             "NASA score / 100 engines",
             "CV RMSE, all windows",
@@ -122,7 +131,7 @@ def markdown(rows, k: int) -> str:
             "median best epoch",
             "seconds",
         ],
-        "llrrrrrrrr",
+        "llrrrrrrrrr",
         before=[
             f"{k}-fold CV by engine unit, held-out engines only. Test protocol: last window of each "
             "held-out engine cut at random points (pipeline.cv); all windows: every window ending at "
@@ -135,6 +144,7 @@ def markdown(rows, k: int) -> str:
             r["model"],
             r["window"],
             f"{r['params']:,}",
+            f"{r['macs']:,}" if "macs" in r else "–",  # search.json of runs before MACs were recorded
             f"{r['test_rmse_mean']:.2f} ± {r['test_rmse_std']:.2f}",
             f"{r['test_score_per_100']:.0f}",
             f"{r['rmse_mean']:.2f} ± {r['rmse_std']:.2f}",
