@@ -92,10 +92,10 @@ def test_recipe_records_its_choices_and_bundles_the_regimes(recipe_run):
 
 
 def test_report_has_a_recipe_section_with_the_choice_and_its_numbers(recipe_run):
-    from prognos.pipeline.report.html import build_report
-
+    """The recipe's last step wrote the HTML report; its Recipe section carries the choice and why."""
     recipe = json.loads((recipe_run["run"] / "recipe.json").read_text())
-    page = build_report(recipe_run["run"]).read_text()
+    assert recipe_run["out"]["report"] == str(recipe_run["run"] / "report" / "index.html")
+    page = (recipe_run["run"] / "report" / "index.html").read_text()
     part = page[page.index('<section id="recipe">') :]
     part = part[: part.index("</section>")]
     assert "<h3>Chosen: lstm8</h3>" in part and "lstm8 (chosen)" in part
@@ -103,6 +103,7 @@ def test_report_has_a_recipe_section_with_the_choice_and_its_numbers(recipe_run)
     assert f"{recipe['chosen']['shift']['shift']:+.1f}" in part and "adopted" in part
     assert f'<td class="r">{recipe["choices"]["resolved"]["rul_cap"]:.4g}</td>' in part
     assert f"<b>{recipe['best_bundle']}</b>" in part and "s in all" in part
+    assert "no cheaper subset within the tolerances" in part and "MACs / window" in part
 
 
 def test_edge_predict_on_csv_rows_equals_training_side(recipe_run):
@@ -156,9 +157,7 @@ def test_fleet_without_failures_gets_an_anomaly_bundle_the_edge_serves(tmp_path)
     outs = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(outs) == 79 and {"score", "threshold", "status"} <= set(outs[-1])
     assert {o["status"] for o in outs} <= {"warmup", "healthy", "anomalous"}
-    from prognos.pipeline.report.html import build_report
-
-    assert "False alarms on held-out healthy windows" in build_report(tmp_path / "run").read_text()
+    assert "False alarms on held-out healthy windows" in (tmp_path / "run" / "report" / "index.html").read_text()
 
 
 def test_bias_shift_moves_late_predictions_earlier_without_costing_rmse():

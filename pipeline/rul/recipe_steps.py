@@ -43,20 +43,23 @@ def run_recipe(
     recipe = load_recipe(recipe_path)
     data = data_step(data_dir, schema, subset, run_dir)
     if data["failed"] == 0 or health:
-        return health_step(data, run_dir, t0, epochs)
+        return with_report(health_step(data, run_dir, t0, epochs), run_dir)
     resolved, why = resolve_auto(data["table"])
     named = candidate_configs(recipe, data["preset"], resolved, data["source"])
     if epochs:
         for _, cfg in named:
             cfg.train.epochs = epochs
-    return final_step(
-        named,
-        data,
-        run_dir,
-        folds,
-        {"resolved": resolved, "why": why, "recipe": str(recipe_path or RECIPE), "choose": recipe["choose"]},
-        t0,
-    )
+    choices = {"resolved": resolved, "why": why, "recipe": str(recipe_path or RECIPE), "choose": recipe["choose"]}
+    return with_report(final_step(named, data, run_dir, folds, choices, t0), run_dir)
+
+
+def with_report(out: dict, run_dir: Path) -> dict:
+    """The run's HTML report (data card, recipe, CV plots, bundles) written as the recipe's last step."""
+    from prognos.pipeline.report.html import build_report
+
+    out["report"] = str(build_report(run_dir))
+    print(f"[prognos] wrote {out['report']}", flush=True)
+    return out
 
 
 def data_step(data_dir, schema, subset, run_dir: Path) -> dict:
@@ -154,11 +157,12 @@ def summary_md(out: dict) -> str:
         "",
         f"{out['data']['assets']} assets ({out['data']['failed']} failed). Candidates (CV by asset):",
         "",
-        "| candidate | CV RMSE, test protocol | NASA / 100 |",
-        "|---|---:|---:|",
+        "| candidate | CV RMSE, test protocol | NASA / 100 | MACs / window |",
+        "|---|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['candidate']} | {r['test_rmse_mean']:.2f} ± {r['test_rmse_std']:.2f} | {r['test_score_per_100']:.0f} |"
+        f"| {r['candidate']} | {r['test_rmse_mean']:.2f} ± {r['test_rmse_std']:.2f} | {r['test_score_per_100']:.0f} "
+        f"| {format(r['macs'], ',') if r.get('macs') else '–'} |"
         for r in out["candidates"]
     ]
     lines += [
