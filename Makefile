@@ -39,11 +39,21 @@ help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 # two distributions in one namespace: prognos-edge (edge_runtime/, what a device installs) and prognos
+# One install at a time: two makes started together (say `make rul` for two fleets) would both see a
+# stale stamp and run pip into the same .venv; the second waits for the first (a mkdir lock, no flock
+# needed) and then finds the stamp fresh. A lock left by a killed make: remove .venv.lock.
 $(STAMP): pyproject.toml edge_runtime/pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev,mlflow]"
-	@touch $@
+	@got=; for i in $$(seq 120); do if mkdir $(VENV).lock 2>/dev/null; then got=1; break; fi; \
+		[ $$i = 1 ] && echo "[make] another make is installing $(VENV); waiting (stale lock? rm -r $(VENV).lock)"; \
+		sleep 5; done; \
+	[ -n "$$got" ] || { echo "[make] $(VENV).lock held for 10 min; remove it if no make is running"; exit 1; }; \
+	trap 'rmdir $(VENV).lock' EXIT; \
+	if [ $@ -nt pyproject.toml ] && [ $@ -nt edge_runtime/pyproject.toml ]; then exit 0; fi; \
+	set -e; test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	echo "[make] installing prognos-edge and prognos[train,dev,mlflow] into $(VENV)"; \
+	$(BIN)/python -m pip install --quiet --upgrade pip; \
+	$(BIN)/python -m pip install --quiet -e ./edge_runtime -e ".[train,dev,mlflow]"; \
+	touch $@
 
 venv: $(STAMP)  ## create .venv and install prognos-edge + prognos[train,dev,mlflow] (editable)
 
