@@ -249,10 +249,11 @@ SCHEMA ?=
 SUBSET ?=
 .PHONY: rul fd001-previous
 
-rul: $(STAMP)  ## the whole recipe on DATA_DIR [SCHEMA= SUBSET= RUN=]: data card, CV, choice, final -> RUN/bundles/best
+rul: $(STAMP)  ## the whole recipe on DATA_DIR [SCHEMA= SUBSET= RUN= RMSE_TOLERANCE= SCORE_TOLERANCE=]: data card, CV, choice, final -> RUN/bundles/best
 	@test -n "$(DATA_DIR)" || { echo "usage: make rul DATA_DIR=folder [SCHEMA=spec.toml] [SUBSET=FD002] [RUN=dir]"; exit 2; }
 	$(BIN)/prognos rul --data-dir $(DATA_DIR) $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(SUBSET),--subset $(SUBSET)) \
-		$(if $(filter command line,$(origin RUN)),--run $(RUN))
+		$(if $(filter command line,$(origin RUN)),--run $(RUN)) $(if $(RMSE_TOLERANCE),--rmse-tolerance $(RMSE_TOLERANCE)) \
+		$(if $(SCORE_TOLERANCE),--score-tolerance $(SCORE_TOLERANCE))
 
 .PHONY: lecture
 lecture: $(STAMP)  ## execute the lecture notebooks (docs/lecture/) headless in the .venv kernel; prints each one's time

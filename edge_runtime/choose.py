@@ -6,7 +6,8 @@ and `rows_per_s` = 1 / it: per core), with the wall p50 next to it. CPU time, be
 milliseconds on a shared machine is descheduled for a share of its wall time that grows with the
 load, which would decide against batches. `rounds` rounds interleave the candidates, keeping each
 candidate's best round. `fastest` is the lowest batched time per window (what a fleet gateway
-spends per row), ties broken by single-window p50.
+spends per row); bundles within SPEED_TIE of it are a tie (back-to-back runs of one bundle differ
+by that much here), won by the smallest file, then the single-window p50.
 
 `choose(DIR)` (`prognos-edge bench --candidates DIR`) does this for every bundle under DIR, keeps
 those whose validation RMSE (measured in the runtime at export, manifest `metrics`) is within
@@ -30,6 +31,7 @@ from prognos.edge_runtime.errors import BundleError, ConfigError
 from prognos.edge_runtime.timing import machine_info, time_calls
 
 BEST = "best"
+SPEED_TIE = 0.05  # batched times within 5 % of the fastest are a tie: the smaller file wins
 
 
 def measure(
@@ -63,9 +65,14 @@ def measure(
     return {**out, **best}
 
 
-def fastest(rows: dict) -> str | None:
+def fastest(rows: dict, tie: float = SPEED_TIE) -> str | None:
+    """The lowest batched time per window within budget; within `tie` of it, the smallest file."""
     ok = {n: r for n, r in rows.items() if "error" not in r and r.get("within_budget", True)}
-    return min(ok, key=lambda n: (ok[n]["per_window_us"], ok[n]["single_p50_us"])) if ok else None
+    if not ok:
+        return None
+    low = min(r["per_window_us"] for r in ok.values())
+    tied = {n: r for n, r in ok.items() if r["per_window_us"] <= low * (1 + tie)}
+    return min(tied, key=lambda n: (tied[n].get("size_bytes") or float("inf"), tied[n]["single_p50_us"]))
 
 
 def rmse_delta(manifest: dict) -> float | None:
@@ -97,7 +104,12 @@ def choose(folder, seconds: float = 1.0, threads: int = 1, assets: int = 64, bud
     rows = measure(dirs, shape, seconds, threads, assets)
     for name, row in rows.items():
         delta = rmse_delta(manifests[name])
-        row.update(format=manifests[name]["format"], rmse_delta=delta, within_budget=delta is None or delta <= budget)
+        row.update(
+            format=manifests[name]["format"],
+            size_bytes=manifests[name].get("size_bytes"),
+            rmse_delta=delta,
+            within_budget=delta is None or delta <= budget,
+        )
     chosen = fastest(rows)
     result = {
         "folder": str(folder),
@@ -105,8 +117,8 @@ def choose(folder, seconds: float = 1.0, threads: int = 1, assets: int = 64, bud
         "budget_rmse": budget,
         "assets": assets,
         "threads": threads,
-        "rule": "lowest batched time per window among bundles within the RMSE budget of their Keras model "
-        "(ties: single-window p50)",
+        "rule": "lowest batched time per window among bundles within the RMSE budget of their Keras model; "
+        f"within {100 * SPEED_TIE:g} % of it, the smallest file (then single-window p50)",
         "candidates": rows,
         "machine": machine_info(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -120,8 +132,16 @@ def choose(folder, seconds: float = 1.0, threads: int = 1, assets: int = 64, bud
 
 def _why(rows: dict, chosen: str) -> str:
     ok = sorted((r["per_window_us"], n) for n, r in rows.items() if "error" not in r and r["within_budget"])
-    runner = f"; next {ok[1][1]} at {ok[1][0]:.1f} us" if len(ok) > 1 else ""
-    return f"{chosen}: {rows[chosen]['per_window_us']:.1f} us CPU per window at batch {rows[chosen]['batch']}{runner}"
+    others = [(t, n) for t, n in ok if n != chosen]
+    runner = f"; next {others[0][1]} at {others[0][0]:.1f} us" if others else ""
+    c = rows[chosen]
+    tie = (
+        f" (within {100 * SPEED_TIE:g} % of {ok[0][1]}'s {ok[0][0]:.1f} us: a tie, the smaller file)"
+        if ok[0][1] != chosen
+        else ""
+    )
+    size = f", {c['size_bytes']:,} B" if c.get("size_bytes") else ""
+    return f"{chosen}: {c['per_window_us']:.1f} us CPU per window at batch {c['batch']}{size}{tie}{runner}"
 
 
 def install(folder: Path, name: str, result: dict) -> None:

@@ -114,7 +114,9 @@ def test_choose_installs_the_faster_of_two_measured_bundles(tiny_run, tmp_path):
         shutil.copytree(tiny_run["dir"] / "bundles" / fmt, tmp_path / fmt)
     result = choose(tmp_path, seconds=0.2, assets=16, budget=100.0)
     rows = result["candidates"]
-    faster = min(rows, key=lambda n: rows[n]["per_window_us"])
+    low = min(r["per_window_us"] for r in rows.values())
+    tied = [n for n in rows if rows[n]["per_window_us"] <= low * 1.05]  # a tie: the smaller file
+    faster = min(tied, key=lambda n: rows[n]["size_bytes"])
     assert result["chosen"] == faster and all(r["rows_per_s"] > 0 for r in rows.values())
     best = Bundle(tmp_path / "best")
     assert best.manifest["source"]["chosen"]["selected"] == faster and best.sha256 == Bundle(tmp_path / faster).sha256
@@ -123,3 +125,18 @@ def test_choose_installs_the_faster_of_two_measured_bundles(tiny_run, tmp_path):
     np.testing.assert_array_equal(best.predict(x), Bundle(tmp_path / faster).predict(x))
     with pytest.raises(ConfigError, match="within -1.0 RMSE"):
         choose(tmp_path, seconds=0.05, assets=4, budget=-1.0)
+
+
+def test_fastest_takes_the_smaller_file_among_speeds_within_noise():
+    from prognos.edge_runtime.choose import fastest
+
+    row = {"single_p50_us": 50.0, "within_budget": True}
+    rows = {
+        "fp32": {**row, "per_window_us": 16.5, "size_bytes": 77_492},
+        "dynamic": {**row, "per_window_us": 16.9, "size_bytes": 59_176},  # 2.4 % slower: a tie
+        "int8": {**row, "per_window_us": 11.6, "size_bytes": 75_536, "within_budget": False},
+    }
+    assert fastest(rows) == "dynamic"
+    rows["dynamic"]["per_window_us"] = 18.0  # 9 % slower: not a tie
+    assert fastest(rows) == "fp32"
+    assert fastest(rows, tie=0.0) == "fp32" and fastest({"x": {"error": "no"}}) is None

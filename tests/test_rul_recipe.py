@@ -245,6 +245,23 @@ def test_the_cheapest_subset_within_the_tolerances_is_deployed(tmp_path):
     assert cheap["cv"]["test_rmse"] <= exact["cv"]["test_rmse"] + 0.1
 
 
+def test_command_line_tolerances_are_checked_before_any_work(tmp_path):
+    """`prognos rul --rmse-tolerance -1` stops with one line naming the option, before reading data."""
+    r = run_cli(
+        "prognos",
+        "rul",
+        "--data-dir",
+        str(tmp_path / "nowhere"),
+        "--run",
+        str(tmp_path / "run"),
+        "--rmse-tolerance",
+        "-1",
+    )
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "--rmse-tolerance" in r.stderr and "expected a number >= 0" in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     "table, message",
     [

@@ -28,6 +28,17 @@ def register(sub) -> None:
         help="the health-monitoring path (anomaly bundle) even if assets "
         "failed; their failures measure how early the alarm rises",
     )
+    r.add_argument(
+        "--rmse-tolerance",
+        type=float,
+        help="deploy the cheapest candidate average (MACs per window) within this CV RMSE of the most "
+        "accurate one (default: the recipe's [choose], 0.1; larger trades accuracy for speed)",
+    )
+    r.add_argument(
+        "--score-tolerance",
+        type=float,
+        help="... and within this share of its NASA score (default: the recipe's [choose], 0.05)",
+    )
     r.set_defaults(func=cmd_rul)
 
 
@@ -37,6 +48,10 @@ def cmd_rul(args):
     from prognos.pipeline.rul.recipe_steps import run_recipe
 
     run = args.run or f"artifacts/rul-{Path(args.data_dir).resolve().name}"
-    out = run_recipe(args.data_dir, run, args.schema, args.subset, args.recipe, args.folds, args.epochs, args.health)
+    tolerances = {"rmse_tolerance": args.rmse_tolerance, "score_tolerance": args.score_tolerance}
+    choose = {k: v for k, v in tolerances.items() if v is not None}
+    out = run_recipe(
+        args.data_dir, run, args.schema, args.subset, args.recipe, args.folds, args.epochs, args.health, choose
+    )
     print((Path(run) / "recipe.md").read_text() if (Path(run) / "recipe.md").is_file() else out.get("summary", ""))
     print(f"[prognos] wrote {run}/recipe.json and {run}/bundles/best")

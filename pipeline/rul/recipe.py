@@ -41,14 +41,18 @@ def load_recipe(path=None) -> dict:
     [choose] table checked and completed with the defaults."""
     path = path or RECIPE
     recipe = load_sweep(path)
-    table = recipe.get("choose", {})
-    unknown = set(table) - set(CHOOSE_KEYS)
-    if not isinstance(table, dict) or unknown:
-        raise ConfigError(f"{path}: [choose]: expected keys {sorted(CHOOSE_KEYS)}; got {sorted(unknown or [table])}")
+    return {**recipe, "choose": {**CHOOSE_KEYS, **checked_choose(recipe.get("choose", {}), f"{path}: [choose]")}}
+
+
+def checked_choose(table, where: str) -> dict:
+    """`table` (the recipe's [choose], or command-line overrides) if its keys and values are valid."""
+    unknown = set(table) - set(CHOOSE_KEYS) if isinstance(table, dict) else None
+    if unknown is None or unknown:
+        raise ConfigError(f"{where}: expected keys {sorted(CHOOSE_KEYS)}; got {sorted(unknown or [str(table)])}")
     for key, value in table.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{path}: [choose] {key} = {value!r}: expected a number >= 0")
-    return {**recipe, "choose": {**CHOOSE_KEYS, **table}}
+            raise ConfigError(f"{where}: {key} = {value!r}: expected a number >= 0")
+    return table
 
 
 def candidate_configs(recipe: dict, preset: str | None, resolved: dict, source: dict) -> list[tuple[str, RunConfig]]:

@@ -14,6 +14,7 @@ from prognos.pipeline.rul.recipe import (
     CHOOSE_KEYS,
     RECIPE,
     cheapest_within,
+    checked_choose,
     candidate_configs,
     copy_best,
     load_recipe,
@@ -35,12 +36,14 @@ def run_recipe(
     folds: int = 5,
     epochs: int | None = None,
     health: bool = False,
+    choose: dict | None = None,
 ) -> dict:
     """The recipe; `health`: the health-monitoring path even if assets failed (their failures then
-    measure how early the alarm rises)."""
+    measure how early the alarm rises); `choose`: values over the recipe file's [choose] table."""
     run_dir, t0 = Path(run_dir), time.time()
-    run_dir.mkdir(parents=True, exist_ok=True)
     recipe = load_recipe(recipe_path)
+    recipe["choose"].update(checked_choose(choose or {}, "prognos rul --rmse-tolerance/--score-tolerance"))
+    run_dir.mkdir(parents=True, exist_ok=True)
     data = data_step(data_dir, schema, subset, run_dir)
     if data["failed"] == 0 or health:
         return with_report(health_step(data, run_dir, t0, epochs), run_dir)
