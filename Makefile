@@ -250,7 +250,7 @@ SUBSET ?=
 .PHONY: rul fd001-previous
 
 rul: $(STAMP)  ## the whole recipe on DATA_DIR [SCHEMA= SUBSET= RUN= RMSE_TOLERANCE= SCORE_TOLERANCE=]: data card, CV, choice, final -> RUN/bundles/best
-	@test -n "$(DATA_DIR)" || { echo "usage: make rul DATA_DIR=folder [SCHEMA=spec.toml] [SUBSET=FD002] [RUN=dir]"; exit 2; }
+	@test -n "$(DATA_DIR)" || { echo "usage: make rul DATA_DIR=folder [SCHEMA=spec.toml] [SUBSET=FD002] [RUN=dir] [RMSE_TOLERANCE=0.1] [SCORE_TOLERANCE=0.05]"; exit 2; }
 	$(BIN)/prognos rul --data-dir $(DATA_DIR) $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(SUBSET),--subset $(SUBSET)) \
 		$(if $(filter command line,$(origin RUN)),--run $(RUN)) $(if $(RMSE_TOLERANCE),--rmse-tolerance $(RMSE_TOLERANCE)) \
 		$(if $(SCORE_TOLERANCE),--score-tolerance $(SCORE_TOLERANCE))
