@@ -19,7 +19,6 @@ condition fails in k of the last n windows (hysteresis has no meaning there and 
 from __future__ import annotations
 
 import operator
-from collections import deque
 from dataclasses import dataclass
 
 from prognos.edge_runtime.errors import ConfigError
@@ -67,14 +66,16 @@ class Rule:
     def label(self) -> str:
         return self.name or f"{self.field} {self.op} {_fmt(self.threshold)}"
 
-    def entered(self, v) -> bool:
-        return self._test(v, self.threshold)
-
-    def cleared(self, v) -> bool:
+    def tests(self) -> tuple:
+        """(entered, cleared) as two one-argument functions, for the per-window loop."""
+        test, thr = self._test, self.threshold
         if self.categorical:
-            return not self.entered(v)
-        below = self.op in ("<", "<=")
-        return v > self.threshold + self.hysteresis if below else v < self.threshold - self.hysteresis
+            return (lambda v: test(v, thr)), (lambda v: not test(v, thr))
+        if self.op in ("<", "<="):
+            back = thr + self.hysteresis
+            return (lambda v: test(v, thr)), (lambda v: v > back)
+        back = thr - self.hysteresis
+        return (lambda v: test(v, thr)), (lambda v: v < back)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Rule":
@@ -107,23 +108,25 @@ def lookup(pred: dict, path: str):
 
 
 class _Window:
-    """The last n booleans of a condition and how many of them are true (O(1) per update)."""
+    """The last n booleans of a condition as the low n bits of an int, and how many are true (O(1))."""
 
-    __slots__ = ("bits", "hits")
+    __slots__ = ("bits", "mask", "n", "size", "hits")
 
     def __init__(self, n: int):
-        self.bits, self.hits = deque(maxlen=n), 0
+        self.n, self.mask = n, (1 << n) - 1
+        self.bits = self.size = self.hits = 0
 
     def push(self, bit: bool) -> int:
-        if len(self.bits) == self.bits.maxlen:
-            self.hits -= self.bits[0]
-        self.bits.append(bit)
-        self.hits += bit
+        self.bits = ((self.bits << 1) | bit) & self.mask
+        self.size = min(self.size + 1, self.n)
+        self.hits = self.bits.bit_count()
         return self.hits
 
+    def __len__(self) -> int:
+        return self.size
+
     def reset(self) -> None:
-        self.bits.clear()
-        self.hits = 0
+        self.bits = self.size = self.hits = 0
 
 
 class _State:
@@ -139,7 +142,7 @@ class AlertTracker:
     def __init__(self, rules: list[Rule]):
         self.rules = list(rules)
         # per rule, what update() runs for every window: a plain field read without `lookup`'s path walk
-        self._checks = [(i, r, r.field if "." not in r.field else None) for i, r in enumerate(self.rules)]
+        self._checks = [(i, r, r.field if "." not in r.field else None, *r.tests()) for i, r in enumerate(self.rules)]
         self._state: dict[tuple, _State] = {}
         self.raised = 0
         self.cleared = 0
@@ -155,7 +158,7 @@ class AlertTracker:
 
     def update(self, asset, time_key: str, t, pred: dict) -> list[dict]:
         events = []
-        for i, rule, key in self._checks:
+        for i, rule, key, entered_if, cleared_if in self._checks:
             value = pred.get(key) if key is not None else lookup(pred, rule.field)
             if (
                 type(value) is not float
@@ -164,7 +167,7 @@ class AlertTracker:
             ):
                 continue
             st = self._state.get((asset, i)) or self._state.setdefault((asset, i), _State(rule.n))
-            entered, cleared = st.enter.push(rule.entered(value)), st.clear.push(rule.cleared(value))
+            entered, cleared = st.enter.push(entered_if(value)), st.clear.push(cleared_if(value))
             if not st.active and entered >= rule.k:
                 st.active, self.raised = True, self.raised + 1
                 events.append(_event("raised", rule, asset, time_key, t, value, st.enter))
@@ -184,13 +187,13 @@ def _fmt(threshold) -> str:
 
 def _event(state: str, rule: Rule, asset, time_key: str, t, value, win: _Window) -> dict:
     if state == "raised":
-        why = f"{rule.field} {rule.op} {_fmt(rule.threshold)} in {win.hits} of the last {len(win.bits)} windows"
+        why = f"{rule.field} {rule.op} {_fmt(rule.threshold)} in {win.hits} of the last {len(win)} windows"
     elif rule.categorical:
-        why = f"not {rule.field} {rule.op} {_fmt(rule.threshold)} in {win.hits} of the last {len(win.bits)} windows"
+        why = f"not {rule.field} {rule.op} {_fmt(rule.threshold)} in {win.hits} of the last {len(win)} windows"
     else:
         back = rule.threshold + rule.hysteresis if rule.op in ("<", "<=") else rule.threshold - rule.hysteresis
         side = ">" if rule.op in ("<", "<=") else "<"
-        why = f"{rule.field} {side} {back:g} in {win.hits} of the last {len(win.bits)} windows"
+        why = f"{rule.field} {side} {back:g} in {win.hits} of the last {len(win)} windows"
     return {
         "alert": state,
         "rule": rule.label,

@@ -22,7 +22,6 @@ enters; the prediction itself is unchanged.
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from prognos.edge_runtime.alerts import AlertTracker, Rule, rules_from_manifest
 from prognos.edge_runtime.bundle import Bundle
 from prognos.edge_runtime.dsp import reconstruction_mse
 from prognos.edge_runtime.errors import BundleError, ConfigError, RowError
+from prognos.edge_runtime.intervals import apply_interval
 from prognos.edge_runtime.metrics import StreamStats
 from prognos.edge_runtime.rings import Rings
 from prognos.edge_runtime.steps import StepClock, TimeRule
@@ -54,21 +54,14 @@ class StreamConfig:
 
 
 def rul_outputs(bundle: Bundle, raw: np.ndarray, inputs=None) -> list[dict]:
-    """Task 'rul', raw outputs (N, 1) -> cycles: {"rul"}, plus {"rul_low", "rul_high"} if the bundle is calibrated.
-
-    The interval is `intervals.apply_interval` per value in plain Python (bisect_right == np.digitize):
-    for the usual small batches that is several times cheaper than numpy's per-call overhead.
-    """
-    y = bundle.rul_of(raw)
-    spec = bundle.interval
-    if not spec:
-        return [{"rul": round(v, 2)} for v in y.tolist()]
-    edges, widths = spec["edges"], spec["half_width"]
-    out = []
-    for v in y.tolist():
-        q = widths[bisect.bisect_right(edges, v)]
-        out.append({"rul": round(v, 2), "rul_low": round(min(v, max(0.0, v - q)), 2), "rul_high": round(v + q, 2)})
-    return out
+    """Task 'rul', raw outputs (N, 1) -> cycles: {"rul"}, plus {"rul_low", "rul_high"} if the bundle is
+    calibrated (`intervals.apply_interval`, as training's coverage check); rounded as numpy over the batch."""
+    y = bundle.rul_of(raw).astype(np.float64)
+    rul = np.round(y, 2).tolist()
+    if not bundle.interval:
+        return [{"rul": v} for v in rul]
+    low, high = (np.round(b, 2).tolist() for b in apply_interval(y, bundle.interval))
+    return [{"rul": v, "rul_low": lo, "rul_high": hi} for v, lo, hi in zip(rul, low, high)]
 
 
 def classify_outputs(bundle: Bundle, raw: np.ndarray, inputs=None) -> list[dict]:
@@ -137,6 +130,7 @@ class StreamEngine:
         self._age = self.pre.inputs.index(rule.column) if rule and rule.column in self.pre.inputs else None
         self._meta: list[tuple] = []
         self._ranges = _normalized_ranges(bundle)
+        self._ood_names: dict[bytes, list[str]] = {}  # an outside-mask's feature names, computed once
 
     def _forget(self, asset) -> None:
         """The clock forgot `asset` (max_assets): its ring goes too (the clock holds every ring's asset)."""
@@ -314,16 +308,20 @@ class StreamEngine:
         fields = OUTPUTS[self.bundle.manifest["task"]](self.bundle, raw, x)
         if self._ranges is not None:
             self._flag_ood(x[:, -1], fields)
-        preds, events, rules = [], [], bool(self.alerts.rules)
+        preds, events, status, window = [], [], self._status, self.window
+        update = self.alerts.update if self.alerts.rules else None
         for (asset, t, seen, regime, unknown, stamp), f in zip(self._meta, fields):
             key = "step" if self.clock else ("cycle" if type(t) is int else "ts")
-            when = {key: t, "ts": stamp} if stamp else {key: t}
-            out = {"unit": asset, **when, **f, "status": "unknown_regime" if unknown else self._status(f, seen)}
+            out = {"unit": asset, key: t}
+            if stamp:
+                out["ts"] = stamp
+            out.update(f)
+            out["status"] = "unknown_regime" if unknown else status(f, seen)
             if regime is not None:
                 out["regime"] = regime
             preds.append(out)
-            if rules and seen >= self.window:  # padded warm-up windows do not feed alerts
-                events += self.alerts.update(asset, key, t, out)
+            if update and seen >= window:  # padded warm-up windows do not feed alerts
+                events += update(asset, key, t, out)
         self._meta.clear()
         return preds, events
 
@@ -332,10 +330,21 @@ class StreamEngine:
         low, high = self._ranges
         newest = newest[:, : len(low)]  # the features; a regime one-hot (data.regime_onehot) follows them
         outside = (newest < low) | (newest > high)
-        for i in np.flatnonzero(outside.any(1)).tolist():
-            names = [self.pre.features[j] for j in np.flatnonzero(outside[i]).tolist()]
-            fields[i]["ood"] = names
-            self.stats.ood.update(names)
+        rows = np.flatnonzero(outside.any(1))
+        if not len(rows):
+            return
+        feats, names_of = self.pre.features, self._ood_names
+        for i, mask in zip(rows.tolist(), outside[rows]):
+            key = mask.tobytes()
+            names = names_of.get(key)
+            if names is None:
+                names = [feats[j] for j in np.flatnonzero(mask).tolist()]
+                if len(names_of) < 4096:  # bounded: 2^features masks are possible
+                    names_of[key] = names
+            fields[i]["ood"] = list(names)
+        counts = outside[rows].sum(0)
+        for j in np.flatnonzero(counts).tolist():
+            self.stats.ood[feats[j]] += int(counts[j])
 
     def _status(self, f: dict, seen: int) -> str:
         if seen < self.window:
