@@ -124,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sv.add_argument("--follow", action="store_true", default=None, help="vibration: read the input file as it grows")
     sv.add_argument("--asset", help="vibration: asset id of a file/stdin input (default: the file stem or stdin)")
+    _add_bearing(sv, "; overrides [samples] of --config")
     c = sub.add_parser(
         "classify",
         help="classify a raw vibration recording with a 'classify' bundle; JSON lines "
@@ -134,17 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=count, default=1, help="interpreter threads (default 1)")
     _add_trust(c)
     c.add_argument("--expect", help="true class name: print windows and accuracy to stderr at the end")
-    c.add_argument(
-        "--shaft-hz",
-        type=float,
-        help="shaft speed in Hz; needed by order-normalized and fault-order "
-        "bundles (`prognos vibration --samples-per-rev` / `--kind fault_orders`)",
-    )
-    c.add_argument(
-        "--bearing",
-        help="fault-order bundles: the monitored bearing, a name (6205, 6203), a TOML file "
-        "of [bearings.<name>] tables or FILE.toml:NAME (default: the bearing it was trained on)",
-    )
+    _add_bearing(c)
     a = sub.add_parser(
         "anomaly",
         help="score a raw vibration recording with an 'anomaly' bundle; JSON lines "
@@ -165,6 +156,21 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="new bundle directory")
     _add_tools(sub)
     return p
+
+
+def _add_bearing(p, where: str = "") -> None:
+    """--shaft-hz and --bearing of the vibration commands (classify, serve)."""
+    p.add_argument(
+        "--shaft-hz",
+        type=float,
+        help="shaft speed in Hz; needed by order-normalized and fault-order bundles (`prognos vibration "
+        f"--samples-per-rev` / `--kind fault_orders`) when the manifest configures none{where}",
+    )
+    p.add_argument(
+        "--bearing",
+        help="fault-order bundles: the monitored bearing, a name (6205, 6203), a TOML file of "
+        f"[bearings.<name>] tables or FILE.toml:NAME (default: the bearing it was trained on){where}",
+    )
 
 
 def _add_tools(sub) -> None:
@@ -253,6 +259,7 @@ def main(argv=None) -> int:
 
 def _service_config(args):
     from prognos.edge_runtime.config import ServiceConfig
+    from prognos.edge_runtime.samples import check_shaft_hz
 
     cfg = ServiceConfig.load(args.config) if getattr(args, "config", None) else ServiceConfig()
     for flag, key in (
@@ -268,9 +275,11 @@ def _service_config(args):
             setattr(cfg, key, getattr(args, flag))
     if args.max_batch is not None:
         cfg.stream.max_batch = args.max_batch
-    for flag, key in (("samples", "format"), ("follow", "follow"), ("asset", "asset")):
+    for flag, key in (("samples", "format"), ("follow", "follow"), ("asset", "asset"), ("bearing", "bearing")):
         if getattr(args, flag, None) is not None:
             setattr(cfg.samples, key, getattr(args, flag))
+    if getattr(args, "shaft_hz", None) is not None:
+        cfg.samples.shaft_hz = check_shaft_hz(args.shaft_hz, "--shaft-hz")
     cfg.trusted_keys += args.trust or []
     if args.allow_unsigned:
         cfg.allow_unsigned = True
@@ -303,6 +312,7 @@ def cmd_classify(args) -> int:
 
     from prognos.edge_runtime.bundle import Bundle
     from prognos.edge_runtime.dsp_spec import with_bearing
+    from prognos.edge_runtime.samples import check_shaft_hz
     from prognos.edge_runtime.vibration import read_samples, vibration_stream
 
     bundle = Bundle(args.bundle, num_threads=args.threads, trust=_trust(args))
@@ -313,7 +323,8 @@ def cmd_classify(args) -> int:
         return 2
     if args.bearing is not None and bundle.dsp is not None:
         bundle.dsp = with_bearing(bundle.dsp, args.bearing)  # read this bearing's fault orders
-    outs = vibration_stream(bundle, read_samples(args.input), "classify", shaft_hz=args.shaft_hz)
+    shaft_hz = None if args.shaft_hz is None else check_shaft_hz(args.shaft_hz, "--shaft-hz")
+    outs = vibration_stream(bundle, read_samples(args.input), "classify", shaft_hz=shaft_hz)
     for o in outs:
         print(json.dumps(o))
     if args.expect is not None:

@@ -63,6 +63,19 @@ class SampleConfig:
                 raise ConfigError(f"samples: {name} must be a positive integer, got {getattr(self, name)!r}")
         if not isinstance(self.rate_hz, (int, float)) or not math.isfinite(self.rate_hz) or self.rate_hz < 0:
             raise ConfigError(f"samples: rate_hz must be a number >= 0, got {self.rate_hz!r}")
+        if self.shaft_hz is not None:
+            check_shaft_hz(self.shaft_hz, "samples: shaft_hz")
+        if self.bearing is not None and (not isinstance(self.bearing, str) or not self.bearing):
+            raise ConfigError(
+                f"samples: bearing {self.bearing!r}; expected a name (6205, 6203), a TOML file or FILE.toml:NAME"
+            )
+
+
+def check_shaft_hz(value, where: str) -> float:
+    """A shaft speed in Hz: a finite number > 0 (else ConfigError naming `where`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where} must be a shaft speed in Hz (a number > 0), got {value!r}")
+    return float(value)
 
 
 @dataclass

@@ -204,6 +204,15 @@ def test_device_reads_another_bearing_by_flag_or_retargeted_bundle(transfer, tmp
     capsys.readouterr()
     assert main(["classify", "--bundle", str(tmp_path / "b6203"), "--input", str(tmp_path / "or.npy")]) == 0
     assert capsys.readouterr().out == by_flag.out  # the retargeted bundle reads the same, no flags needed
+    # the service takes the same two flags: the same classes, window by window
+    served = tmp_path / "served.jsonl"
+    flags = ["--bearing", "6203", "--shaft-hz", str(SHAFT), "--predictions", str(served)]
+    assert main(["serve", "--bundle", str(bundle), "--input", str(tmp_path / "or.npy"), *flags]) == 0
+    rows = [json.loads(line) for line in served.read_text().splitlines()]
+    assert [r["class"] for r in rows] == [json.loads(line)["class"] for line in by_flag.out.splitlines()]
+    capsys.readouterr()
+    assert main(["serve", "--bundle", str(bundle), "--input", str(tmp_path / "or.npy"), "--shaft-hz", "-30"]) == 2
+    assert "--shaft-hz must be a shaft speed in Hz (a number > 0), got -30.0" in capsys.readouterr().err
     assert (
         main(
             [
@@ -253,3 +262,6 @@ def test_service_reads_the_configured_bearing_like_classify(transfer):
 
     with pytest.raises(ConfigError, match="does not read"):  # what the engine calls for a spectrogram bundle
         with_bearing(DspSpec(kind="spectrogram"), "6203")
+    for bad in ({"shaft_hz": 0}, {"shaft_hz": "30"}, {"shaft_hz": float("nan")}, {"bearing": 6203}, {"bearing": ""}):
+        with pytest.raises(ConfigError, match="samples: (shaft_hz|bearing)"):  # a wrong [samples] type or value
+            SampleConfig(**bad)
