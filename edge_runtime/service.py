@@ -240,6 +240,12 @@ class Service:
 def _pipeline(bundle: Bundle, cfg: ServiceConfig, log):
     """(engine, feeder): rows of a 'rul' bundle, or raw sample blocks of a vibration bundle (vib_service)."""
     if bundle.dsp is None:
+        vibration_only = [k for k in ("bearing", "shaft_hz") if getattr(cfg.samples, k) is not None]
+        if vibration_only:  # a setting that would silently do nothing
+            raise ConfigError(
+                f"{bundle.path}: a {bundle.manifest['task']!r} bundle of sensor rows; {', '.join(vibration_only)} "
+                "(--bearing / --shaft-hz, [samples] of the config) are for vibration bundles of raw samples"
+            )
         engine = StreamEngine(bundle, cfg.stream, cfg.rules or None, cfg.rul_alert)
         return engine, Feeder(engine, cfg.log_rejected, log)
     from prognos.edge_runtime.vib_service import SampleFeeder, VibrationEngine

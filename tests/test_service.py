@@ -89,6 +89,14 @@ def test_incompatible_bundle_is_refused(tiny_run, tmp_path):
     assert "is not compatible with the running bundle" in logs[-1]
 
 
+def test_vibration_settings_on_a_row_bundle_are_refused(tiny_run, capsys):
+    from prognos.edge_runtime.cli import main
+
+    bundle = str(tiny_run["dir"] / "bundles" / "onnx_fp32")
+    assert main(["serve", "--bundle", bundle, "--input", "/dev/null", "--bearing", "6203", "--allow-unsigned"]) == 2
+    assert "a 'rul' bundle of sensor rows; bearing (--bearing" in capsys.readouterr().err
+
+
 def test_watcher_sees_a_new_bundle_once(tiny_run, tmp_path):
     watch = tmp_path / "watch"
     watch.mkdir()
