@@ -107,11 +107,15 @@ def _hand_over(name: str, path: Path) -> Path:
     """With PROGNOS_WRITE_EDGE_FIXTURES=DIR (.ci/run), `make test` leaves a pristine copy of its fleet and
     run in DIR for the edge runs, which then need no second training (what `make edge-fixtures` does)."""
     out = os.environ.get("PROGNOS_WRITE_EDGE_FIXTURES")
-    if out:  # copied, then renamed: the edge runs .ci/run starts beside make test wait for DIR/name to appear whole
-        partial = Path(out) / f".{name}.partial"
+    if out and not (Path(out) / name).exists():  # copied, then renamed: the edge runs .ci/run starts beside
+        # make test wait for DIR/name to appear whole. Under pytest-xdist each worker builds its own fixtures
+        # (the same seeds): the first to finish hands its copy over, the others keep theirs.
+        partial = Path(out) / f".{name}.{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        shutil.rmtree(Path(out) / name, ignore_errors=True)
-        os.replace(shutil.copytree(path, partial), Path(out) / name)
+        try:
+            os.replace(shutil.copytree(path, partial), Path(out) / name)
+        except OSError:  # another worker's copy landed first
+            shutil.rmtree(partial, ignore_errors=True)
     return path
 
 
