@@ -23,6 +23,7 @@ from prognos.edge_runtime.errors import ConfigError
 from prognos.edge_runtime.feed import Feeder
 from prognos.edge_runtime.hotswap import BundleWatcher, log_signer, try_swap
 from prognos.edge_runtime.metrics import prometheus
+from prognos.edge_runtime.samples import SampleConfig
 from prognos.edge_runtime.stream import StreamEngine
 
 STALE_SECONDS = 5.0  # /healthz fails when the main loop has not ticked for this long
@@ -237,14 +238,18 @@ class Service:
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())  # Ctrl-C: stop cleanly, print the summary
 
 
+SAMPLE_ONLY = ("format", "follow", "asset", "bearing", "shaft_hz")  # [samples] settings a row stream cannot use
+
+
 def _pipeline(bundle: Bundle, cfg: ServiceConfig, log):
     """(engine, feeder): rows of a 'rul' bundle, or raw sample blocks of a vibration bundle (vib_service)."""
     if bundle.dsp is None:
-        vibration_only = [k for k in ("bearing", "shaft_hz") if getattr(cfg.samples, k) is not None]
+        vibration_only = [k for k in SAMPLE_ONLY if getattr(cfg.samples, k) != getattr(SampleConfig, k)]
         if vibration_only:  # a setting that would silently do nothing
             raise ConfigError(
                 f"{bundle.path}: a {bundle.manifest['task']!r} bundle of sensor rows; {', '.join(vibration_only)} "
-                "(--bearing / --shaft-hz, [samples] of the config) are for vibration bundles of raw samples"
+                "(--samples, --follow, --asset, --bearing, --shaft-hz or [samples] of the config) are for "
+                "vibration bundles of raw samples"
             )
         engine = StreamEngine(bundle, cfg.stream, cfg.rules or None, cfg.rul_alert)
         return engine, Feeder(engine, cfg.log_rejected, log)

@@ -94,7 +94,9 @@ def test_vibration_settings_on_a_row_bundle_are_refused(tiny_run, capsys):
 
     bundle = str(tiny_run["dir"] / "bundles" / "onnx_fp32")
     assert main(["serve", "--bundle", bundle, "--input", "/dev/null", "--bearing", "6203", "--allow-unsigned"]) == 2
-    assert "a 'rul' bundle of sensor rows; bearing (--bearing" in capsys.readouterr().err
+    assert "a 'rul' bundle of sensor rows; bearing (--samples" in capsys.readouterr().err
+    assert main(["serve", "--bundle", bundle, "--input", "/dev/null", "--follow", "--allow-unsigned"]) == 2
+    assert "sensor rows; follow (--samples, --follow" in capsys.readouterr().err
 
 
 def test_watcher_sees_a_new_bundle_once(tiny_run, tmp_path):
