@@ -66,16 +66,26 @@ class Rule:
     def label(self) -> str:
         return self.name or f"{self.field} {self.op} {_fmt(self.threshold)}"
 
+    @property
+    def below(self) -> bool:
+        return self.op in ("<", "<=")
+
+    @property
+    def clear_bound(self) -> float:
+        """Numeric rules: a window counts towards clearing beyond this value (threshold ± hysteresis)."""
+        return self.threshold + self.hysteresis if self.below else self.threshold - self.hysteresis
+
     def tests(self) -> tuple:
         """(entered, cleared) as two one-argument functions, for the per-window loop."""
         test, thr = self._test, self.threshold
+
+        def entered(v):
+            return test(v, thr)
+
         if self.categorical:
-            return (lambda v: test(v, thr)), (lambda v: not test(v, thr))
-        if self.op in ("<", "<="):
-            back = thr + self.hysteresis
-            return (lambda v: test(v, thr)), (lambda v: v > back)
-        back = thr - self.hysteresis
-        return (lambda v: test(v, thr)), (lambda v: v < back)
+            return entered, (lambda v: not test(v, thr))
+        back = self.clear_bound
+        return entered, ((lambda v: v > back) if self.below else (lambda v: v < back))
 
     @classmethod
     def from_dict(cls, d: dict) -> "Rule":
@@ -191,9 +201,7 @@ def _event(state: str, rule: Rule, asset, time_key: str, t, value, win: _Window)
     elif rule.categorical:
         why = f"not {rule.field} {rule.op} {_fmt(rule.threshold)} in {win.hits} of the last {len(win)} windows"
     else:
-        back = rule.threshold + rule.hysteresis if rule.op in ("<", "<=") else rule.threshold - rule.hysteresis
-        side = ">" if rule.op in ("<", "<=") else "<"
-        why = f"{rule.field} {side} {back:g} in {win.hits} of the last {len(win)} windows"
+        why = f"{rule.field} {'>' if rule.below else '<'} {rule.clear_bound:g} in {win.hits} of the last {len(win)} windows"
     return {
         "alert": state,
         "rule": rule.label,

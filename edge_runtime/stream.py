@@ -333,8 +333,8 @@ class StreamEngine:
         rows = np.flatnonzero(outside.any(1))
         if not len(rows):
             return
-        feats, names_of = self.pre.features, self._ood_names
-        for i, mask in zip(rows.tolist(), outside[rows]):
+        feats, names_of, masks = self.pre.features, self._ood_names, outside[rows]
+        for i, mask in zip(rows.tolist(), masks):
             key = mask.tobytes()
             names = names_of.get(key)
             if names is None:
@@ -342,7 +342,7 @@ class StreamEngine:
                 if len(names_of) < 4096:  # bounded: 2^features masks are possible
                     names_of[key] = names
             fields[i]["ood"] = list(names)
-        counts = outside[rows].sum(0)
+        counts = masks.sum(0)
         for j in np.flatnonzero(counts).tolist():
             self.stats.ood[feats[j]] += int(counts[j])
 
